@@ -1,0 +1,109 @@
+/**
+ * CloudEvents 1.0 in Kafka binary mode, plus Troupe's saga extensions. Header names are the wire
+ * contract between the SDK (which writes them) and the tracker (which reads them).
+ */
+export const HEADER = {
+  specversion: 'ce_specversion',
+  id: 'ce_id',
+  source: 'ce_source',
+  type: 'ce_type',
+  time: 'ce_time',
+  contentType: 'content-type',
+  sagaId: 'ce_sagaid',
+  sagaType: 'ce_sagatype',
+  sagaStep: 'ce_sagastep',
+  sagaRole: 'ce_sagarole',
+  causationId: 'ce_causationid',
+  traceparent: 'traceparent',
+} as const;
+
+export const SAGA_ROLES = ['start', 'step-completed', 'step-failed', 'compensated', 'compensation-failed', 'end'] as const;
+export type SagaRole = (typeof SAGA_ROLES)[number];
+
+export const AVRO_CONTENT_TYPE = 'application/vnd.apache.avro+binary';
+
+/** The metadata of one event, as carried in its Kafka headers. */
+export interface EventEnvelope {
+  readonly id: string;
+  readonly source: string;
+  readonly type: string;
+  /** ISO-8601 timestamp. */
+  readonly time: string;
+  readonly sagaId: string;
+  readonly sagaType: string;
+  readonly sagaRole: SagaRole;
+  /** Step name from the contract; absent for start and end events. */
+  readonly sagaStep?: string;
+  /** `ce_id` of the event whose handling produced this one; absent for a saga's start. */
+  readonly causationId?: string;
+  readonly traceparent?: string;
+}
+
+export type KafkaHeaders = Record<string, Buffer | string | undefined | (Buffer | string)[]>;
+
+/** Problems found by {@link parseEnvelope}; empty when the headers are a valid envelope. */
+export class EnvelopeError extends Error {
+  override readonly name = 'EnvelopeError';
+  constructor(readonly problems: readonly string[]) {
+    super(`malformed event headers: ${problems.join('; ')}`);
+  }
+}
+
+export function toHeaders(env: EventEnvelope): Record<string, string> {
+  const h: Record<string, string> = {
+    [HEADER.specversion]: '1.0',
+    [HEADER.id]: env.id,
+    [HEADER.source]: env.source,
+    [HEADER.type]: env.type,
+    [HEADER.time]: env.time,
+    [HEADER.contentType]: AVRO_CONTENT_TYPE,
+    [HEADER.sagaId]: env.sagaId,
+    [HEADER.sagaType]: env.sagaType,
+    [HEADER.sagaRole]: env.sagaRole,
+  };
+  if (env.sagaStep !== undefined) h[HEADER.sagaStep] = env.sagaStep;
+  if (env.causationId !== undefined) h[HEADER.causationId] = env.causationId;
+  if (env.traceparent !== undefined) h[HEADER.traceparent] = env.traceparent;
+  return h;
+}
+
+export function headerString(headers: KafkaHeaders | undefined, name: string): string | undefined {
+  const v = headers?.[name];
+  const first = Array.isArray(v) ? v[0] : v;
+  if (first === undefined) return undefined;
+  return typeof first === 'string' ? first : first.toString('utf8');
+}
+
+/** Reads an envelope from Kafka headers; throws {@link EnvelopeError} naming every missing or bad header. */
+export function parseEnvelope(headers: KafkaHeaders | undefined): EventEnvelope {
+  const problems: string[] = [];
+  const req = (name: string): string => {
+    const v = headerString(headers, name);
+    if (v === undefined || v === '') problems.push(`missing header ${name}`);
+    return v ?? '';
+  };
+  const spec = req(HEADER.specversion);
+  if (spec !== '' && spec !== '1.0') problems.push(`${HEADER.specversion} is '${spec}', expected '1.0'`);
+  const id = req(HEADER.id);
+  const source = req(HEADER.source);
+  const type = req(HEADER.type);
+  const time = req(HEADER.time);
+  if (time !== '' && Number.isNaN(Date.parse(time))) problems.push(`${HEADER.time} '${time}' is not an ISO-8601 timestamp`);
+  const sagaId = req(HEADER.sagaId);
+  const sagaType = req(HEADER.sagaType);
+  const role = req(HEADER.sagaRole);
+  if (role !== '' && !(SAGA_ROLES as readonly string[]).includes(role)) {
+    problems.push(`${HEADER.sagaRole} '${role}' is not one of ${SAGA_ROLES.join(', ')}`);
+  }
+  if (problems.length > 0) throw new EnvelopeError(problems);
+  const env: EventEnvelope = { id, source, type, time, sagaId, sagaType, sagaRole: role as SagaRole };
+  const step = headerString(headers, HEADER.sagaStep);
+  const causationId = headerString(headers, HEADER.causationId);
+  const traceparent = headerString(headers, HEADER.traceparent);
+  return {
+    ...env,
+    ...(step !== undefined ? { sagaStep: step } : {}),
+    ...(causationId !== undefined ? { causationId } : {}),
+    ...(traceparent !== undefined ? { traceparent } : {}),
+  };
+}

@@ -1,0 +1,32 @@
+/** Every way the schema layer can fail; stable strings users may switch on. */
+export type SchemaRegistryErrorCode =
+  | 'PAYLOAD_INVALID'
+  | 'MALFORMED_FRAME'
+  | 'UNKNOWN_SCHEMA_ID'
+  | 'UNKNOWN_EVENT_TYPE'
+  | 'INVALID_SCHEMA'
+  | 'INVALID_CONTRACT'
+  | 'INCOMPATIBLE_SCHEMA'
+  | 'REGISTRY_UNAVAILABLE'
+  | 'REGISTRY_ERROR';
+
+const RETRIABLE: ReadonlySet<SchemaRegistryErrorCode> = new Set(['REGISTRY_UNAVAILABLE']);
+
+/**
+ * The one error class of `@troupe/schema-registry`. `code` says what happened, `retriable` whether
+ * trying again can help, and the message says what to do about it.
+ */
+export class SchemaRegistryError extends Error {
+  override readonly name = 'SchemaRegistryError';
+  readonly code: SchemaRegistryErrorCode;
+  readonly retriable: boolean;
+  /** Where applicable: file, field path or subject the error is about. */
+  readonly path: string | undefined;
+
+  constructor(code: SchemaRegistryErrorCode, message: string, options: { cause?: unknown; path?: string } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retriable = RETRIABLE.has(code);
+    this.path = options.path;
+  }
+}

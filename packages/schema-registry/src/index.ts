@@ -1,0 +1,26 @@
+export type {
+  AvroSchema,
+  AvroRecordSchema,
+  AvroField,
+  AvroEnumSchema,
+  AvroArraySchema,
+  AvroMapSchema,
+  AvroFixedSchema,
+  AvroPrimitive,
+} from './avro-schema.js';
+export { defineEventType, subjectOf } from './event-type.js';
+export type { EventType, PayloadOf } from './event-type.js';
+export type { EventCodec, DecodedEvent } from './event-codec.js';
+export { SchemaRegistryError } from './errors.js';
+export type { SchemaRegistryErrorCode } from './errors.js';
+export type { SagaContract, SagaStepContract } from './saga-contract.js';
+export {
+  HEADER,
+  SAGA_ROLES,
+  AVRO_CONTENT_TYPE,
+  EnvelopeError,
+  toHeaders,
+  parseEnvelope,
+  headerString,
+} from './envelope.js';
+export type { EventEnvelope, SagaRole, KafkaHeaders } from './envelope.js';

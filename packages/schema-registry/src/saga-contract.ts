@@ -1,0 +1,36 @@
+/**
+ * A saga contract (`schemas/sagas/*.saga.yaml`): the shared description of a choreography — its
+ * start event, its steps with the participant that owns each, and its end events. It orchestrates
+ * nothing; the SDK checks handlers against it and the tracker derives progress and stuck reasons.
+ * Durations are milliseconds here (the YAML says `30s`, `5m`).
+ */
+export interface SagaContract {
+  /** Saga type, e.g. `order-fulfillment`; the `ce_sagatype` header. */
+  readonly saga: string;
+  /** Event type (Avro full name) that starts a saga of this type. */
+  readonly start: string;
+  /** Participant that publishes the start and end events, when declared. */
+  readonly initiator?: string;
+  /** Whole-saga deadline in ms; past it, a non-terminal saga is stuck. */
+  readonly deadlineMs?: number;
+  readonly steps: readonly SagaStepContract[];
+  readonly end: {
+    readonly completed: string;
+    readonly aborted: string;
+  };
+}
+
+export interface SagaStepContract {
+  readonly name: string;
+  readonly participant: string;
+  /** Event type emitted when the step succeeds. */
+  readonly completed: string;
+  /** Event type emitted when the step fails (also emitted by the SDK when a handler gives up). */
+  readonly failed: string;
+  /** Event type emitted when the step's effect has been undone, if the step is compensable. */
+  readonly compensated?: string;
+  /** Event type emitted when undoing the step failed, if declared. */
+  readonly compensationFailed?: string;
+  /** How long after the previous step's completion this step may take, in ms. */
+  readonly withinMs?: number;
+}

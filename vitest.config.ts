@@ -1,0 +1,43 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (pkg: string): string => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+
+// Tests run against source, not dist: a test never needs a build first.
+const alias = {
+  '@troupe/testing': src('testing'),
+  '@troupe/schema-registry': src('schema-registry'),
+  '@troupe/sdk': src('sdk'),
+  '@troupe/saga-tracker': src('saga-tracker'),
+};
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    // A wedged broker call must fail the test, not hang CI.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: 'unit',
+          include: ['packages/*/src/**/*.test.ts', 'examples/**/*.test.ts'],
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          // One broker (and registry) for the whole run, started unless KAFKA_BROKERS is set.
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // Integration files share one broker on a 2-core machine: run them one at a time.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
