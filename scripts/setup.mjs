@@ -37,5 +37,17 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
+// The tracker's browser test drives Debian's Chromium (downloaded browsers cannot run here).
+if (process.argv.includes('--browser') && !existsSync('/usr/bin/chromium')) {
+  if (process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+    say('installing Chromium for the browser tests (apt-get install chromium chromium-driver)');
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium', 'chromium-driver']);
+  } else {
+    process.stderr.write('[setup] the browser tests need Chromium at /usr/bin/chromium: install it (Debian: apt-get install chromium chromium-driver) and run again.\n');
+    process.exit(1);
+  }
+}
+
 say('building (tsc -b)');
 run(join(root, 'node_modules', '.bin', 'tsc'), ['-b']);
