@@ -14,6 +14,7 @@ const alias = {
 export default defineConfig({
   resolve: { alias },
   test: {
+    reporters: ['default', './test/summary-reporter.ts'],
     // A wedged broker call must fail the test, not hang CI.
     testTimeout: 60_000,
     hookTimeout: 120_000,
