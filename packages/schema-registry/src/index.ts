@@ -24,3 +24,18 @@ export {
   headerString,
 } from './envelope.js';
 export type { EventEnvelope, SagaRole, KafkaHeaders } from './envelope.js';
+export { MemorySchemaRegistry } from './memory-registry.js';
+export type { MemorySchemaRegistryOptions } from './memory-registry.js';
+export type { SchemaRegistryClient, RegisteredVersion } from './registry-client.js';
+export { AvroEventCodec } from './avro-codec.js';
+export { frame, unframe, MAGIC_BYTE } from './framing.js';
+export { avroTypeOf, payloadProblems } from './avro-types.js';
+export type { PayloadProblem } from './avro-types.js';
+export {
+  COMPATIBILITY_LEVELS,
+  isCompatibilityLevel,
+  checkCompatibility,
+  formatCompatibility,
+  explainIncompatibility,
+} from './compatibility.js';
+export type { CompatibilityLevel, CompatibilityProblem, CompatibilityResult } from './compatibility.js';
