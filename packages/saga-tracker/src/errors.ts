@@ -1,0 +1,28 @@
+/** Every way the tracker can fail; stable strings users may switch on. */
+export type TrackerErrorCode =
+  | 'INVALID_OPTIONS'
+  | 'INVALID_QUERY'
+  | 'TOPIC_MISSING'
+  | 'BROKER_UNAVAILABLE'
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_CONFLICT'
+  | 'CONTRACTS_INVALID'
+  | 'DECODE_FAILED';
+
+const RETRIABLE: ReadonlySet<TrackerErrorCode> = new Set(['BROKER_UNAVAILABLE', 'STORE_UNAVAILABLE', 'STORE_CONFLICT']);
+
+/**
+ * The one error class of `@troupe/saga-tracker`. `code` says what happened, `retriable` whether
+ * trying again can help, and the message says what to do about it.
+ */
+export class TrackerError extends Error {
+  override readonly name = 'TrackerError';
+  readonly code: TrackerErrorCode;
+  readonly retriable: boolean;
+
+  constructor(code: TrackerErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retriable = RETRIABLE.has(code);
+  }
+}
