@@ -1,5 +1,4 @@
 import type avro from 'avsc';
-import type { AvroSchema } from './avro-schema.js';
 import { assertPayloadValid, avroTypeOf } from './avro-types.js';
 import { canRead } from './compatibility.js';
 import type { DecodedEvent, EventCodec } from './event-codec.js';
@@ -28,15 +27,20 @@ export abstract class AvroEventCodec implements EventCodec {
 
   /** Registers (or looks up) the schema of `type` and returns its id; called once per event type. */
   protected abstract lookupId(type: EventType): Promise<number>;
-  /** Fetches the writer schema of an id; called once per id. */
-  protected abstract fetchSchema(id: number): Promise<AvroSchema>;
+  /** The avsc type of the writer schema behind an id; called once per id. */
+  protected abstract fetchWriterType(id: number): Promise<avro.Type>;
 
   async encode<T>(type: EventType<T>, payload: T): Promise<Buffer> {
     const avroType = this.typeOf(type);
     // Validate before touching the registry: an invalid event must not even register a schema.
     assertPayloadValid(avroType, type.name, payload);
     const id = await this.schemaIdOf(type);
-    return frame(id, avroType.toBuffer(payload));
+    return this.encodeValid(id, avroType, payload);
+  }
+
+  /** Frames an already validated payload; a client may hand this to its own serializer. */
+  protected encodeValid(id: number, avroType: avro.Type, payload: unknown): Promise<Buffer> {
+    return Promise.resolve(frame(id, avroType.toBuffer(payload)));
   }
 
   async decode<T = unknown>(data: Buffer, reader?: EventType<T>): Promise<DecodedEvent<T>> {
@@ -97,10 +101,7 @@ export abstract class AvroEventCodec implements EventCodec {
   private writer(id: number): Promise<Writer> {
     let w = this.writers.get(id);
     if (w === undefined) {
-      w = this.fetchSchema(id).then((schema) => {
-        const type = avroTypeOf(schema, `schema id ${id}`);
-        return { type, name: type.name ?? type.typeName, resolvers: new WeakMap() };
-      });
+      w = this.fetchWriterType(id).then((type) => ({ type, name: type.name ?? type.typeName, resolvers: new WeakMap() }));
       this.writers.set(id, w);
       w.catch(() => this.writers.delete(id));
     }

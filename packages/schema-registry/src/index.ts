@@ -39,3 +39,15 @@ export {
   explainIncompatibility,
 } from './compatibility.js';
 export type { CompatibilityLevel, CompatibilityProblem, CompatibilityResult } from './compatibility.js';
+export { ConfluentSchemaRegistry } from './confluent-registry.js';
+export type { ConfluentSchemaRegistryOptions } from './confluent-registry.js';
+export { createSchemaRegistry } from './registry-factory.js';
+export type { CreateSchemaRegistryOptions } from './registry-factory.js';
+export { inspectCatalog, loadCatalog, formatProblem } from './catalog.js';
+export type { Catalog, CatalogEvent, CatalogContract, CatalogProblem } from './catalog.js';
+export { generateModule } from './codegen.js';
+export type { CodegenOptions } from './codegen.js';
+export { parseDuration, formatDuration } from './duration.js';
+export { SAGA_CONTRACT_FORMAT } from './contract-format.js';
+export { runSchemasCli } from './cli/program.js';
+export type { CliIo } from './cli/program.js';

@@ -1,6 +1,8 @@
+import type avro from 'avsc';
 import type { AvroRecordSchema, AvroSchema } from './avro-schema.js';
 import { avroTypeOf } from './avro-types.js';
 import { AvroEventCodec } from './avro-codec.js';
+import { canonicalJson } from './canonical-json.js';
 import { checkCompatibility, formatCompatibility, isCompatibilityLevel, type CompatibilityLevel } from './compatibility.js';
 import { subjectOf, type EventType } from './event-type.js';
 import { SchemaRegistryError } from './errors.js';
@@ -18,18 +20,6 @@ export interface MemorySchemaRegistryOptions {
    * @default 1
    */
   readonly firstId?: number;
-}
-
-/** Key order of a JSON value made canonical, so equal schemas written differently get one id. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /**
@@ -99,8 +89,8 @@ export class MemorySchemaRegistry extends AvroEventCodec implements SchemaRegist
     return this.register(subjectOf(type), type.schema);
   }
 
-  protected fetchSchema(id: number): Promise<AvroSchema> {
-    return this.schemaById(id);
+  protected async fetchWriterType(id: number): Promise<avro.Type> {
+    return avroTypeOf(await this.schemaById(id), `schema id ${id}`);
   }
 
   schemaById(id: number): Promise<AvroSchema> {

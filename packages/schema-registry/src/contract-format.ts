@@ -1,0 +1,111 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import { DURATION_PATTERN } from './duration.js';
+
+const FULL_NAME = '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$';
+const NAME = '^[a-z][a-z0-9-]*$';
+
+const eventRef = { type: 'string', pattern: FULL_NAME } as const;
+
+/**
+ * JSON Schema of `*.saga.yaml`. Kept strict (no unknown keys) so a misspelt key such as
+ * `compensate:` is reported instead of silently ignored.
+ */
+export const SAGA_CONTRACT_FORMAT = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['saga', 'start', 'steps', 'end'],
+  properties: {
+    saga: { type: 'string', pattern: NAME },
+    initiator: { type: 'string', pattern: NAME },
+    start: eventRef,
+    deadline: { type: 'string', pattern: DURATION_PATTERN },
+    steps: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'participant', 'completed', 'failed'],
+        properties: {
+          name: { type: 'string', pattern: NAME },
+          participant: { type: 'string', pattern: NAME },
+          completed: eventRef,
+          failed: eventRef,
+          compensated: eventRef,
+          compensationFailed: eventRef,
+          within: { type: 'string', pattern: DURATION_PATTERN },
+        },
+      },
+    },
+    end: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['completed', 'aborted'],
+      properties: { completed: eventRef, aborted: eventRef },
+    },
+  },
+} as const;
+
+/** The contract as written in YAML, after {@link validateContractFormat} accepted it. */
+export interface SagaContractDocument {
+  saga: string;
+  initiator?: string;
+  start: string;
+  deadline?: string;
+  steps: {
+    name: string;
+    participant: string;
+    completed: string;
+    failed: string;
+    compensated?: string;
+    compensationFailed?: string;
+    within?: string;
+  }[];
+  end: { completed: string; aborted: string };
+}
+
+/** A format problem: JSON-pointer-like path segments into the document, and what to fix. */
+export interface FormatProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+const validate = ajv.compile<SagaContractDocument>(SAGA_CONTRACT_FORMAT);
+
+function advice(e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return `missing '${String(p['missingProperty'])}'${p['missingProperty'] === 'participant' ? ': name the service that owns this step, e.g. participant: payment-service' : ''}`;
+    case 'additionalProperties':
+      return `unknown key '${String(p['additionalProperty'])}' (allowed: ${Object.keys(allowedKeys(e.schemaPath)).join(', ')})`;
+    case 'pattern':
+      if (e.schemaPath.includes('deadline') || e.schemaPath.includes('within')) return 'must be a duration such as 250ms, 30s, 5m or 1h';
+      if (String(p['pattern']) === FULL_NAME) return 'must be an event type full name such as com.acme.orders.OrderPlaced';
+      return 'must be lower-case letters, digits and dashes, e.g. order-fulfillment';
+    case 'minItems':
+      return 'must list at least one step';
+    default:
+      return e.message ?? 'is invalid';
+  }
+}
+
+function allowedKeys(schemaPath: string): Record<string, unknown> {
+  if (schemaPath.includes('/steps/')) return SAGA_CONTRACT_FORMAT.properties.steps.items.properties;
+  if (schemaPath.includes('/end/')) return SAGA_CONTRACT_FORMAT.properties.end.properties;
+  return SAGA_CONTRACT_FORMAT.properties;
+}
+
+/** Checks a parsed YAML value against {@link SAGA_CONTRACT_FORMAT}; every problem, not just the first. */
+export function validateContractFormat(doc: unknown): { ok: true; doc: SagaContractDocument } | { ok: false; problems: FormatProblem[] } {
+  if (validate(doc)) return { ok: true, doc };
+  const problems = (validate.errors ?? []).map((e) => ({
+    path: e.instancePath
+      .split('/')
+      .slice(1)
+      .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~'))),
+    message: advice(e),
+  }));
+  return { ok: false, problems };
+}
