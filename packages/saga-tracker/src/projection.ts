@@ -164,10 +164,13 @@ function stepOfEvent(e: TrackedEvent, contract: SagaContract | undefined): strin
  * {@link eventKey} and sorted deterministically before folding, so a duplicate or a different
  * arrival order across topics yields an identical projection. Pure: no clock, no I/O.
  *
- * `contract` (for the saga's type) adds expected steps, compensability and time limits; without
+ * `contracts` (one contract, or a lookup by saga type) adds expected steps, compensability and time limits; without
  * it the projection holds only what the headers say.
  */
-export function project(input: Iterable<TrackedEvent>, contract?: SagaContract): SagaProjection {
+export function project(
+  input: Iterable<TrackedEvent>,
+  contracts?: SagaContract | ((sagaType: string) => SagaContract | undefined),
+): SagaProjection {
   const byKey = new Map<string, TrackedEvent>();
   for (const e of input) {
     const k = eventKey(e);
@@ -185,6 +188,7 @@ export function project(input: Iterable<TrackedEvent>, contract?: SagaContract):
 
   const startEvent = originals.find((e) => e.role === 'start');
   const sagaType = startEvent?.sagaType ?? first.sagaType;
+  const contract = typeof contracts === 'function' ? contracts(sagaType) : contracts?.saga === sagaType ? contracts : undefined;
   const startedAt = startEvent?.time ?? first.time;
 
   const steps = new Map<string, MutableStep>();

@@ -1,0 +1,235 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { SagaContract } from '@troupe/schema-registry';
+import { SAGA_STATUSES, compareEvents, project } from '../projection.js';
+import type { SagaProjection, SagaStatus } from '../projection.js';
+import { stuckInfo } from '../stuck.js';
+import { compareCopies, eventKey } from '../tracked-event.js';
+import type { TrackedEvent } from '../tracked-event.js';
+import { ChangeListeners } from './change-listeners.js';
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './saga-store.js';
+import type {
+  ConsumedOffset,
+  EventBatch,
+  FlowGraph,
+  ListQuery,
+  ListedSaga,
+  Page,
+  SagaChange,
+  SagaDetail,
+  SagaStore,
+  TypeStats,
+} from './saga-store.js';
+import { decodeCursor, encodeCursor, listedBefore, percentiles, summarize } from './summary.js';
+import type { ListPosition } from './summary.js';
+
+export interface MemoryStoreOptions {
+  /** Contracts by saga type; sagas of other types are projected from headers alone. @default [] */
+  readonly contracts?: readonly SagaContract[];
+}
+
+interface Entry {
+  readonly events: Map<string, TrackedEvent>;
+  projection: SagaProjection;
+  position: ListPosition;
+}
+
+/**
+ * The embedded store: everything in this process, nothing survives a restart (the tracker then
+ * replays the topics from the beginning). Offsets are not kept: see {@link MemorySagaStore.offsets}.
+ */
+export class MemorySagaStore implements SagaStore {
+  readonly kind = 'memory' as const;
+  private readonly contracts: ReadonlyMap<string, SagaContract>;
+  private readonly sagas = new Map<string, Entry>();
+  private readonly byType = new Map<string, Set<string>>();
+  /** Sagas in list order (newest start first); kept sorted so a page costs O(page), not O(sagas). */
+  private readonly order: Entry[] = [];
+  private readonly listeners = new ChangeListeners();
+  private readonly contractOf = (sagaType: string): SagaContract | undefined => this.contracts.get(sagaType);
+
+  private constructor(opts: MemoryStoreOptions) {
+    this.contracts = new Map((opts.contracts ?? []).map((c) => [c.saga, c]));
+  }
+
+  static create(opts: MemoryStoreOptions = {}): Promise<MemorySagaStore> {
+    return Promise.resolve(new MemorySagaStore(opts));
+  }
+
+  apply(batch: EventBatch): Promise<SagaChange[]> {
+    const touched = new Map<string, { entry: Entry | undefined; events: Map<string, TrackedEvent> }>();
+    for (const e of batch.events) {
+      let t = touched.get(e.sagaId);
+      if (t === undefined) {
+        const entry = this.sagas.get(e.sagaId);
+        t = { entry, events: entry?.events ?? new Map<string, TrackedEvent>() };
+        touched.set(e.sagaId, t);
+      }
+      const key = eventKey(e);
+      const seen = t.events.get(key);
+      if (seen === undefined || compareCopies(e, seen) < 0) t.events.set(key, e);
+    }
+    const changes: SagaChange[] = [];
+    for (const { entry, events } of touched.values()) {
+      const projection = project(events.values(), this.contractOf);
+      if (entry === undefined) {
+        const created: Entry = { events, projection, position: positionOf(projection) };
+        this.sagas.set(projection.sagaId, created);
+        this.index(created);
+        changes.push({ summary: summarize(projection) });
+        continue;
+      }
+      const before = entry.projection;
+      if (isDeepStrictEqual(before, projection)) continue;
+      this.unindex(entry);
+      entry.projection = projection;
+      entry.position = positionOf(projection);
+      this.index(entry);
+      changes.push({ previous: before.status, summary: summarize(projection) });
+    }
+    if (changes.length > 0) this.listeners.emit(changes);
+    return Promise.resolve(changes);
+  }
+
+  /**
+   * Always empty: a memory store forgets everything on restart, so resuming from a stored
+   * offset would skip events it no longer has. The tracker reads every partition from the start.
+   */
+  offsets(_group: string): Promise<ConsumedOffset[]> {
+    return Promise.resolve([]);
+  }
+
+  list(q: ListQuery): Promise<Page<ListedSaga>> {
+    const limit = Math.min(q.limit ?? DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT);
+    const after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
+    const statuses = q.status !== undefined && q.status.length > 0 ? new Set<SagaStatus>(q.status) : undefined;
+    let i = after === undefined ? 0 : this.indexAfter(after);
+    const items: ListedSaga[] = [];
+    for (; i < this.order.length && items.length < limit; i++) {
+      const entry = this.order[i];
+      if (entry === undefined) break;
+      const p = entry.projection;
+      if (q.type !== undefined && p.sagaType !== q.type) continue;
+      if (statuses !== undefined && !statuses.has(p.status)) continue;
+      if (q.startedFrom !== undefined && entry.position.startedAt < q.startedFrom) continue;
+      if (q.startedTo !== undefined && entry.position.startedAt >= q.startedTo) continue;
+      if (q.idPrefix !== undefined && !p.sagaId.startsWith(q.idPrefix)) continue;
+      const stuck = stuckInfo(p, q.now);
+      if (q.stuck !== undefined && stuck.stuck !== q.stuck) continue;
+      items.push({ ...summarize(p), stuck });
+    }
+    const last = items[items.length - 1];
+    const more = items.length === limit && i < this.order.length;
+    return Promise.resolve({
+      items,
+      ...(more && last !== undefined ? { nextCursor: encodeCursor({ startedAt: Date.parse(last.startedAt), sagaId: last.sagaId }) } : {}),
+    });
+  }
+
+  get(sagaId: string): Promise<SagaDetail | undefined> {
+    const entry = this.sagas.get(sagaId);
+    if (entry === undefined) return Promise.resolve(undefined);
+    return Promise.resolve({ projection: entry.projection, events: [...entry.events.values()].sort(compareEvents) });
+  }
+
+  stats(opts: { type?: string; now: number }): Promise<TypeStats[]> {
+    const types = opts.type !== undefined ? [opts.type] : [...this.byType.keys()].sort();
+    return Promise.resolve(
+      types.map((sagaType) => {
+        const byStatus = Object.fromEntries(SAGA_STATUSES.map((s) => [s, 0])) as Record<SagaStatus, number>;
+        let stuck = 0;
+        const latencies = new Map<string, number[]>();
+        const ids = this.byType.get(sagaType) ?? new Set<string>();
+        for (const id of ids) {
+          const p = this.sagas.get(id)?.projection;
+          if (p === undefined) continue;
+          byStatus[p.status]++;
+          if (p.stuckAfter !== undefined && Date.parse(p.stuckAfter) <= opts.now) stuck++;
+          for (const s of p.steps) {
+            if (s.latencyMs === undefined) continue;
+            let l = latencies.get(s.name);
+            if (l === undefined) latencies.set(s.name, (l = []));
+            l.push(s.latencyMs);
+          }
+        }
+        const steps = [...latencies.entries()]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([step, values]) => ({ step, ...percentiles(values) }));
+        return { sagaType, total: ids.size, byStatus, stuck, steps };
+      }),
+    );
+  }
+
+  flow(type: string): Promise<FlowGraph> {
+    const ids = this.byType.get(type) ?? new Set<string>();
+    const edges = new Map<string, { from: string; to: string; latencies: number[] }>();
+    for (const id of ids) {
+      const p = this.sagas.get(id)?.projection;
+      for (const f of p?.flow ?? []) {
+        const k = `${f.from}\u0000${f.to}`;
+        let e = edges.get(k);
+        if (e === undefined) edges.set(k, (e = { from: f.from, to: f.to, latencies: [] }));
+        e.latencies.push(f.latencyMs);
+      }
+    }
+    return Promise.resolve({
+      sagaType: type,
+      sagas: ids.size,
+      edges: [...edges.values()]
+        .sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : 0))
+        .map((e) => ({ from: e.from, to: e.to, ...percentiles(e.latencies) })),
+    });
+  }
+
+  types(): Promise<string[]> {
+    return Promise.resolve([...this.byType.keys()].sort());
+  }
+
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  onChange(listener: (changes: readonly SagaChange[]) => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  close(): Promise<void> {
+    this.listeners.clear();
+    return Promise.resolve();
+  }
+
+  /** First index in `order` listed after `pos`. */
+  private indexAfter(pos: ListPosition): number {
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const e = this.order[mid];
+      if (e !== undefined && (listedBefore(e.position, pos) || samePosition(e.position, pos))) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private index(entry: Entry): void {
+    this.order.splice(this.indexAfter(entry.position), 0, entry);
+    let ids = this.byType.get(entry.projection.sagaType);
+    if (ids === undefined) this.byType.set(entry.projection.sagaType, (ids = new Set()));
+    ids.add(entry.projection.sagaId);
+  }
+
+  /** Removes an entry from the indexes under its current (not yet updated) projection. */
+  private unindex(entry: Entry): void {
+    const at = this.indexAfter(entry.position) - 1;
+    const i = this.order[at] === entry ? at : this.order.indexOf(entry);
+    if (i >= 0) this.order.splice(i, 1);
+    this.byType.get(entry.projection.sagaType)?.delete(entry.projection.sagaId);
+  }
+}
+
+function positionOf(p: SagaProjection): ListPosition {
+  return { startedAt: Date.parse(p.startedAt), sagaId: p.sagaId };
+}
+
+function samePosition(a: ListPosition, b: ListPosition): boolean {
+  return a.startedAt === b.startedAt && a.sagaId === b.sagaId;
+}

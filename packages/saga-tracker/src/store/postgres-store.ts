@@ -1,0 +1,410 @@
+import { isDeepStrictEqual } from 'node:util';
+import pg from 'pg';
+import type { SagaContract } from '@troupe/schema-registry';
+import { TrackerError } from '../errors.js';
+import { SAGA_STATUSES, compareEvents, project } from '../projection.js';
+import type { SagaProjection, SagaStatus } from '../projection.js';
+import { stuckInfo } from '../stuck.js';
+import { compareCopies, eventKey } from '../tracked-event.js';
+import type { TrackedEvent } from '../tracked-event.js';
+import { ChangeListeners } from './change-listeners.js';
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './saga-store.js';
+import type {
+  ConsumedOffset,
+  EventBatch,
+  FlowGraph,
+  ListQuery,
+  ListedSaga,
+  Page,
+  SagaChange,
+  SagaDetail,
+  SagaStore,
+  TypeStats,
+} from './saga-store.js';
+import { decodeCursor, encodeCursor, summarize } from './summary.js';
+
+export interface PostgresStoreOptions {
+  /** e.g. `postgres://user@host:5432/db`. */
+  readonly connectionString: string;
+  /** Schema holding the tracker's tables; created if missing. @default 'troupe_tracker' */
+  readonly schema?: string;
+  /** Contracts by saga type; sagas of other types are projected from headers alone. @default [] */
+  readonly contracts?: readonly SagaContract[];
+  /** Pool size. @default 4 */
+  readonly maxConnections?: number;
+  /** Attempts for a transaction aborted by a deadlock or serialization failure. @default 5 */
+  readonly maxAttempts?: number;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+// Deadlock and serialization failure: another tracker instance touched the same sagas; try again.
+const RETRY_SQLSTATES = new Set(['40P01', '40001']);
+
+interface SagaRow {
+  saga_id: string;
+  projection: SagaProjection | null;
+}
+
+/**
+ * The durable store. Every saga is its set of events (table `events`, one row per event key) plus
+ * the projection derived from it (table `sagas`); consumed offsets sit in `offsets` and are written
+ * in the same transaction, so a restarted tracker resumes exactly after the last applied batch.
+ *
+ * Several trackers may share one database: each transaction inserts its events, then locks the
+ * affected saga rows (in id order) and re-projects from ALL stored events of those sagas. Whoever
+ * commits last has seen every committed event, so concurrent writers converge on one projection.
+ */
+export class PostgresSagaStore implements SagaStore {
+  readonly kind = 'postgres' as const;
+  private readonly listeners = new ChangeListeners();
+  private readonly contracts: ReadonlyMap<string, SagaContract>;
+  private readonly contractOf = (sagaType: string): SagaContract | undefined => this.contracts.get(sagaType);
+  private readonly t: { events: string; sagas: string; offsets: string };
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly opts: Required<Pick<PostgresStoreOptions, 'schema' | 'maxAttempts'>> & PostgresStoreOptions,
+  ) {
+    this.contracts = new Map((opts.contracts ?? []).map((c) => [c.saga, c]));
+    const s = `"${opts.schema}"`;
+    this.t = { events: `${s}.events`, sagas: `${s}.sagas`, offsets: `${s}.offsets` };
+  }
+
+  static async create(opts: PostgresStoreOptions): Promise<PostgresSagaStore> {
+    const schema = opts.schema ?? 'troupe_tracker';
+    if (!SCHEMA_NAME.test(schema)) {
+      throw new TrackerError('INVALID_OPTIONS', `postgres schema '${schema}' must be a lower-case SQL identifier (letters, digits, _).`);
+    }
+    const maxAttempts = opts.maxAttempts ?? 5;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+      throw new TrackerError('INVALID_OPTIONS', `maxAttempts must be a positive integer, got ${maxAttempts}.`);
+    }
+    const pool = new pg.Pool({ connectionString: opts.connectionString, max: opts.maxConnections ?? 4 });
+    // An idle client's error (database restarted) must not crash the process; the next query reports it.
+    pool.on('error', () => undefined);
+    const store = new PostgresSagaStore(pool, { ...opts, schema, maxAttempts });
+    try {
+      await store.migrate();
+    } catch (err) {
+      await pool.end();
+      throw new TrackerError(
+        'STORE_UNAVAILABLE',
+        `cannot prepare the tracker tables in PostgreSQL (${redact(opts.connectionString)}): ${(err as Error).message}. Check that the database is running and the user may create schema '${schema}'.`,
+        { cause: err },
+      );
+    }
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    const { events, sagas, offsets } = this.t;
+    await this.transaction(async (c) => {
+      // Two trackers starting at once must not race on CREATE.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`troupe-tracker:${this.opts.schema}`]);
+      await c.query(`CREATE SCHEMA IF NOT EXISTS "${this.opts.schema}"`);
+      // "C" collation: ids sort by code point, exactly as the memory store sorts them.
+      await c.query(`CREATE TABLE IF NOT EXISTS ${events} (
+        saga_id text COLLATE "C" NOT NULL,
+        key text COLLATE "C" NOT NULL,
+        event jsonb NOT NULL,
+        PRIMARY KEY (saga_id, key))`);
+      await c.query(`CREATE TABLE IF NOT EXISTS ${sagas} (
+        saga_id text COLLATE "C" PRIMARY KEY,
+        saga_type text COLLATE "C",
+        status text,
+        started_at bigint,
+        stuck_after bigint,
+        projection jsonb)`);
+      await c.query(`CREATE INDEX IF NOT EXISTS sagas_list ON ${sagas} (started_at DESC, saga_id DESC)`);
+      await c.query(`CREATE INDEX IF NOT EXISTS sagas_type_status ON ${sagas} (saga_type, status)`);
+      await c.query(`CREATE TABLE IF NOT EXISTS ${offsets} (
+        group_id text NOT NULL,
+        topic text NOT NULL,
+        partition integer NOT NULL,
+        next_offset bigint NOT NULL,
+        PRIMARY KEY (group_id, topic, partition))`);
+    });
+  }
+
+  async apply(batch: EventBatch): Promise<SagaChange[]> {
+    if (batch.offsets !== undefined && batch.offsets.length > 0 && batch.group === undefined) {
+      throw new TrackerError('INVALID_OPTIONS', 'apply() with offsets needs the consumer group they belong to.');
+    }
+    // One row per key (the preferred copy): ON CONFLICT cannot touch a row twice in one statement.
+    const unique = new Map<string, TrackedEvent>();
+    for (const e of batch.events) {
+      const k = `${e.sagaId}\u0000${eventKey(e)}`;
+      const seen = unique.get(k);
+      if (seen === undefined || compareCopies(e, seen) < 0) unique.set(k, e);
+    }
+    // Sorted, so concurrent instances take row locks in one order and cannot deadlock each other.
+    const rows = [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
+    const sagaIds = [...new Set(rows.map((e) => e.sagaId))].sort();
+    const changes = await this.transaction(async (c) => {
+      if (rows.length > 0) await this.insertEvents(c, rows);
+      const result = sagaIds.length > 0 ? await this.reproject(c, sagaIds) : [];
+      if (batch.offsets !== undefined && batch.offsets.length > 0 && batch.group !== undefined) {
+        await c.query(
+          `INSERT INTO ${this.t.offsets} (group_id, topic, partition, next_offset)
+           SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[])
+           ON CONFLICT (group_id, topic, partition)
+           DO UPDATE SET next_offset = GREATEST(${this.t.offsets}.next_offset, EXCLUDED.next_offset)`,
+          [batch.group, batch.offsets.map((o) => o.topic), batch.offsets.map((o) => o.partition), batch.offsets.map((o) => o.next)],
+        );
+      }
+      return result;
+    });
+    if (changes.length > 0) this.listeners.emit(changes);
+    return changes;
+  }
+
+  private async insertEvents(c: pg.PoolClient, rows: readonly TrackedEvent[]): Promise<void> {
+    const { events } = this.t;
+    // A lower-coordinate copy replaces a stored one (same rule as compareCopies), so every store
+    // and instance ends up holding the same copy whichever it read first.
+    await c.query(
+      `INSERT INTO ${events} (saga_id, key, event)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
+       ON CONFLICT (saga_id, key) DO UPDATE SET event = EXCLUDED.event
+       WHERE (EXCLUDED.event->>'topic' COLLATE "C", (EXCLUDED.event->>'partition')::int, (EXCLUDED.event->>'offset')::numeric)
+           < (${events}.event->>'topic' COLLATE "C", (${events}.event->>'partition')::int, (${events}.event->>'offset')::numeric)`,
+      [rows.map((e) => e.sagaId), rows.map(eventKey), rows.map((e) => JSON.stringify(e))],
+    );
+  }
+
+  private async reproject(c: pg.PoolClient, sagaIds: readonly string[]): Promise<SagaChange[]> {
+    const { events, sagas } = this.t;
+    await c.query(`INSERT INTO ${sagas} (saga_id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT DO NOTHING`, [sagaIds]);
+    const locked = await c.query<SagaRow>(
+      `SELECT saga_id, projection FROM ${sagas} WHERE saga_id = ANY($1::text[]) ORDER BY saga_id FOR UPDATE`,
+      [sagaIds],
+    );
+    // Read after locking: this snapshot includes every event committed by whoever held the lock.
+    const stored = await c.query<{ saga_id: string; event: TrackedEvent }>(
+      `SELECT saga_id, event FROM ${events} WHERE saga_id = ANY($1::text[])`,
+      [sagaIds],
+    );
+    const bySaga = new Map<string, TrackedEvent[]>();
+    for (const r of stored.rows) {
+      let list = bySaga.get(r.saga_id);
+      if (list === undefined) bySaga.set(r.saga_id, (list = []));
+      list.push(r.event);
+    }
+    const changes: SagaChange[] = [];
+    const updates: SagaProjection[] = [];
+    for (const row of locked.rows) {
+      const evs = bySaga.get(row.saga_id);
+      if (evs === undefined || evs.length === 0) continue;
+      const projection = project(evs, this.contractOf);
+      if (row.projection !== null && isDeepStrictEqual(row.projection, projection)) continue;
+      updates.push(projection);
+      changes.push({ ...(row.projection !== null ? { previous: row.projection.status } : {}), summary: summarize(projection) });
+    }
+    if (updates.length > 0) {
+      await c.query(
+        `UPDATE ${sagas} AS s SET saga_type = u.saga_type, status = u.status, started_at = u.started_at,
+           stuck_after = u.stuck_after, projection = u.projection
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::jsonb[])
+           AS u(saga_id, saga_type, status, started_at, stuck_after, projection)
+         WHERE s.saga_id = u.saga_id`,
+        [
+          updates.map((p) => p.sagaId),
+          updates.map((p) => p.sagaType),
+          updates.map((p) => p.status),
+          updates.map((p) => Date.parse(p.startedAt)),
+          updates.map((p) => (p.stuckAfter !== undefined ? Date.parse(p.stuckAfter) : null)),
+          updates.map((p) => JSON.stringify(p)),
+        ],
+      );
+    }
+    return changes;
+  }
+
+  async offsets(group: string): Promise<ConsumedOffset[]> {
+    const r = await this.query<{ topic: string; partition: number; next: string }>(
+      `SELECT topic, partition, next_offset::text AS next FROM ${this.t.offsets} WHERE group_id = $1 ORDER BY topic, partition`,
+      [group],
+    );
+    return r.rows.map((o) => ({ topic: o.topic, partition: o.partition, next: o.next }));
+  }
+
+  async list(q: ListQuery): Promise<Page<ListedSaga>> {
+    const limit = Math.min(q.limit ?? DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT);
+    const where: string[] = ['status IS NOT NULL'];
+    const params: unknown[] = [];
+    const p = (v: unknown): string => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    if (q.type !== undefined) where.push(`saga_type = ${p(q.type)}`);
+    if (q.status !== undefined && q.status.length > 0) where.push(`status = ANY(${p(q.status)}::text[])`);
+    if (q.startedFrom !== undefined) where.push(`started_at >= ${p(q.startedFrom)}`);
+    if (q.startedTo !== undefined) where.push(`started_at < ${p(q.startedTo)}`);
+    if (q.idPrefix !== undefined) where.push(`starts_with(saga_id, ${p(q.idPrefix)})`);
+    if (q.stuck === true) where.push(`stuck_after <= ${p(q.now)}`);
+    if (q.stuck === false) where.push(`(stuck_after IS NULL OR stuck_after > ${p(q.now)})`);
+    if (q.cursor !== undefined) {
+      const after = decodeCursor(q.cursor);
+      where.push(`(started_at, saga_id) < (${p(after.startedAt)}, ${p(after.sagaId)})`);
+    }
+    const r = await this.query<{ projection: SagaProjection }>(
+      `SELECT projection FROM ${this.t.sagas} WHERE ${where.join(' AND ')}
+       ORDER BY started_at DESC, saga_id DESC LIMIT ${p(limit + 1)}`,
+      params,
+    );
+    const page = r.rows.slice(0, limit).map(({ projection }) => ({ ...summarize(projection), stuck: stuckInfo(projection, q.now) }));
+    const last = page[page.length - 1];
+    return {
+      items: page,
+      ...(r.rows.length > limit && last !== undefined
+        ? { nextCursor: encodeCursor({ startedAt: Date.parse(last.startedAt), sagaId: last.sagaId }) }
+        : {}),
+    };
+  }
+
+  async get(sagaId: string): Promise<SagaDetail | undefined> {
+    const s = await this.query<{ projection: SagaProjection }>(
+      `SELECT projection FROM ${this.t.sagas} WHERE saga_id = $1 AND projection IS NOT NULL`,
+      [sagaId],
+    );
+    const row = s.rows[0];
+    if (row === undefined) return undefined;
+    const e = await this.query<{ event: TrackedEvent }>(`SELECT event FROM ${this.t.events} WHERE saga_id = $1`, [sagaId]);
+    return { projection: row.projection, events: e.rows.map((x) => x.event).sort(compareEvents) };
+  }
+
+  async stats(opts: { type?: string; now: number }): Promise<TypeStats[]> {
+    const typeFilter = opts.type !== undefined ? 'AND saga_type = $2' : '';
+    const counts = await this.query<{ saga_type: string; status: SagaStatus; n: string; stuck: string }>(
+      `SELECT saga_type, status, count(*) AS n, count(*) FILTER (WHERE stuck_after <= $1) AS stuck
+       FROM ${this.t.sagas} WHERE status IS NOT NULL ${typeFilter} GROUP BY saga_type, status`,
+      opts.type !== undefined ? [opts.now, opts.type] : [opts.now],
+    );
+    const latencies = await this.query<{ saga_type: string; step: string; n: string; p50: number; p95: number; p99: number }>(
+      `SELECT saga_type, s->>'name' AS step, count(*) AS n,
+         percentile_disc(0.5) WITHIN GROUP (ORDER BY (s->>'latencyMs')::float8) AS p50,
+         percentile_disc(0.95) WITHIN GROUP (ORDER BY (s->>'latencyMs')::float8) AS p95,
+         percentile_disc(0.99) WITHIN GROUP (ORDER BY (s->>'latencyMs')::float8) AS p99
+       FROM ${this.t.sagas}, jsonb_array_elements(projection->'steps') AS s
+       WHERE status IS NOT NULL AND s ? 'latencyMs' ${opts.type !== undefined ? 'AND saga_type = $1' : ''}
+       GROUP BY saga_type, s->>'name'`,
+      opts.type !== undefined ? [opts.type] : [],
+    );
+    const types = new Map<string, { total: number; byStatus: Record<SagaStatus, number>; stuck: number }>();
+    const entry = (t: string): { total: number; byStatus: Record<SagaStatus, number>; stuck: number } => {
+      let e = types.get(t);
+      if (e === undefined) {
+        e = { total: 0, byStatus: Object.fromEntries(SAGA_STATUSES.map((s) => [s, 0])) as Record<SagaStatus, number>, stuck: 0 };
+        types.set(t, e);
+      }
+      return e;
+    };
+    if (opts.type !== undefined) entry(opts.type);
+    for (const r of counts.rows) {
+      const e = entry(r.saga_type);
+      e.total += Number(r.n);
+      e.byStatus[r.status] = Number(r.n);
+      e.stuck += Number(r.stuck);
+    }
+    return [...types.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([sagaType, e]) => ({
+        sagaType,
+        ...e,
+        steps: latencies.rows
+          .filter((l) => l.saga_type === sagaType)
+          .sort((a, b) => (a.step < b.step ? -1 : a.step > b.step ? 1 : 0))
+          .map((l) => ({ step: l.step, count: Number(l.n), p50: l.p50, p95: l.p95, p99: l.p99 })),
+      }));
+  }
+
+  async flow(type: string): Promise<FlowGraph> {
+    const n = await this.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.t.sagas} WHERE saga_type = $1`, [type]);
+    const r = await this.query<{ from: string; to: string; n: string; p50: number; p95: number; p99: number }>(
+      `SELECT f->>'from' AS "from", f->>'to' AS "to", count(*) AS n,
+         percentile_disc(0.5) WITHIN GROUP (ORDER BY (f->>'latencyMs')::float8) AS p50,
+         percentile_disc(0.95) WITHIN GROUP (ORDER BY (f->>'latencyMs')::float8) AS p95,
+         percentile_disc(0.99) WITHIN GROUP (ORDER BY (f->>'latencyMs')::float8) AS p99
+       FROM ${this.t.sagas}, jsonb_array_elements(projection->'flow') AS f
+       WHERE saga_type = $1 GROUP BY 1, 2`,
+      [type],
+    );
+    return {
+      sagaType: type,
+      sagas: Number(n.rows[0]?.n ?? 0),
+      edges: r.rows
+        .sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : 0))
+        .map((e) => ({ from: e.from, to: e.to, count: Number(e.n), p50: e.p50, p95: e.p95, p99: e.p99 })),
+    };
+  }
+
+  async types(): Promise<string[]> {
+    const r = await this.query<{ saga_type: string }>(
+      `SELECT DISTINCT saga_type FROM ${this.t.sagas} WHERE saga_type IS NOT NULL ORDER BY saga_type`,
+    );
+    return r.rows.map((x) => x.saga_type);
+  }
+
+  async ping(): Promise<void> {
+    await this.query('SELECT 1');
+  }
+
+  onChange(listener: (changes: readonly SagaChange[]) => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await this.pool.end();
+  }
+
+  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(sql, params);
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  private async transaction<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (err) {
+        throw unavailable(err);
+      }
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        const code = (err as { code?: string }).code;
+        if (code !== undefined && RETRY_SQLSTATES.has(code) && attempt < this.opts.maxAttempts) continue;
+        if (code !== undefined && RETRY_SQLSTATES.has(code)) {
+          throw new TrackerError(
+            'STORE_CONFLICT',
+            `PostgreSQL aborted the transaction ${attempt} times (${code}); another tracker instance keeps touching the same sagas. It will be retried with the batch.`,
+            { cause: err },
+          );
+        }
+        throw err instanceof TrackerError ? err : unavailable(err);
+      } finally {
+        client.release();
+      }
+    }
+  }
+}
+
+function unavailable(err: unknown): TrackerError {
+  if (err instanceof TrackerError) return err;
+  return new TrackerError('STORE_UNAVAILABLE', `PostgreSQL query failed: ${(err as Error).message}. Check the database connection.`, {
+    cause: err,
+  });
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}

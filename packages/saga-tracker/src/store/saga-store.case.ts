@@ -1,0 +1,160 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ORDER_CONTRACT, T_START, chain, deadLettered, shuffled } from '../order-saga.fixture.js';
+import type { Kind } from '../order-saga.fixture.js';
+import { project } from '../projection.js';
+import type { TrackedEvent } from '../tracked-event.js';
+import type { SagaChange, SagaStore } from './saga-store.js';
+
+/** Builds a fresh, empty store for one test and disposes of it afterwards. */
+export type StoreFactory = () => Promise<{ store: SagaStore; dispose: () => Promise<void> }>;
+
+const MIN = 60_000;
+const OUTCOMES: Record<string, readonly Kind[]> = {
+  completed: ['placed', 'charged', 'reserved', 'scheduled', 'completed'],
+  compensated: ['placed', 'charged', 'outOfStock', 'refunded', 'cancelled'],
+  compensating: ['placed', 'charged', 'reserved', 'shipFailed', 'released'],
+  failed: ['placed', 'charged', 'outOfStock', 'refundFailed'],
+  running: ['placed', 'charged'],
+};
+
+/** Ten sagas: two of each outcome, started one minute apart, ids `o-00` … `o-09`. */
+function fleet(): TrackedEvent[][] {
+  const kinds = Object.values(OUTCOMES);
+  return Array.from({ length: 10 }, (_, i) =>
+    chain(`o-${String(i).padStart(2, '0')}`, kinds[i % kinds.length] ?? [], { startMs: T_START + i * MIN, gapMs: 1000 * (1 + (i % 3)) }),
+  );
+}
+
+/**
+ * The behaviour every {@link SagaStore} must share. Run from each store's test file, so the
+ * memory store and the PostgreSQL store answer every question identically.
+ */
+export function describeSagaStoreContract(name: string, factory: StoreFactory): void {
+  describe(`SagaStore contract: ${name}`, () => {
+    let store: SagaStore;
+    let dispose: () => Promise<void>;
+    beforeEach(async () => {
+      ({ store, dispose } = await factory());
+    });
+    afterEach(async () => {
+      await dispose();
+    });
+
+    it('stores the projection of the events applied', async () => {
+      const events = OUTCOMES['compensated'] ?? [];
+      const saga = chain('s-1', events);
+      await store.apply({ events: saga });
+      const got = await store.get('s-1');
+      expect(got?.projection).toEqual(project(saga, ORDER_CONTRACT));
+      expect(got?.events.map((e) => e.id)).toEqual(saga.map((e) => e.id));
+      expect(await store.get('nope')).toBeUndefined();
+    });
+
+    it('changes nothing when the same batch is applied again', async () => {
+      const saga = chain('s-2', OUTCOMES['completed'] ?? []);
+      const first = await store.apply({ events: saga });
+      expect(first.map((c) => c.summary.status)).toEqual(['completed']);
+      const again = await store.apply({ events: saga });
+      expect(again).toEqual([]);
+      expect((await store.get('s-2'))?.events).toHaveLength(saga.length);
+    });
+
+    it('converges to one projection whatever the batching and order of events', async () => {
+      const all = fleet().flat();
+      const dlq = deadLettered(all[1] as TrackedEvent);
+      const events = shuffled([...all, dlq, ...all.slice(0, 7)], 42);
+      for (let i = 0; i < events.length; i += 3) await store.apply({ events: events.slice(i, i + 3) });
+      for (const saga of fleet()) {
+        const id = saga[0]?.sagaId ?? '';
+        const expected = project(id === dlq.sagaId ? [...saga, dlq] : saga, ORDER_CONTRACT);
+        expect((await store.get(id))?.projection).toEqual(expected);
+      }
+    });
+
+    it('reports each change with the previous status', async () => {
+      const seen: SagaChange[] = [];
+      const stop = store.onChange((c) => seen.push(...c));
+      const saga = chain('s-3', OUTCOMES['compensated'] ?? []);
+      await store.apply({ events: saga.slice(0, 3) });
+      await store.apply({ events: saga.slice(3) });
+      stop();
+      await store.apply({ events: chain('s-4', ['placed']) });
+      expect(seen.map((c) => [c.previous, c.summary.status])).toEqual([
+        [undefined, 'compensating'],
+        ['compensating', 'compensated'],
+      ]);
+    });
+
+    describe('listing', () => {
+      beforeEach(async () => {
+        await store.apply({ events: fleet().flat() });
+        const other = chain('x-1', ['placed'], { startMs: T_START - MIN }).map((e) => ({ ...e, sagaType: 'returns' }));
+        await store.apply({ events: other });
+      });
+      const now = T_START + 20 * MIN;
+      const ids = (items: readonly { sagaId: string }[]): string[] => items.map((s) => s.sagaId);
+
+      it('lists newest first and pages through every saga exactly once', async () => {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.list({ now, limit: 4, ...(cursor !== undefined ? { cursor } : {}) });
+          seen.push(...ids(page.items));
+          cursor = page.nextCursor;
+          pages++;
+        } while (cursor !== undefined && pages < 10);
+        expect(seen).toEqual(['o-09', 'o-08', 'o-07', 'o-06', 'o-05', 'o-04', 'o-03', 'o-02', 'o-01', 'o-00', 'x-1']);
+        expect(pages).toBe(3);
+      });
+
+      it('filters by type, status, id prefix and start time', async () => {
+        expect(ids((await store.list({ now, type: 'returns' })).items)).toEqual(['x-1']);
+        expect(ids((await store.list({ now, status: ['completed', 'failed'] })).items)).toEqual(['o-08', 'o-05', 'o-03', 'o-00']);
+        expect(ids((await store.list({ now, idPrefix: 'o-0', limit: 3 })).items)).toEqual(['o-09', 'o-08', 'o-07']);
+        expect(ids((await store.list({ now, startedFrom: T_START + 2 * MIN, startedTo: T_START + 4 * MIN })).items)).toEqual([
+          'o-03',
+          'o-02',
+        ]);
+      });
+
+      it('judges stuck at the given instant, with the reason', async () => {
+        // o-04 and o-09 wait for inventory (due 30s after payment); o-02 and o-07 for the refund
+        // (due 30s after shipping failed).
+        const early = await store.list({ now: T_START + 10_000, stuck: true });
+        expect(ids(early.items)).toEqual([]);
+        const late = await store.list({ now, stuck: true });
+        expect(ids(late.items)).toEqual(['o-09', 'o-07', 'o-04', 'o-02']);
+        expect(late.items[0]?.stuck.step).toBe('inventory');
+        expect(late.items[0]?.stuck.participant).toBe('inventory-service');
+        expect(ids((await store.list({ now, stuck: false, type: 'order-fulfillment' })).items)).toHaveLength(6);
+      });
+
+      it('counts sagas by status per type, with step latency percentiles', async () => {
+        const [orders] = await store.stats({ type: 'order-fulfillment', now });
+        expect(orders?.total).toBe(10);
+        expect(orders?.byStatus).toEqual({ running: 2, completed: 2, compensating: 2, compensated: 2, failed: 2 });
+        expect(orders?.stuck).toBe(4);
+        const payment = orders?.steps.find((s) => s.step === 'payment');
+        // gaps of 1s, 2s, 3s by saga index: payment latency is the gap.
+        expect(payment).toEqual({ step: 'payment', count: 10, p50: 2000, p95: 3000, p99: 3000 });
+        const all = await store.stats({ now });
+        expect(all.map((s) => [s.sagaType, s.total])).toEqual([
+          ['order-fulfillment', 10],
+          ['returns', 1],
+        ]);
+        expect(await store.types()).toEqual(['order-fulfillment', 'returns']);
+      });
+
+      it('aggregates the observed flow of a type', async () => {
+        const flow = await store.flow('order-fulfillment');
+        expect(flow.sagas).toBe(10);
+        const edge = (from: string, to: string) => flow.edges.find((e) => e.from.endsWith(from) && e.to.endsWith(to));
+        expect(edge('OrderPlaced', 'PaymentCharged')?.count).toBe(10);
+        expect(edge('PaymentCharged', 'InventoryReserved')?.count).toBe(4);
+        expect(edge('PaymentCharged', 'InventoryReservationFailed')?.count).toBe(4);
+        expect(edge('InventoryReserved', 'ShipmentScheduled')).toMatchObject({ count: 2, p50: 1000, p99: 3000 });
+      });
+    });
+  });
+}

@@ -1,0 +1,133 @@
+import type { SagaProjection, SagaStatus } from '../projection.js';
+import type { StuckInfo } from '../stuck.js';
+import type { TrackedEvent } from '../tracked-event.js';
+
+/** The next offset to read from one partition, as stored with the events read before it. */
+export interface ConsumedOffset {
+  readonly topic: string;
+  readonly partition: number;
+  /** Decimal string: the offset of the next record to consume. */
+  readonly next: string;
+}
+
+/** Events read from Kafka, applied atomically together with the offsets they advance. */
+export interface EventBatch {
+  readonly events: readonly TrackedEvent[];
+  /** Consumer group the offsets belong to; required with `offsets`. */
+  readonly group?: string;
+  readonly offsets?: readonly ConsumedOffset[];
+}
+
+/** The row shown in lists: a projection's headline fields. */
+export interface SagaSummary {
+  readonly sagaId: string;
+  readonly sagaType: string;
+  readonly status: SagaStatus;
+  readonly startedAt: string;
+  readonly endedAt?: string;
+  readonly lastEventAt: string;
+  readonly eventCount: number;
+  readonly failureCount: number;
+  /** The step awaited next, for running and compensating sagas. */
+  readonly currentStep?: string;
+  readonly stuckAfter?: string;
+}
+
+/** A saga whose projection changed in an {@link SagaStore.apply}. */
+export interface SagaChange {
+  readonly previous?: SagaStatus;
+  readonly summary: SagaSummary;
+}
+
+export interface ListQuery {
+  readonly type?: string;
+  readonly status?: readonly SagaStatus[];
+  /** true: only sagas stuck at `now`; false: only those not stuck. */
+  readonly stuck?: boolean;
+  /** Sagas started at or after this instant (ms since epoch). */
+  readonly startedFrom?: number;
+  /** Sagas started before this instant (ms since epoch). */
+  readonly startedTo?: number;
+  readonly idPrefix?: string;
+  /** @default 50 */
+  readonly limit?: number;
+  /** From the previous page's `nextCursor`. */
+  readonly cursor?: string;
+  /** The instant "stuck" is judged at (ms since epoch). */
+  readonly now: number;
+}
+
+export interface ListedSaga extends SagaSummary {
+  readonly stuck: StuckInfo;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Present when more items may follow; pass it back as `cursor`. */
+  readonly nextCursor?: string;
+}
+
+export interface SagaDetail {
+  readonly projection: SagaProjection;
+  /** Every event of the saga in projection order (the timeline). */
+  readonly events: readonly TrackedEvent[];
+}
+
+export interface Percentiles {
+  readonly count: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+}
+
+export interface TypeStats {
+  readonly sagaType: string;
+  readonly total: number;
+  readonly byStatus: Readonly<Record<SagaStatus, number>>;
+  /** Non-terminal sagas past their contract's limits at `now`. */
+  readonly stuck: number;
+  /** Latency of each step's outcome (ms), over sagas where the step completed or failed. */
+  readonly steps: readonly ({ readonly step: string } & Percentiles)[];
+}
+
+export interface FlowEdge extends Percentiles {
+  readonly from: string;
+  readonly to: string;
+}
+
+/** Which event type followed which, over all sagas of a type: the choreography as it runs. */
+export interface FlowGraph {
+  readonly sagaType: string;
+  readonly sagas: number;
+  readonly edges: readonly FlowEdge[];
+}
+
+/**
+ * Where projections live. Every implementation must pass the shared contract suite
+ * (`saga-store.case.ts`): same events in → same answers out, whatever the store.
+ */
+export interface SagaStore {
+  readonly kind: 'memory' | 'postgres';
+  /**
+   * Adds events to their sagas' sets and re-projects those sagas, atomically with `offsets`.
+   * Idempotent: applying a batch again changes nothing. Returns the sagas whose projection changed.
+   */
+  apply(batch: EventBatch): Promise<SagaChange[]>;
+  /** Offsets stored by {@link apply} for a consumer group; empty when the store keeps none. */
+  offsets(group: string): Promise<ConsumedOffset[]>;
+  list(query: ListQuery): Promise<Page<ListedSaga>>;
+  get(sagaId: string): Promise<SagaDetail | undefined>;
+  /** Statistics per saga type (all types when `type` is omitted), judged at `now`. */
+  stats(opts: { type?: string; now: number }): Promise<TypeStats[]>;
+  flow(type: string): Promise<FlowGraph>;
+  /** Saga types seen, sorted. */
+  types(): Promise<string[]>;
+  /** Throws when the store cannot answer (for `/health`). */
+  ping(): Promise<void>;
+  /** Observes committed changes; returns the function that stops observing. */
+  onChange(listener: (changes: readonly SagaChange[]) => void): () => void;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_LIST_LIMIT = 50;
+export const MAX_LIST_LIMIT = 500;

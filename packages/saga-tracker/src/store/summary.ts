@@ -1,0 +1,57 @@
+import type { SagaProjection } from '../projection.js';
+import { TrackerError } from '../errors.js';
+import type { Percentiles, SagaSummary } from './saga-store.js';
+
+export function summarize(p: SagaProjection): SagaSummary {
+  const currentStep = p.awaiting[0]?.step;
+  return {
+    sagaId: p.sagaId,
+    sagaType: p.sagaType,
+    status: p.status,
+    startedAt: p.startedAt,
+    ...(p.endedAt !== undefined ? { endedAt: p.endedAt } : {}),
+    lastEventAt: p.lastEventAt,
+    eventCount: p.eventCount,
+    failureCount: p.failures.length,
+    ...(currentStep !== undefined ? { currentStep } : {}),
+    ...(p.stuckAfter !== undefined ? { stuckAfter: p.stuckAfter } : {}),
+  };
+}
+
+/**
+ * Nearest-rank percentiles (the smallest value with at least p of the values at or below it):
+ * what PostgreSQL's `percentile_disc` computes, so both stores report the same numbers.
+ */
+export function percentiles(values: number[]): Percentiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number): number => sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? 0;
+  return { count: sorted.length, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+}
+
+/** A list position: sagas are listed newest first by start time, then by id descending. */
+export interface ListPosition {
+  readonly startedAt: number;
+  readonly sagaId: string;
+}
+
+export function encodeCursor(p: ListPosition): string {
+  return Buffer.from(JSON.stringify([p.startedAt, p.sagaId]), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): ListPosition {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'string') {
+      return { startedAt: v[0], sagaId: v[1] };
+    }
+  } catch {
+    // falls through to the error below
+  }
+  throw new TrackerError('INVALID_QUERY', `cursor '${cursor}' is not one this tracker issued; pass the nextCursor of the previous page unchanged.`);
+}
+
+/** Whether position a is listed before b (newer first, then id descending). */
+export function listedBefore(a: ListPosition, b: ListPosition): boolean {
+  if (a.startedAt !== b.startedAt) return a.startedAt > b.startedAt;
+  return a.sagaId > b.sagaId;
+}
