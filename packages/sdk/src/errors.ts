@@ -1,0 +1,35 @@
+/** Every way the SDK can fail; stable strings users may switch on. */
+export type SdkErrorCode =
+  | 'CONFIG_INVALID'
+  | 'CONTRACT_MISMATCH'
+  | 'TOPIC_PARTITIONS_MISMATCH'
+  | 'PAYLOAD_INVALID'
+  | 'TRANSPORT_ERROR'
+  | 'CLOSED'
+  | 'HANDLER_FAILED'
+  | 'IDEMPOTENCY_STORE_ERROR'
+  | 'TIMEOUT';
+
+const RETRIABLE: ReadonlySet<SdkErrorCode> = new Set(['TRANSPORT_ERROR', 'IDEMPOTENCY_STORE_ERROR', 'TIMEOUT']);
+
+/**
+ * The one error class of `@troupe/sdk`. `code` says what happened, `retriable` whether trying again
+ * can help, and the message says what to do about it. The underlying error is kept as `cause`.
+ */
+export class SdkError extends Error {
+  override readonly name = 'SdkError';
+  readonly code: SdkErrorCode;
+  readonly retriable: boolean;
+
+  constructor(code: SdkErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retriable = RETRIABLE.has(code);
+  }
+}
+
+/** Human-readable text of anything thrown, for logs and dead-letter headers. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}

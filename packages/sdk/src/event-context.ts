@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import { toHeaders, type EventCodec, type EventEnvelope, type EventType, type SagaContract } from '@troupe/schema-registry';
+import type { Logger } from 'pino';
+import { encodeOrThrow } from './encode.js';
+import type { CompensationContext, EmitOptions, StepContext } from './handlers.js';
+import type { IdempotencyStore } from './idempotency/idempotency-store.js';
+import { ROUTING_SLIP_HEADER, writeRoutingSlip, type RoutingSlip } from './routing-slip.js';
+import { roleInContracts } from './saga-roles.js';
+import { outgoingTraceparent } from './trace.js';
+import type { OutboundRecord } from './transport.js';
+
+/** Deterministic event id: a redelivered or retried handler emits events with the same `ce_id`. */
+export function derivedEventId(parts: readonly string[]): string {
+  const h = createHash('sha256').update(parts.join('\u0000')).digest('hex');
+  // Shaped as a UUID (version nibble 5-like, variant 10xx) so tools that expect one accept it.
+  const variant = ((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export interface EventContextDeps {
+  readonly participant: string;
+  readonly groupId: string;
+  readonly codec: EventCodec;
+  readonly contracts: readonly SagaContract[];
+  readonly store: IdempotencyStore;
+  readonly logger: Logger;
+  /** Identifies the handler within the participant, for default idempotency keys and event ids. */
+  readonly route: string;
+  readonly envelope: EventEnvelope;
+  readonly slip: RoutingSlip;
+  readonly attempt: number;
+  /** Step name, for `complete`/`fail`/`compensated`. */
+  readonly step?: {
+    readonly name: string;
+    readonly completed: EventType;
+    readonly failed: EventType;
+    readonly compensated?: EventType;
+  };
+}
+
+/**
+ * One handler invocation's context. Emitted events are buffered as records; the runtime appends
+ * them (with the consumed offset) only when the handler finishes.
+ */
+export class EventContext implements StepContext<unknown, unknown, unknown>, CompensationContext<unknown> {
+  readonly outputs: OutboundRecord[] = [];
+  readonly emitted: EventEnvelope[] = [];
+  private emitCount = 0;
+  private onceCount = 0;
+
+  constructor(private readonly deps: EventContextDeps) {}
+
+  get sagaId(): string {
+    return this.deps.envelope.sagaId;
+  }
+  get sagaType(): string {
+    return this.deps.envelope.sagaType;
+  }
+  get eventId(): string {
+    return this.deps.envelope.id;
+  }
+  get causationId(): string | undefined {
+    return this.deps.envelope.causationId;
+  }
+  get attempt(): number {
+    return this.deps.attempt;
+  }
+  get envelope(): EventEnvelope {
+    return this.deps.envelope;
+  }
+  get traceparent(): string | undefined {
+    return this.deps.envelope.traceparent;
+  }
+  get logger(): Logger {
+    return this.deps.logger;
+  }
+
+  emit<T>(type: EventType<T>, payload: T, options?: EmitOptions): Promise<void> {
+    return this.emitWithSlip(type, payload, this.deps.slip, options);
+  }
+
+  async complete(payload: unknown, log?: unknown): Promise<void> {
+    const step = this.requireStep('complete');
+    const slip = log === undefined ? this.deps.slip : { ...this.deps.slip, [step.name]: log };
+    await this.emitWithSlip(step.completed, payload, slip, { role: 'step-completed', step: step.name });
+  }
+
+  async fail(payload: unknown): Promise<void> {
+    const step = this.requireStep('fail');
+    await this.emitWithSlip(step.failed, payload, this.deps.slip, { role: 'step-failed', step: step.name });
+  }
+
+  async compensated(payload: unknown): Promise<void> {
+    const step = this.requireStep('compensated');
+    if (!step.compensated) {
+      throw new Error(`step ${step.name} declares no compensated event type; add compensated: <EventType> to its definition`);
+    }
+    await this.emitWithSlip(step.compensated, payload, this.deps.slip, { role: 'compensated', step: step.name });
+  }
+
+  idempotencyKey(name?: string): string {
+    const { groupId, envelope, route } = this.deps;
+    return name === undefined ? `${groupId}:${envelope.id}:${route}:#${this.onceCount}` : `${groupId}:${name}`;
+  }
+
+  once<R>(fn: () => Promise<R>): Promise<R>;
+  once<R>(key: string, fn: () => Promise<R>): Promise<R>;
+  async once<R>(a: string | (() => Promise<R>), b?: () => Promise<R>): Promise<R> {
+    const key = typeof a === 'string' ? this.idempotencyKey(a) : this.idempotencyKey();
+    const fn = typeof a === 'string' ? b : a;
+    if (typeof a !== 'string') this.onceCount += 1;
+    if (!fn) throw new Error('ctx.once(key, fn) needs a function');
+    const stored = await this.deps.store.get(key);
+    if (stored) {
+      this.deps.logger.debug({ idempotencyKey: key }, 'side effect already done; returning the stored result');
+      return stored.value as R;
+    }
+    const result = await fn();
+    return (await this.deps.store.putIfAbsent(key, result)) as R;
+  }
+
+  private requireStep(method: string): NonNullable<EventContextDeps['step']> {
+    if (!this.deps.step) throw new Error(`ctx.${method} is only available in step handlers (step({...}))`);
+    return this.deps.step;
+  }
+
+  private async emitWithSlip(type: EventType, payload: unknown, slip: RoutingSlip, options?: EmitOptions): Promise<void> {
+    const d = this.deps;
+    const value = await encodeOrThrow(d.codec, type, payload);
+    const derived = roleInContracts(d.contracts, d.envelope.sagaType, type.name);
+    const stepName = options?.step ?? derived?.step;
+    const traceparent = outgoingTraceparent(d.envelope.traceparent);
+    const env: EventEnvelope = {
+      id: derivedEventId([d.groupId, d.envelope.id, d.route, String(this.emitCount++)]),
+      source: d.participant,
+      type: type.name,
+      time: new Date().toISOString(),
+      sagaId: d.envelope.sagaId,
+      sagaType: d.envelope.sagaType,
+      sagaRole: options?.role ?? derived?.role ?? 'step-completed',
+      ...(stepName !== undefined ? { sagaStep: stepName } : {}),
+      causationId: d.envelope.id,
+      ...(traceparent !== undefined ? { traceparent } : {}),
+    };
+    const headers: Record<string, string> = toHeaders(env);
+    const slipHeader = writeRoutingSlip(slip);
+    if (slipHeader !== undefined) headers[ROUTING_SLIP_HEADER] = slipHeader;
+    this.outputs.push({ topic: type.topic, key: env.sagaId, value, headers });
+    this.emitted.push(env);
+  }
+}

@@ -1,0 +1,132 @@
+import type { EventEnvelope, EventType, SagaRole } from '@troupe/schema-registry';
+import type { Logger } from 'pino';
+
+/** Overrides for an emitted event's saga headers (normally derived from the saga contract). */
+export interface EmitOptions {
+  readonly role?: SagaRole;
+  readonly step?: string;
+}
+
+/** What every handler gets besides the payload. */
+export interface HandlerContext {
+  readonly sagaId: string;
+  readonly sagaType: string;
+  /** `ce_id` of the event being handled; stable across redeliveries. */
+  readonly eventId: string;
+  /** `ce_causationid` of the handled event (what caused it), if any. */
+  readonly causationId: string | undefined;
+  /** 1 on first delivery, then 2, 3, ... for in-place retries. */
+  readonly attempt: number;
+  /** The handled event's full envelope. */
+  readonly envelope: EventEnvelope;
+  /** W3C `traceparent` of the handled event. */
+  readonly traceparent: string | undefined;
+  /** pino child logger bound to saga id, event id, type and participant. */
+  readonly logger: Logger;
+  /**
+   * Publishes an event in the same saga (same key, causation = this event, trace propagated).
+   * It is appended only if the handler finishes, in the same transaction as the consumed offset.
+   */
+  emit<T>(type: EventType<T>, payload: T, options?: EmitOptions): Promise<void>;
+  /**
+   * Runs an external side effect at most once per key and returns its stored result when the event
+   * is delivered again. The default key is derived from the event id and the handler; pass a key
+   * when one handler runs several effects. Give the key to the external system as well
+   * (`ctx.idempotencyKey(...)`) when it supports one: a crash after the effect but before it is
+   * recorded runs the effect again.
+   */
+  once<R>(fn: () => Promise<R>): Promise<R>;
+  once<R>(key: string, fn: () => Promise<R>): Promise<R>;
+  /** The key `once` would use for `name` (or for its next call without a name). */
+  idempotencyKey(name?: string): string;
+}
+
+/** Context of a forward step: it completes (recording what compensation will need) or fails. */
+export interface StepContext<TDone, TFail, TLog> extends HandlerContext {
+  /** Emits the step's completed event and records `log` for this step's compensation. */
+  complete(payload: TDone, log?: TLog): Promise<void>;
+  /** Emits the step's failure event; the other participants compensate. */
+  fail(payload: TFail): Promise<void>;
+}
+
+/** Context of a compensation handler. */
+export interface CompensationContext<TComp> extends HandlerContext {
+  /** Emits the step's compensated event. */
+  compensated(payload: TComp): Promise<void>;
+}
+
+export interface HandlerArgs<T, C> {
+  readonly payload: T;
+  readonly ctx: C;
+}
+
+/** A plain reaction to an event type. */
+export interface EventHandlerDefinition<T> {
+  readonly kind: 'on';
+  readonly type: EventType<T>;
+  readonly handle: (args: HandlerArgs<T, HandlerContext>) => Promise<void>;
+}
+
+/** The event that made a compensation run (another step's failure, usually). */
+export interface CompensationTrigger {
+  readonly type: string;
+  readonly payload: unknown;
+  readonly envelope: EventEnvelope;
+}
+
+/**
+ * A saga step this participant owns: the event that starts it, its outcome events, how to build the
+ * failure event when the handler gives up, and how to undo it.
+ */
+export interface StepDefinition<TIn, TDone, TFail, TLog = undefined, TComp = never> {
+  readonly kind: 'step';
+  /** Step name as in the saga contract. */
+  readonly name: string;
+  readonly on: EventType<TIn>;
+  readonly completed: EventType<TDone>;
+  readonly failed: EventType<TFail>;
+  readonly handle: (args: HandlerArgs<TIn, StepContext<TDone, TFail, TLog>>) => Promise<void>;
+  /**
+   * Builds the failure event's payload when the handler gives up (retries exhausted or a
+   * non-retriable error), so the saga compensates instead of hanging.
+   */
+  readonly onGiveUp: (args: { readonly payload: TIn; readonly error: unknown; readonly ctx: HandlerContext }) => TFail;
+  /** Emitted by `ctx.compensated` in the compensation handler. */
+  readonly compensated?: EventType<TComp>;
+  /**
+   * Events that make this step compensate. Defaults to the failure events of the steps after this
+   * one in the saga contract (resolved through the participant's `events` catalog).
+   */
+  readonly compensateOn?: readonly EventType[];
+  /**
+   * Undoes the step. `log` is what `ctx.complete` recorded for this saga, or undefined when the
+   * step never completed for it (nothing to undo, usually).
+   */
+  readonly compensate?: (args: {
+    readonly log: TLog | undefined;
+    readonly trigger: CompensationTrigger;
+    readonly ctx: CompensationContext<TComp>;
+  }) => Promise<void>;
+}
+
+/**
+ * A handler built by {@link on} or {@link step}. Opaque: definitions are stored type-erased, each
+ * was type-checked where it was built.
+ */
+export interface HandlerDefinition {
+  readonly kind: 'on' | 'step';
+}
+
+/** Declares a plain handler: `on(OrderPlaced, async ({ payload, ctx }) => ...)`. */
+export function on<T>(type: EventType<T>, handle: (args: HandlerArgs<T, HandlerContext>) => Promise<void>): HandlerDefinition {
+  const def: EventHandlerDefinition<T> = { kind: 'on', type, handle };
+  return def;
+}
+
+/** Declares a saga step with its outcome events and (optionally) its compensation. */
+export function step<TIn, TDone, TFail, TLog = undefined, TComp = never>(
+  def: Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp>, 'kind'>,
+): HandlerDefinition {
+  const full: StepDefinition<TIn, TDone, TFail, TLog, TComp> = { kind: 'step', ...def };
+  return full;
+}

@@ -1,0 +1,204 @@
+/**
+ * A 3-participant saga (payment → inventory → shipping) used by the SDK's unit tests and the
+ * integration tests in `test/sdk-*`. Topics get a suffix so every test has its own. Which step
+ * fails is chosen by the order id: `...fail-inventory...`, `...fail-shipping...`, `...throw-payment...`.
+ */
+import { defineEventType, type AvroRecordSchema, type EventCodec, type EventType, type SagaContract } from '@troupe/schema-registry';
+import type { Logger } from 'pino';
+import type { IdempotencyStore } from './idempotency/idempotency-store.js';
+import { step, type HandlerDefinition } from './handlers.js';
+import { Participant } from './participant.js';
+import type { ParticipantOptions } from './participant-options.js';
+import type { Transport } from './transport.js';
+
+const record = (name: string, fields: Record<string, 'string' | 'int'>): AvroRecordSchema => ({
+  type: 'record',
+  name,
+  namespace: 'test.sdk',
+  fields: Object.entries(fields).map(([n, type]) => ({ name: n, type })),
+});
+
+export interface OrderPlaced { orderId: string; amount: number }
+export interface PaymentCharged { orderId: string; chargeId: string }
+export interface PaymentDeclined { orderId: string; reason: string }
+export interface PaymentRefunded { orderId: string; chargeId: string }
+export interface InventoryReserved { orderId: string; reservationId: string }
+export interface ReservationFailed { orderId: string; reason: string }
+export interface InventoryReleased { orderId: string; reservationId: string }
+export interface ShipmentScheduled { orderId: string; trackingId: string }
+export interface ShipmentFailed { orderId: string; reason: string }
+
+export function orderSaga(suffix: string) {
+  const t = <T>(name: string, topic: string, fields: Record<string, 'string' | 'int'>): EventType<T> =>
+    defineEventType<T>({ name: `test.sdk.${name}`, topic: `${topic}-${suffix}`, schema: record(name, fields) });
+  const events = {
+    OrderPlaced: t<OrderPlaced>('OrderPlaced', 'orders', { orderId: 'string', amount: 'int' }),
+    PaymentCharged: t<PaymentCharged>('PaymentCharged', 'payments', { orderId: 'string', chargeId: 'string' }),
+    PaymentDeclined: t<PaymentDeclined>('PaymentDeclined', 'payments', { orderId: 'string', reason: 'string' }),
+    PaymentRefunded: t<PaymentRefunded>('PaymentRefunded', 'payments', { orderId: 'string', chargeId: 'string' }),
+    InventoryReserved: t<InventoryReserved>('InventoryReserved', 'inventory', { orderId: 'string', reservationId: 'string' }),
+    ReservationFailed: t<ReservationFailed>('ReservationFailed', 'inventory', { orderId: 'string', reason: 'string' }),
+    InventoryReleased: t<InventoryReleased>('InventoryReleased', 'inventory', { orderId: 'string', reservationId: 'string' }),
+    ShipmentScheduled: t<ShipmentScheduled>('ShipmentScheduled', 'shipping', { orderId: 'string', trackingId: 'string' }),
+    ShipmentFailed: t<ShipmentFailed>('ShipmentFailed', 'shipping', { orderId: 'string', reason: 'string' }),
+  };
+  const contract: SagaContract = {
+    saga: 'order-fulfillment',
+    start: events.OrderPlaced.name,
+    steps: [
+      {
+        name: 'payment',
+        participant: 'payment-service',
+        completed: events.PaymentCharged.name,
+        failed: events.PaymentDeclined.name,
+        compensated: events.PaymentRefunded.name,
+      },
+      {
+        name: 'inventory',
+        participant: 'inventory-service',
+        completed: events.InventoryReserved.name,
+        failed: events.ReservationFailed.name,
+        compensated: events.InventoryReleased.name,
+      },
+      { name: 'shipping', participant: 'shipping-service', completed: events.ShipmentScheduled.name, failed: events.ShipmentFailed.name },
+    ],
+    end: { completed: 'test.sdk.OrderCompleted', aborted: 'test.sdk.OrderCancelled' },
+  };
+  return { events, contract, all: Object.values(events) as EventType[] };
+}
+
+export type OrderSaga = ReturnType<typeof orderSaga>;
+
+/** What the fixture services did to the outside world, to assert effects happened once. */
+export interface Ledger {
+  charges: string[];
+  refunds: string[];
+  reservations: string[];
+  releases: string[];
+  shipments: string[];
+  /** Logs received by compensation handlers, per step. */
+  compensationLogs: { step: string; sagaId: string; log: unknown }[];
+}
+
+export const newLedger = (): Ledger => ({ charges: [], refunds: [], reservations: [], releases: [], shipments: [], compensationLogs: [] });
+
+export function paymentHandlers(saga: OrderSaga, ledger: Ledger): HandlerDefinition[] {
+  const e = saga.events;
+  return [
+    step<OrderPlaced, PaymentCharged, PaymentDeclined, { chargeId: string }, PaymentRefunded>({
+      name: 'payment',
+      on: e.OrderPlaced,
+      completed: e.PaymentCharged,
+      failed: e.PaymentDeclined,
+      compensated: e.PaymentRefunded,
+      handle: async ({ payload, ctx }) => {
+        const chargeId = await ctx.once(() => {
+          ledger.charges.push(payload.orderId);
+          return Promise.resolve(`ch-${payload.orderId}`);
+        });
+        if (payload.orderId.includes('throw-payment') && ctx.attempt === 1) throw new Error('payment gateway timed out after charging');
+        if (payload.orderId.includes('giveup-payment')) throw new Error('payment gateway unavailable');
+        await ctx.complete({ orderId: payload.orderId, chargeId }, { chargeId });
+      },
+      onGiveUp: ({ payload, error }) => ({ orderId: payload.orderId, reason: String(error) }),
+      compensate: async ({ log, ctx, trigger }) => {
+        ledger.compensationLogs.push({ step: 'payment', sagaId: ctx.sagaId, log });
+        if (!log) return;
+        await ctx.once(() => {
+          ledger.refunds.push(log.chargeId);
+          return Promise.resolve(true);
+        });
+        await ctx.compensated({ orderId: (trigger.payload as { orderId: string }).orderId, chargeId: log.chargeId });
+      },
+    }),
+  ];
+}
+
+export function inventoryHandlers(saga: OrderSaga, ledger: Ledger): HandlerDefinition[] {
+  const e = saga.events;
+  return [
+    step<PaymentCharged, InventoryReserved, ReservationFailed, { reservationId: string }, InventoryReleased>({
+      name: 'inventory',
+      on: e.PaymentCharged,
+      completed: e.InventoryReserved,
+      failed: e.ReservationFailed,
+      compensated: e.InventoryReleased,
+      handle: async ({ payload, ctx }) => {
+        if (payload.orderId.includes('fail-inventory')) {
+          await ctx.fail({ orderId: payload.orderId, reason: 'out of stock' });
+          return;
+        }
+        const reservationId = `res-${payload.orderId}`;
+        await ctx.once(() => {
+          ledger.reservations.push(payload.orderId);
+          return Promise.resolve(reservationId);
+        });
+        await ctx.complete({ orderId: payload.orderId, reservationId }, { reservationId });
+      },
+      onGiveUp: ({ payload, error }) => ({ orderId: payload.orderId, reason: String(error) }),
+      compensate: async ({ log, ctx }) => {
+        ledger.compensationLogs.push({ step: 'inventory', sagaId: ctx.sagaId, log });
+        if (!log) return;
+        ledger.releases.push(log.reservationId);
+        await ctx.compensated({ orderId: ctx.sagaId, reservationId: log.reservationId });
+      },
+    }),
+  ];
+}
+
+export function shippingHandlers(saga: OrderSaga, ledger: Ledger): HandlerDefinition[] {
+  const e = saga.events;
+  return [
+    step<InventoryReserved, ShipmentScheduled, ShipmentFailed>({
+      name: 'shipping',
+      on: e.InventoryReserved,
+      completed: e.ShipmentScheduled,
+      failed: e.ShipmentFailed,
+      handle: async ({ payload, ctx }) => {
+        if (payload.orderId.includes('fail-shipping')) {
+          await ctx.fail({ orderId: payload.orderId, reason: 'no courier' });
+          return;
+        }
+        ledger.shipments.push(payload.orderId);
+        await ctx.complete({ orderId: payload.orderId, trackingId: `trk-${payload.orderId}` });
+      },
+      onGiveUp: ({ payload, error }) => ({ orderId: payload.orderId, reason: String(error) }),
+    }),
+  ];
+}
+
+export interface SagaServicesOptions {
+  readonly transport: Transport;
+  readonly codec: EventCodec;
+  readonly saga: OrderSaga;
+  readonly ledger: Ledger;
+  readonly logger: Logger;
+  readonly store?: IdempotencyStore;
+  readonly groupSuffix?: string;
+  readonly overrides?: Partial<ParticipantOptions>;
+}
+
+/** Starts the three participants of the saga. */
+export async function startSagaServices(o: SagaServicesOptions): Promise<Participant[]> {
+  const make = (name: string, handlers: HandlerDefinition[]): Promise<Participant> =>
+    Participant.create({
+      name,
+      transport: o.transport,
+      codec: o.codec,
+      handlers,
+      contracts: [o.saga.contract],
+      events: o.saga.all,
+      logger: o.logger,
+      groupId: `${name}-${o.groupSuffix ?? 'g'}`,
+      retry: { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 },
+      ...(o.store ? { idempotencyStore: o.store } : {}),
+      ...o.overrides,
+    });
+  return Promise.all([
+    make('payment-service', paymentHandlers(o.saga, o.ledger)),
+    make('inventory-service', inventoryHandlers(o.saga, o.ledger)),
+    make('shipping-service', shippingHandlers(o.saga, o.ledger)),
+  ]);
+}
+
+

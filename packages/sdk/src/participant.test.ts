@@ -1,0 +1,188 @@
+import { headerString, MemorySchemaRegistry, parseEnvelope, type EventEnvelope } from '@troupe/schema-registry';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DLQ_HEADER } from './dead-letter.js';
+import { MemoryTransport } from './memory-transport.js';
+import { newLedger, orderSaga, startSagaServices, type Ledger, type OrderSaga } from './order-saga.fixture.js';
+import type { Participant } from './participant.js';
+import { Publisher } from './publisher.js';
+import { ROUTING_SLIP_HEADER } from './routing-slip.js';
+import type { InboundMessage } from './transport.js';
+
+const silent = pino({ level: 'silent' });
+
+/** Resolves once `predicate` holds for the records appended so far (checked on every append). */
+function waitUntil(transport: MemoryTransport, predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (predicate()) return resolve();
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`timed out waiting for ${what}`));
+    }, timeoutMs);
+    const off = transport.onAppend(() => {
+      if (predicate()) {
+        clearTimeout(timer);
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
+const envelopes = (transport: MemoryTransport, saga: OrderSaga, sagaId: string): (EventEnvelope & { msg: InboundMessage })[] =>
+  [...new Set(saga.all.map((e) => e.topic))]
+    .flatMap((topic) => transport.records(topic))
+    .flatMap((msg) => {
+      try {
+        return [{ ...parseEnvelope(msg.headers), msg }];
+      } catch {
+        return []; // poison records planted by a test
+      }
+    })
+    .filter((e) => e.sagaId === sagaId);
+
+describe('Participant on the memory transport', () => {
+  let transport: MemoryTransport;
+  let codec: MemorySchemaRegistry;
+  let saga: OrderSaga;
+  let ledger: Ledger;
+  let services: Participant[];
+  let publisher: Publisher;
+
+  beforeEach(async () => {
+    transport = await MemoryTransport.create();
+    codec = new MemorySchemaRegistry();
+    saga = orderSaga('u');
+    ledger = newLedger();
+    services = await startSagaServices({ transport, codec, saga, ledger, logger: silent });
+    publisher = await Publisher.create({ transport, codec, source: 'order-service', contracts: [saga.contract] });
+  });
+
+  afterEach(async () => {
+    await Promise.all(services.map((s) => s.close()));
+    await transport.close();
+  });
+
+  it('runs the happy path: one event per step, same key, causation chain and trace', async () => {
+    const start = await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-1', amount: 42 }, { sagaId: 'o-1' });
+    await waitUntil(transport, () => envelopes(transport, saga, 'o-1').some((e) => e.type === saga.events.ShipmentScheduled.name), 'ShipmentScheduled');
+
+    const evs = envelopes(transport, saga, 'o-1');
+    expect(evs.map((e) => e.type)).toEqual([
+      saga.events.OrderPlaced.name,
+      saga.events.PaymentCharged.name,
+      saga.events.InventoryReserved.name,
+      saga.events.ShipmentScheduled.name,
+    ]);
+    expect(start.sagaRole).toBe('start');
+    expect(start.sagaType).toBe('order-fulfillment');
+    const [placed, charged, reserved, shipped] = evs;
+    expect(charged?.causationId).toBe(placed?.id);
+    expect(reserved?.causationId).toBe(charged?.id);
+    expect(shipped?.causationId).toBe(reserved?.id);
+    expect(evs.map((e) => [e.sagaRole, e.sagaStep ?? null])).toEqual([
+      ['start', null],
+      ['step-completed', 'payment'],
+      ['step-completed', 'inventory'],
+      ['step-completed', 'shipping'],
+    ]);
+    expect(new Set(evs.map((e) => e.traceparent)).size).toBe(1);
+    expect(new Set(evs.map((e) => e.msg.partition)).size).toBe(1);
+    expect(evs.every((e) => e.msg.key?.toString() === 'o-1')).toBe(true);
+    expect(shipped?.source).toBe('shipping-service');
+    expect(ledger).toMatchObject({ charges: ['o-1'], reservations: ['o-1'], shipments: ['o-1'], refunds: [], releases: [] });
+    // The routing slip carries the earlier steps' logs forward.
+    expect(JSON.parse(headerString(shipped?.msg.headers, ROUTING_SLIP_HEADER) ?? '{}')).toEqual({
+      payment: { chargeId: 'ch-o-1' },
+      inventory: { reservationId: 'res-o-1' },
+    });
+  });
+
+  it('compensates earlier steps with the logs they recorded when a later step fails', async () => {
+    await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-2-fail-shipping', amount: 5 }, { sagaId: 'o-2' });
+    await waitUntil(
+      transport,
+      () => {
+        const types = envelopes(transport, saga, 'o-2').map((e) => e.type);
+        return types.includes(saga.events.PaymentRefunded.name) && types.includes(saga.events.InventoryReleased.name);
+      },
+      'both compensations',
+    );
+    const evs = envelopes(transport, saga, 'o-2');
+    const byType = (name: string) => evs.filter((e) => e.type === name);
+    const failed = byType(saga.events.ShipmentFailed.name);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.sagaRole).toBe('step-failed');
+    for (const compensated of [byType(saga.events.PaymentRefunded.name), byType(saga.events.InventoryReleased.name)]) {
+      expect(compensated).toHaveLength(1);
+      expect(compensated[0]?.sagaRole).toBe('compensated');
+      expect(compensated[0]?.causationId).toBe(failed[0]?.id);
+    }
+    expect(ledger.refunds).toEqual(['ch-o-2-fail-shipping']);
+    expect(ledger.releases).toEqual(['res-o-2-fail-shipping']);
+    expect(ledger.compensationLogs).toEqual(
+      expect.arrayContaining([
+        { step: 'payment', sagaId: 'o-2', log: { chargeId: 'ch-o-2-fail-shipping' } },
+        { step: 'inventory', sagaId: 'o-2', log: { reservationId: 'res-o-2-fail-shipping' } },
+      ]),
+    );
+  });
+
+  it('compensates only the steps that completed', async () => {
+    await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-3-fail-inventory', amount: 5 }, { sagaId: 'o-3' });
+    await waitUntil(transport, () => envelopes(transport, saga, 'o-3').some((e) => e.type === saga.events.PaymentRefunded.name), 'refund');
+    const types = envelopes(transport, saga, 'o-3').map((e) => e.type);
+    expect(types).toContain(saga.events.ReservationFailed.name);
+    expect(types).not.toContain(saga.events.InventoryReleased.name);
+    expect(ledger.releases).toEqual([]);
+  });
+
+  it('runs a side effect once and emits once when the handler throws after it', async () => {
+    await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-4-throw-payment', amount: 1 }, { sagaId: 'o-4' });
+    await waitUntil(transport, () => envelopes(transport, saga, 'o-4').some((e) => e.type === saga.events.ShipmentScheduled.name), 'shipment');
+    expect(ledger.charges).toEqual(['o-4-throw-payment']);
+    expect(envelopes(transport, saga, 'o-4').filter((e) => e.type === saga.events.PaymentCharged.name)).toHaveLength(1);
+  });
+
+  it('emits the step failure event and dead-letters the input when a handler gives up', async () => {
+    await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-5-giveup-payment', amount: 1 }, { sagaId: 'o-5' });
+    await waitUntil(transport, () => envelopes(transport, saga, 'o-5').some((e) => e.type === saga.events.PaymentDeclined.name), 'decline');
+    const dlq = transport.records(`${saga.events.OrderPlaced.topic}.dlq`);
+    expect(dlq).toHaveLength(1);
+    expect(headerString(dlq[0]?.headers, DLQ_HEADER.reason)).toBe('HANDLER_FAILED');
+    expect(headerString(dlq[0]?.headers, DLQ_HEADER.attempts)).toBe('3');
+    expect(headerString(dlq[0]?.headers, DLQ_HEADER.error)).toContain('payment gateway unavailable');
+    const declined = envelopes(transport, saga, 'o-5').find((e) => e.type === saga.events.PaymentDeclined.name);
+    expect(declined?.sagaRole).toBe('step-failed');
+  });
+
+  it('dead-letters poison input with the reason and keeps handling the partition', async () => {
+    const topic = saga.events.OrderPlaced.topic;
+    const good = await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-6', amount: 1 }, { sagaId: 'o-6' });
+    const headers = { ...Object.fromEntries(Object.entries(envelopeHeaders(transport, topic, good.id))) };
+    // Same key as a good saga so the poison sits in front of it on one partition.
+    await transport.send([
+      { topic, key: 'o-7', value: Buffer.from('not avro'), headers: { ...headers, ce_id: 'poison-1', ce_sagaid: 'o-7' } },
+      { topic, key: 'o-7', value: Buffer.from([0, 0, 0, 0x7f, 0x7f, 1]), headers: { ...headers, ce_id: 'poison-2', ce_sagaid: 'o-7' } },
+      { topic, key: 'o-7', value: Buffer.from('x'), headers: { ce_type: saga.events.OrderPlaced.name } },
+    ]);
+    await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-7', amount: 1 }, { sagaId: 'o-7' });
+    await waitUntil(transport, () => envelopes(transport, saga, 'o-7').some((e) => e.type === saga.events.ShipmentScheduled.name), 'o-7 shipped');
+    const reasons = transport.records(`${topic}.dlq`).map((m) => headerString(m.headers, DLQ_HEADER.reason));
+    expect(reasons).toEqual(['UNDECODABLE_PAYLOAD', 'UNKNOWN_SCHEMA_ID', 'MALFORMED_ENVELOPE']);
+  });
+
+  it('exposes metrics and health', async () => {
+    await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-8', amount: 1 }, { sagaId: 'o-8' });
+    await waitUntil(transport, () => envelopes(transport, saga, 'o-8').some((e) => e.type === saga.events.ShipmentScheduled.name), 'o-8 shipped');
+    const payment = services[0];
+    const text = await payment?.metrics.metrics();
+    expect(text).toMatch(/troupe_events_handled_total\{participant="payment-service",type="test.sdk.OrderPlaced",outcome="ok"\} 1/);
+    expect(await payment?.health()).toMatchObject({ live: true, ready: true });
+  });
+});
+
+function envelopeHeaders(transport: MemoryTransport, topic: string, id: string): Record<string, string> {
+  const msg = transport.records(topic).find((m) => headerString(m.headers, 'ce_id') === id);
+  return Object.fromEntries(Object.entries(msg?.headers ?? {}).map(([k]) => [k, headerString(msg?.headers, k) ?? '']));
+}

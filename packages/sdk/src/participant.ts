@@ -1,0 +1,318 @@
+import { context } from '@opentelemetry/api';
+import {
+  EnvelopeError,
+  parseEnvelope,
+  SchemaRegistryError,
+  type EventCodec,
+  type EventEnvelope,
+} from '@troupe/schema-registry';
+import { pino, type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { deadLetterRecord, type DeadLetterReason } from './dead-letter.js';
+import { describeError, SdkError } from './errors.js';
+import { EventContext } from './event-context.js';
+import type { CompensationTrigger } from './handlers.js';
+import type { IdempotencyStore } from './idempotency/idempotency-store.js';
+import { MemoryIdempotencyStore } from './idempotency/memory-idempotency-store.js';
+import { ParticipantMetrics } from './metrics.js';
+import { normalizeOptions, type NormalizedOptions, type ParticipantOptions } from './participant-options.js';
+import { backoffDelay, isRetriable } from './retry-policy.js';
+import { readRoutingSlip, type RoutingSlip } from './routing-slip.js';
+import { buildRoutes, type Route, type RouteTable } from './routes.js';
+import { sleep } from './semaphore.js';
+import { ensureSagaTopics } from './topics.js';
+import { contextFromTraceparent } from './trace.js';
+import type { BatchOutcome, ConsumerHandle, InboundMessage, OutboundRecord, PartitionBatch, Transport } from './transport.js';
+
+/** Thrown inside a batch for infrastructure trouble: commit what is done, redeliver the rest. */
+class TransientError extends Error {
+  override readonly name = 'TransientError';
+}
+
+/** What a participant reports about itself to health checks. */
+export interface ParticipantHealth {
+  /** The consumer runs (not closed, not crashed). */
+  readonly live: boolean;
+  /** Live, broker reachable, and not stalled (behind while nothing completed recently). */
+  readonly ready: boolean;
+  readonly details: Readonly<Record<string, string>>;
+}
+
+/** Cap on sagas remembered as dead-lettered; the oldest are forgotten first. */
+const DEAD_SAGAS_CAP = 100_000;
+
+/**
+ * A service's part in one or more choreographed sagas: consumes the event types its handlers react
+ * to, runs the handlers, and appends what they emit together with the consumed offsets.
+ *
+ * ```ts
+ * const payment = await Participant.create({ name: 'payment-service', transport, codec, handlers: [step({...})] });
+ * await payment.close();
+ * ```
+ */
+export class Participant {
+  readonly name: string;
+  /** Prometheus metrics of this participant. */
+  readonly metrics: Registry;
+  private readonly opts: NormalizedOptions;
+  private readonly transport: Transport;
+  private readonly codec: EventCodec;
+  private readonly store: IdempotencyStore;
+  private readonly ownsStore: boolean;
+  private readonly logger: Logger;
+  private readonly routes: RouteTable;
+  private readonly instruments: ParticipantMetrics;
+  private readonly deadSagas = new Set<string>();
+  private consumer: ConsumerHandle | undefined;
+  private closed = false;
+  private lastProgressAt = Date.now();
+
+  private constructor(options: ParticipantOptions, opts: NormalizedOptions, routes: RouteTable) {
+    this.opts = opts;
+    this.name = opts.name;
+    this.transport = options.transport;
+    this.codec = options.codec;
+    this.routes = routes;
+    this.store = options.idempotencyStore ?? new MemoryIdempotencyStore();
+    this.ownsStore = options.idempotencyStore === undefined;
+    this.logger = (options.logger ?? pino({ name: opts.name, level: 'info' })).child({ participant: opts.name });
+    this.metrics = options.metricsRegistry ?? new Registry();
+    this.instruments = new ParticipantMetrics(this.metrics, opts.name, () => this.consumer?.lag() ?? Promise.resolve(undefined));
+  }
+
+  /**
+   * Checks the handlers against the contracts, creates missing topics (refusing to start when a
+   * saga's topics disagree on the partition count), joins the consumer group and starts handling.
+   */
+  static async create(options: ParticipantOptions): Promise<Participant> {
+    const opts = normalizeOptions(options);
+    const routes = buildRoutes(opts.name, options.handlers, opts.contracts, opts.events);
+    const p = new Participant(options, opts, routes);
+    await ensureSagaTopics(options.transport, {
+      owner: `participant ${opts.name}`,
+      sagaTopics: [...new Set([...routes.inputTopics, ...routes.outputTopics])],
+      extraTopics: routes.inputTopics.map((t) => opts.deadLetterTopic(t)),
+      partitions: opts.partitions,
+      replicationFactor: opts.replicationFactor,
+    });
+    p.consumer = await options.transport.consume({
+      groupId: opts.groupId,
+      topics: routes.inputTopics,
+      fromBeginning: opts.fromBeginning,
+      delivery: opts.delivery,
+      transactionalIdPrefix: `troupe-${opts.groupId}`,
+      maxBatchSize: opts.maxBatchSize,
+      concurrency: opts.concurrency,
+      handle: (batch) => p.handleBatch(batch),
+    });
+    p.logger.info({ topics: routes.inputTopics, groupId: opts.groupId, delivery: opts.delivery }, 'participant started');
+    return p;
+  }
+
+  /** Topics this participant consumes. */
+  get topics(): readonly string[] {
+    return this.routes.inputTopics;
+  }
+
+  /** Stops fetching, finishes and commits in-flight batches, leaves the group. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.consumer?.stop();
+    if (this.ownsStore) await this.store.close();
+    this.logger.info('participant closed');
+  }
+
+  async health(): Promise<ParticipantHealth> {
+    const details: Record<string, string> = {};
+    const live = !this.closed && this.consumer !== undefined;
+    details['consumer'] = live ? 'running' : 'stopped';
+    let brokerOk = false;
+    try {
+      await this.transport.ping();
+      brokerOk = true;
+      details['broker'] = 'reachable';
+    } catch (err) {
+      details['broker'] = `unreachable: ${describeError(err)}`;
+    }
+    const lag = live ? await this.consumer?.lag() : undefined;
+    const idleMs = Date.now() - this.lastProgressAt;
+    // Stalled: work is waiting but nothing completed for a long while (a wedged handler or broker).
+    const stalled = lag !== undefined && lag > 0 && idleMs > Math.max(60_000, this.opts.maxBatchMs * 20);
+    details['lag'] = lag === undefined ? 'unknown' : String(lag);
+    if (stalled) details['stalled'] = `no batch completed for ${Math.round(idleMs / 1000)}s with ${lag} messages waiting`;
+    return { live, ready: live && brokerOk && !stalled, details };
+  }
+
+  // ---- batch processing ----
+
+  private async handleBatch(batch: PartitionBatch): Promise<BatchOutcome> {
+    const outputs: OutboundRecord[] = [];
+    const started = Date.now();
+    let processed = 0;
+    for (const message of batch.messages) {
+      if (processed > 0 && (batch.isStale() || Date.now() - started > this.opts.maxBatchMs)) break;
+      try {
+        outputs.push(...(await this.handleMessage(message, batch)));
+      } catch (err) {
+        this.logger.warn(
+          { topic: message.topic, partition: message.partition, offset: message.offset, err: describeError(err) },
+          'transient failure; the event will be delivered again',
+        );
+        break;
+      }
+      processed += 1;
+    }
+    if (processed > 0) this.lastProgressAt = Date.now();
+    return { outputs, processed };
+  }
+
+  private async handleMessage(message: InboundMessage, batch: PartitionBatch): Promise<OutboundRecord[]> {
+    let env: EventEnvelope;
+    try {
+      env = parseEnvelope(message.headers);
+    } catch (err) {
+      if (err instanceof EnvelopeError) return [this.deadLetter(message, 'MALFORMED_ENVELOPE', err.message)];
+      throw err;
+    }
+    const routes = this.routes.byType.get(env.type);
+    if (!routes) return [];
+    const log = this.logger.child({ sagaId: env.sagaId, eventId: env.id, eventType: env.type });
+
+    const reader = routes[0]?.reader;
+    let payload: unknown;
+    if (message.value === null) {
+      return [this.deadLetter(message, 'UNDECODABLE_PAYLOAD', 'the record has no value', { log })];
+    }
+    try {
+      payload = (await this.codec.decode(message.value, reader)).payload;
+    } catch (err) {
+      if (err instanceof SchemaRegistryError) {
+        if (err.retriable) throw new TransientError(err.message, { cause: err });
+        const reason: DeadLetterReason = err.code === 'UNKNOWN_SCHEMA_ID' ? 'UNKNOWN_SCHEMA_ID' : 'UNDECODABLE_PAYLOAD';
+        return [this.deadLetter(message, reason, err.message, { log })];
+      }
+      return [this.deadLetter(message, 'UNDECODABLE_PAYLOAD', describeError(err), { log })];
+    }
+
+    const slip = readRoutingSlip(message.headers);
+    const out: OutboundRecord[] = [];
+    for (const route of routes) {
+      if (route.kind !== 'compensate' && this.deadSagas.has(env.sagaId)) {
+        out.push(this.deadLetter(message, 'SAGA_DEAD_LETTERED', `an earlier event of saga ${env.sagaId} was dead-lettered by ${this.name}`, { log }));
+        this.instruments.handled.inc({ participant: this.name, type: env.type, outcome: 'skipped' });
+        continue;
+      }
+      out.push(...(await this.runRoute(route, { message, env, payload, slip, log, batch })));
+    }
+    return out;
+  }
+
+  /** Runs one handler with in-place retries; gives up into the DLQ (and the step's failure event). */
+  private async runRoute(
+    route: Route,
+    a: { message: InboundMessage; env: EventEnvelope; payload: unknown; slip: RoutingSlip; log: Logger; batch: PartitionBatch },
+  ): Promise<OutboundRecord[]> {
+    const policy = this.opts.retry;
+    const labels = { participant: this.name, type: a.env.type };
+    let lastError: unknown;
+    let attempt = 1;
+    for (; attempt <= policy.attempts; attempt++) {
+      const ctx = this.contextFor(route, a, attempt);
+      const timer = this.instruments.duration.startTimer(labels);
+      try {
+        await context.with(contextFromTraceparent(a.env.traceparent), () => this.invoke(route, a, ctx));
+        timer();
+        this.instruments.handled.inc({ ...labels, outcome: 'ok' });
+        return ctx.outputs;
+      } catch (err) {
+        timer();
+        lastError = err;
+        this.instruments.failed.inc(labels);
+        if (err instanceof SdkError && err.code === 'IDEMPOTENCY_STORE_ERROR') throw new TransientError(err.message, { cause: err });
+        if (attempt === policy.attempts || !isRetriable(err) || a.batch.isStale()) break;
+        ctx.logger.warn({ attempt, err: describeError(err) }, `${route.label} failed; retrying`);
+        this.instruments.retried.inc(labels);
+        await sleep(backoffDelay(policy, attempt));
+        await a.batch.heartbeat();
+      }
+    }
+    if (a.batch.isStale()) throw new TransientError('partition revoked while retrying');
+    const attempts = Math.min(attempt, policy.attempts);
+    a.log.error({ attempts, err: describeError(lastError), route: route.label }, 'handler gave up; dead-lettering the event');
+    this.instruments.handled.inc({ ...labels, outcome: 'gave-up' });
+    const out: OutboundRecord[] = [this.deadLetter(a.message, 'HANDLER_FAILED', describeError(lastError), { attempts, log: a.log })];
+    this.rememberDeadSaga(a.env.sagaId);
+    if (route.kind === 'step') {
+      const ctx = this.contextFor(route, a, attempts + 1);
+      try {
+        const failure = route.def.onGiveUp({ payload: a.payload, error: lastError, ctx });
+        await ctx.fail(failure);
+        out.push(...ctx.outputs);
+      } catch (err) {
+        a.log.error({ err: describeError(err) }, `cannot build ${route.def.failed.name} after giving up; only the dead letter is written`);
+      }
+    }
+    return out;
+  }
+
+  private invoke(route: Route, a: { env: EventEnvelope; payload: unknown; slip: RoutingSlip }, ctx: EventContext): Promise<void> {
+    switch (route.kind) {
+      case 'on':
+        return route.def.handle({ payload: a.payload, ctx });
+      case 'step':
+        return route.def.handle({ payload: a.payload, ctx });
+      case 'compensate': {
+        const trigger: CompensationTrigger = { type: a.env.type, payload: a.payload, envelope: a.env };
+        const compensate = route.def.compensate;
+        return compensate ? compensate({ log: a.slip[route.def.name], trigger, ctx }) : Promise.resolve();
+      }
+    }
+  }
+
+  private contextFor(route: Route, a: { env: EventEnvelope; slip: RoutingSlip; log: Logger }, attempt: number): EventContext {
+    return new EventContext({
+      participant: this.name,
+      groupId: this.opts.groupId,
+      codec: this.codec,
+      contracts: this.opts.contracts,
+      store: this.store,
+      logger: a.log.child({ handler: route.label, attempt }),
+      route: route.label,
+      envelope: a.env,
+      slip: a.slip,
+      attempt,
+      ...(route.kind === 'on'
+        ? {}
+        : {
+            step: {
+              name: route.def.name,
+              completed: route.def.completed,
+              failed: route.def.failed,
+              ...(route.def.compensated ? { compensated: route.def.compensated } : {}),
+            },
+          }),
+    });
+  }
+
+  private deadLetter(
+    message: InboundMessage,
+    reason: DeadLetterReason,
+    error: string,
+    more: { attempts?: number; log?: Logger } = {},
+  ): OutboundRecord {
+    const attempts = more.attempts ?? 0;
+    const log = more.log ?? this.logger;
+    this.instruments.deadLettered.inc({ participant: this.name, reason });
+    log.warn({ reason, error, topic: message.topic, partition: message.partition, offset: message.offset }, 'event dead-lettered');
+    return deadLetterRecord({ message, topic: this.opts.deadLetterTopic(message.topic), reason, error, attempts, participant: this.name });
+  }
+
+  private rememberDeadSaga(sagaId: string): void {
+    this.deadSagas.add(sagaId);
+    if (this.deadSagas.size > DEAD_SAGAS_CAP) {
+      const oldest = this.deadSagas.values().next().value;
+      if (oldest !== undefined) this.deadSagas.delete(oldest);
+    }
+  }
+}

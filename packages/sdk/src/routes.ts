@@ -1,0 +1,113 @@
+import type { EventType, SagaContract } from '@troupe/schema-registry';
+import { SdkError } from './errors.js';
+import type { EventHandlerDefinition, HandlerDefinition, StepDefinition } from './handlers.js';
+
+// Handlers are stored type-erased; each was type-checked where the user built it.
+export type AnyStep = StepDefinition<unknown, unknown, unknown, unknown, unknown>;
+export type AnyOn = EventHandlerDefinition<unknown>;
+
+export type Route =
+  | { readonly kind: 'on'; readonly label: string; readonly reader: EventType; readonly def: AnyOn }
+  | { readonly kind: 'step'; readonly label: string; readonly reader: EventType; readonly def: AnyStep }
+  | { readonly kind: 'compensate'; readonly label: string; readonly reader: EventType; readonly def: AnyStep };
+
+export interface RouteTable {
+  /** Routes per event type name, forward handlers first, then compensations in reverse step order. */
+  readonly byType: ReadonlyMap<string, readonly Route[]>;
+  /** Topics to consume. */
+  readonly inputTopics: readonly string[];
+  /** Topics the participant's declared outcome events go to. */
+  readonly outputTopics: readonly string[];
+}
+
+/**
+ * Builds the dispatch table and checks the handlers against the contracts: every step must exist
+ * in a contract with this participant as owner and the same event types, and every step the
+ * participant owns must have a handler.
+ */
+export function buildRoutes(
+  participant: string,
+  handlers: readonly HandlerDefinition[],
+  contracts: readonly SagaContract[],
+  events: readonly EventType[],
+): RouteTable {
+  const problems: string[] = [];
+  const byType = new Map<string, Route[]>();
+  const add = (type: EventType, route: Route): void => {
+    const list = byType.get(type.name) ?? [];
+    if (route.kind !== 'compensate' && list.some((r) => r.kind !== 'compensate')) {
+      problems.push(`two handlers react to ${type.name}; merge them into one`);
+    }
+    list.push(route);
+    byType.set(type.name, list);
+  };
+  const known = new Map<string, EventType>(events.map((e) => [e.name, e]));
+  const defs = handlers as unknown as readonly (AnyOn | AnyStep)[];
+  const steps = defs.filter((h): h is AnyStep => h.kind === 'step');
+  for (const s of steps) for (const t of [s.on, s.completed, s.failed, s.compensated]) if (t) known.set(t.name, t);
+
+  for (const h of defs) {
+    if (h.kind === 'on') add(h.type, { kind: 'on', label: `on:${h.type.name}`, reader: h.type, def: h });
+    else add(h.on, { kind: 'step', label: `step:${h.name}`, reader: h.on, def: h });
+  }
+
+  const outputTopics = new Set<string>();
+  for (const s of steps) {
+    for (const t of [s.completed, s.failed, s.compensated]) if (t) outputTopics.add(t.topic);
+    const owner = contracts.flatMap((c) => c.steps.map((cs) => ({ c, cs }))).find(({ cs }) => cs.name === s.name);
+    if (contracts.length > 0) {
+      if (!owner) {
+        problems.push(`step ${s.name} is in no saga contract (${contracts.map((c) => c.saga).join(', ')}); check its name`);
+      } else {
+        const { c, cs } = owner;
+        if (cs.participant !== participant) problems.push(`step ${s.name} of ${c.saga} belongs to ${cs.participant}, not ${participant}`);
+        if (cs.completed !== s.completed.name) problems.push(`step ${s.name}: contract says completed is ${cs.completed}, handler says ${s.completed.name}`);
+        if (cs.failed !== s.failed.name) problems.push(`step ${s.name}: contract says failed is ${cs.failed}, handler says ${s.failed.name}`);
+        if (s.compensated && cs.compensated !== s.compensated.name) {
+          problems.push(`step ${s.name}: contract says compensated is ${cs.compensated ?? '(none)'}, handler says ${s.compensated.name}`);
+        }
+      }
+    }
+    if (!s.compensate) continue;
+    let triggers = s.compensateOn;
+    if (!triggers) {
+      if (!owner) {
+        problems.push(`step ${s.name} has compensate but no compensateOn and no contract to derive it from`);
+        continue;
+      }
+      const later = owner.c.steps.slice(owner.c.steps.indexOf(owner.cs) + 1).map((cs) => cs.failed);
+      const resolved: EventType[] = [];
+      for (const name of later) {
+        const t = known.get(name);
+        if (t) resolved.push(t);
+        else problems.push(`step ${s.name} compensates on ${name} but its topic is unknown; pass it in the participant's events option`);
+      }
+      triggers = resolved;
+    }
+    for (const t of triggers) add(t, { kind: 'compensate', label: `compensate:${s.name}`, reader: t, def: s });
+  }
+
+  for (const c of contracts) {
+    for (const cs of c.steps) {
+      if (cs.participant === participant && !steps.some((s) => s.name === cs.name)) {
+        problems.push(`${participant} owns step ${cs.name} of ${c.saga} but registers no step(...) for it`);
+      }
+    }
+  }
+  if (problems.length > 0) {
+    throw new SdkError('CONTRACT_MISMATCH', `participant ${participant}: ${problems.join('; ')}`);
+  }
+
+  // Later steps are undone first, as a routing slip unwinds.
+  const order = (r: Route): number => {
+    if (r.kind !== 'compensate') return -1;
+    for (const c of contracts) {
+      const i = c.steps.findIndex((cs) => cs.name === r.def.name);
+      if (i >= 0) return 1000 - i;
+    }
+    return 0;
+  };
+  for (const list of byType.values()) list.sort((a, b) => order(a) - order(b));
+  const inputTopics = [...new Set([...byType.values()].flat().map((r) => r.reader.topic))].sort();
+  return { byType, inputTopics, outputTopics: [...outputTopics].sort() };
+}

@@ -1,0 +1,21 @@
+import type { SagaContract, SagaRole } from '@troupe/schema-registry';
+
+/** The saga role and step of an event type according to the contracts, if any declares it. */
+export function roleInContracts(
+  contracts: readonly SagaContract[],
+  sagaType: string | undefined,
+  typeName: string,
+): { role: SagaRole; step?: string; saga: string } | undefined {
+  const ordered = [...contracts].sort((a, b) => Number(b.saga === sagaType) - Number(a.saga === sagaType));
+  for (const c of ordered) {
+    if (c.start === typeName) return { role: 'start', saga: c.saga };
+    if (c.end.completed === typeName || c.end.aborted === typeName) return { role: 'end', saga: c.saga };
+    for (const s of c.steps) {
+      if (s.completed === typeName) return { role: 'step-completed', step: s.name, saga: c.saga };
+      if (s.failed === typeName) return { role: 'step-failed', step: s.name, saga: c.saga };
+      if (s.compensated === typeName) return { role: 'compensated', step: s.name, saga: c.saga };
+      if (s.compensationFailed === typeName) return { role: 'compensation-failed', step: s.name, saga: c.saga };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,106 @@
+import type { KafkaHeaders } from '@troupe/schema-registry';
+
+/** A record to append to a topic. The partition is chosen from the key (murmur2) unless given. */
+export interface OutboundRecord {
+  readonly topic: string;
+  readonly key: string | Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, string | Buffer>>;
+  readonly partition?: number;
+}
+
+/** A record as consumed, with its coordinates. */
+export interface InboundMessage {
+  readonly topic: string;
+  readonly partition: number;
+  /** Kafka offsets are 64-bit; kept as decimal strings like kafkajs does. */
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: KafkaHeaders;
+  /** Append time, ms since the epoch, as a decimal string. */
+  readonly timestamp: string;
+}
+
+/** Consecutive messages of one partition, in offset order. */
+export interface PartitionBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly messages: readonly InboundMessage[];
+  /** True once the partition was taken away (rebalance, shutdown): stop early, the outcome will be fenced. */
+  isStale(): boolean;
+  /** Keeps group membership alive during long batches. */
+  heartbeat(): Promise<void>;
+}
+
+/** What a batch handler finished: the records to append and how many messages are done. */
+export interface BatchOutcome {
+  readonly outputs: readonly OutboundRecord[];
+  /**
+   * Messages from the start of the batch that are done; their offsets are committed together with
+   * `outputs`. The rest is delivered again. 0 commits nothing (and appends nothing).
+   */
+  readonly processed: number;
+}
+
+/**
+ * How outputs and offsets are committed.
+ * - `exactly-once`: outputs and offsets in one transaction; readers at `read_committed` see a
+ *   batch's outputs once or not at all.
+ * - `at-least-once`: outputs are appended, then offsets committed; a crash in between repeats them.
+ */
+export type DeliveryMode = 'exactly-once' | 'at-least-once';
+
+export interface ConsumerSpec {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** Where a group without committed offsets starts. */
+  readonly fromBeginning: boolean;
+  readonly delivery: DeliveryMode;
+  /** Stable prefix for transactional ids; the transport appends the input partition. */
+  readonly transactionalIdPrefix: string;
+  /** Upper bound of messages handed to one `handle` call (and so per transaction). */
+  readonly maxBatchSize: number;
+  /** Partitions handled at the same time. */
+  readonly concurrency: number;
+  /**
+   * Handles one batch. Throwing (or resolving `processed: 0`) delivers the unprocessed messages
+   * again after a pause; the transport never skips a message on its own.
+   */
+  handle(batch: PartitionBatch): Promise<BatchOutcome>;
+}
+
+export interface ConsumerHandle {
+  /** Stops fetching, lets in-flight batches finish and commit, leaves the group. */
+  stop(): Promise<void>;
+  /** Topic-partitions currently owned by this consumer. */
+  assignment(): readonly { topic: string; partition: number }[];
+  /** Sum over owned partitions of (end offset − committed offset); undefined if unknown. */
+  lag(): Promise<number | undefined>;
+}
+
+export interface TopicSpec {
+  readonly topic: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  /** Extra topic configs, e.g. `cleanup.policy`. */
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+/**
+ * What the SDK needs from a log-structured broker. {@link KafkaTransport} is the real one;
+ * {@link MemoryTransport} has the same semantics in one process for demos and unit tests.
+ */
+export interface Transport {
+  readonly kind: 'kafka' | 'memory';
+  /** Creates the topics that do not exist; returns the partition count of every named topic. */
+  ensureTopics(specs: readonly TopicSpec[]): Promise<ReadonlyMap<string, number>>;
+  /** Partition counts of existing topics; missing topics are absent from the map. */
+  partitionCounts(topics: readonly string[]): Promise<ReadonlyMap<string, number>>;
+  /** Appends records outside any transaction (all of them or, on error, possibly a prefix). */
+  send(records: readonly OutboundRecord[]): Promise<void>;
+  consume(spec: ConsumerSpec): Promise<ConsumerHandle>;
+  /** Broker reachable? Used by readiness checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
