@@ -19,3 +19,25 @@ export type {
 } from './projection.js';
 export { stuckInfo, formatDuration } from './stuck.js';
 export type { StuckInfo } from './stuck.js';
+export { MemorySagaStore } from './store/memory-store.js';
+export type { MemoryStoreOptions } from './store/memory-store.js';
+export { PostgresSagaStore } from './store/postgres-store.js';
+export type { PostgresStoreOptions } from './store/postgres-store.js';
+export type {
+  SagaStore,
+  EventBatch,
+  ConsumedOffset,
+  SagaSummary,
+  SagaChange,
+  ListQuery,
+  ListedSaga,
+  Page,
+  SagaDetail,
+  TypeStats,
+  FlowGraph,
+  FlowEdge,
+  Percentiles,
+} from './store/saga-store.js';
+export { buildTrackerApp } from './http/app.js';
+export type { TrackerAppOptions, HealthReport } from './http/app.js';
+export { TrackerMetrics } from './metrics.js';

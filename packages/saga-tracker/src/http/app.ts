@@ -1,0 +1,190 @@
+import { readFile } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
+import type { EventCodec, SagaContract } from '@troupe/schema-registry';
+import { TrackerError } from '../errors.js';
+import type { TrackerMetrics } from '../metrics.js';
+import { stuckInfo } from '../stuck.js';
+import type { SagaChange, SagaStore } from '../store/saga-store.js';
+import type { TrackedEvent } from '../tracked-event.js';
+import { parseBoolean, parseListQuery } from './query.js';
+import type { RawQuery } from './query.js';
+
+/** What `/health` reports about the parts the HTTP layer does not own (the Kafka consumer). */
+export interface HealthReport {
+  readonly ok: boolean;
+  readonly [part: string]: unknown;
+}
+
+export interface TrackerAppOptions {
+  readonly store: SagaStore;
+  /** Contracts, for `/api/types` and step names of types with no sagas yet. @default [] */
+  readonly contracts?: readonly SagaContract[];
+  /** Decodes payloads for `GET /api/sagas/:id?payloads=true`; without it payloads stay base64. */
+  readonly codec?: EventCodec;
+  readonly metrics?: TrackerMetrics;
+  /** Health of the ingestion side; merged into `/health`. @default always ok */
+  readonly health?: () => HealthReport;
+  /** The clock "stuck" is judged by. @default Date.now */
+  readonly now?: () => number;
+  /** Fastify's logger option (pino). @default false */
+  readonly logger?: FastifyServerOptions['logger'];
+  /** Interval of SSE keep-alive comments, so proxies do not close an idle stream. @default 15000 */
+  readonly sseKeepAliveMs?: number;
+}
+
+const UI_DIR = new URL('../../ui/', import.meta.url);
+const UI_FILES: Readonly<Record<string, string>> = {
+  '/': 'index.html',
+  '/app.js': 'app.js',
+  '/app.css': 'app.css',
+};
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+};
+
+/**
+ * The tracker's HTTP API and web page. Read-only by construction: only GET routes exist, and
+ * everything they touch is the store's query side.
+ */
+export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
+  const { store, metrics } = opts;
+  const now = opts.now ?? Date.now;
+  const contracts = new Map((opts.contracts ?? []).map((c) => [c.saga, c]));
+  const app = Fastify({ logger: opts.logger ?? false });
+
+  app.setErrorHandler((err: unknown, req, reply) => {
+    if (err instanceof TrackerError && err.code === 'INVALID_QUERY') {
+      return reply.code(400).send({ error: err.code, message: err.message });
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return reply.code(status).send({ error: 'BAD_REQUEST', message: (err as Error).message });
+    }
+    req.log.error({ err }, 'request failed');
+    const code = err instanceof TrackerError ? err.code : 'INTERNAL';
+    return reply.code(err instanceof TrackerError && err.retriable ? 503 : 500).send({ error: code, message: (err as Error).message });
+  });
+  if (metrics !== undefined) {
+    app.addHook('onResponse', async (req, reply) => {
+      metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+    });
+  }
+
+  app.get('/api/sagas', async (req) => store.list(parseListQuery(req.query as RawQuery, now())));
+
+  app.get<{ Params: { id: string } }>('/api/sagas/:id', async (req, reply) => {
+    const q = req.query as RawQuery;
+    for (const k of Object.keys(q)) {
+      if (k !== 'payloads') throw new TrackerError('INVALID_QUERY', `unknown query parameter '${k}'; only 'payloads' is accepted.`);
+    }
+    const withPayloads = parseBoolean(q, 'payloads');
+    const detail = await store.get(req.params.id);
+    if (detail === undefined) return reply.code(404).send({ error: 'NOT_FOUND', message: `no saga '${req.params.id}' has been seen.` });
+    const timeline = await Promise.all(detail.events.map((e) => timelineEntry(e, withPayloads ? opts.codec : undefined, withPayloads)));
+    return {
+      ...detail.projection,
+      stuck: stuckInfo(detail.projection, now()),
+      contract: contracts.get(detail.projection.sagaType) ?? null,
+      timeline,
+    };
+  });
+
+  app.get('/api/stats', async (req) => {
+    const q = req.query as RawQuery;
+    for (const k of Object.keys(q)) {
+      if (k !== 'type') throw new TrackerError('INVALID_QUERY', `unknown query parameter '${k}'; only 'type' is accepted.`);
+    }
+    const type = typeof q['type'] === 'string' && q['type'] !== '' ? q['type'] : undefined;
+    const t = now();
+    return { at: new Date(t).toISOString(), types: await store.stats({ now: t, ...(type !== undefined ? { type } : {}) }) };
+  });
+
+  app.get('/api/types', async () => {
+    const seen = await store.types();
+    const names = [...new Set([...seen, ...contracts.keys()])].sort();
+    return { types: names.map((name) => ({ name, contract: contracts.get(name) ?? null })) };
+  });
+
+  app.get<{ Params: { type: string } }>('/api/types/:type/flow', async (req) => ({
+    ...(await store.flow(req.params.type)),
+    contract: contracts.get(req.params.type) ?? null,
+  }));
+
+  app.get('/api/stream', (req, reply) => {
+    stream(reply, store, opts.sseKeepAliveMs ?? 15_000);
+  });
+
+  app.get('/health', async (_req, reply) => {
+    const ingest = opts.health?.() ?? { ok: true };
+    let storeOk = true;
+    let storeError: string | undefined;
+    try {
+      await store.ping();
+    } catch (err) {
+      storeOk = false;
+      storeError = (err as Error).message;
+    }
+    const ok = ingest.ok && storeOk;
+    return reply.code(ok ? 200 : 503).send({
+      status: ok ? 'ok' : 'unavailable',
+      store: { kind: store.kind, ok: storeOk, ...(storeError !== undefined ? { error: storeError } : {}) },
+      ingest,
+    });
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    if (metrics === undefined) return reply.code(404).send({ error: 'NOT_FOUND', message: 'metrics are not enabled' });
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  for (const [route, file] of Object.entries(UI_FILES)) {
+    app.get(route, async (_req, reply) => {
+      const body = await readFile(new URL(file, UI_DIR), 'utf8');
+      return reply.type(CONTENT_TYPES[file.slice(file.lastIndexOf('.') + 1)] ?? 'text/plain').send(body);
+    });
+  }
+
+  return app;
+}
+
+interface TimelineEntry extends Omit<TrackedEvent, 'payload'> {
+  readonly payload?: unknown;
+  readonly payloadError?: string;
+}
+
+async function timelineEntry(e: TrackedEvent, codec: EventCodec | undefined, withPayloads: boolean): Promise<TimelineEntry> {
+  const { payload, ...rest } = e;
+  if (!withPayloads || payload === undefined) return rest;
+  if (codec === undefined) return { ...rest, payload: { base64: payload } };
+  try {
+    return { ...rest, payload: (await codec.decode(Buffer.from(payload, 'base64'))).payload };
+  } catch (err) {
+    return { ...rest, payloadError: (err as Error).message };
+  }
+}
+
+/** Server-sent events: one `saga` event per changed saga, as the store commits it. */
+function stream(reply: FastifyReply, store: SagaStore, keepAliveMs: number): void {
+  reply.hijack();
+  const res: ServerResponse = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.write(`event: hello\ndata: ${JSON.stringify({ store: store.kind })}\n\n`);
+  const stop = store.onChange((changes: readonly SagaChange[]) => {
+    for (const c of changes) res.write(`event: saga\ndata: ${JSON.stringify(c)}\n\n`);
+  });
+  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
+  keepAlive.unref();
+  res.on('close', () => {
+    clearInterval(keepAlive);
+    stop();
+  });
+}

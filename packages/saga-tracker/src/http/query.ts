@@ -1,0 +1,74 @@
+import { TrackerError } from '../errors.js';
+import { SAGA_STATUSES } from '../projection.js';
+import type { SagaStatus } from '../projection.js';
+import { MAX_LIST_LIMIT } from '../store/saga-store.js';
+import type { ListQuery } from '../store/saga-store.js';
+
+export type RawQuery = Readonly<Record<string, string | string[] | undefined>>;
+
+const LIST_PARAMS = new Set(['type', 'status', 'stuck', 'from', 'to', 'prefix', 'limit', 'cursor']);
+
+function bad(message: string): TrackerError {
+  return new TrackerError('INVALID_QUERY', message);
+}
+
+function single(q: RawQuery, name: string): string | undefined {
+  const v = q[name];
+  if (Array.isArray(v)) throw bad(`query parameter '${name}' was given ${v.length} times; give it once.`);
+  return v === '' ? undefined : v;
+}
+
+/** An instant as ISO-8601 or milliseconds since the epoch. */
+export function parseInstant(name: string, v: string): number {
+  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(t)) throw bad(`'${name}' must be an ISO-8601 time or epoch milliseconds, got '${v}'.`);
+  return t;
+}
+
+/** Validates `GET /api/sagas` parameters; unknown or malformed ones are errors, not ignored. */
+export function parseListQuery(q: RawQuery, now: number): ListQuery {
+  for (const k of Object.keys(q)) {
+    if (!LIST_PARAMS.has(k)) throw bad(`unknown query parameter '${k}'; use ${[...LIST_PARAMS].join(', ')}.`);
+  }
+  const out: { -readonly [K in keyof ListQuery]: ListQuery[K] } = { now };
+  const type = single(q, 'type');
+  if (type !== undefined) out.type = type;
+  const status = single(q, 'status');
+  if (status !== undefined) {
+    const list = status.split(',').map((s) => s.trim());
+    for (const s of list) {
+      if (!(SAGA_STATUSES as readonly string[]).includes(s)) throw bad(`status '${s}' is not one of ${SAGA_STATUSES.join(', ')}.`);
+    }
+    out.status = list as SagaStatus[];
+  }
+  const stuck = single(q, 'stuck');
+  if (stuck !== undefined) {
+    if (stuck !== 'true' && stuck !== 'false') throw bad(`'stuck' must be true or false, got '${stuck}'.`);
+    out.stuck = stuck === 'true';
+  }
+  const from = single(q, 'from');
+  if (from !== undefined) out.startedFrom = parseInstant('from', from);
+  const to = single(q, 'to');
+  if (to !== undefined) out.startedTo = parseInstant('to', to);
+  if (out.startedFrom !== undefined && out.startedTo !== undefined && out.startedFrom >= out.startedTo) {
+    throw bad(`'from' must be before 'to'.`);
+  }
+  const prefix = single(q, 'prefix');
+  if (prefix !== undefined) out.idPrefix = prefix;
+  const limit = single(q, 'limit');
+  if (limit !== undefined) {
+    const n = Number(limit);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_LIST_LIMIT) throw bad(`'limit' must be an integer from 1 to ${MAX_LIST_LIMIT}, got '${limit}'.`);
+    out.limit = n;
+  }
+  const cursor = single(q, 'cursor');
+  if (cursor !== undefined) out.cursor = cursor;
+  return out;
+}
+
+export function parseBoolean(q: RawQuery, name: string): boolean {
+  const v = single(q, name);
+  if (v === undefined) return false;
+  if (v !== 'true' && v !== 'false') throw bad(`'${name}' must be true or false, got '${v}'.`);
+  return v === 'true';
+}
