@@ -11,7 +11,9 @@ export type TestingErrorCode =
   | 'INVALID_BROKERS'
   | 'KAFKA_BROKERS_MISSING'
   | 'CONTAINER_RUNTIME_UNAVAILABLE'
-  | 'WAIT_TIMEOUT';
+  | 'WAIT_TIMEOUT'
+  | 'REGISTRY_UNAVAILABLE'
+  | 'REGISTRY_FAILED';
 
 const RETRIABLE: ReadonlySet<TestingErrorCode> = new Set(['PORT_IN_USE', 'START_TIMEOUT', 'WAIT_TIMEOUT']);
 
