@@ -18,3 +18,17 @@ export { ensureKafkaJars, type EnsureKafkaJarsOptions, type KafkaJars } from './
 export { selectKafkaBackend, parseKafkaMode, type KafkaBackend, type KafkaMode, type SelectionProbes } from './kafka/selection.js';
 export { startTestKafka, type StartTestKafkaOptions, type TestKafka } from './kafka/test-kafka.js';
 export { KAFKA_IMAGE, containerRuntimeAvailable } from './kafka/container-kafka.js';
+export { LocalKafkaCluster, type LocalKafkaClusterOptions } from './kafka/local-kafka-cluster.js';
+export type { KafkaNodeInfo } from './kafka/kafka-nodes.js';
+export { SagaHarness, type SagaHarnessOptions, type RecordedEvent } from './harness/saga-harness.js';
+export { LocalSchemaRegistry, type LocalSchemaRegistryOptions, type RegistryCompatibility } from './registry/local-registry.js';
+export { ensureApicurio, type ApicurioDist, type EnsureApicurioOptions } from './registry/apicurio-dist.js';
+export { findRegistryJava } from './registry/registry-java.js';
+export { APICURIO_VERSION, APICURIO_MIN_JAVA_MAJOR, CCOMPAT_PATH } from './registry/apicurio-version.js';
+export {
+  defaultRegistryStateDir,
+  registryStatus,
+  startBackgroundRegistry,
+  stopBackgroundRegistry,
+  type BackgroundRegistryState,
+} from './registry/background-registry.js';
