@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// troupe-registry: a real Confluent-compatible schema registry (Apicurio) in the background.
+//   start   prints progress on stderr and `SCHEMA_REGISTRY_URL=<url>` as the last stdout line
+//   stop    stops it and waits until the JVM is gone
+//   status  exit 0 and SCHEMA_REGISTRY_URL when running, exit 3 when not
+import { Command, InvalidArgumentError } from 'commander';
+import { TestingError } from '../kafka/errors.js';
+import { APICURIO_VERSION } from '../registry/apicurio-version.js';
+import { defaultRegistryStateDir, registryStatus, startBackgroundRegistry, stopBackgroundRegistry } from '../registry/background-registry.js';
+
+const err = (message: string): void => {
+  process.stderr.write(`[troupe-registry] ${message}\n`);
+};
+
+function integer(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError('expected a positive integer');
+  return parsed;
+}
+
+const program = new Command()
+  .name('troupe-registry')
+  .description(`Run Apicurio Registry ${APICURIO_VERSION} (Confluent-compatible API) in the background, without Docker.`)
+  .option('--state-dir <dir>', 'where the registry keeps its log and pid file (default: $TROUPE_STATE_DIR/registry or ./.troupe/registry)');
+
+const stateDirOf = (): string => program.opts<{ stateDir?: string }>().stateDir ?? defaultRegistryStateDir();
+
+program
+  .command('start')
+  .description('start the registry (or report the running one); the last stdout line is SCHEMA_REGISTRY_URL=<url>')
+  .option('--port <port>', 'HTTP port (default: a free one)', integer)
+  .option('--timeout <ms>', 'give up when the registry is not ready in time', integer, 120_000)
+  .action(async (opts: { port?: number; timeout: number }) => {
+    const { state, started } = await startBackgroundRegistry(stateDirOf(), {
+      ...(opts.port === undefined ? {} : { port: opts.port }),
+      startTimeoutMs: opts.timeout,
+      onProgress: err,
+    });
+    err(started ? `started registry pid ${state.pid} in ${state.startupMs} ms; log: ${state.logFile}` : `already running (pid ${state.pid}, started ${state.startedAt})`);
+    err('in-memory storage: schemas are lost on stop. Stop it with `npm run registry:stop`');
+    process.stdout.write(`SCHEMA_REGISTRY_URL=${state.url}\n`);
+  });
+
+program
+  .command('stop')
+  .description('stop the registry and wait until its JVM has exited')
+  .action(async () => {
+    const stopped = await stopBackgroundRegistry(stateDirOf());
+    err(stopped ? `stopped registry pid ${stopped.pid} (${stopped.url})` : 'no registry was running');
+  });
+
+program
+  .command('status')
+  .description('exit 0 and print SCHEMA_REGISTRY_URL when running; exit 3 when not')
+  .action(async () => {
+    const state = await registryStatus(stateDirOf());
+    if (!state) {
+      err('not running');
+      process.exitCode = 3;
+      return;
+    }
+    err(`running: pid ${state.pid}, since ${state.startedAt}, log ${state.logFile}`);
+    process.stdout.write(`SCHEMA_REGISTRY_URL=${state.url}\n`);
+  });
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  if (error instanceof TestingError) err(`${error.code}: ${error.message}`);
+  else err(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exitCode = 1;
+}
