@@ -3,11 +3,12 @@
 // packages/testing/src/kafka/selection.ts. Workers inherit process.env, so tests read the brokers
 // with `kafkaBrokers()` from @troupe/testing; `inject('kafkaBrokers')` works too.
 import type { TestProject } from 'vitest/node';
-import { startTestKafka } from '@troupe/testing';
+import { LocalSchemaRegistry, startTestKafka } from '@troupe/testing';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     kafkaBrokers: string;
+    schemaRegistryUrl: string;
   }
 }
 
@@ -28,8 +29,28 @@ async function startKafka(project: TestProject): Promise<Teardown> {
   return () => kafka.stop();
 }
 
+// A real Confluent-compatible registry (Apicurio, in-memory storage) unless SCHEMA_REGISTRY_URL
+// names one; tests read it from process.env['SCHEMA_REGISTRY_URL'] or inject('schemaRegistryUrl').
+async function startSchemaRegistry(project: TestProject): Promise<Teardown> {
+  const given = process.env['SCHEMA_REGISTRY_URL'];
+  if (given) {
+    const res = await fetch(`${given.replace(/\/+$/, '')}/subjects`).catch((error: unknown) => error as Error);
+    if (res instanceof Error || !res.ok) {
+      throw new Error(`SCHEMA_REGISTRY_URL=${given} does not answer GET /subjects (${res instanceof Error ? res.message : `HTTP ${res.status}`}); start it or unset the variable to get a local one.`);
+    }
+    project.provide('schemaRegistryUrl', given);
+    log(`SCHEMA_REGISTRY_URL=${given} (given)`);
+    return () => Promise.resolve();
+  }
+  const registry = await LocalSchemaRegistry.start({ onProgress: log });
+  process.env['SCHEMA_REGISTRY_URL'] = registry.url;
+  project.provide('schemaRegistryUrl', registry.url);
+  log(`SCHEMA_REGISTRY_URL=${registry.url} (Apicurio, up in ${registry.startupMs} ms)`);
+  return () => registry.stop();
+}
+
 // Services that need Kafka (e.g. the schema registry) start after it, each returning its teardown.
-const services: ((project: TestProject) => Promise<Teardown>)[] = [startKafka];
+const services: ((project: TestProject) => Promise<Teardown>)[] = [startKafka, startSchemaRegistry];
 
 export default async function setup(project: TestProject): Promise<Teardown> {
   const teardowns: Teardown[] = [];
