@@ -41,3 +41,9 @@ export type {
 export { buildTrackerApp } from './http/app.js';
 export type { TrackerAppOptions, HealthReport } from './http/app.js';
 export { TrackerMetrics } from './metrics.js';
+export { SagaTracker, topicsOfContracts } from './tracker.js';
+export type { SagaTrackerOptions } from './tracker.js';
+export { KafkaIngest } from './ingest/kafka-ingest.js';
+export type { KafkaIngestOptions, IngestState } from './ingest/kafka-ingest.js';
+export { toTrackedEvent } from './ingest/to-tracked-event.js';
+export type { RawRecord, ConvertOptions, Converted } from './ingest/to-tracked-event.js';

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import Fastify from 'fastify';
-import type { FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
 import type { EventCodec, SagaContract } from '@troupe/schema-registry';
 import { TrackerError } from '../errors.js';
 import type { TrackerMetrics } from '../metrics.js';
@@ -28,8 +29,8 @@ export interface TrackerAppOptions {
   readonly health?: () => HealthReport;
   /** The clock "stuck" is judged by. @default Date.now */
   readonly now?: () => number;
-  /** Fastify's logger option (pino). @default false */
-  readonly logger?: FastifyServerOptions['logger'];
+  /** A pino logger for requests; `false` for none. @default false */
+  readonly logger?: Logger | false;
   /** Interval of SSE keep-alive comments, so proxies do not close an idle stream. @default 15000 */
   readonly sseKeepAliveMs?: number;
 }
@@ -54,7 +55,8 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
   const { store, metrics } = opts;
   const now = opts.now ?? Date.now;
   const contracts = new Map((opts.contracts ?? []).map((c) => [c.saga, c]));
-  const app = Fastify({ logger: opts.logger ?? false });
+  const logger: FastifyBaseLogger | undefined = opts.logger === false ? undefined : opts.logger;
+  const app: FastifyInstance = Fastify(logger !== undefined ? { loggerInstance: logger } : { logger: false });
 
   app.setErrorHandler((err: unknown, req, reply) => {
     if (err instanceof TrackerError && err.code === 'INVALID_QUERY') {

@@ -1,0 +1,232 @@
+import { randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, KafkaConfig } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { EventCodec } from '@troupe/schema-registry';
+import { TrackerError } from '../errors.js';
+import type { TrackerMetrics } from '../metrics.js';
+import type { SagaStore } from '../store/saga-store.js';
+import type { TrackedEvent } from '../tracked-event.js';
+import { toTrackedEvent } from './to-tracked-event.js';
+
+export interface KafkaIngestOptions {
+  readonly brokers: readonly string[];
+  readonly store: SagaStore;
+  /** Saga topics to read, e.g. from the contracts' event types. @default [] */
+  readonly topics?: readonly string[];
+  /** Further topics to read: every existing topic whose name matches. @default none */
+  readonly topicPattern?: RegExp;
+  /** Dead-letter topics: read, and their records recorded as dead letters. @default /\.dlq$/ */
+  readonly deadLetterPattern?: RegExp;
+  /**
+   * Consumer group. A durable store shares one group between instances (they split the partitions
+   * and resume from stored offsets). A memory store must see every partition itself, so each
+   * instance gets a group of its own. @default 'troupe-tracker' (postgres), 'troupe-tracker-<random>' (memory)
+   */
+  readonly groupId?: string;
+  /** @default 'troupe-tracker' */
+  readonly clientId?: string;
+  /** Reads failure reasons from payloads that carry no reason header. @default none */
+  readonly codec?: EventCodec;
+  /** How long to wait for the configured topics to exist with leaders. @default 30000 */
+  readonly topicWaitMs?: number;
+  /** How often to look for new topics matching the patterns (e.g. a DLQ created late); 0 = never. @default 30000 */
+  readonly topicRefreshMs?: number;
+  /** Extra kafkajs client settings (ssl, sasl, ...). @default {} */
+  readonly kafka?: Omit<KafkaConfig, 'brokers' | 'clientId'>;
+  readonly metrics?: TrackerMetrics;
+  readonly logger?: Logger;
+}
+
+export type IngestState = 'starting' | 'running' | 'restarting' | 'crashed' | 'stopped';
+
+/**
+ * Reads every saga and dead-letter topic and applies the events to the store, batch by batch,
+ * with the offsets. It writes nothing to Kafka and creates no topics.
+ */
+export class KafkaIngest {
+  private consumer: Consumer | undefined;
+  private readonly admin: Admin;
+  private readonly kafka: Kafka;
+  private subscribed: readonly string[] = [];
+  private floors = new Map<string, bigint>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private stateValue: IngestState = 'starting';
+  private lastError: string | undefined;
+  private appliedEvents = 0;
+  readonly groupId: string;
+  private readonly dlq: RegExp;
+
+  private constructor(private readonly opts: KafkaIngestOptions) {
+    this.groupId = opts.groupId ?? (opts.store.kind === 'memory' ? `troupe-tracker-${randomBytes(6).toString('hex')}` : 'troupe-tracker');
+    this.dlq = opts.deadLetterPattern ?? /\.dlq$/;
+    this.kafka = new Kafka({
+      logLevel: logLevel.ERROR,
+      ...opts.kafka,
+      clientId: opts.clientId ?? 'troupe-tracker',
+      brokers: [...opts.brokers],
+    });
+    this.admin = this.kafka.admin();
+  }
+
+  /** Connects, waits for the topics, and starts consuming. */
+  static async create(opts: KafkaIngestOptions): Promise<KafkaIngest> {
+    if (opts.brokers.length === 0) throw new TrackerError('INVALID_OPTIONS', 'brokers is empty; give at least one host:port.');
+    if ((opts.topics ?? []).length === 0 && opts.topicPattern === undefined) {
+      throw new TrackerError('INVALID_OPTIONS', 'no topics to read: pass topics (e.g. from the contracts) or a topicPattern.');
+    }
+    const ingest = new KafkaIngest(opts);
+    try {
+      await ingest.admin.connect();
+    } catch (err) {
+      throw new TrackerError('BROKER_UNAVAILABLE', `cannot reach Kafka at ${opts.brokers.join(',')}: ${(err as Error).message}. Check the broker list.`, {
+        cause: err,
+      });
+    }
+    try {
+      await ingest.start(await ingest.resolveTopics(true));
+    } catch (err) {
+      await ingest.close();
+      throw err;
+    }
+    const every = opts.topicRefreshMs ?? 30_000;
+    if (every > 0) {
+      ingest.refreshTimer = setInterval(() => void ingest.refresh(), every);
+      ingest.refreshTimer.unref();
+    }
+    return ingest;
+  }
+
+  get state(): IngestState {
+    return this.stateValue;
+  }
+
+  get topics(): readonly string[] {
+    return this.subscribed;
+  }
+
+  /** Events applied since start (after skipping those the store already had offsets past). */
+  get eventsApplied(): number {
+    return this.appliedEvents;
+  }
+
+  health(): { ok: boolean; consumer: IngestState; group: string; topics: readonly string[]; lastError?: string } {
+    return {
+      ok: this.stateValue === 'running' || this.stateValue === 'restarting',
+      consumer: this.stateValue,
+      group: this.groupId,
+      topics: this.subscribed,
+      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    this.stateValue = 'stopped';
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.admin.disconnect().catch(() => undefined);
+  }
+
+  private async resolveTopics(wait: boolean): Promise<string[]> {
+    const explicit = [...new Set(this.opts.topics ?? [])];
+    const deadline = Date.now() + (this.opts.topicWaitMs ?? 30_000);
+    for (;;) {
+      const existing = await this.admin.listTopics();
+      const matching = existing.filter(
+        (t) => !t.startsWith('__') && ((this.opts.topicPattern?.test(t) ?? false) || this.dlq.test(t)),
+      );
+      const missing = explicit.filter((t) => !existing.includes(t));
+      const wanted = [...new Set([...explicit.filter((t) => existing.includes(t)), ...matching])].sort();
+      // KRaft answers "does not host this topic-partition" until a new topic's leaders are elected.
+      const ready = missing.length === 0 && (await this.leadersReady(wanted));
+      if (ready || !wait) return wanted;
+      if (Date.now() >= deadline) {
+        throw new TrackerError(
+          'TOPIC_MISSING',
+          missing.length > 0
+            ? `topics ${missing.join(', ')} do not exist. The tracker is read-only and creates none: create them (or start the participants that do), or fix the topic list.`
+            : `topics ${wanted.join(', ')} have partitions without a leader; check the brokers' health.`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  private async leadersReady(topics: readonly string[]): Promise<boolean> {
+    if (topics.length === 0) return true;
+    const { topics: meta } = await this.admin.fetchTopicMetadata({ topics: [...topics] });
+    return meta.every((m) => m.partitions.length > 0 && m.partitions.every((p) => p.leader >= 0));
+  }
+
+  private async refresh(): Promise<void> {
+    if (this.stateValue !== 'running') return;
+    try {
+      const topics = await this.resolveTopics(false);
+      if (topics.length === this.subscribed.length && topics.every((t, i) => t === this.subscribed[i])) return;
+      this.opts.logger?.info({ topics }, 'new topics match; resubscribing');
+      this.stateValue = 'restarting';
+      await this.consumer?.disconnect();
+      await this.start(topics);
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.opts.logger?.warn({ err }, 'topic refresh failed');
+    }
+  }
+
+  private async start(topics: readonly string[]): Promise<void> {
+    if (topics.length === 0) throw new TrackerError('TOPIC_MISSING', 'no existing topic matches the configured topics or pattern.');
+    // Offsets the store holds are where this group has provably applied up to; never re-apply below them.
+    this.floors = new Map((await this.opts.store.offsets(this.groupId)).map((o) => [`${o.topic}:${o.partition}`, BigInt(o.next)]));
+    const consumer = this.kafka.consumer({
+      groupId: this.groupId,
+      maxWaitTimeInMs: 250,
+      retry: { retries: 8, restartOnFailure: () => Promise.resolve(true) },
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.lastError = String(e.payload.error);
+      if (!e.payload.restart) this.stateValue = 'crashed';
+      this.opts.logger?.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+    await consumer.run({ eachBatchAutoResolve: false, autoCommit: true, eachBatch: (b) => this.onBatch(b) });
+    this.consumer = consumer;
+    this.subscribed = topics;
+    this.stateValue = 'running';
+    this.opts.logger?.info({ group: this.groupId, topics }, 'tracker consuming');
+  }
+
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const { topic, partition } = batch;
+    const lastMessage = batch.messages[batch.messages.length - 1];
+    if (lastMessage === undefined || !payload.isRunning() || payload.isStale()) return;
+    const floor = this.floors.get(`${topic}:${partition}`);
+    const isDeadLetterTopic = (t: string): boolean => this.dlq.test(t);
+    const events: TrackedEvent[] = [];
+    for (const m of batch.messages) {
+      if (floor !== undefined && BigInt(m.offset) < floor) continue;
+      const converted = await toTrackedEvent(
+        { topic, partition, offset: m.offset, value: m.value, ...(m.headers !== undefined ? { headers: m.headers } : {}) },
+        { isDeadLetterTopic, ...(this.opts.codec !== undefined ? { codec: this.opts.codec } : {}) },
+      );
+      if (converted.ok) {
+        events.push(converted.event);
+        if (converted.event.deadLetter !== undefined) this.opts.metrics?.deadLetters.inc({ topic });
+      } else {
+        this.opts.metrics?.messagesRejected.inc({ topic, reason: isDeadLetterTopic(topic) ? 'dead-letter-without-envelope' : 'not-a-saga-event' });
+        this.opts.logger?.debug({ topic, partition, offset: m.offset, problems: converted.reason }, 'skipped record without saga envelope');
+      }
+    }
+    const next = (BigInt(lastMessage.offset) + 1n).toString();
+    const end = this.opts.metrics?.applySeconds.startTimer();
+    await this.opts.store.apply({ events, group: this.groupId, offsets: [{ topic, partition, next }] });
+    end?.();
+    this.appliedEvents += events.length;
+    this.opts.metrics?.eventsIngested.inc({ topic }, events.length);
+    // Kafka's committed offset trails the store's: after a crash the floor skips what is already applied.
+    payload.resolveOffset(lastMessage.offset);
+    await payload.commitOffsetsIfNecessary();
+    await payload.heartbeat();
+  }
+}

@@ -1,0 +1,102 @@
+import { MemorySchemaRegistry, defineEventType, toHeaders } from '@troupe/schema-registry';
+import type { EventEnvelope } from '@troupe/schema-registry';
+import { describe, expect, it } from 'vitest';
+import { toTrackedEvent } from './to-tracked-event.js';
+
+const env: EventEnvelope = {
+  id: 'e-2',
+  source: 'payment-service',
+  type: 'com.acme.payments.PaymentDeclined',
+  time: '2026-11-23T09:00:01.000Z',
+  sagaId: 'o-1',
+  sagaType: 'order-fulfillment',
+  sagaRole: 'step-failed',
+  sagaStep: 'payment',
+  causationId: 'e-1',
+};
+const isDeadLetterTopic = (t: string): boolean => t.endsWith('.dlq');
+const wire = (h: Record<string, string>): Record<string, Buffer> =>
+  Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.from(v)]));
+
+describe('toTrackedEvent', () => {
+  it('reads the envelope from headers and keeps the payload for the detail view only', async () => {
+    const r = await toTrackedEvent(
+      { topic: 'payments', partition: 2, offset: '17', value: Buffer.from('opaque'), headers: wire(toHeaders(env)) },
+      { isDeadLetterTopic },
+    );
+    expect(r).toEqual({
+      ok: true,
+      event: {
+        id: 'e-2',
+        type: 'com.acme.payments.PaymentDeclined',
+        source: 'payment-service',
+        time: '2026-11-23T09:00:01.000Z',
+        sagaId: 'o-1',
+        sagaType: 'order-fulfillment',
+        role: 'step-failed',
+        step: 'payment',
+        causationId: 'e-1',
+        topic: 'payments',
+        partition: 2,
+        offset: '17',
+        payload: Buffer.from('opaque').toString('base64'),
+      },
+    });
+  });
+
+  it('reads a failure reason from the payload when no header carries one', async () => {
+    const codec = new MemorySchemaRegistry();
+    const type = defineEventType<{ orderId: string; reason: string; detail: string | null }>({
+      name: 'com.acme.payments.PaymentDeclined',
+      topic: 'payments',
+      schema: {
+        type: 'record',
+        name: 'PaymentDeclined',
+        namespace: 'com.acme.payments',
+        fields: [
+          { name: 'orderId', type: 'string' },
+          { name: 'reason', type: 'string' },
+          { name: 'detail', type: ['null', 'string'], default: null },
+        ],
+      },
+    });
+    const value = await codec.encode(type, { orderId: 'o-1', reason: 'INSUFFICIENT_FUNDS', detail: 'limit reached' });
+    const r = await toTrackedEvent({ topic: 'payments', partition: 0, offset: '0', value, headers: wire(toHeaders(env)) }, { isDeadLetterTopic, codec });
+    expect(r.ok && r.event.reason).toBe('INSUFFICIENT_FUNDS: limit reached');
+  });
+
+  it('records a dead-letter copy with the reason and participant from its headers', async () => {
+    const headers = wire({
+      ...toHeaders({ ...env, sagaRole: 'step-completed', type: 'com.acme.payments.PaymentCharged' }),
+      troupe_dlq_reason: 'HANDLER_FAILED',
+      troupe_dlq_error: 'inventory db down',
+      troupe_dlq_participant: 'inventory-service',
+      troupe_dlq_topic: 'payments',
+    });
+    const r = await toTrackedEvent({ topic: 'payments.dlq', partition: 0, offset: '3', value: null, headers }, { isDeadLetterTopic });
+    expect(r.ok && r.event.deadLetter).toEqual({
+      topic: 'payments.dlq',
+      reason: 'HANDLER_FAILED: inventory db down',
+      participant: 'inventory-service',
+      headers: {
+        troupe_dlq_reason: 'HANDLER_FAILED',
+        troupe_dlq_error: 'inventory db down',
+        troupe_dlq_participant: 'inventory-service',
+        troupe_dlq_topic: 'payments',
+      },
+    });
+  });
+
+  it('reads unknown dead-letter header conventions defensively', async () => {
+    const headers = wire({ ...toHeaders(env), 'x-exception-message': 'boom', 'x-consumer-group': 'shipping-service' });
+    const r = await toTrackedEvent({ topic: 'payments.dlq', partition: 0, offset: '3', value: null, headers }, { isDeadLetterTopic });
+    expect(r.ok && r.event.deadLetter?.reason).toBe('boom');
+    expect(r.ok && r.event.deadLetter?.participant).toBe('shipping-service');
+  });
+
+  it('rejects a record without a saga envelope, naming the problems', async () => {
+    const r = await toTrackedEvent({ topic: 'payments', partition: 0, offset: '0', value: null, headers: wire({ ce_id: 'x' }) }, { isDeadLetterTopic });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.reason).toContain('missing header ce_sagaid');
+  });
+});

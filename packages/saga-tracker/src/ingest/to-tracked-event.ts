@@ -1,0 +1,117 @@
+import { EnvelopeError, headerString, parseEnvelope } from '@troupe/schema-registry';
+import type { EventCodec, KafkaHeaders } from '@troupe/schema-registry';
+import type { DeadLetterInfo, TrackedEvent } from '../tracked-event.js';
+
+/** A Kafka record as the tracker needs it (a subset of kafkajs' `KafkaMessage`). */
+export interface RawRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly value: Buffer | null;
+  readonly headers?: KafkaHeaders;
+}
+
+export interface ConvertOptions {
+  readonly isDeadLetterTopic: (topic: string) => boolean;
+  /** Reads `reason` from failure payloads that carry no reason header. @default none */
+  readonly codec?: EventCodec;
+  /** Payloads above this size are not kept for the detail view. @default 65536 */
+  readonly maxPayloadBytes?: number;
+}
+
+export type Converted = { readonly ok: true; readonly event: TrackedEvent } | { readonly ok: false; readonly reason: string };
+
+/** Headers a failure event may carry its reason in, tried in order before the payload. */
+const REASON_HEADERS = ['troupe_reason', 'ce_reason', 'reason'];
+// Dead-letter headers are read defensively: the SDK's names first, then anything that looks right.
+const DLQ_ERROR_HEADERS = ['troupe_dlq_error', 'troupe_dlq_reason'];
+const DLQ_PARTICIPANT_HEADERS = ['troupe_dlq_participant'];
+const ENVELOPE_HEADER = /^(ce_|content-type$|traceparent$|tracestate$)/;
+
+/**
+ * Turns a Kafka record into a {@link TrackedEvent} from its headers alone; the payload is decoded
+ * only for a failure event without a reason header (to read its `reason` field), and only when a
+ * codec is configured. Records without a saga envelope are rejected with a reason, never thrown.
+ */
+export async function toTrackedEvent(r: RawRecord, opts: ConvertOptions): Promise<Converted> {
+  let env;
+  try {
+    env = parseEnvelope(r.headers);
+  } catch (err) {
+    if (err instanceof EnvelopeError) return { ok: false, reason: err.problems.join('; ') };
+    throw err;
+  }
+  const deadLetter = opts.isDeadLetterTopic(r.topic) ? deadLetterInfo(r.topic, r.headers) : undefined;
+  let reason = firstHeader(r.headers, REASON_HEADERS);
+  if (reason === undefined && deadLetter === undefined && (env.sagaRole === 'step-failed' || env.sagaRole === 'compensation-failed')) {
+    reason = await reasonFromPayload(r.value, opts.codec);
+  }
+  const max = opts.maxPayloadBytes ?? 65_536;
+  const event: TrackedEvent = {
+    id: env.id,
+    type: env.type,
+    source: env.source,
+    time: env.time,
+    sagaId: env.sagaId,
+    sagaType: env.sagaType,
+    role: env.sagaRole,
+    ...(env.sagaStep !== undefined ? { step: env.sagaStep } : {}),
+    ...(env.causationId !== undefined ? { causationId: env.causationId } : {}),
+    ...(env.traceparent !== undefined ? { traceparent: env.traceparent } : {}),
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset,
+    ...(reason !== undefined ? { reason } : {}),
+    ...(deadLetter !== undefined ? { deadLetter } : {}),
+    ...(r.value !== null && r.value.length <= max ? { payload: r.value.toString('base64') } : {}),
+  };
+  return { ok: true, event };
+}
+
+function firstHeader(headers: KafkaHeaders | undefined, names: readonly string[]): string | undefined {
+  for (const n of names) {
+    const v = headerString(headers, n);
+    if (v !== undefined && v !== '') return v;
+  }
+  return undefined;
+}
+
+function deadLetterInfo(topic: string, headers: KafkaHeaders | undefined): DeadLetterInfo {
+  const extra: Record<string, string> = {};
+  for (const k of Object.keys(headers ?? {})) {
+    if (ENVELOPE_HEADER.test(k)) continue;
+    const v = headerString(headers, k);
+    if (v !== undefined) extra[k] = v;
+  }
+  const code = headerString(headers, 'troupe_dlq_reason');
+  const message = headerString(headers, 'troupe_dlq_error');
+  let reason: string | undefined =
+    code !== undefined && message !== undefined && message !== '' ? `${code}: ${message}` : firstHeader(headers, DLQ_ERROR_HEADERS);
+  reason ??= Object.entries(extra).find(([k]) => /error|exception|reason/i.test(k) && !/stack|class/i.test(k))?.[1];
+  let participant = firstHeader(headers, DLQ_PARTICIPANT_HEADERS);
+  participant ??= Object.entries(extra).find(([k]) => /participant|consumer|group/i.test(k))?.[1];
+  return {
+    topic,
+    ...(reason !== undefined ? { reason } : {}),
+    ...(participant !== undefined ? { participant } : {}),
+    headers: extra,
+  };
+}
+
+async function reasonFromPayload(value: Buffer | null, codec: EventCodec | undefined): Promise<string | undefined> {
+  if (value === null || codec === undefined) return undefined;
+  try {
+    const { payload } = await codec.decode(value);
+    if (payload !== null && typeof payload === 'object') {
+      const p = payload as Record<string, unknown>;
+      const reason = ['reason', 'error', 'message'].map((k) => p[k]).find((v): v is string => typeof v === 'string' && v !== '');
+      // Schemas often pair a coded reason (an enum) with free text.
+      const detail = typeof p['detail'] === 'string' && p['detail'] !== '' ? p['detail'] : undefined;
+      if (reason !== undefined && detail !== undefined) return `${reason}: ${detail}`;
+      return reason ?? detail;
+    }
+  } catch {
+    // An undecodable payload leaves the reason unknown; the header facts still count.
+  }
+  return undefined;
+}
