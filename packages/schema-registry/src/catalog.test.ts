@@ -1,0 +1,136 @@
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { formatProblem, inspectCatalog, loadCatalog } from './catalog.js';
+import { SchemaRegistryError } from './errors.js';
+
+const placed = {
+  type: 'record',
+  name: 'Placed',
+  namespace: 'com.acme.t',
+  fields: [{ name: 'orderId', type: 'string' }],
+};
+const done = { ...placed, name: 'Done' };
+const contract = `saga: t-saga
+start: com.acme.t.Placed
+deadline: 5m
+steps:
+  - name: pay
+    participant: pay-service
+    completed: com.acme.t.Done
+    failed: com.acme.t.Failed
+    within: 250ms
+end:
+  completed: com.acme.t.Done2
+  aborted: com.acme.t.Aborted
+`;
+
+let dir: string;
+async function put(path: string, text: string): Promise<void> {
+  await mkdir(join(dir, path, '..'), { recursive: true });
+  await writeFile(join(dir, path), text);
+}
+async function validCatalog(): Promise<void> {
+  for (const n of ['Placed', 'Done', 'Failed', 'Done2', 'Aborted']) await put(`orders/${n}.avsc`, JSON.stringify({ ...placed, name: n }));
+  await put('sagas/t-saga.saga.yaml', contract);
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'troupe-catalog-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('loadCatalog', () => {
+  it('loads the repository schemas: 11 events on 4 topics and the order-fulfillment contract', async () => {
+    const catalog = await loadCatalog(join(import.meta.dirname, '../../../schemas'));
+    expect(catalog.events.map((e) => e.topic).filter((t, i, a) => a.indexOf(t) === i)).toEqual(['inventory', 'orders', 'payments', 'shipping']);
+    expect(catalog.events).toHaveLength(11);
+    const c = catalog.contracts[0]?.contract;
+    expect(c?.saga).toBe('order-fulfillment');
+    expect(c?.deadlineMs).toBe(300_000);
+    expect(c?.steps.map((s) => [s.name, s.participant, s.withinMs])).toEqual([
+      ['payment', 'payment-service', 30_000],
+      ['inventory', 'inventory-service', 30_000],
+      ['shipping', 'shipping-service', 60_000],
+    ]);
+  });
+
+  it('parses durations to ms and keeps topic from the folder name', async () => {
+    await validCatalog();
+    const catalog = await loadCatalog(dir);
+    expect(catalog.events.find((e) => e.name === 'com.acme.t.Placed')?.topic).toBe('orders');
+    expect(catalog.contracts[0]?.contract.steps[0]?.withinMs).toBe(250);
+    expect(catalog.contracts[0]?.contract.deadlineMs).toBe(300_000);
+  });
+
+  it('reports malformed JSON with file and line', async () => {
+    await validCatalog();
+    await put('orders/Placed.avsc', '{\n  "type": "record",\n  "name": "Placed",,\n}');
+    const { problems } = await inspectCatalog(dir);
+    const p = problems.find((x) => x.file.endsWith('orders/Placed.avsc'));
+    expect(p?.code).toBe('INVALID_SCHEMA');
+    expect(p?.message).toContain('is not valid JSON');
+    expect(p?.line).toBe(3);
+  });
+
+  it('reports invalid Avro at the path of the offending sub-schema', async () => {
+    await validCatalog();
+    await put('orders/Placed.avsc', JSON.stringify({ ...placed, fields: [{ name: 'orderId', type: 'string' }, { name: 'qty', type: 'integer' }] }));
+    const problems = (await inspectCatalog(dir)).problems.filter((p) => p.file.endsWith('.avsc'));
+    expect(problems).toHaveLength(1);
+    expect(formatProblem(problems[0]!)).toMatch(/orders\/Placed\.avsc: fields\[1\]\.type: is not valid Avro: .*integer/);
+  });
+
+  it('requires a namespace and a file named after the record', async () => {
+    await put('orders/Placed.avsc', JSON.stringify({ ...placed, namespace: undefined }));
+    await put('orders/Wrong.avsc', JSON.stringify(done));
+    const { problems } = await inspectCatalog(dir);
+    expect(problems.map((p) => [p.path, p.message.split(':')[0]])).toEqual([
+      ['namespace', 'is missing'],
+      ['name', 'record com.acme.t.Done must live in a file named Done.avsc'],
+    ]);
+  });
+
+  it('reports a contract naming an unknown event type, with line and path', async () => {
+    await validCatalog();
+    await put('sagas/t-saga.saga.yaml', contract.replace('com.acme.t.Failed', 'com.acme.t.Faild'));
+    const err = await loadCatalog(dir).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SchemaRegistryError);
+    expect((err as SchemaRegistryError).code).toBe('INVALID_CONTRACT');
+    expect((err as Error).message).toMatch(/sagas\/t-saga\.saga\.yaml:8: steps\[0\]\.failed: names unknown event type com\.acme\.t\.Faild/);
+  });
+
+  it('reports a step without participant and other format errors, every one', async () => {
+    await validCatalog();
+    await put(
+      'sagas/t-saga.saga.yaml',
+      contract.replace('    participant: pay-service\n', '').replace('deadline: 5m', 'deadline: 5 minutes').replace('within: 250ms', 'compensate: com.acme.t.Done'),
+    );
+    const { problems } = await inspectCatalog(dir);
+    const text = problems.map(formatProblem);
+    expect(text).toContain(`${problems[0]?.file}:3: deadline: must be a duration such as 250ms, 30s, 5m or 1h`);
+    expect(text.some((t) => /:5: steps\[0\]: missing 'participant': name the service that owns this step/.test(t))).toBe(true);
+    expect(text.some((t) => /steps\[0\]: unknown key 'compensate' \(allowed: name, participant, completed, failed, compensated, compensationFailed, within\)/.test(t))).toBe(true);
+  });
+
+  it('reports invalid YAML with its line', async () => {
+    await validCatalog();
+    await put('sagas/t-saga.saga.yaml', 'saga: t-saga\nsteps: [\n');
+    const { problems } = await inspectCatalog(dir);
+    expect(problems[0]?.message).toMatch(/^is not valid YAML/);
+    expect(problems[0]?.line).toBeGreaterThan(0);
+  });
+
+  it('rejects an event type with two roles in one saga', async () => {
+    await validCatalog();
+    await put('sagas/t-saga.saga.yaml', contract.replace('com.acme.t.Failed', 'com.acme.t.Done'));
+    const { problems } = await inspectCatalog(dir);
+    expect(problems.map((p) => p.message)).toContain('com.acme.t.Done is already used as steps[0].completed; each event type may have one role in a saga');
+  });
+});
