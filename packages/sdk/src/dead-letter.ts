@@ -20,6 +20,12 @@ export const DLQ_HEADER = {
   time: 'troupe_dlq_time',
 } as const;
 
+/**
+ * Records with this header are markers (e.g. the test harness's end-of-topic markers), not events:
+ * participants skip them instead of dead-lettering them as malformed.
+ */
+export const MARKER_HEADER = 'troupe_marker';
+
 /** The default dead-letter topic of a source topic. */
 export const defaultDeadLetterTopic = (topic: string): string => `${topic}.dlq`;
 

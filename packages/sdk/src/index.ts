@@ -35,7 +35,9 @@ export { MemoryIdempotencyStore } from './idempotency/memory-idempotency-store.j
 export { PostgresIdempotencyStore } from './idempotency/postgres-idempotency-store.js';
 export type { PostgresIdempotencyStoreOptions } from './idempotency/postgres-idempotency-store.js';
 export type { IdempotencyStore } from './idempotency/idempotency-store.js';
-export { DLQ_HEADER, readDeadLetter, replayRecord, defaultDeadLetterTopic } from './dead-letter.js';
+export { DLQ_HEADER, MARKER_HEADER, readDeadLetter, replayRecord, defaultDeadLetterTopic } from './dead-letter.js';
 export type { DeadLetterReason, DeadLetterInfo } from './dead-letter.js';
 export { ROUTING_SLIP_HEADER, readRoutingSlip } from './routing-slip.js';
 export { partitionForKey } from './murmur2.js';
+export { KafkaTransport } from './kafka-transport.js';
+export type { KafkaTransportOptions } from './kafka-transport.js';

@@ -8,7 +8,7 @@ import {
 } from '@troupe/schema-registry';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { deadLetterRecord, type DeadLetterReason } from './dead-letter.js';
+import { deadLetterRecord, MARKER_HEADER, type DeadLetterReason } from './dead-letter.js';
 import { describeError, SdkError } from './errors.js';
 import { EventContext } from './event-context.js';
 import type { CompensationTrigger } from './handlers.js';
@@ -168,6 +168,7 @@ export class Participant {
   }
 
   private async handleMessage(message: InboundMessage, batch: PartitionBatch): Promise<OutboundRecord[]> {
+    if (message.headers[MARKER_HEADER] !== undefined) return [];
     let env: EventEnvelope;
     try {
       env = parseEnvelope(message.headers);

@@ -1,0 +1,442 @@
+import {
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type KafkaConfig,
+  type Producer,
+  type SASLOptions,
+} from 'kafkajs';
+import type { ConnectionOptions } from 'node:tls';
+import { pino, type Logger } from 'pino';
+import { describeError, SdkError } from './errors.js';
+import { sleep } from './semaphore.js';
+import type {
+  ConsumerHandle,
+  ConsumerSpec,
+  InboundMessage,
+  OutboundRecord,
+  TopicSpec,
+  Transport,
+} from './transport.js';
+
+export interface KafkaTransportOptions {
+  /** Bootstrap brokers, `host:port`. */
+  readonly brokers: readonly string[];
+  /** @default 'troupe' */
+  readonly clientId?: string;
+  /** Passed to kafkajs unchanged. */
+  readonly ssl?: boolean | ConnectionOptions;
+  /** Passed to kafkajs unchanged (plain, scram-sha-256/512, aws, oauthbearer). */
+  readonly sasl?: SASLOptions;
+  /** @default 10_000 */
+  readonly connectionTimeoutMs?: number;
+  /** @default 30_000 */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Consumer group session timeout.
+   * @default 30_000
+   */
+  readonly sessionTimeoutMs?: number;
+  /**
+   * Transaction timeout; a transaction open longer (a crashed instance's) is aborted by the broker.
+   * @default 60_000
+   */
+  readonly transactionTimeoutMs?: number;
+  /**
+   * Pause before a batch whose handler threw (or whose commit failed) is fetched again.
+   * @default 200
+   */
+  readonly redeliveryDelayMs?: number;
+  /**
+   * kafkajs's own log lines go to this pino logger (kafkajs ERROR → pino error, WARN → warn, ...).
+   * @default pino at level 'warn'
+   */
+  readonly logger?: Logger;
+  /**
+   * Attempts of one batch's transaction when the broker answers with a retriable error (e.g.
+   * CONCURRENT_TRANSACTIONS right after the previous commit), before the batch is redelivered.
+   * @default 5
+   */
+  readonly commitAttempts?: number;
+}
+
+/**
+ * The real transport, on kafkajs. Exactly-once delivery: per input partition one transactional
+ * producer (`<prefix>-<topic>-<partition>`) appends a batch's outputs and commits its offsets with
+ * `sendOffsets` in one transaction; consumers read `read_committed`. See the package README for why
+ * the transactional id follows the partition (zombie fencing).
+ */
+export class KafkaTransport implements Transport {
+  readonly kind = 'kafka' as const;
+  readonly kafka: Kafka;
+  private readonly admin: Admin;
+  private producer: Producer | undefined;
+  private producerConnecting: Promise<Producer> | undefined;
+  private readonly consumers = new Set<ConsumerHandle>();
+  private closed = false;
+
+  private constructor(
+    private readonly opts: Required<Omit<KafkaTransportOptions, 'ssl' | 'sasl'>> & Pick<KafkaTransportOptions, 'ssl' | 'sasl'>,
+  ) {
+    const log = opts.logger.child({ component: 'kafkajs' });
+    const config: KafkaConfig = {
+      clientId: opts.clientId,
+      brokers: [...opts.brokers],
+      connectionTimeout: opts.connectionTimeoutMs,
+      requestTimeout: opts.requestTimeoutMs,
+      logLevel: logLevel.INFO,
+      logCreator: () => (entry) => {
+        const { message, ...extra } = entry.log;
+        const fields = { namespace: entry.namespace, ...extra };
+        if (entry.level === logLevel.ERROR) log.error(fields, message);
+        else if (entry.level === logLevel.WARN) log.warn(fields, message);
+        else if (entry.level === logLevel.INFO) log.info(fields, message);
+        else log.debug(fields, message);
+      },
+      ...(opts.ssl !== undefined ? { ssl: opts.ssl } : {}),
+      ...(opts.sasl !== undefined ? { sasl: opts.sasl } : {}),
+    };
+    this.kafka = new Kafka(config);
+    this.admin = this.kafka.admin();
+  }
+
+  /** Connects the admin client (so a wrong address fails here, with advice) and returns the transport. */
+  static async create(options: KafkaTransportOptions): Promise<KafkaTransport> {
+    const brokers = options?.brokers;
+    if (!Array.isArray(brokers) || brokers.length === 0 || brokers.some((b) => typeof b !== 'string' || !/^[^:\s]+:\d+$/.test(b))) {
+      throw new SdkError('CONFIG_INVALID', `brokers must be a non-empty list of 'host:port' (got ${JSON.stringify(brokers)})`);
+    }
+    const t = new KafkaTransport({
+      brokers,
+      clientId: options.clientId ?? 'troupe',
+      connectionTimeoutMs: options.connectionTimeoutMs ?? 10_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      sessionTimeoutMs: options.sessionTimeoutMs ?? 30_000,
+      transactionTimeoutMs: options.transactionTimeoutMs ?? 60_000,
+      redeliveryDelayMs: options.redeliveryDelayMs ?? 200,
+      logger: options.logger ?? pino({ name: 'troupe-kafka', level: 'warn' }),
+      commitAttempts: options.commitAttempts ?? 5,
+      ssl: options.ssl,
+      sasl: options.sasl,
+    });
+    try {
+      await t.admin.connect();
+    } catch (err) {
+      throw new SdkError('TRANSPORT_ERROR', `cannot connect to Kafka at ${brokers.join(',')}: ${describeError(err)}. Is the broker up, and are ssl/sasl right?`, {
+        cause: err,
+      });
+    }
+    return t;
+  }
+
+  async partitionCounts(topics: readonly string[]): Promise<ReadonlyMap<string, number>> {
+    this.assertOpen();
+    const existing = new Set(await this.admin.listTopics());
+    const wanted = topics.filter((t) => existing.has(t));
+    const counts = new Map<string, number>();
+    if (wanted.length === 0) return counts;
+    const meta = await this.admin.fetchTopicMetadata({ topics: wanted });
+    for (const t of meta.topics) counts.set(t.name, t.partitions.length);
+    return counts;
+  }
+
+  async ensureTopics(specs: readonly TopicSpec[]): Promise<ReadonlyMap<string, number>> {
+    this.assertOpen();
+    const existing = await this.partitionCounts(specs.map((s) => s.topic));
+    const missing = specs.filter((s) => !existing.has(s.topic));
+    if (missing.length > 0) {
+      try {
+        await this.admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((s) => ({
+            topic: s.topic,
+            numPartitions: s.partitions,
+            replicationFactor: s.replicationFactor,
+            configEntries: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
+          })),
+        });
+      } catch (err) {
+        // Another instance may have created them at the same moment; re-reading settles it.
+        if (!/already exists/i.test(describeError(err))) {
+          throw new SdkError('TRANSPORT_ERROR', `cannot create topics ${missing.map((s) => s.topic).join(', ')}: ${describeError(err)}`, {
+            cause: err,
+          });
+        }
+      }
+      // Metadata may lag topic creation for a moment.
+      for (let i = 0; i < 50; i++) {
+        const counts = await this.partitionCounts(specs.map((s) => s.topic));
+        if (counts.size === specs.length) return counts;
+        await sleep(100);
+      }
+    }
+    return this.partitionCounts(specs.map((s) => s.topic));
+  }
+
+  async send(records: readonly OutboundRecord[]): Promise<void> {
+    this.assertOpen();
+    const producer = await this.plainProducer();
+    await producer.sendBatch({ topicMessages: toTopicMessages(records) });
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+    await this.admin.describeCluster();
+  }
+
+  async consume(spec: ConsumerSpec): Promise<ConsumerHandle> {
+    this.assertOpen();
+    const handle = await KafkaConsumerLoop.start(this, spec, this.opts);
+    this.consumers.add(handle);
+    return {
+      stop: async () => {
+        this.consumers.delete(handle);
+        await handle.stop();
+      },
+      assignment: () => handle.assignment(),
+      lag: () => handle.lag(),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    await this.producer?.disconnect();
+    await this.admin.disconnect();
+  }
+
+  /** @internal Offsets lookups for lag. */
+  get adminClient(): Admin {
+    return this.admin;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new SdkError('CLOSED', 'the Kafka transport is closed; create a new one');
+  }
+
+  private plainProducer(): Promise<Producer> {
+    if (this.producer) return Promise.resolve(this.producer);
+    this.producerConnecting ??= (async () => {
+      const p = this.kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
+      await p.connect();
+      this.producer = p;
+      return p;
+    })();
+    this.producerConnecting.catch(() => (this.producerConnecting = undefined));
+    return this.producerConnecting;
+  }
+}
+
+function toTopicMessages(records: readonly OutboundRecord[]) {
+  const byTopic = new Map<string, { key: string | Buffer | null; value: Buffer | null; headers: Record<string, string | Buffer>; partition?: number }[]>();
+  for (const r of records) {
+    const list = byTopic.get(r.topic) ?? [];
+    list.push({ key: r.key, value: r.value, headers: { ...r.headers }, ...(r.partition !== undefined ? { partition: r.partition } : {}) });
+    byTopic.set(r.topic, list);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+interface LoopOptions {
+  readonly transactionTimeoutMs: number;
+  readonly redeliveryDelayMs: number;
+  readonly commitAttempts: number;
+  readonly logger: Logger;
+}
+
+const isRetriableKafkaError = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && 'retriable' in err && (err).retriable === true;
+
+/** One consumer group member and its per-partition transactional producers. */
+class KafkaConsumerLoop implements ConsumerHandle {
+  private readonly producers = new Map<string, Promise<Producer>>();
+  private owned: { topic: string; partition: number }[] = [];
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    private readonly transport: KafkaTransport,
+    private readonly consumer: Consumer,
+    private readonly spec: ConsumerSpec,
+    private readonly opts: LoopOptions,
+  ) {}
+
+  static async start(
+    transport: KafkaTransport,
+    spec: ConsumerSpec,
+    opts: LoopOptions & { sessionTimeoutMs: number },
+  ): Promise<KafkaConsumerLoop> {
+    const consumer = transport.kafka.consumer({
+      groupId: spec.groupId,
+      readUncommitted: false,
+      sessionTimeout: opts.sessionTimeoutMs,
+      heartbeatInterval: Math.max(1000, Math.floor(opts.sessionTimeoutMs / 10)),
+      allowAutoTopicCreation: false,
+    });
+    const loop = new KafkaConsumerLoop(transport, consumer, spec, opts);
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      loop.owned = Object.entries(e.payload.memberAssignment).flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...spec.topics], fromBeginning: spec.fromBeginning });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: spec.concurrency,
+        eachBatch: (payload) => loop.eachBatch(payload),
+      });
+    } catch (err) {
+      await consumer.disconnect().catch(() => undefined);
+      throw new SdkError('TRANSPORT_ERROR', `cannot start consumer group ${spec.groupId} on ${spec.topics.join(', ')}: ${describeError(err)}`, {
+        cause: err,
+      });
+    }
+    return loop;
+  }
+
+  assignment(): readonly { topic: string; partition: number }[] {
+    return this.owned;
+  }
+
+  async lag(): Promise<number | undefined> {
+    if (this.owned.length === 0) return 0;
+    try {
+      const admin = this.transport.adminClient;
+      const topics = [...new Set(this.owned.map((o) => o.topic))];
+      const committed = await admin.fetchOffsets({ groupId: this.spec.groupId, topics });
+      let lag = 0;
+      for (const topic of topics) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const c = committed.find((x) => x.topic === topic);
+        for (const { partition } of this.owned.filter((o) => o.topic === topic)) {
+          const end = Number(ends.find((e) => e.partition === partition)?.high ?? 0);
+          const at = Number(c?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+          lag += Math.max(0, end - Math.max(0, at));
+        }
+      }
+      return lag;
+    } catch {
+      return undefined;
+    }
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      // kafkajs's stop waits for the batches in flight; they finish or commit what they did.
+      await this.consumer.stop().catch(() => undefined);
+      await this.consumer.disconnect().catch(() => undefined);
+      const producers = await Promise.allSettled(this.producers.values());
+      for (const p of producers) if (p.status === 'fulfilled') await p.value.disconnect().catch(() => undefined);
+    })();
+    return this.stopping;
+  }
+
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const { topic, partition } = batch;
+    let revoked = false;
+    const isStale = (): boolean => revoked || !payload.isRunning() || payload.isStale();
+    const heartbeat = async (): Promise<void> => {
+      try {
+        await payload.heartbeat();
+      } catch {
+        // A rebalance is under way: finish what is done and let kafkajs rejoin.
+        revoked = true;
+      }
+    };
+    const messages: InboundMessage[] = batch.messages.map((m) => ({
+      topic,
+      partition,
+      offset: m.offset,
+      key: m.key ?? null,
+      value: m.value ?? null,
+      headers: m.headers ?? {},
+      timestamp: m.timestamp,
+    }));
+    let i = 0;
+    while (i < messages.length) {
+      if (isStale()) return;
+      const chunk = messages.slice(i, i + this.spec.maxBatchSize);
+      const first = chunk[0];
+      if (!first) return;
+      let processed = 0;
+      try {
+        const outcome = await this.spec.handle({ topic, partition, messages: chunk, isStale, heartbeat });
+        processed = Math.max(0, Math.min(outcome.processed, chunk.length));
+        if (processed > 0) {
+          const last = chunk[processed - 1];
+          if (!last) return;
+          const next = String(BigInt(last.offset) + 1n);
+          await this.commit(topic, partition, outcome.outputs, next);
+          payload.resolveOffset(last.offset);
+        }
+      } catch (err) {
+        this.opts.logger.warn({ topic, partition, offset: first.offset, err: describeError(err) }, 'batch not committed; it will be delivered again');
+        processed = 0;
+      }
+      if (processed < chunk.length) {
+        // Deliver the rest again: seek makes kafkajs drop what it fetched beyond this point.
+        const from = chunk[processed];
+        if (from && payload.isRunning()) this.consumer.seek({ topic, partition, offset: from.offset });
+        if (processed === 0) await sleep(this.opts.redeliveryDelayMs);
+        return;
+      }
+      i += processed;
+      await heartbeat();
+    }
+  }
+
+  private async commit(topic: string, partition: number, outputs: readonly OutboundRecord[], nextOffset: string): Promise<void> {
+    const offsets = { topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] };
+    if (this.spec.delivery === 'at-least-once') {
+      if (outputs.length > 0) await this.transport.send(outputs);
+      await this.consumer.commitOffsets([{ topic, partition, offset: nextOffset }]);
+      return;
+    }
+    const key = `${topic}-${partition}`;
+    for (let attempt = 1; ; attempt++) {
+      const producer = await this.transactionalProducer(key);
+      let tx: Awaited<ReturnType<Producer['transaction']>> | undefined;
+      try {
+        tx = await producer.transaction();
+        if (outputs.length > 0) await tx.sendBatch({ topicMessages: toTopicMessages(outputs) });
+        await tx.sendOffsets({ consumerGroupId: this.spec.groupId, ...offsets });
+        await tx.commit();
+        return;
+      } catch (err) {
+        if (tx?.isActive()) await tx.abort().catch(() => undefined);
+        // Retriable broker answers (the coordinator still finishing the previous commit) are worth
+        // another transaction with the same outputs; aborted records are never visible.
+        if (attempt < this.opts.commitAttempts && isRetriableKafkaError(err) && !tx?.isActive()) {
+          await sleep(50 * attempt);
+          continue;
+        }
+        // A fenced or broken producer is replaced; re-initialising bumps the epoch again.
+        this.producers.delete(key);
+        await producer.disconnect().catch(() => undefined);
+        throw err;
+      }
+    }
+  }
+
+  private transactionalProducer(key: string): Promise<Producer> {
+    let p = this.producers.get(key);
+    if (!p) {
+      const producer = this.transport.kafka.producer({
+        transactionalId: `${this.spec.transactionalIdPrefix}-${key}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionTimeout: this.opts.transactionTimeoutMs,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      p = producer.connect().then(() => producer);
+      p.catch(() => this.producers.delete(key));
+      this.producers.set(key, p);
+    }
+    return p;
+  }
+}
