@@ -103,7 +103,7 @@ describe('tracker ingestion from a real broker', () => {
     // Completed saga's events twice; the saga's events written newest topic first.
     await writer.send([...completed].reverse());
     await writer.send([...completed, ...declined, ...compensated, ...dead, deadLetter, ...stuck]);
-    const noise = await testKafka().producer();
+    const noise = testKafka().producer();
     await noise.connect();
     await noise.send({ topic: topics.orders, messages: [{ key: 'x', value: 'not a saga event' }] });
     await noise.disconnect();
