@@ -32,4 +32,4 @@ export {
   stopBackgroundRegistry,
   type BackgroundRegistryState,
 } from './registry/background-registry.js';
-export { SagaHarness, type SagaHarnessOptions, type RecordedEvent } from './harness/saga-harness.js';
+export { cleanupStaleKafkaRuns } from './kafka/run-state.js';

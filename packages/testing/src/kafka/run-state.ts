@@ -95,3 +95,11 @@ export async function sweepStaleRuns(stateDir: string): Promise<number> {
   }
   return swept;
 }
+
+/**
+ * Kills broker JVMs left behind by test processes that died without cleaning up (e.g. SIGKILLed)
+ * and deletes their data. Every launcher start does this too; exported for scripts and tests.
+ */
+export async function cleanupStaleKafkaRuns(stateDir: string): Promise<number> {
+  return sweepStaleRuns(stateDir);
+}
