@@ -1,7 +1,8 @@
 /**
  * A 3-participant saga (payment → inventory → shipping) used by the SDK's unit tests and the
  * integration tests in `test/sdk-*`. Topics get a suffix so every test has its own. Which step
- * fails is chosen by the order id: `...fail-inventory...`, `...fail-shipping...`, `...throw-payment...`.
+ * fails is chosen by the order id: `fail-inventory`, `fail-shipping` (the step fails), `giveup-payment`,
+ * `giveup-shipping` (the handler keeps throwing), `throw-payment` (throws once after charging).
  */
 import { defineEventType, type AvroRecordSchema, type EventCodec, type EventType, type SagaContract } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
@@ -155,6 +156,7 @@ export function shippingHandlers(saga: OrderSaga, ledger: Ledger): HandlerDefini
       completed: e.ShipmentScheduled,
       failed: e.ShipmentFailed,
       handle: async ({ payload, ctx }) => {
+        if (payload.orderId.includes('giveup-shipping')) throw new Error('courier API keeps failing');
         if (payload.orderId.includes('fail-shipping')) {
           await ctx.fail({ orderId: payload.orderId, reason: 'no courier' });
           return;
