@@ -1,0 +1,108 @@
+import { existsSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { pino } from 'pino';
+import { ConfluentSchemaRegistry, loadCatalog } from '@troupe/schema-registry';
+import type { EventCodec, SagaContract } from '@troupe/schema-registry';
+import { SagaTracker, topicsOfContracts } from '../tracker.js';
+import type { SagaTrackerOptions } from '../tracker.js';
+
+interface CliOptions {
+  brokers?: string;
+  registry?: string;
+  schemas?: string;
+  topics?: string;
+  topicPattern?: string;
+  dlqPattern: string;
+  store: 'memory' | 'postgres';
+  postgresUrl?: string;
+  postgresSchema?: string;
+  group?: string;
+  port: number;
+  host: string;
+  logLevel: string;
+}
+
+const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+
+function regex(name: string): (v: string) => string {
+  return (v) => {
+    try {
+      new RegExp(v);
+    } catch (err) {
+      throw new InvalidArgumentError(`${name} '${v}' is not a regular expression: ${(err as Error).message}`);
+    }
+    return v;
+  };
+}
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be an integer from 0 to 65535.');
+  return n;
+}
+
+/** `troupe-tracker`: runs a tracker until SIGTERM/SIGINT. Resolves with the running tracker. */
+export async function runTrackerCli(argv: readonly string[]): Promise<SagaTracker> {
+  const program = new Command('troupe-tracker')
+    .description('Read-only saga tracker: consumes the saga and dead-letter topics, serves a JSON API and a web page.')
+    .addOption(new Option('--brokers <list>', 'Kafka bootstrap servers, host:port[,host:port]').env('KAFKA_BROKERS'))
+    .addOption(new Option('--registry <url>', 'Confluent-compatible schema registry, to decode payloads for the detail view').env('SCHEMA_REGISTRY_URL'))
+    .option('--schemas <dir>', 'schemas directory: <topic>/*.avsc and sagas/*.saga.yaml (contracts and their topics)', existsSync('schemas') ? 'schemas' : undefined)
+    .option('--topics <list>', 'topics to read (default: the topics of the contracts\' event types)')
+    .option('--topic-pattern <regex>', 'also read every topic whose name matches', regex('--topic-pattern'))
+    .option('--dlq-pattern <regex>', 'dead-letter topics', regex('--dlq-pattern'), '\\.dlq$')
+    .addOption(new Option('--store <kind>', 'where projections live').choices(['memory', 'postgres']).default('memory'))
+    .addOption(new Option('--postgres-url <url>', 'PostgreSQL connection string (with --store postgres)').env('DATABASE_URL'))
+    .option('--postgres-schema <name>', 'PostgreSQL schema for the tracker tables', 'troupe_tracker')
+    .option('--group <id>', 'consumer group (default: troupe-tracker for postgres, a fresh one per process for memory)')
+    .option('--port <n>', 'HTTP port', port, 8080)
+    .option('--host <addr>', 'HTTP interface', '127.0.0.1')
+    .addOption(new Option('--log-level <level>', 'pino level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .exitOverride();
+  program.parse([...argv], { from: 'user' });
+  const o = program.opts<CliOptions>();
+
+  if (o.brokers === undefined || o.brokers === '') program.error('--brokers (or KAFKA_BROKERS) is required, e.g. --brokers 127.0.0.1:9092');
+  if (o.store === 'postgres' && (o.postgresUrl === undefined || o.postgresUrl === '')) {
+    program.error('--store postgres needs --postgres-url (or DATABASE_URL), e.g. postgres://user@127.0.0.1:5432/db');
+  }
+  let contracts: SagaContract[] = [];
+  let contractTopics: string[] = [];
+  if (o.schemas !== undefined) {
+    const catalog = await loadCatalog(o.schemas);
+    contracts = catalog.contracts.map((c) => c.contract);
+    const topicOf = new Map(catalog.events.map((e) => [e.name, e.topic]));
+    contractTopics = topicsOfContracts(contracts, (t) => topicOf.get(t));
+  }
+  const topics = o.topics !== undefined ? list(o.topics) : contractTopics;
+  if (topics.length === 0 && o.topicPattern === undefined) {
+    program.error('nothing to read: give --schemas with saga contracts, --topics, or --topic-pattern');
+  }
+  let codec: EventCodec | undefined;
+  if (o.registry !== undefined && o.registry !== '') codec = await ConfluentSchemaRegistry.create({ url: o.registry });
+
+  const logger = pino({ name: 'troupe-tracker', level: o.logLevel });
+  const opts: SagaTrackerOptions = {
+    brokers: list(o.brokers ?? ''),
+    contracts,
+    topics,
+    deadLetterPattern: new RegExp(o.dlqPattern),
+    ...(o.topicPattern !== undefined ? { topicPattern: new RegExp(o.topicPattern) } : {}),
+    store:
+      o.store === 'postgres'
+        ? { kind: 'postgres', url: o.postgresUrl ?? '', ...(o.postgresSchema !== undefined ? { schema: o.postgresSchema } : {}) }
+        : { kind: 'memory' },
+    ...(codec !== undefined ? { codec } : {}),
+    ...(o.group !== undefined ? { groupId: o.group } : {}),
+    port: o.port,
+    host: o.host,
+    logger,
+  };
+  const tracker = await SagaTracker.create(opts);
+  logger.info({ url: tracker.url, store: o.store, topics: tracker.ingest.topics, group: tracker.ingest.groupId }, 'tracker ready');
+  return tracker;
+}
