@@ -120,8 +120,8 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
   }
 
   async register(subject: string, schema: AvroRecordSchema): Promise<number> {
-    // The client checks the subject's level against the one we pass; pass the configured one so
-    // it never overrides a level an operator chose.
+    // The client compares the level we pass with the subject's `/config` answer and throws on a
+    // mismatch; pass exactly that answer so it never overrides a level an operator chose.
     const cfg = await this.http<{ compatibilityLevel?: string }>('GET', `/config/${encodeURIComponent(subject)}`);
     const configured = cfg.status === 404 ? undefined : cfg.data?.compatibilityLevel?.toUpperCase();
     try {
@@ -180,8 +180,12 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
     return out;
   }
 
+  /**
+   * The level the registry enforces for a subject. Asks with `defaultToGlobal=true`: Apicurio
+   * answers a subject without its own level with NONE otherwise, while enforcing the global one.
+   */
   async compatibilityLevel(subject: string): Promise<CompatibilityLevel> {
-    const own = await this.http<{ compatibilityLevel?: string }>('GET', `/config/${encodeURIComponent(subject)}`);
+    const own = await this.http<{ compatibilityLevel?: string }>('GET', `/config/${encodeURIComponent(subject)}?defaultToGlobal=true`);
     const found = own.status === 404 ? (await this.http<{ compatibilityLevel?: string }>('GET', '/config')).data : own.data;
     const level = found?.compatibilityLevel?.toUpperCase() ?? 'BACKWARD';
     if (!isCompatibilityLevel(level)) {
