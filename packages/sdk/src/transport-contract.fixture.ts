@@ -10,8 +10,8 @@ import type { ConsumerHandle, ConsumerSpec, InboundMessage, PartitionBatch, Tran
 export interface TransportUnderTest {
   readonly transport: Transport;
   /** Something that reads a topic the way a downstream read_committed consumer would. */
-  readCommitted(topic: string, atLeast: number): Promise<readonly InboundMessage[]>;
-  close(): Promise<void>;
+  readonly readCommitted: (topic: string, atLeast: number) => Promise<readonly InboundMessage[]>;
+  readonly close: () => Promise<void>;
 }
 
 const unique = (p: string): string => `${p}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
