@@ -105,13 +105,17 @@ export class LocalSchemaRegistry {
     const java = options.javaPath ?? (await findRegistryJava()).path;
     const port = options.port ?? (await freePort());
     if (options.port !== undefined) await assertPortFree(port);
+    let managementPort = await freePort();
+    while (managementPort === port) managementPort = await freePort();
     const logFile = options.logFile ?? join(tmpdir(), `troupe-registry-${port}.log`);
     await mkdir(dirname(logFile), { recursive: true });
     const props: Record<string, string> = {
       'quarkus.http.host': '127.0.0.1',
       'quarkus.http.port': String(port),
-      // The management interface would bind 0.0.0.0:9000, clashing between instances.
-      'quarkus.management.enabled': 'false',
+      // The management interface (health, metrics) is built in; left alone it binds 0.0.0.0:9000
+      // and a second instance fails with "Address already in use".
+      'quarkus.management.host': '127.0.0.1',
+      'quarkus.management.port': String(managementPort),
       ...options.properties,
     };
     const args = [

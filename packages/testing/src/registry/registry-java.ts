@@ -23,7 +23,7 @@ export async function findRegistryJava(env: NodeJS.ProcessEnv = process.env, jvm
   const candidates: string[] = [];
   if (explicit) candidates.push(explicit);
   if (env['JAVA_HOME']) candidates.push(join(env['JAVA_HOME'], 'bin', 'java'));
-  candidates.push('java');
+  if (env['PATH']) candidates.push('java');
   const installed = await readdir(jvmDir).catch(() => [] as string[]);
   candidates.push(...installed.sort().reverse().map((d) => join(jvmDir, d, 'bin', 'java')));
   const seen: string[] = [];
