@@ -12,6 +12,12 @@ const err = (message: string): void => {
   process.stderr.write(`[troupe-registry] ${message}\n`);
 };
 
+function property(value: string, previous: Record<string, string>): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('expected key=value, e.g. apicurio.storage.kind=kafkasql');
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
 function integer(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError('expected a positive integer');
@@ -30,14 +36,17 @@ program
   .description('start the registry (or report the running one); the last stdout line is SCHEMA_REGISTRY_URL=<url>')
   .option('--port <port>', 'HTTP port (default: a free one)', integer)
   .option('--timeout <ms>', 'give up when the registry is not ready in time', integer, 120_000)
-  .action(async (opts: { port?: number; timeout: number }) => {
+  .option('-D, --property <key=value>', 'Apicurio/Quarkus property, repeatable (e.g. durable storage, see docs/schemas.md)', property, {})
+  .action(async (opts: { port?: number; timeout: number; property: Record<string, string> }) => {
     const { state, started } = await startBackgroundRegistry(stateDirOf(), {
       ...(opts.port === undefined ? {} : { port: opts.port }),
+      properties: opts.property,
       startTimeoutMs: opts.timeout,
       onProgress: err,
     });
     err(started ? `started registry pid ${state.pid} in ${state.startupMs} ms; log: ${state.logFile}` : `already running (pid ${state.pid}, started ${state.startedAt})`);
-    err('in-memory storage: schemas are lost on stop. Stop it with `npm run registry:stop`');
+    const durable = opts.property['apicurio.storage.kind'] === 'kafkasql' || (opts.property['apicurio.storage.sql.kind'] ?? 'h2') !== 'h2';
+    err(`${durable ? 'durable storage' : 'in-memory storage: schemas are lost on stop'}. Stop it with \`npm run registry:stop\``);
     process.stdout.write(`SCHEMA_REGISTRY_URL=${state.url}\n`);
   });
 
