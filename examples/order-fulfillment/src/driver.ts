@@ -1,0 +1,67 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Publisher } from '@troupe/sdk';
+import type { DemoOptions } from './options.js';
+import { allSettled, fetchCounts, LiveLine, progressLine, trackerOutcomes, type TrackerCounts } from './progress.js';
+import { placeOrder } from './services/order-service.js';
+import { EXPECTED, orderFor, pickScenario, seededRandom, type ExpectedStatus } from './world.js';
+
+export const SAGA_TYPE = 'order-fulfillment';
+
+export interface Summary {
+  readonly sagas: number;
+  readonly expected: Record<ExpectedStatus, number>;
+  readonly tracker: Record<ExpectedStatus, number>;
+}
+
+/**
+ * The shop front: places orders at the configured rate, keeps the ground truth of what each one
+ * should end as, and shows the tracker's live counts. With `exitWhenDone`, returns the summary
+ * once the tracker reports every saga settled.
+ */
+export async function driveOrders(opts: {
+  readonly demo: DemoOptions;
+  readonly publisher: Publisher;
+  readonly trackerUrl: string;
+  /** Distinguishes order ids of separate runs on a long-lived broker. */
+  readonly runId: string;
+  readonly signal: AbortSignal;
+}): Promise<Summary | undefined> {
+  const { demo, publisher, trackerUrl, runId, signal } = opts;
+  const random = seededRandom(demo.seed);
+  const expected: Record<ExpectedStatus, number> = { completed: 0, compensated: 0, failed: 0, stuck: 0 };
+  const live = new LiveLine();
+  let placed = 0;
+  let counts: TrackerCounts | undefined;
+  let lastPoll = 0;
+  const poll = async (): Promise<void> => {
+    if (Date.now() - lastPoll < 250) return;
+    lastPoll = Date.now();
+    counts = await fetchCounts(trackerUrl, SAGA_TYPE);
+    live.update(progressLine(placed, demo.sagas, counts));
+  };
+
+  const started = Date.now();
+  while (!signal.aborted && (demo.sagas === undefined || placed < demo.sagas)) {
+    const scenario = pickScenario(random, demo.rates);
+    const orderId = `order-${runId}-${String(placed + 1).padStart(6, '0')}`;
+    await placeOrder(publisher, orderFor(orderId, scenario, random));
+    expected[EXPECTED[scenario]] += 1;
+    placed += 1;
+    await poll();
+    // Pace by schedule, not by fixed sleeps, so slow publishes do not lower the rate.
+    const due = started + (placed * 1000) / demo.rate;
+    if (due > Date.now()) await sleep(due - Date.now(), undefined, { signal }).catch(() => undefined);
+  }
+
+  while (!signal.aborted) {
+    await sleep(250, undefined, { signal }).catch(() => undefined);
+    lastPoll = 0;
+    await poll();
+    if (demo.exitWhenDone && counts !== undefined && allSettled(counts, placed)) {
+      live.done(progressLine(placed, demo.sagas, counts));
+      return { sagas: placed, expected, tracker: trackerOutcomes(counts) };
+    }
+  }
+  if (counts !== undefined) live.done(progressLine(placed, demo.sagas, counts));
+  return undefined;
+}

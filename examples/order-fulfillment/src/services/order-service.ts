@@ -1,0 +1,42 @@
+import { on, type HandlerDefinition, type IdempotencyStore, type Publisher } from '@troupe/sdk';
+import {
+  InventoryReservationFailed,
+  OrderCancelled,
+  OrderCompleted,
+  OrderPlaced,
+  PaymentCharged,
+  PaymentDeclined,
+  ShipmentFailed,
+  ShipmentScheduled,
+} from '../generated/events.js';
+import { OrderBook } from './order-book.js';
+
+/** Places an order: publishing the contract's start event starts an order-fulfillment saga. */
+export async function placeOrder(publisher: Publisher, order: OrderPlaced): Promise<void> {
+  await publisher.publish(OrderPlaced, order, { sagaId: order.orderId });
+}
+
+/**
+ * Ends every saga it started: OrderCompleted once shipping is scheduled, OrderCancelled as soon as
+ * any step fails (the failed step's predecessors compensate on their own; the tracker shows the
+ * saga `compensating` until they have).
+ */
+export function orderHandlers(store: IdempotencyStore): HandlerDefinition[] {
+  const payments = new OrderBook<string>(store, 'payment-id');
+  return [
+    on(PaymentCharged, async ({ payload }) => payments.remember(payload.orderId, payload.paymentId)),
+    on(ShipmentScheduled, async ({ payload, ctx }) => {
+      const paymentId = await payments.lookup(payload.orderId);
+      await ctx.emit(OrderCompleted, { orderId: payload.orderId, paymentId, shipmentId: payload.shipmentId });
+    }),
+    on(PaymentDeclined, async ({ payload, ctx }) => {
+      await ctx.emit(OrderCancelled, { orderId: payload.orderId, failedStep: 'payment', reason: payload.detail ?? payload.reason });
+    }),
+    on(InventoryReservationFailed, async ({ payload, ctx }) => {
+      await ctx.emit(OrderCancelled, { orderId: payload.orderId, failedStep: 'inventory', reason: payload.reason });
+    }),
+    on(ShipmentFailed, async ({ payload, ctx }) => {
+      await ctx.emit(OrderCancelled, { orderId: payload.orderId, failedStep: 'shipping', reason: payload.detail ?? payload.reason });
+    }),
+  ];
+}
