@@ -21,7 +21,10 @@ interface Case {
 
 const record = (...fields: AvroField[]): AvroRecordSchema => ({ type: 'record', name: 'Changed', namespace: 'com.acme.matrix', fields });
 const id: AvroField = { name: 'orderId', type: 'string' };
-const status = (symbols: string[]): AvroField => ({ name: 'status', type: { type: 'enum', name: 'Status', symbols } });
+const status = (symbols: string[], dflt?: string): AvroField => ({
+  name: 'status',
+  type: { type: 'enum', name: 'Status', symbols, ...(dflt === undefined ? {} : { default: dflt }) },
+});
 const address = (...fields: AvroField[]): AvroField => ({ name: 'address', type: { type: 'record', name: 'Address', fields } });
 
 /** Verdicts for one step old → new: `backward` = new reads old, `forward` = old reads new. */
@@ -45,6 +48,12 @@ const CASES: readonly Case[] = [
   { change: 'int → long', versions: [record(id, { name: 'qty', type: 'int' }), record(id, { name: 'qty', type: 'long' })], expected: oneStep(true, false) },
   { change: 'long → int', versions: [record(id, { name: 'qty', type: 'long' }), record(id, { name: 'qty', type: 'int' })], expected: oneStep(false, true) },
   { change: 'enum symbol added', versions: [record(id, status(['OPEN'])), record(id, status(['OPEN', 'CLOSED']))], expected: oneStep(true, false) },
+  {
+    // Avro 1.9+: a reader enum's default stands in for symbols it does not know.
+    change: 'enum symbol added, enum has a default',
+    versions: [record(id, status(['OPEN', 'UNKNOWN'], 'UNKNOWN')), record(id, status(['OPEN', 'CLOSED', 'UNKNOWN'], 'UNKNOWN'))],
+    expected: oneStep(true, true),
+  },
   { change: 'enum symbol removed', versions: [record(id, status(['OPEN', 'CLOSED'])), record(id, status(['OPEN']))], expected: oneStep(false, true) },
   {
     change: 'field widened to union with null',
