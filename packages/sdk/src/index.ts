@@ -41,3 +41,5 @@ export { ROUTING_SLIP_HEADER, readRoutingSlip } from './routing-slip.js';
 export { partitionForKey } from './murmur2.js';
 export { KafkaTransport } from './kafka-transport.js';
 export type { KafkaTransportOptions } from './kafka-transport.js';
+export { shutdownGracefully } from './shutdown.js';
+export type { GracefulShutdownOptions } from './shutdown.js';

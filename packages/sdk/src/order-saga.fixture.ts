@@ -81,9 +81,19 @@ export interface Ledger {
   compensationLogs: { step: string; sagaId: string; log: unknown }[];
 }
 
+/** Registers every event type in a fixed order, so two in-process registries hand out the same ids. */
+export async function registerAll(codec: { register(subject: string, schema: EventType['schema']): Promise<number> }, saga: OrderSaga): Promise<void> {
+  for (const t of saga.all) await codec.register(`${t.topic}-${t.name}`, t.schema);
+}
+
 export const newLedger = (): Ledger => ({ charges: [], refunds: [], reservations: [], releases: [], shipments: [], compensationLogs: [] });
 
-export function paymentHandlers(saga: OrderSaga, ledger: Ledger): HandlerDefinition[] {
+/** Test hooks: called in every forward step after its side effect, before it completes. */
+export interface SagaHooks {
+  afterEffect?(step: string, orderId: string): Promise<void>;
+}
+
+export function paymentHandlers(saga: OrderSaga, ledger: Ledger, hooks: SagaHooks = {}): HandlerDefinition[] {
   const e = saga.events;
   return [
     step<OrderPlaced, PaymentCharged, PaymentDeclined, { chargeId: string }, PaymentRefunded>({
@@ -97,6 +107,7 @@ export function paymentHandlers(saga: OrderSaga, ledger: Ledger): HandlerDefinit
           ledger.charges.push(payload.orderId);
           return Promise.resolve(`ch-${payload.orderId}`);
         });
+        await hooks.afterEffect?.('payment', payload.orderId);
         if (payload.orderId.includes('throw-payment') && ctx.attempt === 1) throw new Error('payment gateway timed out after charging');
         if (payload.orderId.includes('giveup-payment')) throw new Error('payment gateway unavailable');
         await ctx.complete({ orderId: payload.orderId, chargeId }, { chargeId });
@@ -115,7 +126,7 @@ export function paymentHandlers(saga: OrderSaga, ledger: Ledger): HandlerDefinit
   ];
 }
 
-export function inventoryHandlers(saga: OrderSaga, ledger: Ledger): HandlerDefinition[] {
+export function inventoryHandlers(saga: OrderSaga, ledger: Ledger, hooks: SagaHooks = {}): HandlerDefinition[] {
   const e = saga.events;
   return [
     step<PaymentCharged, InventoryReserved, ReservationFailed, { reservationId: string }, InventoryReleased>({
@@ -134,6 +145,7 @@ export function inventoryHandlers(saga: OrderSaga, ledger: Ledger): HandlerDefin
           ledger.reservations.push(payload.orderId);
           return Promise.resolve(reservationId);
         });
+        await hooks.afterEffect?.('inventory', payload.orderId);
         await ctx.complete({ orderId: payload.orderId, reservationId }, { reservationId });
       },
       onGiveUp: ({ payload, error }) => ({ orderId: payload.orderId, reason: String(error) }),
@@ -147,7 +159,7 @@ export function inventoryHandlers(saga: OrderSaga, ledger: Ledger): HandlerDefin
   ];
 }
 
-export function shippingHandlers(saga: OrderSaga, ledger: Ledger): HandlerDefinition[] {
+export function shippingHandlers(saga: OrderSaga, ledger: Ledger, hooks: SagaHooks = {}): HandlerDefinition[] {
   const e = saga.events;
   return [
     step<InventoryReserved, ShipmentScheduled, ShipmentFailed>({
@@ -162,6 +174,7 @@ export function shippingHandlers(saga: OrderSaga, ledger: Ledger): HandlerDefini
           return;
         }
         ledger.shipments.push(payload.orderId);
+        await hooks.afterEffect?.('shipping', payload.orderId);
         await ctx.complete({ orderId: payload.orderId, trackingId: `trk-${payload.orderId}` });
       },
       onGiveUp: ({ payload, error }) => ({ orderId: payload.orderId, reason: String(error) }),
@@ -178,6 +191,7 @@ export interface SagaServicesOptions {
   readonly store?: IdempotencyStore;
   readonly groupSuffix?: string;
   readonly overrides?: Partial<ParticipantOptions>;
+  readonly hooks?: SagaHooks;
 }
 
 /** Starts the three participants of the saga. */
@@ -197,9 +211,9 @@ export async function startSagaServices(o: SagaServicesOptions): Promise<Partici
       ...o.overrides,
     });
   return Promise.all([
-    make('payment-service', paymentHandlers(o.saga, o.ledger)),
-    make('inventory-service', inventoryHandlers(o.saga, o.ledger)),
-    make('shipping-service', shippingHandlers(o.saga, o.ledger)),
+    make('payment-service', paymentHandlers(o.saga, o.ledger, o.hooks)),
+    make('inventory-service', inventoryHandlers(o.saga, o.ledger, o.hooks)),
+    make('shipping-service', shippingHandlers(o.saga, o.ledger, o.hooks)),
   ]);
 }
 
