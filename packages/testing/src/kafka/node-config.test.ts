@@ -8,6 +8,10 @@ describe('randomClusterId', () => {
     expect(Buffer.from(id, 'base64url')).toHaveLength(16);
     expect(randomClusterId()).not.toBe(id);
   });
+
+  it('never starts with a dash (kafka-storage would read it as an option)', () => {
+    for (let i = 0; i < 2_000; i += 1) expect(randomClusterId()[0]).toMatch(/[A-Za-f]/);
+  });
 });
 
 describe('nodeProperties', () => {

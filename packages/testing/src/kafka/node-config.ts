@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 /** A fresh KRaft cluster id: 16 random bytes in unpadded base64url, like `kafka-storage random-uuid`. */
 export function randomClusterId(): string {
   const bytes = randomBytes(16);
-  // Kafka reserves the all-zero uuid; setting one bit rules it out for certain.
-  bytes[0] = (bytes[0] ?? 0) | 0x01;
+  // Top bit clear: the first character is then A-Z or a-f, never '-', which kafka-storage's
+  // argument parser would take for an option. Low bit set: never Kafka's reserved all-zero uuid.
+  bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x01;
   return bytes.toString('base64url');
 }
 
