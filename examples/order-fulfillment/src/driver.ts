@@ -22,11 +22,11 @@ export async function driveOrders(opts: {
   readonly demo: DemoOptions;
   readonly publisher: Publisher;
   readonly trackerUrl: string;
-  /** Distinguishes order ids of separate runs on a long-lived broker. */
-  readonly runId: string;
   readonly signal: AbortSignal;
+  /** Saga ids of this run start with it. */
+  readonly sagaIdPrefix: string;
 }): Promise<Summary | undefined> {
-  const { demo, publisher, trackerUrl, runId, signal } = opts;
+  const { demo, publisher, trackerUrl, signal, sagaIdPrefix } = opts;
   const random = seededRandom(demo.seed);
   const expected: Record<ExpectedStatus, number> = { completed: 0, compensated: 0, failed: 0, stuck: 0 };
   const live = new LiveLine();
@@ -34,16 +34,17 @@ export async function driveOrders(opts: {
   let counts: TrackerCounts | undefined;
   let lastPoll = 0;
   const poll = async (): Promise<void> => {
-    if (Date.now() - lastPoll < 250) return;
+    if (Date.now() - lastPoll < 500) return;
     lastPoll = Date.now();
-    counts = await fetchCounts(trackerUrl, SAGA_TYPE);
+    counts = await fetchCounts(trackerUrl, SAGA_TYPE, sagaIdPrefix);
     live.update(progressLine(placed, demo.sagas, counts));
   };
 
+  process.stderr.write(`saga ids: ${sagaIdPrefix}*\n`);
   const started = Date.now();
   while (!signal.aborted && (demo.sagas === undefined || placed < demo.sagas)) {
     const scenario = pickScenario(random, demo.rates);
-    const orderId = `order-${runId}-${String(placed + 1).padStart(6, '0')}`;
+    const orderId = `${sagaIdPrefix}${String(placed + 1).padStart(6, '0')}`;
     await placeOrder(publisher, orderFor(orderId, scenario, random));
     expected[EXPECTED[scenario]] += 1;
     placed += 1;

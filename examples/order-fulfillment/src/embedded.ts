@@ -27,7 +27,7 @@ export async function runEmbedded(demo: DemoOptions, signal: AbortSignal): Promi
     }
     const publisher = await Publisher.create({ transport, codec, source: 'order-service', contracts: sagaContracts, topics: { partitions: demo.partitions } });
     process.stderr.write(`tracker: ${tracker.url}/  (embedded: memory transport, in-process registry)\n`);
-    return await driveOrders({ demo, publisher, trackerUrl: tracker.url, runId: Date.now().toString(36), signal });
+    return await driveOrders({ demo, publisher, trackerUrl: tracker.url, signal, sagaIdPrefix: `order-${Date.now().toString(36)}-` });
   } finally {
     for (const p of participants) await p.close();
     await tracker.close();

@@ -1,6 +1,107 @@
-import type { Summary } from './driver.js';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createSchemaRegistry } from '@troupe/schema-registry';
+import { KafkaTransport, Publisher } from '@troupe/sdk';
+import { LocalKafka, LocalSchemaRegistry } from '@troupe/testing';
+import { driveOrders, type Summary } from './driver.js';
+import { contracts } from './generated/events.js';
 import type { DemoOptions } from './options.js';
+import { SERVICE_NAMES } from './services/index.js';
+import { Supervisor } from './supervisor.js';
 
-export function runOnKafka(_demo: DemoOptions, _signal: AbortSignal): Promise<Summary | undefined> {
-  return Promise.reject(new Error('Kafka mode is not built yet'));
+const say = (line: string): void => void process.stderr.write(`${line}\n`);
+const SERVICE_BIN = fileURLToPath(new URL('./bin/service.js', import.meta.url));
+const TRACKER_BIN = fileURLToPath(new URL('../../../packages/saga-tracker/dist/cli/troupe-tracker.js', import.meta.url));
+const SCHEMAS_DIR = fileURLToPath(new URL('../../../schemas', import.meta.url));
+
+/**
+ * Kafka mode: each service and the tracker run as separate processes on Apache Kafka, under a
+ * supervisor that restarts any that dies. Uses `KAFKA_BROKERS` and `SCHEMA_REGISTRY_URL` when set,
+ * otherwise starts a local broker and registry (Java, no Docker). Services keep their side effects
+ * in PostgreSQL (`DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/test).
+ */
+export async function runOnKafka(demo: DemoOptions, signal: AbortSignal): Promise<Summary | undefined> {
+  const cleanup: (() => Promise<void>)[] = [];
+  try {
+    let brokers = process.env['KAFKA_BROKERS'];
+    if (brokers === undefined || brokers === '') {
+      say('starting a local Kafka broker (first run downloads it with Maven)…');
+      const kafka = await LocalKafka.start({ onProgress: (m: string) => say(`  ${m}`) });
+      cleanup.push(() => kafka.stop());
+      brokers = kafka.brokers.join(',');
+    }
+    let registryUrl = process.env['SCHEMA_REGISTRY_URL'];
+    if (registryUrl === undefined || registryUrl === '') {
+      say('starting a local schema registry (Apicurio; first run downloads it with Maven)…');
+      const registry = await LocalSchemaRegistry.start();
+      cleanup.push(() => registry.stop());
+      registryUrl = registry.url;
+    }
+    const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+    const runId = Date.now().toString(36);
+    const port = demo.port === 0 ? await freePort() : demo.port;
+    say(`KAFKA_BROKERS=${brokers} SCHEMA_REGISTRY_URL=${registryUrl}`);
+
+    const supervisor = new Supervisor(say, demo.supervise);
+    cleanup.push(() => supervisor.stop());
+    const env = {
+      ...process.env,
+      KAFKA_BROKERS: brokers,
+      SCHEMA_REGISTRY_URL: registryUrl,
+      DATABASE_URL: databaseUrl,
+      DEMO_TABLE_PREFIX: `orders_demo_${runId}`,
+      DEMO_PARTITIONS: String(demo.partitions),
+    };
+    for (const name of SERVICE_NAMES) supervisor.start({ name, command: process.execPath, args: [SERVICE_BIN, name], env });
+    supervisor.start({
+      name: 'saga-tracker',
+      command: process.execPath,
+      args: [TRACKER_BIN, '--schemas', SCHEMAS_DIR, '--port', String(port), '--log-level', 'warn'],
+      env,
+    });
+    const trackerUrl = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${trackerUrl}/health`, signal);
+    say(`tracker: ${trackerUrl}/  (Kafka mode: ${SERVICE_NAMES.length} service processes + tracker)`);
+
+    const transport = await KafkaTransport.create({ brokers: brokers.split(','), clientId: 'order-service-shop' });
+    cleanup.push(() => transport.close());
+    const codec = await createSchemaRegistry({ url: registryUrl });
+    const publisher = await Publisher.create({
+      transport,
+      codec,
+      source: 'order-service',
+      contracts: [contracts['order-fulfillment']],
+      topics: { partitions: demo.partitions },
+    });
+    return await driveOrders({ demo, publisher, trackerUrl, signal, sagaIdPrefix: `order-${runId}-` });
+  } finally {
+    for (const fn of cleanup.reverse()) await fn().catch((err: unknown) => say(`cleanup: ${String(err)}`));
+  }
+}
+
+async function waitForHttp(url: string, signal: AbortSignal, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url, { signal });
+      if (res.status < 500) return;
+    } catch {
+      // not listening yet
+    }
+    if (signal.aborted) throw new Error('interrupted');
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs / 1000}s; see the supervisor's output above`);
+    await sleep(250);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
 }

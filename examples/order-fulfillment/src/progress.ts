@@ -11,25 +11,33 @@ export interface TrackerCounts {
   readonly stuck: number;
 }
 
-interface StatsResponse {
-  types: { sagaType: string; total: number; stuck: number; byStatus: Record<string, number> }[];
+interface ListResponse {
+  items: { status: string; stuck: { stuck: boolean } }[];
+  nextCursor?: string;
 }
 
-export async function fetchCounts(trackerUrl: string, sagaType: string): Promise<TrackerCounts> {
-  const res = await fetch(`${trackerUrl}/api/stats?type=${encodeURIComponent(sagaType)}`);
-  if (!res.ok) throw new Error(`tracker answered ${res.status} to /api/stats: ${await res.text()}`);
-  const body = (await res.json()) as StatsResponse;
-  const t = body.types.find((x) => x.sagaType === sagaType);
-  const s = (k: string): number => t?.byStatus[k] ?? 0;
-  return {
-    total: t?.total ?? 0,
-    running: s('running'),
-    compensating: s('compensating'),
-    completed: s('completed'),
-    compensated: s('compensated'),
-    failed: s('failed'),
-    stuck: t?.stuck ?? 0,
-  };
+/**
+ * Counts this run's sagas (by saga id prefix: a long-lived broker holds earlier runs too) through
+ * the tracker's list API, page by page.
+ */
+export async function fetchCounts(trackerUrl: string, sagaType: string, idPrefix: string): Promise<TrackerCounts> {
+  const c = { total: 0, running: 0, compensating: 0, completed: 0, compensated: 0, failed: 0, stuck: 0 };
+  let cursor: string | undefined;
+  do {
+    const q = new URLSearchParams({ type: sagaType, prefix: idPrefix, limit: '500', ...(cursor !== undefined ? { cursor } : {}) });
+    const res = await fetch(`${trackerUrl}/api/sagas?${q.toString()}`);
+    if (!res.ok) throw new Error(`tracker answered ${res.status} to /api/sagas: ${await res.text()}`);
+    const page = (await res.json()) as ListResponse;
+    for (const s of page.items) {
+      c.total += 1;
+      if (s.stuck.stuck) c.stuck += 1;
+      if (s.status === 'running' || s.status === 'compensating' || s.status === 'completed' || s.status === 'compensated' || s.status === 'failed') {
+        c[s.status] += 1;
+      }
+    }
+    cursor = page.nextCursor;
+  } while (cursor !== undefined);
+  return c;
 }
 
 /** The outcome classes the summary compares, from the tracker's counts. */

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/**
+ * Runs one example service as its own process on Kafka:
+ *   KAFKA_BROKERS=... SCHEMA_REGISTRY_URL=... DATABASE_URL=... node dist/bin/service.js payment-service
+ * Side-effect results and the local order book live in PostgreSQL, so a restarted process carries on
+ * where the killed one stopped.
+ */
+import { createSchemaRegistry } from '@troupe/schema-registry';
+import { KafkaTransport, PostgresIdempotencyStore, shutdownGracefully } from '@troupe/sdk';
+import { pino } from 'pino';
+import { SERVICE_NAMES, startService, type ServiceName } from '../services/index.js';
+
+const name = process.argv[2] as ServiceName | undefined;
+const usage = `usage: service.js <${SERVICE_NAMES.join('|')}> (env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL)`;
+if (name === undefined || !SERVICE_NAMES.includes(name)) {
+  process.stderr.write(`${usage}\n`);
+  process.exit(2);
+}
+const env = (key: string): string => {
+  const v = process.env[key];
+  if (v === undefined || v === '') {
+    process.stderr.write(`${key} is not set. ${usage}\n`);
+    process.exit(2);
+  }
+  return v;
+};
+
+const logger = pino({ name, level: process.env['LOG_LEVEL'] ?? 'warn' });
+const transport = await KafkaTransport.create({ brokers: env('KAFKA_BROKERS').split(','), clientId: name });
+const codec = await createSchemaRegistry({ url: env('SCHEMA_REGISTRY_URL') });
+const store = await PostgresIdempotencyStore.create({
+  connectionString: env('DATABASE_URL'),
+  table: `${process.env['DEMO_TABLE_PREFIX'] ?? 'orders_demo'}_${name.replace(/-/g, '_')}`,
+});
+const participant = await startService(name, {
+  transport,
+  codec,
+  store,
+  logger,
+  partitions: Number(process.env['DEMO_PARTITIONS'] ?? '3'),
+});
+shutdownGracefully([participant, transport, store], { logger });
+process.stderr.write(`${name} ready (pid ${process.pid})\n`);
