@@ -1,0 +1,38 @@
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { ConfluentSchemaRegistry } from './confluent-registry.js';
+import { MemorySchemaRegistry } from './memory-registry.js';
+import { createSchemaRegistry } from './registry-factory.js';
+
+/** A loopback port with nothing listening: bind, note the port, close. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+describe('ConfluentSchemaRegistry.create', () => {
+  it('rejects a URL that is not http(s) before any network call', async () => {
+    await expect(ConfluentSchemaRegistry.create({ url: 'localhost:8081' })).rejects.toMatchObject({ code: 'REGISTRY_ERROR' });
+    await expect(ConfluentSchemaRegistry.create({ url: 'ftp://127.0.0.1/' })).rejects.toThrow(/must be http or https/);
+    await expect(ConfluentSchemaRegistry.create({ url: 'http://127.0.0.1:1', retries: -1 })).rejects.toThrow(/retries -1/);
+  });
+
+  it('fails at start-up with a retriable REGISTRY_UNAVAILABLE when nothing answers', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const err = await ConfluentSchemaRegistry.create({ url }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', retriable: true });
+    expect((err as Error).message).toContain(`cannot reach the schema registry at ${url}`);
+  });
+});
+
+describe('createSchemaRegistry', () => {
+  it('is the in-memory registry without a URL', async () => {
+    expect(await createSchemaRegistry({ url: '' })).toBeInstanceOf(MemorySchemaRegistry);
+  });
+});
