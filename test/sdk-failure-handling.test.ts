@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SagaHarness } from '@troupe/testing';
-import { DLQ_HEADER, readDeadLetter, type KafkaTransport, type Participant } from '@troupe/sdk';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { DLQ_HEADER, readDeadLetter, readTopicToEnd, replayDeadLetters, type KafkaTransport, type Participant } from '@troupe/sdk';
+import { kafkaBrokers } from '@troupe/testing';
 import { headerString, toHeaders, type MemorySchemaRegistry } from '@troupe/schema-registry';
 import { startSagaServices, type Ledger, type OrderSaga } from '../packages/sdk/src/order-saga.fixture.js';
 import { sagaOnKafka, silentLogger } from './fixtures/sdk-kafka.js';
@@ -73,5 +76,26 @@ describe('failure handling on a real broker', () => {
     ]);
     const malformed = harness.deadLetters().find((m) => m.key?.toString() === 'poison-3');
     expect(headerString(malformed?.headers, DLQ_HEADER.error)).toContain('missing header ce_id');
+  });
+
+  it('troupe-dlq lists dead letters and replays one onto its original topic', async () => {
+    const e = saga.events;
+    const dlq = `${e.OrderPlaced.topic}.dlq`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli/troupe-dlq.ts', '--brokers', kafkaBrokers().join(','), 'list', dlq, '--json']);
+    const listed = JSON.parse(stdout) as { reason: string; saga?: string; from: string }[];
+    expect(listed.map((l) => [l.reason, l.saga ?? null])).toEqual([
+      ['UNDECODABLE_PAYLOAD', 'poison-1'],
+      ['UNKNOWN_SCHEMA_ID', 'poison-2'],
+      ['MALFORMED_ENVELOPE', null],
+    ]);
+    expect(listed[0]?.from).toMatch(new RegExp(`^${e.OrderPlaced.topic}/0/\\d+$`));
+
+    const replayed = await replayDeadLetters(transport, dlq, { sagaId: 'poison-2' });
+    expect(replayed).toHaveLength(1);
+    const original = (await readTopicToEnd(transport.kafka, e.OrderPlaced.topic)).filter((m) => m.key?.toString() === 'poison-2');
+    expect(original).toHaveLength(2);
+    expect(headerString(original[1]?.headers, 'troupe_replayed_from')).toBe(`${dlq}/${replayed[0]?.partition}/${replayed[0]?.offset}`);
+    expect(original[1]?.value).toEqual(original[0]?.value);
+    expect(headerString(original[1]?.headers, DLQ_HEADER.reason)).toBeUndefined();
   });
 });

@@ -43,3 +43,6 @@ export { KafkaTransport } from './kafka-transport.js';
 export type { KafkaTransportOptions } from './kafka-transport.js';
 export { shutdownGracefully } from './shutdown.js';
 export type { GracefulShutdownOptions } from './shutdown.js';
+export { listDeadLetters, replayDeadLetters } from './dead-letter-tool.js';
+export type { DeadLetterEntry, DeadLetterFilter } from './dead-letter-tool.js';
+export { readTopicToEnd } from './topic-reader.js';

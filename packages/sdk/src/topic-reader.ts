@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import type { InboundMessage } from './transport.js';
+
+/**
+ * Reads a whole topic as it is now (read_committed), from the start to the end offsets taken when
+ * called; for tools such as `troupe-dlq`. Uses a throw-away consumer group that commits nothing.
+ */
+export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 30_000): Promise<InboundMessage[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let ends: { partition: number; high: string; low: string }[];
+  try {
+    ends = await admin.fetchTopicOffsets(topic);
+  } finally {
+    await admin.disconnect();
+  }
+  // A partition is done once a batch reaching its end offset was fetched (control records included).
+  const pending = new Set(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => e.partition));
+  const records: InboundMessage[] = [];
+  if (pending.size === 0) return records;
+  const consumer = kafka.consumer({ groupId: `troupe-reader-${randomBytes(6).toString('hex')}`, readUncommitted: false, maxWaitTimeInMs: 200 });
+  const high = new Map(ends.map((e) => [e.partition, BigInt(e.high)]));
+  let markDone: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (markDone = resolve));
+  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+    const { partition, lastOffset } = e.payload;
+    if (BigInt(lastOffset) + 1n >= (high.get(partition) ?? 0n)) pending.delete(partition);
+    if (pending.size === 0) markDone();
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: ({ partition, message }) => {
+        if (BigInt(message.offset) < (high.get(partition) ?? 0n)) {
+          records.push({ topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers ?? {}, timestamp: message.timestamp });
+        }
+        return Promise.resolve();
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      done,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`reading ${topic} did not reach its end within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  } finally {
+    await consumer.disconnect();
+  }
+  return records.sort((a, b) => a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+}
