@@ -9,6 +9,7 @@ import { guardChild, release } from '../kafka/process-guard.js';
 import { isAlive } from '../kafka/run-state.js';
 import { ensureApicurio } from './apicurio-dist.js';
 import { APICURIO_VERSION, CCOMPAT_PATH } from './apicurio-version.js';
+import { OWNER_PROPERTY, sweepOrphanRegistries } from './orphan-sweep.js';
 import { findRegistryJava } from './registry-java.js';
 
 /** Confluent's compatibility levels, as accepted by `PUT /config`. */
@@ -103,6 +104,9 @@ export class LocalSchemaRegistry {
       onProgress: progress,
     });
     const java = options.javaPath ?? (await findRegistryJava()).path;
+    const detached = options.detached ?? false;
+    const swept = await sweepOrphanRegistries();
+    if (swept.length > 0) progress(`stopped ${swept.length} registry JVM(s) left behind by killed runs (pids ${swept.join(', ')})`);
     const port = options.port ?? (await freePort());
     if (options.port !== undefined) await assertPortFree(port);
     let managementPort = await freePort();
@@ -117,6 +121,8 @@ export class LocalSchemaRegistry {
       'quarkus.management.host': '127.0.0.1',
       'quarkus.management.port': String(managementPort),
       ...options.properties,
+      // Marks a registry that must die with this process; see sweepOrphanRegistries.
+      ...(detached ? {} : { [OWNER_PROPERTY]: String(process.pid) }),
     };
     const args = [
       `-Xmx${options.maxHeapMb ?? 512}m`,
@@ -127,7 +133,6 @@ export class LocalSchemaRegistry {
       dist.runJar,
     ];
     const log = await open(logFile, 'w');
-    const detached = options.detached ?? false;
     const t0 = Date.now();
     progress(`starting Apicurio Registry ${APICURIO_VERSION} on 127.0.0.1:${port} (log: ${logFile})`);
     let child: ChildProcess;
