@@ -24,6 +24,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts', 'examples/**/*.test.ts'],
+          // Generous for a loaded 2-core machine; no test asserts on time.
+          testTimeout: 60_000,
         },
       },
       {
