@@ -46,3 +46,5 @@ export type { GracefulShutdownOptions } from './shutdown.js';
 export { listDeadLetters, replayDeadLetters } from './dead-letter-tool.js';
 export type { DeadLetterEntry, DeadLetterFilter } from './dead-letter-tool.js';
 export { readTopicToEnd } from './topic-reader.js';
+export { OperationsServer } from './operations-server.js';
+export type { OperationsServerOptions } from './operations-server.js';

@@ -1,7 +1,19 @@
-import type { Registry } from 'prom-client';
-import { Counter, Gauge, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-/** The participant's Prometheus instruments, registered on the registry it was given. */
+type LagSource = () => Promise<number | undefined>;
+
+/** Lag callbacks per registry and participant: one gauge per registry serves all participants on it. */
+const lagSources = new WeakMap<Registry, Map<string, LagSource>>();
+
+function metric<T>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+/**
+ * The participant's Prometheus instruments. Participants may share a registry (the default is
+ * prom-client's global one, so a service's existing `/metrics` shows them); series are told
+ * apart by the `participant` label.
+ */
 export class ParticipantMetrics {
   readonly handled: Counter<'participant' | 'type' | 'outcome'>;
   readonly failed: Counter<'participant' | 'type'>;
@@ -13,49 +25,50 @@ export class ParticipantMetrics {
   constructor(
     readonly registry: Registry,
     participant: string,
-    lag: () => Promise<number | undefined>,
+    lag: LagSource,
   ) {
     const registers = [registry];
-    this.handled = new Counter({
-      name: 'troupe_events_handled_total',
-      help: 'Events handled, by outcome (ok, gave-up, skipped)',
-      labelNames: ['participant', 'type', 'outcome'],
-      registers,
-    });
-    this.failed = new Counter({
-      name: 'troupe_handler_failures_total',
-      help: 'Handler attempts that threw',
-      labelNames: ['participant', 'type'],
-      registers,
-    });
-    this.retried = new Counter({
-      name: 'troupe_handler_retries_total',
-      help: 'In-place retries of a handler',
-      labelNames: ['participant', 'type'],
-      registers,
-    });
-    this.deadLettered = new Counter({
-      name: 'troupe_dead_letters_total',
-      help: 'Events sent to a dead-letter topic, by reason',
-      labelNames: ['participant', 'reason'],
-      registers,
-    });
-    this.duration = new Histogram({
-      name: 'troupe_handler_duration_seconds',
-      help: 'Handler duration per attempt',
-      labelNames: ['participant', 'type'],
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
-      registers,
-    });
-    this.lag = new Gauge({
-      name: 'troupe_consumer_lag',
-      help: 'Messages behind the end of the owned partitions',
-      labelNames: ['participant'],
-      registers,
-      async collect() {
-        const value = await lag();
-        if (value !== undefined) this.set({ participant }, value);
-      },
-    });
+    this.handled = metric(registry, 'troupe_events_handled_total', () =>
+      new Counter({ name: 'troupe_events_handled_total', help: 'Events handled, by outcome (ok, gave-up, skipped)', labelNames: ['participant', 'type', 'outcome'], registers }),
+    );
+    this.failed = metric(registry, 'troupe_handler_failures_total', () =>
+      new Counter({ name: 'troupe_handler_failures_total', help: 'Handler attempts that threw', labelNames: ['participant', 'type'], registers }),
+    );
+    this.retried = metric(registry, 'troupe_handler_retries_total', () =>
+      new Counter({ name: 'troupe_handler_retries_total', help: 'In-place retries of a handler', labelNames: ['participant', 'type'], registers }),
+    );
+    this.deadLettered = metric(registry, 'troupe_dead_letters_total', () =>
+      new Counter({ name: 'troupe_dead_letters_total', help: 'Events sent to a dead-letter topic, by reason', labelNames: ['participant', 'reason'], registers }),
+    );
+    this.duration = metric(registry, 'troupe_handler_duration_seconds', () =>
+      new Histogram({
+        name: 'troupe_handler_duration_seconds',
+        help: 'Handler duration per attempt',
+        labelNames: ['participant', 'type'],
+        buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+        registers,
+      }),
+    );
+    let sources = lagSources.get(registry);
+    if (!sources) {
+      sources = new Map();
+      lagSources.set(registry, sources);
+    }
+    sources.set(participant, lag);
+    const all = sources;
+    this.lag = metric(registry, 'troupe_consumer_lag', () =>
+      new Gauge({
+        name: 'troupe_consumer_lag',
+        help: 'Messages behind the end of the owned partitions (transaction markers included)',
+        labelNames: ['participant'],
+        registers,
+        async collect() {
+          for (const [name, source] of all) {
+            const value = await source();
+            if (value !== undefined) this.set({ participant: name }, value);
+          }
+        },
+      }),
+    );
   }
 }

@@ -6,6 +6,7 @@
  */
 import { defineEventType, type AvroRecordSchema, type EventCodec, type EventType, type SagaContract } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import type { IdempotencyStore } from './idempotency/idempotency-store.js';
 import { step, type HandlerDefinition } from './handlers.js';
 import { Participant } from './participant.js';
@@ -196,6 +197,7 @@ export interface SagaServicesOptions {
 
 /** Starts the three participants of the saga. */
 export async function startSagaServices(o: SagaServicesOptions): Promise<Participant[]> {
+  const metricsRegistry = new Registry();
   const make = (name: string, handlers: HandlerDefinition[]): Promise<Participant> =>
     Participant.create({
       name,
@@ -206,6 +208,7 @@ export async function startSagaServices(o: SagaServicesOptions): Promise<Partici
       events: o.saga.all,
       logger: o.logger,
       groupId: `${name}-${o.groupSuffix ?? 'g'}`,
+      metricsRegistry,
       retry: { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 },
       ...(o.store ? { idempotencyStore: o.store } : {}),
       ...o.overrides,

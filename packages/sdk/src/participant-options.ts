@@ -62,8 +62,8 @@ export interface ParticipantOptions {
   /** @default pino at level 'info' named after the participant */
   readonly logger?: Logger;
   /**
-   * Prometheus registry for the participant's metrics.
-   * @default a new Registry per participant (read it from `participant.metrics`)
+   * Prometheus registry for the participant's metrics (series carry a `participant` label).
+   * @default prom-client's global registry, so the service's existing `/metrics` shows them
    */
   readonly metricsRegistry?: Registry;
 }

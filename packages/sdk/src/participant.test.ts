@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DLQ_HEADER } from './dead-letter.js';
 import { MemoryTransport } from './memory-transport.js';
+import { OperationsServer } from './operations-server.js';
 import { newLedger, orderSaga, startSagaServices, type Ledger, type OrderSaga } from './order-saga.fixture.js';
 import type { Participant } from './participant.js';
 import { Publisher } from './publisher.js';
@@ -179,6 +180,22 @@ describe('Participant on the memory transport', () => {
     const text = await payment?.metrics.metrics();
     expect(text).toMatch(/troupe_events_handled_total\{participant="payment-service",type="test.sdk.OrderPlaced",outcome="ok"\} 1/);
     expect(await payment?.health()).toMatchObject({ live: true, ready: true });
+  });
+
+  it('serves health, readiness and metrics over HTTP', async () => {
+    const ops = await OperationsServer.create({ participants: services, checks: { registry: () => Promise.reject(new Error('registry down')) } });
+    try {
+      const live = await fetch(`${ops.url}/health/live`);
+      expect(live.status).toBe(200);
+      const ready = await fetch(`${ops.url}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ live: true, ready: false, checks: { registry: 'failed: Error: registry down' } });
+      const metrics = await (await fetch(`${ops.url}/metrics`)).text();
+      expect(metrics).toContain('# TYPE troupe_handler_duration_seconds histogram');
+      expect(metrics).toContain('troupe_consumer_lag{participant="shipping-service"} 0');
+    } finally {
+      await ops.close();
+    }
   });
 });
 

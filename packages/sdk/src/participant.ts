@@ -7,7 +7,7 @@ import {
   type EventEnvelope,
 } from '@troupe/schema-registry';
 import { pino, type Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { register as globalRegistry, type Registry } from 'prom-client';
 import { deadLetterRecord, MARKER_HEADER, type DeadLetterReason } from './dead-letter.js';
 import { describeError, SdkError } from './errors.js';
 import { EventContext } from './event-context.js';
@@ -76,7 +76,7 @@ export class Participant {
     this.store = options.idempotencyStore ?? new MemoryIdempotencyStore();
     this.ownsStore = options.idempotencyStore === undefined;
     this.logger = (options.logger ?? pino({ name: opts.name, level: 'info' })).child({ participant: opts.name });
-    this.metrics = options.metricsRegistry ?? new Registry();
+    this.metrics = options.metricsRegistry ?? globalRegistry;
     this.instruments = new ParticipantMetrics(this.metrics, opts.name, () => this.consumer?.lag() ?? Promise.resolve(undefined));
   }
 
