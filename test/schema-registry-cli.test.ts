@@ -99,12 +99,14 @@ describe('troupe-schemas register and check against the real registry', () => {
     await writeFile(file, JSON.stringify({ ...schema, fields: [...schema.fields, { name: 'cardBrand', type: ['null', 'string'], default: null }] }));
     const compatible = await inProcess('--schemas', s, 'check', '--registry', registryUrl());
     expect(compatible.code, compatible.out).toBe(0);
-    expect(compatible.out).toContain(`payments-${suffix}-com.acme.payments.PaymentCharged: compatible (BACKWARD), would be registered as version 2`);
+    expect(compatible.out).toContain(`payments-${suffix}-com.acme.payments.PaymentCharged: compatible (BACKWARD), registry says compatible, would be registered as version 2`);
 
     await writeFile(file, JSON.stringify({ ...schema, fields: [...schema.fields, { name: 'cardBrand', type: 'string' }] }));
     const incompatible = await inProcess('--schemas', s, 'check', '--registry', registryUrl());
     expect(incompatible.code).toBe(1);
     expect(incompatible.out).toContain("incompatible (BACKWARD):\n  version 1, new reads old: field 'cardBrand' is read without a default");
+    expect(incompatible.out).toContain('registry says incompatible');
+    expect(incompatible.out).not.toContain('disagree');
     const rejected = await inProcess('--schemas', s, 'register', '--registry', registryUrl());
     expect(rejected.code).toBe(1);
     expect(rejected.out).toContain(`payments-${suffix}-com.acme.payments.PaymentCharged`);

@@ -194,6 +194,27 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
     return level;
   }
 
+  /**
+   * The registry's own verdict on a candidate for a subject, at the subject's level: against every
+   * version where the server supports it (`POST /compatibility/subjects/{s}/versions`), else
+   * against the latest. Messages are the server's, when it gives any.
+   */
+  async testCompatibility(subject: string, schema: AvroRecordSchema): Promise<{ compatible: boolean; messages: string[] }> {
+    const s = encodeURIComponent(subject);
+    const body = { schema: JSON.stringify(schema) };
+    let res = await this.http<{ is_compatible?: boolean; messages?: string[] }>('POST', `/compatibility/subjects/${s}/versions?verbose=true`, body).catch(
+      (err: unknown) => {
+        if (err instanceof SchemaRegistryError && err.code === 'REGISTRY_ERROR' && / answered 405/.test(err.message)) return undefined;
+        throw err;
+      },
+    );
+    if (res === undefined || res.status === 404) {
+      res = await this.http<{ is_compatible?: boolean; messages?: string[] }>('POST', `/compatibility/subjects/${s}/versions/latest?verbose=true`, body);
+    }
+    if (res.status === 404) return { compatible: true, messages: ['subject not registered yet'] };
+    return { compatible: res.data?.is_compatible === true, messages: res.data?.messages ?? [] };
+  }
+
   async setCompatibilityLevel(subject: string, level: CompatibilityLevel): Promise<void> {
     await this.http('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility: level });
   }

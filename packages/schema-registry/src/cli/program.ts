@@ -128,10 +128,15 @@ function build(io: CliIo): Command {
         } else {
           const level = await reg.compatibilityLevel(subject);
           const result = checkCompatibility(level, versions.map((v) => v.schema), e.schema);
-          if (result.compatible) io.out(`${subject}: ${formatCompatibility(result)}, would be registered as version ${versions.length + 1}`);
-          else {
+          // The registry decides on register; show its verdict too, and flag any disagreement.
+          const server = await reg.testCompatibility(subject, e.schema);
+          const serverText = `registry says ${server.compatible ? 'compatible' : 'incompatible'}${server.messages.length > 0 ? ` (${server.messages.join('; ')})` : ''}`;
+          const disagree = server.compatible !== result.compatible ? ' — troupe-schemas and the registry disagree: the registry decides on register' : '';
+          if (result.compatible && server.compatible) {
+            io.out(`${subject}: ${formatCompatibility(result)}, ${serverText}, would be registered as version ${versions.length + 1}`);
+          } else {
             bad++;
-            io.out(`${subject} (${e.file}): ${formatCompatibility(result)}`);
+            io.out(`${subject} (${e.file}): ${formatCompatibility(result)}\n  ${serverText}${disagree}`);
           }
         }
       }
