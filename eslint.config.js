@@ -2,7 +2,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/*.js', '**/*.mjs', '**/*.cjs', '**/generated/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '.troupe/**', 'test-results/**', 'coverage/**', '**/*.js', '**/*.mjs', '**/*.cjs', '**/generated/**'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
