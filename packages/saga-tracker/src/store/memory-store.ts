@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util';
 import type { SagaContract } from '@troupe/schema-registry';
 import { SAGA_STATUSES, compareEvents, project } from '../projection.js';
 import type { SagaProjection, SagaStatus } from '../projection.js';
@@ -30,7 +29,7 @@ export interface MemoryStoreOptions {
 interface Entry {
   readonly events: Map<string, TrackedEvent>;
   projection: SagaProjection;
-  position: ListPosition;
+  position: ListPosition & { readonly stuckAt: number };
 }
 
 /**
@@ -44,6 +43,8 @@ export class MemorySagaStore implements SagaStore {
   private readonly byType = new Map<string, Set<string>>();
   /** Sagas in list order (newest start first); kept sorted so a page costs O(page), not O(sagas). */
   private readonly order: Entry[] = [];
+  /** Saga ids in code-point order, so an id-prefix query finds its range by binary search. */
+  private readonly ids: string[] = [];
   private readonly listeners = new ChangeListeners();
   private readonly contractOf = (sagaType: string): SagaContract | undefined => this.contracts.get(sagaType);
 
@@ -56,34 +57,44 @@ export class MemorySagaStore implements SagaStore {
   }
 
   apply(batch: EventBatch): Promise<SagaChange[]> {
-    const touched = new Map<string, { entry: Entry | undefined; events: Map<string, TrackedEvent> }>();
+    const touched = new Map<string, { entry: Entry | undefined; events: Map<string, TrackedEvent>; added: boolean }>();
     for (const e of batch.events) {
       let t = touched.get(e.sagaId);
       if (t === undefined) {
         const entry = this.sagas.get(e.sagaId);
-        t = { entry, events: entry?.events ?? new Map<string, TrackedEvent>() };
+        t = { entry, events: entry?.events ?? new Map<string, TrackedEvent>(), added: false };
         touched.set(e.sagaId, t);
       }
       const key = eventKey(e);
       const seen = t.events.get(key);
-      if (seen === undefined || compareCopies(e, seen) < 0) t.events.set(key, e);
+      if (seen === undefined) {
+        t.events.set(key, e);
+        t.added = true;
+      } else if (compareCopies(e, seen) < 0) {
+        // Another copy of a known event: the projection ignores coordinates, so nothing changes.
+        t.events.set(key, e);
+      }
     }
     const changes: SagaChange[] = [];
-    for (const { entry, events } of touched.values()) {
+    for (const { entry, events, added } of touched.values()) {
+      // A new event always changes the projection (its event count at least); a copy never does.
+      if (!added) continue;
       const projection = project(events.values(), this.contractOf);
       if (entry === undefined) {
         const created: Entry = { events, projection, position: positionOf(projection) };
         this.sagas.set(projection.sagaId, created);
+        this.ids.splice(lowerBound(this.ids, projection.sagaId), 0, projection.sagaId);
         this.index(created);
         changes.push({ summary: summarize(projection) });
         continue;
       }
       const before = entry.projection;
-      if (isDeepStrictEqual(before, projection)) continue;
-      this.unindex(entry);
+      const moved = before.startedAt !== projection.startedAt || before.sagaType !== projection.sagaType;
+      // Not moved: the entry keeps its place in `order`; only the cached stuck instant may change.
+      if (moved) this.unindex(entry);
       entry.projection = projection;
       entry.position = positionOf(projection);
-      this.index(entry);
+      if (moved) this.index(entry);
       changes.push({ previous: before.status, summary: summarize(projection) });
     }
     if (changes.length > 0) this.listeners.emit(changes);
@@ -102,10 +113,25 @@ export class MemorySagaStore implements SagaStore {
     const limit = Math.min(q.limit ?? DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT);
     const after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
     const statuses = q.status !== undefined && q.status.length > 0 ? new Set<SagaStatus>(q.status) : undefined;
-    let i = after === undefined ? 0 : this.indexAfter(after);
+    // A selective id prefix is answered from the id index; otherwise walk the list order.
+    let candidates: readonly Entry[] = this.order;
+    if (q.idPrefix !== undefined && q.idPrefix !== '') {
+      const lo = lowerBound(this.ids, q.idPrefix);
+      let hi = lo;
+      const cap = lo + Math.max(64, this.order.length / 8);
+      while (hi < this.ids.length && hi < cap && (this.ids[hi] ?? '').startsWith(q.idPrefix)) hi++;
+      if (hi < cap) {
+        candidates = this.ids
+          .slice(lo, hi)
+          .map((id) => this.sagas.get(id))
+          .filter((e): e is Entry => e !== undefined)
+          .sort((a, b) => (listedBefore(a.position, b.position) ? -1 : 1));
+      }
+    }
+    let i = after === undefined ? 0 : indexAfter(candidates, after);
     const items: ListedSaga[] = [];
-    for (; i < this.order.length && items.length < limit; i++) {
-      const entry = this.order[i];
+    for (; i < candidates.length && items.length < limit; i++) {
+      const entry = candidates[i];
       if (entry === undefined) break;
       const p = entry.projection;
       if (q.type !== undefined && p.sagaType !== q.type) continue;
@@ -113,12 +139,11 @@ export class MemorySagaStore implements SagaStore {
       if (q.startedFrom !== undefined && entry.position.startedAt < q.startedFrom) continue;
       if (q.startedTo !== undefined && entry.position.startedAt >= q.startedTo) continue;
       if (q.idPrefix !== undefined && !p.sagaId.startsWith(q.idPrefix)) continue;
-      const stuck = stuckInfo(p, q.now);
-      if (q.stuck !== undefined && stuck.stuck !== q.stuck) continue;
-      items.push({ ...summarize(p), stuck });
+      if (q.stuck !== undefined && entry.position.stuckAt <= q.now !== q.stuck) continue;
+      items.push({ ...summarize(p), stuck: stuckInfo(p, q.now) });
     }
     const last = items[items.length - 1];
-    const more = items.length === limit && i < this.order.length;
+    const more = items.length === limit && i < candidates.length;
     return Promise.resolve({
       items,
       ...(more && last !== undefined ? { nextCursor: encodeCursor({ startedAt: Date.parse(last.startedAt), sagaId: last.sagaId }) } : {}),
@@ -143,7 +168,7 @@ export class MemorySagaStore implements SagaStore {
           const p = this.sagas.get(id)?.projection;
           if (p === undefined) continue;
           byStatus[p.status]++;
-          if (p.stuckAfter !== undefined && Date.parse(p.stuckAfter) <= opts.now) stuck++;
+          if ((this.sagas.get(id)?.position.stuckAt ?? Infinity) <= opts.now) stuck++;
           for (const s of p.steps) {
             if (s.latencyMs === undefined) continue;
             let l = latencies.get(s.name);
@@ -197,21 +222,8 @@ export class MemorySagaStore implements SagaStore {
     return Promise.resolve();
   }
 
-  /** First index in `order` listed after `pos`. */
-  private indexAfter(pos: ListPosition): number {
-    let lo = 0;
-    let hi = this.order.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const e = this.order[mid];
-      if (e !== undefined && (listedBefore(e.position, pos) || samePosition(e.position, pos))) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
   private index(entry: Entry): void {
-    this.order.splice(this.indexAfter(entry.position), 0, entry);
+    this.order.splice(indexAfter(this.order, entry.position), 0, entry);
     let ids = this.byType.get(entry.projection.sagaType);
     if (ids === undefined) this.byType.set(entry.projection.sagaType, (ids = new Set()));
     ids.add(entry.projection.sagaId);
@@ -219,15 +231,41 @@ export class MemorySagaStore implements SagaStore {
 
   /** Removes an entry from the indexes under its current (not yet updated) projection. */
   private unindex(entry: Entry): void {
-    const at = this.indexAfter(entry.position) - 1;
+    const at = indexAfter(this.order, entry.position) - 1;
     const i = this.order[at] === entry ? at : this.order.indexOf(entry);
     if (i >= 0) this.order.splice(i, 1);
     this.byType.get(entry.projection.sagaType)?.delete(entry.projection.sagaId);
   }
 }
 
-function positionOf(p: SagaProjection): ListPosition {
-  return { startedAt: Date.parse(p.startedAt), sagaId: p.sagaId };
+function positionOf(p: SagaProjection): ListPosition & { stuckAt: number } {
+  // Parsed once here, so filtering 100k sagas by "stuck" compares numbers, not strings.
+  return { startedAt: Date.parse(p.startedAt), sagaId: p.sagaId, stuckAt: p.stuckAfter !== undefined ? Date.parse(p.stuckAfter) : Infinity };
+}
+
+/** First index in `list` (in list order) of an entry listed after `pos`. */
+function indexAfter(list: readonly Entry[], pos: ListPosition): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const e = list[mid];
+    if (e !== undefined && (listedBefore(e.position, pos) || samePosition(e.position, pos))) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index in a sorted string array whose value is not below `v`. */
+function lowerBound(sorted: readonly string[], v: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] ?? '') < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function samePosition(a: ListPosition, b: ListPosition): boolean {

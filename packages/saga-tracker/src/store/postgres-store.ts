@@ -139,10 +139,10 @@ export class PostgresSagaStore implements SagaStore {
     }
     // Sorted, so concurrent instances take row locks in one order and cannot deadlock each other.
     const rows = [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
-    const sagaIds = [...new Set(rows.map((e) => e.sagaId))].sort();
     const changes = await this.transaction(async (c) => {
-      if (rows.length > 0) await this.insertEvents(c, rows);
-      const result = sagaIds.length > 0 ? await this.reproject(c, sagaIds) : [];
+      // Only sagas that gained an event need re-projecting: another copy of a known event changes nothing.
+      const grown = rows.length > 0 ? await this.insertEvents(c, rows) : [];
+      const result = grown.length > 0 ? await this.reproject(c, grown) : [];
       if (batch.offsets !== undefined && batch.offsets.length > 0 && batch.group !== undefined) {
         await c.query(
           `INSERT INTO ${this.t.offsets} (group_id, topic, partition, next_offset)
@@ -158,18 +158,22 @@ export class PostgresSagaStore implements SagaStore {
     return changes;
   }
 
-  private async insertEvents(c: pg.PoolClient, rows: readonly TrackedEvent[]): Promise<void> {
+  /** Inserts events; returns the ids (sorted) of sagas that gained at least one new event. */
+  private async insertEvents(c: pg.PoolClient, rows: readonly TrackedEvent[]): Promise<string[]> {
     const { events } = this.t;
     // A lower-coordinate copy replaces a stored one (same rule as compareCopies), so every store
     // and instance ends up holding the same copy whichever it read first.
-    await c.query(
+    const r = await c.query<{ saga_id: string; inserted: boolean }>(
       `INSERT INTO ${events} (saga_id, key, event)
        SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
        ON CONFLICT (saga_id, key) DO UPDATE SET event = EXCLUDED.event
        WHERE (EXCLUDED.event->>'topic' COLLATE "C", (EXCLUDED.event->>'partition')::int, (EXCLUDED.event->>'offset')::numeric)
-           < (${events}.event->>'topic' COLLATE "C", (${events}.event->>'partition')::int, (${events}.event->>'offset')::numeric)`,
+           < (${events}.event->>'topic' COLLATE "C", (${events}.event->>'partition')::int, (${events}.event->>'offset')::numeric)
+       RETURNING saga_id, (xmax = 0) AS inserted`,
       [rows.map((e) => e.sagaId), rows.map(eventKey), rows.map((e) => JSON.stringify(e))],
     );
+    // xmax = 0 marks a fresh insert; a replaced copy is an update and changes no projection.
+    return [...new Set(r.rows.filter((x) => x.inserted).map((x) => x.saga_id))].sort();
   }
 
   private async reproject(c: pg.PoolClient, sagaIds: readonly string[]): Promise<SagaChange[]> {
