@@ -38,31 +38,12 @@ export async function runOnKafka(demo: DemoOptions, signal: AbortSignal): Promis
       cleanup.push(() => registry.stop());
       registryUrl = registry.url;
     }
-    const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
     const runId = Date.now().toString(36);
-    const port = demo.port === 0 ? await freePort() : demo.port;
     say(`KAFKA_BROKERS=${brokers} SCHEMA_REGISTRY_URL=${registryUrl}`);
-
-    const supervisor = new Supervisor(say, demo.supervise);
-    cleanup.push(() => supervisor.stop());
-    const env = {
-      ...process.env,
-      KAFKA_BROKERS: brokers,
-      SCHEMA_REGISTRY_URL: registryUrl,
-      DATABASE_URL: databaseUrl,
-      DEMO_TABLE_PREFIX: `orders_demo_${runId}`,
-      DEMO_PARTITIONS: String(demo.partitions),
-    };
-    for (const name of SERVICE_NAMES) supervisor.start({ name, command: process.execPath, args: [SERVICE_BIN, name], env });
-    supervisor.start({
-      name: 'saga-tracker',
-      command: process.execPath,
-      args: [TRACKER_BIN, '--schemas', SCHEMAS_DIR, '--port', String(port), '--log-level', 'warn'],
-      env,
-    });
-    const trackerUrl = `http://127.0.0.1:${port}`;
+    const trackerUrl = demo.trackerUrl ?? (await startProcesses({ demo, brokers, registryUrl, runId, cleanup }));
     await waitForHttp(`${trackerUrl}/health`, signal);
-    say(`tracker: ${trackerUrl}/  (Kafka mode: ${SERVICE_NAMES.length} service processes + tracker)`);
+    const where = demo.trackerUrl === undefined ? `${SERVICE_NAMES.length} service processes + tracker` : 'services and tracker run elsewhere';
+    say(`tracker: ${trackerUrl}/  (Kafka mode: ${where})`);
 
     const transport = await KafkaTransport.create({ brokers: brokers.split(','), clientId: 'order-service-shop' });
     cleanup.push(() => transport.close());
@@ -78,6 +59,37 @@ export async function runOnKafka(demo: DemoOptions, signal: AbortSignal): Promis
   } finally {
     for (const fn of cleanup.reverse()) await fn().catch((err: unknown) => say(`cleanup: ${String(err)}`));
   }
+}
+
+/** Starts the four services and the tracker as supervised child processes; returns the tracker URL. */
+async function startProcesses(args: {
+  demo: DemoOptions;
+  brokers: string;
+  registryUrl: string;
+  runId: string;
+  cleanup: (() => Promise<void>)[];
+}): Promise<string> {
+  const { demo, brokers, registryUrl, runId, cleanup } = args;
+  const port = demo.port === 0 ? await freePort() : demo.port;
+  const supervisor = new Supervisor(say, demo.supervise);
+  cleanup.push(() => supervisor.stop());
+  const env = {
+    ...process.env,
+    KAFKA_BROKERS: brokers,
+    SCHEMA_REGISTRY_URL: registryUrl,
+    DATABASE_URL: process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test',
+    // Each run gets its own tables for the services' side effects and order books.
+    DEMO_TABLE_PREFIX: `orders_demo_${runId}`,
+    DEMO_PARTITIONS: String(demo.partitions),
+  };
+  for (const name of SERVICE_NAMES) supervisor.start({ name, command: process.execPath, args: [SERVICE_BIN, name], env });
+  supervisor.start({
+    name: 'saga-tracker',
+    command: process.execPath,
+    args: [TRACKER_BIN, '--schemas', SCHEMAS_DIR, '--port', String(port), '--log-level', 'warn'],
+    env,
+  });
+  return `http://127.0.0.1:${port}`;
 }
 
 async function waitForHttp(url: string, signal: AbortSignal, timeoutMs = 120_000): Promise<void> {

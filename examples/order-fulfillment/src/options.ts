@@ -14,6 +14,8 @@ export interface DemoOptions {
   readonly partitions: number;
   /** Kafka mode: restart a service that dies. */
   readonly supervise: boolean;
+  /** Kafka mode: services and tracker run elsewhere (e.g. docker compose); only place orders and watch this tracker. */
+  readonly trackerUrl: string | undefined;
 }
 
 const int = (min: number) => (v: string): number => {
@@ -47,6 +49,7 @@ export function parseDemoOptions(argv: readonly string[]): DemoOptions {
     .option('--exit-when-done', 'wait until every saga has ended, print a JSON summary as the last line and exit', false)
     .option('--kafka', 'run on Apache Kafka: each service and the tracker in its own process', false)
     .option('--no-supervise', 'Kafka mode: do not restart a service that dies')
+    .option('--tracker-url <url>', 'Kafka mode: the services and tracker already run (e.g. docker compose); only place orders and watch this tracker')
     .showHelpAfterError()
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   program.parse([...argv], { from: 'user' });
@@ -63,6 +66,7 @@ export function parseDemoOptions(argv: readonly string[]): DemoOptions {
     exitWhenDone: boolean;
     kafka: boolean;
     supervise: boolean;
+    trackerUrl?: string;
   }>();
   const rates: FailureRates = {
     cardExpired: o.cardExpiredRate,
@@ -75,6 +79,7 @@ export function parseDemoOptions(argv: readonly string[]): DemoOptions {
   } catch (err) {
     program.error(`error: ${(err as Error).message}`, { exitCode: 2 });
   }
+  if (o.trackerUrl !== undefined && !o.kafka) program.error('error: --tracker-url needs --kafka', { exitCode: 2 });
   if (o.exitWhenDone && o.sagas === undefined) program.error('error: --exit-when-done needs --sagas N', { exitCode: 2 });
   return {
     sagas: o.sagas,
@@ -86,5 +91,6 @@ export function parseDemoOptions(argv: readonly string[]): DemoOptions {
     kafka: o.kafka,
     partitions: o.partitions,
     supervise: o.supervise,
+    trackerUrl: o.trackerUrl?.replace(/\/+$/, ''),
   };
 }
