@@ -122,9 +122,11 @@ describe('tracker HTTP API', () => {
     await sick.close();
   });
 
-  it('streams saga changes over server-sent events', async () => {
+  it('streams saga changes over server-sent events, and close() ends open streams', async () => {
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
+    let ended: () => void = () => undefined;
+    const streamEnded = new Promise<void>((r) => (ended = r));
     const received = await new Promise<string>((resolve, reject) => {
       const req = get(`http://127.0.0.1:${port}/api/stream`, (res) => {
         let buf = '';
@@ -134,14 +136,16 @@ describe('tracker HTTP API', () => {
           if (buf.includes('event: hello') && !buf.includes('event: saga')) {
             void store.apply({ events: chain('o-4', ['placed']) });
           }
-          if (buf.includes('event: saga')) {
-            req.destroy();
-            resolve(buf);
-          }
+          if (buf.includes('event: saga')) resolve(buf);
         });
+        res.on('end', () => ended());
+        res.resume();
       });
       req.on('error', reject);
     });
+    // close() must not wait on the open stream; it ends it (a hang here fails the test by timeout).
+    await app.close();
+    await streamEnded;
     const data = /event: saga\ndata: (.*)\n/.exec(received)?.[1] ?? '{}';
     expect(JSON.parse(data)).toMatchObject({ summary: { sagaId: 'o-4', status: 'running' } });
   });

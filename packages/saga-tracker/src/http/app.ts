@@ -116,8 +116,14 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
     contract: contracts.get(req.params.type) ?? null,
   }));
 
-  app.get('/api/stream', (req, reply) => {
-    stream(reply, store, opts.sseKeepAliveMs ?? 15_000);
+  // Open event streams would keep close() waiting forever: end them first.
+  const streams = new Set<ServerResponse>();
+  app.addHook('preClose', (done) => {
+    for (const res of streams) res.end();
+    done();
+  });
+  app.get('/api/stream', (_req, reply) => {
+    stream(reply, store, { keepAliveMs: opts.sseKeepAliveMs ?? 15_000, streams });
   });
 
   app.get('/health', async (_req, reply) => {
@@ -170,9 +176,10 @@ async function timelineEntry(e: TrackedEvent, codec: EventCodec | undefined, wit
 }
 
 /** Server-sent events: one `saga` event per changed saga, as the store commits it. */
-function stream(reply: FastifyReply, store: SagaStore, keepAliveMs: number): void {
+function stream(reply: FastifyReply, store: SagaStore, o: { keepAliveMs: number; streams: Set<ServerResponse> }): void {
   reply.hijack();
   const res: ServerResponse = reply.raw;
+  o.streams.add(res);
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
@@ -183,10 +190,11 @@ function stream(reply: FastifyReply, store: SagaStore, keepAliveMs: number): voi
   const stop = store.onChange((changes: readonly SagaChange[]) => {
     for (const c of changes) res.write(`event: saga\ndata: ${JSON.stringify(c)}\n\n`);
   });
-  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
+  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), o.keepAliveMs);
   keepAlive.unref();
   res.on('close', () => {
     clearInterval(keepAlive);
     stop();
+    o.streams.delete(res);
   });
 }

@@ -32,6 +32,11 @@ export interface KafkaIngestOptions {
   readonly topicWaitMs?: number;
   /** How often to look for new topics matching the patterns (e.g. a DLQ created late); 0 = never. @default 30000 */
   readonly topicRefreshMs?: number;
+  /**
+   * Partitions handled at once. A saga's events share a partition number across topics, so
+   * concurrent batches may touch one saga; the stores serialise that. @default 4
+   */
+  readonly partitionsConsumedConcurrently?: number;
   /** Extra kafkajs client settings (ssl, sasl, ...). @default {} */
   readonly kafka?: Omit<KafkaConfig, 'brokers' | 'clientId'>;
   readonly metrics?: TrackerMetrics;
@@ -72,6 +77,10 @@ export class KafkaIngest {
   /** Connects, waits for the topics, and starts consuming. */
   static async create(opts: KafkaIngestOptions): Promise<KafkaIngest> {
     if (opts.brokers.length === 0) throw new TrackerError('INVALID_OPTIONS', 'brokers is empty; give at least one host:port.');
+    const concurrency = opts.partitionsConsumedConcurrently ?? 4;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new TrackerError('INVALID_OPTIONS', `partitionsConsumedConcurrently must be a positive integer, got ${concurrency}.`);
+    }
     if ((opts.topics ?? []).length === 0 && opts.topicPattern === undefined) {
       throw new TrackerError('INVALID_OPTIONS', 'no topics to read: pass topics (e.g. from the contracts) or a topicPattern.');
     }
@@ -189,7 +198,12 @@ export class KafkaIngest {
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
-    await consumer.run({ eachBatchAutoResolve: false, autoCommit: true, eachBatch: (b) => this.onBatch(b) });
+    await consumer.run({
+      eachBatchAutoResolve: false,
+      autoCommit: true,
+      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 4,
+      eachBatch: (b) => this.onBatch(b),
+    });
     this.consumer = consumer;
     this.subscribed = topics;
     this.stateValue = 'running';
