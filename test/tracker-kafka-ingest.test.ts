@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { MemorySchemaRegistry, defineEventType, type SagaContract } from '@troupe/schema-registry';
 import { SagaTracker, TrackerError } from '@troupe/saga-tracker';
-import { kafkaBrokers, testKafka, uniqueName, waitForValue } from '@troupe/testing';
+import { createTopics, kafkaBrokers, testKafka, uniqueName, waitForValue } from '@troupe/testing';
 import { SagaEventWriter, createSagaTopics, orderEvents, type SagaTopics } from './fixtures/tracker-kafka.js';
 
 const CONTRACT: SagaContract = {
@@ -116,7 +116,8 @@ describe('tracker ingestion from a real broker', () => {
       brokers: kafkaBrokers(),
       contracts: [CONTRACT],
       topics: [topics.orders, topics.payments, topics.inventory, topics.shipping],
-      deadLetterPattern: new RegExp(`^${topics.payments.replace(/\./g, '\\.')}\\.dlq$`),
+      deadLetterPattern: new RegExp(`^${topics.orders.replace(/\.orders$/, '').replace(/\./g, '\\.')}\\.[a-z]+\\.dlq$`),
+      ingest: { topicRefreshMs: 500 },
       codec,
       port: 0,
       logger: pino({ level: 'silent' }),
@@ -159,6 +160,30 @@ describe('tracker ingestion from a real broker', () => {
     const after = (await admin.listTopics()).filter((t) => !t.startsWith('__')).sort();
     await admin.disconnect();
     expect(after).toEqual(before);
+  });
+
+  it('picks up a dead-letter topic created after it started', async () => {
+    if (tracker === undefined) throw new Error('the first test starts the tracker');
+    const ev = orderEvents(topics);
+    const lateDlq = `${topics.inventory}.dlq`;
+    const [placed, charged] = SagaEventWriter.chain(`${run}-6`, [ev.placed, ev.charged], { startMs: Date.now() });
+    if (placed === undefined || charged === undefined) throw new Error('fixture');
+    await writer.send([placed, charged]);
+    const pattern = tracker.ingest.topics;
+    expect(pattern).not.toContain(lateDlq);
+    // A participant creates its DLQ on its first failure; the tracker must notice on its own.
+    await createTopics([{ topic: lateDlq, partitions: 3 }]);
+    await writer.send([{ ...charged, topic: lateDlq, headers: { ...charged.headers, troupe_dlq_reason: 'HANDLER_FAILED', troupe_dlq_error: 'boom' } }]);
+    const s6 = await waitForValue(
+      async () => {
+        const res = await fetch(`${tracker?.url ?? ''}/api/sagas/${run}-6`);
+        const body = res.ok ? ((await res.json()) as SagaJson) : undefined;
+        return body?.status === 'failed' ? body : undefined;
+      },
+      { description: 'the late dead letter to be read', timeoutMs: 60_000 },
+    );
+    expect(s6.deadLetters).toEqual([expect.objectContaining({ topic: lateDlq, reason: 'HANDLER_FAILED: boom' })]);
+    expect(tracker.ingest.topics).toContain(lateDlq);
   });
 
   it('refuses to start when a configured topic does not exist, and creates none', async () => {
