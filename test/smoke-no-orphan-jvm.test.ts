@@ -28,7 +28,8 @@ const childSource = (stateDir: string): string => `
 import { LocalKafka } from ${JSON.stringify(join(root, 'packages/testing/src/index.ts'))};
 const kafka = await LocalKafka.start({ stateDir: ${JSON.stringify(stateDir)}, warmUp: false });
 process.stdout.write(JSON.stringify({ pid: kafka.pid }) + '\\n');
-if (process.argv[2] === 'exit') process.exit(0);
+// Ends (without stop()) when the parent writes "exit"; otherwise lives until it is signalled.
+process.stdin.on('data', (d) => { if (String(d).includes('exit')) process.exit(0); });
 setInterval(() => undefined, 1000);
 `;
 
@@ -48,8 +49,8 @@ describe('a test process that dies leaves no broker JVM behind', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function startChild(mode: string): Promise<{ child: ChildProcess; jvm: number }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, mode], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  async function startChild(): Promise<{ child: ChildProcess; jvm: number }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
     const jvm = await new Promise<number>((resolve, reject) => {
       let out = '';
       child.stdout?.on('data', (d: Buffer) => {
@@ -67,13 +68,15 @@ describe('a test process that dies leaves no broker JVM behind', () => {
     new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
   it('kills the JVM when the process exits without stopping it', async () => {
-    const { child, jvm } = await startChild('exit');
+    const { child, jvm } = await startChild();
+    child.stdin?.write('exit\n');
     await exited(child);
+    expect(child.exitCode).toBe(0);
     await waitFor(() => !alive(jvm), { description: `JVM ${jvm} to be gone after its parent exited` });
   });
 
   it('kills the JVM when the process is terminated by SIGTERM', async () => {
-    const { child, jvm } = await startChild('hang');
+    const { child, jvm } = await startChild();
     child.kill('SIGTERM');
     await exited(child);
     expect(child.signalCode).toBe('SIGTERM');
@@ -81,7 +84,7 @@ describe('a test process that dies leaves no broker JVM behind', () => {
   });
 
   it('sweeps the JVM of a SIGKILLed process on the next start', async () => {
-    const { child, jvm } = await startChild('hang');
+    const { child, jvm } = await startChild();
     child.kill('SIGKILL');
     await exited(child);
     // Nothing could run in the killed process: the JVM is orphaned until a sweep.

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Consumer } from 'kafkajs';
 
 /**
  * Right after start the transaction and group coordinators are still creating and loading
@@ -16,35 +16,53 @@ export async function warmUp(brokers: readonly string[], replicationFactor: numb
   await admin.connect();
   try {
     await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor }], waitForLeaders: true });
-    const producer = kafka.producer({
-      transactionalId: `troupe-warmup-${suffix}`,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    await producer.connect();
-    try {
-      const tx = await producer.transaction();
-      await tx.send({ topic, messages: [{ key: 'warmup', value: 'warmup' }] });
-      await tx.commit();
-    } finally {
-      await producer.disconnect();
-    }
+    // The two coordinators load independently: warm them concurrently.
     const groupId = `troupe-warmup-${suffix}`;
-    const consumer = kafka.consumer({ groupId, readUncommitted: false });
-    await consumer.connect();
+    const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 100 });
+    const consumed = consumeAndCommit(consumer, topic);
     try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        consumer.run({ eachMessage: () => Promise.resolve(resolve()) }).catch(reject);
-      });
-      await consumer.commitOffsets([{ topic, partition: 0, offset: '1' }]);
-    } finally {
-      await consumer.disconnect();
+      await commitTransaction(kafka, topic, `troupe-warmup-${suffix}`);
+    } catch (error) {
+      // The consumer would wait forever for a message that never comes.
+      consumed.catch(() => undefined);
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
     }
+    await consumed;
     await admin.deleteGroups([groupId]).catch(() => undefined);
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
   } finally {
     await admin.disconnect();
+  }
+}
+
+async function commitTransaction(kafka: Kafka, topic: string, transactionalId: string): Promise<void> {
+  const producer = kafka.producer({
+    transactionalId,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  try {
+    const tx = await producer.transaction();
+    await tx.send({ topic, messages: [{ key: 'warmup', value: 'warmup' }] });
+    await tx.commit();
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Joins a read_committed group, waits for the committed warm-up message and commits its offset. */
+async function consumeAndCommit(consumer: Consumer, topic: string): Promise<void> {
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      consumer.run({ eachMessage: () => Promise.resolve(resolve()) }).catch(reject);
+    });
+    await consumer.commitOffsets([{ topic, partition: 0, offset: '1' }]);
+  } finally {
+    await consumer.disconnect();
   }
 }
