@@ -48,3 +48,4 @@ export type { DeadLetterEntry, DeadLetterFilter } from './dead-letter-tool.js';
 export { readTopicToEnd } from './topic-reader.js';
 export { OperationsServer } from './operations-server.js';
 export type { OperationsServerOptions } from './operations-server.js';
+export type { RetryTopicOptions } from './retry-topic.js';

@@ -11,6 +11,7 @@ import {
 } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { pino, type Logger } from 'pino';
+import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import { describeError, SdkError } from './errors.js';
 import { sleep } from './semaphore.js';
 import type {
@@ -275,6 +276,7 @@ class KafkaConsumerLoop implements ConsumerHandle {
       sessionTimeout: opts.sessionTimeoutMs,
       heartbeatInterval: Math.max(1000, Math.floor(opts.sessionTimeoutMs / 10)),
       allowAutoTopicCreation: false,
+      partitionAssigners: [CoPartitionedAssigner],
     });
     const loop = new KafkaConsumerLoop(transport, consumer, spec, opts);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
@@ -373,6 +375,7 @@ class KafkaConsumerLoop implements ConsumerHandle {
           const next = String(BigInt(last.offset) + 1n);
           await this.commit(topic, partition, outcome.outputs, next);
           payload.resolveOffset(last.offset);
+          outcome.afterCommit?.();
         }
       } catch (err) {
         this.opts.logger.warn({ topic, partition, offset: first.offset, err: describeError(err) }, 'batch not committed; it will be delivered again');

@@ -247,17 +247,16 @@ export class MemoryTransport implements Transport {
     for (const set of all) for (const wake of set) wake();
   }
 
-  /** Round-robin over the sorted partitions of each topic among the members subscribed to it. */
+  /** Partition number p of every topic goes to the same member (as Kafka's co-partitioned assigner). */
   private rebalance(group: Group): void {
     const active = group.members.filter((m) => !m.stopped);
     const next = new Map<Member, Set<string>>(active.map((m) => [m, new Set<string>()]));
     const topics = [...new Set(active.flatMap((m) => m.spec.topics))].sort();
-    let turn = 0;
     for (const topic of topics) {
       const subscribers = active.filter((m) => m.spec.topics.includes(topic));
       const count = this.logs.get(topic)?.length ?? 0;
       for (let p = 0; p < count; p++) {
-        const owner = subscribers[turn++ % subscribers.length];
+        const owner = subscribers[p % subscribers.length];
         if (owner) next.get(owner)?.add(tpKey(topic, p));
       }
     }
@@ -324,6 +323,7 @@ export class MemoryTransport implements Transport {
           if (processed > 0) {
             this.append(outcome.outputs);
             group.committed.set(key, start + processed);
+            outcome.afterCommit?.();
           } else {
             pause = true;
           }

@@ -5,6 +5,7 @@ import { SdkError } from './errors.js';
 import type { HandlerDefinition } from './handlers.js';
 import type { IdempotencyStore } from './idempotency/idempotency-store.js';
 import { retryPolicy, type RetryOptions, type RetryPolicy } from './retry-policy.js';
+import type { RetryTopicOptions } from './retry-topic.js';
 import type { DeliveryMode, Transport } from './transport.js';
 
 export interface ParticipantOptions {
@@ -43,6 +44,12 @@ export interface ParticipantOptions {
   /** In-place retries; see {@link RetryOptions} for the defaults. */
   readonly retry?: RetryOptions;
   /**
+   * After the in-place retries, move the event to a retry topic and try again later without
+   * blocking the partition; later events of the same saga queue behind it (per-saga order kept),
+   * other sagas flow. Off unless given; see {@link RetryTopicOptions}.
+   */
+  readonly retryTopic?: RetryTopicOptions;
+  /**
    * Dead-letter topic of a source topic.
    * @default (topic) => `${topic}.dlq`
    */
@@ -76,6 +83,7 @@ export interface NormalizedOptions {
   readonly maxBatchMs: number;
   readonly concurrency: number;
   readonly retry: RetryPolicy;
+  readonly retryTopic: { readonly topic: string; readonly delayMs: number; readonly attempts: number } | undefined;
   readonly deadLetterTopic: (topic: string) => string;
   readonly partitions: number;
   readonly replicationFactor: number;
@@ -86,6 +94,11 @@ export interface NormalizedOptions {
 
 const positiveInt = (problems: string[], name: string, v: number): number => {
   if (!Number.isInteger(v) || v < 1) problems.push(`${name} must be an integer >= 1 (got ${v})`);
+  return v;
+};
+
+const nonNegative = (problems: string[], name: string, v: number): number => {
+  if (!(v >= 0)) problems.push(`${name} must be a number >= 0 (got ${v})`);
   return v;
 };
 
@@ -117,6 +130,14 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
         return retryPolicy();
       }
     })(),
+    retryTopic:
+      opts.retryTopic === undefined
+        ? undefined
+        : {
+            topic: opts.retryTopic.topic ?? `${opts.groupId ?? opts.name}.retry`,
+            delayMs: nonNegative(problems, 'retryTopic.delayMs', opts.retryTopic.delayMs ?? 5000),
+            attempts: positiveInt(problems, 'retryTopic.attempts', opts.retryTopic.attempts ?? 3),
+          },
     deadLetterTopic: opts.deadLetterTopic ?? ((topic: string) => `${topic}.dlq`),
     partitions: positiveInt(problems, 'topics.partitions', opts.topics?.partitions ?? 3),
     replicationFactor: positiveInt(problems, 'topics.replicationFactor', opts.topics?.replicationFactor ?? 1),

@@ -18,6 +18,7 @@ import { ParticipantMetrics } from './metrics.js';
 import { normalizeOptions, type NormalizedOptions, type ParticipantOptions } from './participant-options.js';
 import { backoffDelay, isRetriable } from './retry-policy.js';
 import { readRoutingSlip, type RoutingSlip } from './routing-slip.js';
+import { originalOf, readRetryInfo, retryRecord } from './retry-topic.js';
 import { buildRoutes, type Route, type RouteTable } from './routes.js';
 import { sleep } from './semaphore.js';
 import { ensureSagaTopics } from './topics.js';
@@ -27,6 +28,28 @@ import type { BatchOutcome, ConsumerHandle, InboundMessage, OutboundRecord, Part
 /** Thrown inside a batch for infrastructure trouble: commit what is done, redeliver the rest. */
 class TransientError extends Error {
   override readonly name = 'TransientError';
+}
+
+/** The head of a retry partition is not due yet: commit what is done, look again later. */
+class NotDueYet extends Error {
+  override readonly name = 'NotDueYet';
+}
+
+interface BatchState {
+  readonly batch: PartitionBatch;
+  /** Parked-saga changes of the messages already done in this batch. */
+  readonly delta: Map<string, number>;
+  /** Parked-saga changes of the message being handled. */
+  readonly own: Map<string, number>;
+}
+
+interface HandlingArgs {
+  readonly message: InboundMessage;
+  readonly env: EventEnvelope;
+  readonly payload: unknown;
+  readonly slip: RoutingSlip;
+  readonly log: Logger;
+  readonly batch: PartitionBatch;
 }
 
 /** What a participant reports about itself to health checks. */
@@ -63,6 +86,10 @@ export class Participant {
   private readonly routes: RouteTable;
   private readonly instruments: ParticipantMetrics;
   private readonly deadSagas = new Set<string>();
+  /** Sagas with events waiting in the retry topic, and how many. */
+  private readonly parked = new Map<string, number>();
+  /** Attempt and due time of retry records whose last pass failed (they stay uncommitted). */
+  private readonly retryState = new Map<string, { attempt: number; dueAt: number }>();
   private consumer: ConsumerHandle | undefined;
   private closed = false;
   private lastProgressAt = Date.now();
@@ -90,14 +117,14 @@ export class Participant {
     const p = new Participant(options, opts, routes);
     await ensureSagaTopics(options.transport, {
       owner: `participant ${opts.name}`,
-      sagaTopics: [...new Set([...routes.inputTopics, ...routes.outputTopics])],
+      sagaTopics: [...new Set([...routes.inputTopics, ...routes.outputTopics, ...(opts.retryTopic ? [opts.retryTopic.topic] : [])])],
       extraTopics: routes.inputTopics.map((t) => opts.deadLetterTopic(t)),
       partitions: opts.partitions,
       replicationFactor: opts.replicationFactor,
     });
     p.consumer = await options.transport.consume({
       groupId: opts.groupId,
-      topics: routes.inputTopics,
+      topics: opts.retryTopic ? [...routes.inputTopics, opts.retryTopic.topic] : routes.inputTopics,
       fromBeginning: opts.fromBeginning,
       delivery: opts.delivery,
       transactionalIdPrefix: `troupe-${opts.groupId}`,
@@ -149,26 +176,52 @@ export class Participant {
   private async handleBatch(batch: PartitionBatch): Promise<BatchOutcome> {
     const outputs: OutboundRecord[] = [];
     const started = Date.now();
+    // Changes to the parked-saga counts take effect only once the batch is committed.
+    const delta = new Map<string, number>();
     let processed = 0;
     for (const message of batch.messages) {
       if (processed > 0 && (batch.isStale() || Date.now() - started > this.opts.maxBatchMs)) break;
+      const own = new Map<string, number>();
       try {
-        outputs.push(...(await this.handleMessage(message, batch)));
+        outputs.push(...(await this.handleMessage(message, { batch, delta, own })));
       } catch (err) {
-        this.logger.warn(
-          { topic: message.topic, partition: message.partition, offset: message.offset, err: describeError(err) },
-          'transient failure; the event will be delivered again',
-        );
+        if (!(err instanceof NotDueYet)) {
+          this.logger.warn(
+            { topic: message.topic, partition: message.partition, offset: message.offset, err: describeError(err) },
+            'transient failure; the event will be delivered again',
+          );
+        }
         break;
       }
+      for (const [saga, d] of own) delta.set(saga, (delta.get(saga) ?? 0) + d);
       processed += 1;
     }
     if (processed > 0) this.lastProgressAt = Date.now();
-    return { outputs, processed };
+    return {
+      outputs,
+      processed,
+      afterCommit: () => {
+        for (const [saga, d] of delta) {
+          const n = (this.parked.get(saga) ?? 0) + d;
+          if (n > 0) this.parked.set(saga, n);
+          else this.parked.delete(saga);
+        }
+      },
+    };
   }
 
-  private async handleMessage(message: InboundMessage, batch: PartitionBatch): Promise<OutboundRecord[]> {
+  private isParked(sagaId: string, b: BatchState): boolean {
+    return (this.parked.get(sagaId) ?? 0) + (b.delta.get(sagaId) ?? 0) + (b.own.get(sagaId) ?? 0) > 0;
+  }
+
+  private park(sagaId: string, b: BatchState, by: number): void {
+    b.own.set(sagaId, (b.own.get(sagaId) ?? 0) + by);
+  }
+
+  private async handleMessage(message: InboundMessage, b: BatchState): Promise<OutboundRecord[]> {
     if (message.headers[MARKER_HEADER] !== undefined) return [];
+    const retry = this.opts.retryTopic;
+    if (retry && message.topic === retry.topic) return this.handleRetryRecord(message, b);
     let env: EventEnvelope;
     try {
       env = parseEnvelope(message.headers);
@@ -176,10 +229,45 @@ export class Participant {
       if (err instanceof EnvelopeError) return [this.deadLetter(message, 'MALFORMED_ENVELOPE', err.message)];
       throw err;
     }
-    const routes = this.routes.byType.get(env.type);
-    if (!routes) return [];
-    const log = this.logger.child({ sagaId: env.sagaId, eventId: env.id, eventType: env.type });
+    if (!this.routes.byType.has(env.type)) return [];
+    if (retry && this.isParked(env.sagaId, b)) {
+      // An earlier event of this saga waits in the retry topic: queue behind it, keep the order.
+      this.park(env.sagaId, b, 1);
+      return [retryRecord({ message, retryTopic: retry.topic, attempt: 0, dueAt: Date.now() })];
+    }
+    return this.dispatch(message, env, b, undefined);
+  }
 
+  private async handleRetryRecord(record: InboundMessage, b: BatchState): Promise<OutboundRecord[]> {
+    const info = readRetryInfo(record);
+    if (!info) {
+      this.logger.warn({ topic: record.topic, offset: record.offset }, 'record without retry headers on the retry topic; skipped');
+      return [];
+    }
+    const key = `${record.partition}/${record.offset}`;
+    const state = this.retryState.get(key) ?? { attempt: info.attempt, dueAt: info.dueAt };
+    const wait = state.dueAt - Date.now();
+    if (wait > 0) {
+      await sleep(Math.min(wait, 500));
+      if (state.dueAt > Date.now()) throw new NotDueYet();
+    }
+    const original = originalOf(record, info);
+    const env = parseEnvelope(original.headers);
+    const out = await this.dispatch(original, env, b, { attempt: state.attempt, routes: info.routes, key });
+    this.retryState.delete(key);
+    this.park(env.sagaId, b, -1);
+    return out;
+  }
+
+  private async dispatch(
+    message: InboundMessage,
+    env: EventEnvelope,
+    b: BatchState,
+    retried: { attempt: number; routes: readonly string[] | undefined; key: string } | undefined,
+  ): Promise<OutboundRecord[]> {
+    const all = this.routes.byType.get(env.type) ?? [];
+    const routes = retried?.routes ? all.filter((r) => retried.routes?.includes(r.label)) : all;
+    const log = this.logger.child({ sagaId: env.sagaId, eventId: env.id, eventType: env.type });
     const reader = routes[0]?.reader;
     let payload: unknown;
     if (message.value === null) {
@@ -197,23 +285,50 @@ export class Participant {
     }
 
     const slip = readRoutingSlip(message.headers);
+    const a = { message, env, payload, slip, log, batch: b.batch };
     const out: OutboundRecord[] = [];
+    const failed: { route: Route; error: unknown; attempts: number }[] = [];
     for (const route of routes) {
       if (route.kind !== 'compensate' && this.deadSagas.has(env.sagaId)) {
         out.push(this.deadLetter(message, 'SAGA_DEAD_LETTERED', `an earlier event of saga ${env.sagaId} was dead-lettered by ${this.name}`, { log }));
         this.instruments.handled.inc({ participant: this.name, type: env.type, outcome: 'skipped' });
         continue;
       }
-      out.push(...(await this.runRoute(route, { message, env, payload, slip, log, batch })));
+      const result = await this.runRoute(route, a);
+      if (result.ok) out.push(...result.outputs);
+      else failed.push({ route, error: result.error, attempts: result.attempts });
     }
+    if (failed.length === 0) return out;
+
+    const retry = this.opts.retryTopic;
+    const worthRetrying = retry !== undefined && failed.every((f) => isRetriable(f.error));
+    const labels = { participant: this.name, type: env.type };
+    if (worthRetrying && retried === undefined) {
+      this.park(env.sagaId, b, 1);
+      this.instruments.retried.inc(labels);
+      log.warn({ routes: failed.map((f) => f.route.label), err: describeError(failed[0]?.error) }, 'handler failed; moved to the retry topic');
+      out.push(
+        retryRecord({ message, retryTopic: retry.topic, attempt: 1, dueAt: Date.now() + retry.delayMs, routes: failed.map((f) => f.route.label) }),
+      );
+      return out;
+    }
+    if (worthRetrying && retried !== undefined && retried.attempt < retry.attempts) {
+      // Not committed: the record stays at the head of its retry partition until its next pass.
+      this.retryState.set(retried.key, { attempt: retried.attempt + 1, dueAt: Date.now() + retry.delayMs * 2 ** retried.attempt });
+      this.instruments.retried.inc(labels);
+      log.warn({ pass: retried.attempt, err: describeError(failed[0]?.error) }, 'retry pass failed; trying again later');
+      throw new NotDueYet();
+    }
+    const passes = retried ? Math.max(1, retried.attempt) + 1 : 1;
+    for (const f of failed) out.push(...(await this.giveUp(f.route, a, f.error, f.attempts * passes)));
     return out;
   }
 
-  /** Runs one handler with in-place retries; gives up into the DLQ (and the step's failure event). */
+  /** Runs one handler with in-place retries. */
   private async runRoute(
     route: Route,
-    a: { message: InboundMessage; env: EventEnvelope; payload: unknown; slip: RoutingSlip; log: Logger; batch: PartitionBatch },
-  ): Promise<OutboundRecord[]> {
+    a: HandlingArgs,
+  ): Promise<{ ok: true; outputs: OutboundRecord[] } | { ok: false; error: unknown; attempts: number }> {
     const policy = this.opts.retry;
     const labels = { participant: this.name, type: a.env.type };
     let lastError: unknown;
@@ -225,7 +340,7 @@ export class Participant {
         await context.with(contextFromTraceparent(a.env.traceparent), () => this.invoke(route, a, ctx));
         timer();
         this.instruments.handled.inc({ ...labels, outcome: 'ok' });
-        return ctx.outputs;
+        return { ok: true, outputs: ctx.outputs };
       } catch (err) {
         timer();
         lastError = err;
@@ -239,15 +354,19 @@ export class Participant {
       }
     }
     if (a.batch.isStale()) throw new TransientError('partition revoked while retrying');
-    const attempts = Math.min(attempt, policy.attempts);
-    a.log.error({ attempts, err: describeError(lastError), route: route.label }, 'handler gave up; dead-lettering the event');
-    this.instruments.handled.inc({ ...labels, outcome: 'gave-up' });
-    const out: OutboundRecord[] = [this.deadLetter(a.message, 'HANDLER_FAILED', describeError(lastError), { attempts, log: a.log })];
+    return { ok: false, error: lastError, attempts: Math.min(attempt, policy.attempts) };
+  }
+
+  /** Dead-letters the event for a handler that gave up, and emits the step's failure event. */
+  private async giveUp(route: Route, a: HandlingArgs, error: unknown, attempts: number): Promise<OutboundRecord[]> {
+    a.log.error({ attempts, err: describeError(error), route: route.label }, 'handler gave up; dead-lettering the event');
+    this.instruments.handled.inc({ participant: this.name, type: a.env.type, outcome: 'gave-up' });
+    const out: OutboundRecord[] = [this.deadLetter(a.message, 'HANDLER_FAILED', describeError(error), { attempts, log: a.log })];
     this.rememberDeadSaga(a.env.sagaId);
     if (route.kind === 'step') {
       const ctx = this.contextFor(route, a, attempts + 1);
       try {
-        const failure = route.def.onGiveUp({ payload: a.payload, error: lastError, ctx });
+        const failure = route.def.onGiveUp({ payload: a.payload, error, ctx });
         await ctx.fail(failure);
         out.push(...ctx.outputs);
       } catch (err) {

@@ -107,6 +107,20 @@ export function transportContract(name: string, open: () => Promise<TransportUnd
       expect(c2.assignment().length).toBeGreaterThan(0);
     });
 
+    it('gives one member the same partition number of every subscribed topic (co-partitioned)', async () => {
+      const { transport } = await setup();
+      const topics = [unique('tc-co-a'), unique('tc-co-b')];
+      const groupId = unique('tc-co');
+      await transport.ensureTopics(topics.map((topic) => ({ topic, partitions: 4, replicationFactor: 1 })));
+      const handle = (b: PartitionBatch) => Promise.resolve({ outputs: [], processed: b.messages.length });
+      const members = [await consume(transport, { groupId, topics, handle }), await consume(transport, { groupId, topics, handle })];
+      await eventually(() => (members.every((m) => m.assignment().length === 4) ? true : undefined), 'two members with 4 topic-partitions each');
+      for (const m of members) {
+        const numbers = (topic: string) => m.assignment().filter((a) => a.topic === topic).map((a) => a.partition).sort();
+        expect(numbers(topics[0] ?? '')).toEqual(numbers(topics[1] ?? ''));
+      }
+    });
+
     it('redelivers a batch whose handler threw, and never appends its outputs', async () => {
       const { transport, readCommitted } = await setup();
       const [input, output] = [unique('tc-in'), unique('tc-out')];

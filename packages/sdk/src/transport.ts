@@ -41,6 +41,8 @@ export interface BatchOutcome {
    * `outputs`. The rest is delivered again. 0 commits nothing (and appends nothing).
    */
   readonly processed: number;
+  /** Called once the outputs and offsets are committed (not called when the commit fails). */
+  readonly afterCommit?: () => void;
 }
 
 /**

@@ -1,0 +1,30 @@
+import { MemorySchemaRegistry } from '@troupe/schema-registry';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { MemoryTransport } from './memory-transport.js';
+import { runRetryScenario } from './retry-order.fixture.js';
+
+describe('retry topic on the memory transport', () => {
+  it('retries later without blocking other sagas, keeps per-saga order, dead-letters after the passes', async () => {
+    const transport = await MemoryTransport.create({ redeliveryDelayMs: 5 });
+    try {
+      const result = await runRetryScenario({
+        transport,
+        codec: new MemorySchemaRegistry(),
+        suffix: 'mem',
+        logger: pino({ level: 'silent' }),
+        read: (topic) => Promise.resolve(transport.records(topic)),
+      });
+      // T was not held up by S; S's B came after S's A.
+      expect(result.handled).toEqual(['T:A', 'S:A', 'S:B']);
+      expect(result.deadLetters).toEqual([
+        ['U', 'HANDLER_FAILED', '8'],
+        ['U', 'SAGA_DEAD_LETTERED', '0'],
+      ]);
+      // A of S and of U moved to the retry topic, B of S and of U queued behind them.
+      expect(result.retryRecords).toBe(4);
+    } finally {
+      await transport.close();
+    }
+  });
+});

@@ -1,0 +1,29 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemorySchemaRegistry } from '@troupe/schema-registry';
+import { KafkaTransport, readTopicToEnd } from '@troupe/sdk';
+import { kafkaBrokers, uniqueName } from '@troupe/testing';
+import { runRetryScenario } from '../packages/sdk/src/retry-order.fixture.js';
+import { silentLogger } from './fixtures/sdk-kafka.js';
+
+describe('retry topic on a real broker', () => {
+  let transport: KafkaTransport | undefined;
+  afterAll(() => transport?.close());
+
+  it('retries later without blocking other sagas, keeps per-saga order, dead-letters after the passes', async () => {
+    transport = await KafkaTransport.create({ brokers: kafkaBrokers(), logger: silentLogger, redeliveryDelayMs: 50 });
+    const t = transport;
+    const result = await runRetryScenario({
+      transport: t,
+      codec: new MemorySchemaRegistry(),
+      suffix: uniqueName('sdk-retry'),
+      logger: silentLogger,
+      read: (topic) => readTopicToEnd(t.kafka, topic),
+    });
+    expect(result.handled).toEqual(['T:A', 'S:A', 'S:B']);
+    expect(result.deadLetters).toEqual([
+      ['U', 'HANDLER_FAILED', '8'],
+      ['U', 'SAGA_DEAD_LETTERED', '0'],
+    ]);
+    expect(result.retryRecords).toBe(4);
+  });
+});
