@@ -14,6 +14,7 @@ import { pino, type Logger } from 'pino';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import { describeError, SdkError } from './errors.js';
 import { sleep } from './semaphore.js';
+import { readTopicToEnd } from './topic-reader.js';
 import type {
   ConsumerHandle,
   ConsumerSpec,
@@ -183,6 +184,17 @@ export class KafkaTransport implements Transport {
     await producer.sendBatch({ topicMessages: toTopicMessages(records) });
   }
 
+  async committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, string>> {
+    this.assertOpen();
+    const [entry] = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((entry?.partitions ?? []).filter((p) => BigInt(p.offset) >= 0n).map((p) => [p.partition, p.offset]));
+  }
+
+  readPartition(topic: string, partition: number, fromOffset: string): Promise<readonly InboundMessage[]> {
+    this.assertOpen();
+    return readTopicToEnd(this.kafka, topic, { partition, fromOffset });
+  }
+
   async ping(): Promise<void> {
     this.assertOpen();
     await this.admin.describeCluster();
@@ -281,6 +293,7 @@ class KafkaConsumerLoop implements ConsumerHandle {
     const loop = new KafkaConsumerLoop(transport, consumer, spec, opts);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       loop.owned = Object.entries(e.payload.memberAssignment).flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
+      spec.onAssignment?.(loop.owned);
     });
     try {
       await consumer.connect();

@@ -103,6 +103,19 @@ export class MemoryTransport implements Transport {
     return Promise.resolve();
   }
 
+  committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, string>> {
+    const out = new Map<number, string>();
+    for (const [key, offset] of this.groups.get(groupId)?.committed ?? []) {
+      const tp = splitTp(key);
+      if (tp.topic === topic) out.set(tp.partition, String(offset));
+    }
+    return Promise.resolve(out);
+  }
+
+  readPartition(topic: string, partition: number, fromOffset: string): Promise<readonly InboundMessage[]> {
+    return Promise.resolve((this.logs.get(topic)?.[partition] ?? []).slice(Number(fromOffset)));
+  }
+
   ping(): Promise<void> {
     this.assertOpen();
     return Promise.resolve();
@@ -262,13 +275,21 @@ export class MemoryTransport implements Transport {
     }
     for (const m of active) {
       const target = next.get(m) ?? new Set<string>();
-      for (const key of [...m.owned]) if (!target.has(key)) m.owned.delete(key);
+      let changed = false;
+      for (const key of [...m.owned]) {
+        if (!target.has(key)) {
+          m.owned.delete(key);
+          changed = true;
+        }
+      }
       for (const key of target) {
         if (!m.owned.has(key)) {
           m.owned.add(key);
+          changed = true;
           this.startWorker(group, m, key);
         }
       }
+      if (changed) m.spec.onAssignment?.([...m.owned].map(splitTp));
     }
     this.wakeAll();
   }

@@ -1,6 +1,8 @@
 import { context } from '@opentelemetry/api';
 import {
   EnvelopeError,
+  HEADER,
+  headerString,
   parseEnvelope,
   SchemaRegistryError,
   type EventCodec,
@@ -90,6 +92,8 @@ export class Participant {
   private readonly parked = new Map<string, number>();
   /** Attempt and due time of retry records whose last pass failed (they stay uncommitted). */
   private readonly retryState = new Map<string, { attempt: number; dueAt: number }>();
+  /** Retry partitions whose waiting sagas were read back since the last assignment change. */
+  private readonly restored = new Map<number, Promise<void>>();
   private consumer: ConsumerHandle | undefined;
   private closed = false;
   private lastProgressAt = Date.now();
@@ -131,6 +135,7 @@ export class Participant {
       maxBatchSize: opts.maxBatchSize,
       concurrency: opts.concurrency,
       handle: (batch) => p.handleBatch(batch),
+      onAssignment: () => p.forgetParked(),
     });
     p.logger.info({ topics: routes.inputTopics, groupId: opts.groupId, delivery: opts.delivery }, 'participant started');
     return p;
@@ -173,7 +178,44 @@ export class Participant {
 
   // ---- batch processing ----
 
+  /**
+   * Which sagas wait in the retry topic is kept in memory; after an assignment change it is rebuilt
+   * per partition from the retry topic itself (records past the group's committed offset), so a
+   * restarted or new owner keeps the per-saga order too.
+   */
+  private forgetParked(): void {
+    this.parked.clear();
+    this.retryState.clear();
+    this.restored.clear();
+  }
+
+  private restoreParked(partition: number): Promise<void> {
+    const retry = this.opts.retryTopic;
+    if (!retry) return Promise.resolve();
+    let p = this.restored.get(partition);
+    if (!p) {
+      p = (async () => {
+        const committed = (await this.transport.committedOffsets(this.opts.groupId, retry.topic)).get(partition) ?? '0';
+        const pending = await this.transport.readPartition(retry.topic, partition, committed);
+        for (const record of pending) {
+          const saga = readRetryInfo(record) ? headerString(record.headers, HEADER.sagaId) : undefined;
+          if (saga !== undefined) this.parked.set(saga, (this.parked.get(saga) ?? 0) + 1);
+        }
+        if (pending.length > 0) this.logger.info({ partition, waiting: pending.length }, 'restored sagas waiting in the retry topic');
+      })();
+      p.catch(() => this.restored.delete(partition));
+      this.restored.set(partition, p);
+    }
+    return p;
+  }
+
   private async handleBatch(batch: PartitionBatch): Promise<BatchOutcome> {
+    try {
+      await this.restoreParked(batch.partition);
+    } catch (err) {
+      this.logger.warn({ partition: batch.partition, err: describeError(err) }, 'cannot read the retry topic yet; the batch will be delivered again');
+      return { outputs: [], processed: 0 };
+    }
     const outputs: OutboundRecord[] = [];
     const started = Date.now();
     // Changes to the parked-saga counts take effect only once the batch is committed.

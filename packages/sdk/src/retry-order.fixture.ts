@@ -105,3 +105,64 @@ export async function runRetryScenario(args: {
     await participant.close();
   }
 }
+
+/**
+ * Per-saga order across a restart: the first instance moves A of saga S to the retry topic and
+ * queues B of S behind it, then closes; C of S is published while it is down. The second instance
+ * (same group) must rebuild "S is waiting" from the retry topic and handle A, B, C in that order.
+ */
+export async function runRetryRestartScenario(args: {
+  readonly transport: Transport;
+  readonly codec: EventCodec;
+  readonly suffix: string;
+  readonly logger: Logger;
+  readonly read: (topic: string) => Promise<readonly InboundMessage[]>;
+}): Promise<readonly string[]> {
+  const topic = `retry-restart-${args.suffix}`;
+  const A = defineEventType<Ev>({ name: 'test.retry.A', topic, schema: schema('A') });
+  const B = defineEventType<Ev>({ name: 'test.retry.B', topic, schema: schema('B') });
+  const C = defineEventType<Ev>({ name: 'test.retry.C', topic, schema: schema('C') });
+  const groupId = `retry-restart-${args.suffix}`;
+  const handled: string[] = [];
+  const start = (failA: boolean) =>
+    Participant.create({
+      name: 'retry-service',
+      groupId,
+      transport: args.transport,
+      codec: args.codec,
+      logger: args.logger,
+      metricsRegistry: new Registry(),
+      topics: { partitions: 1 },
+      retry: { attempts: 1 },
+      retryTopic: { delayMs: 1000, attempts: 5 },
+      handlers: [A, B, C].map((t) =>
+        on(t, () => {
+          if (failA && t === A) return Promise.reject(new Error('A fails on the first instance'));
+          handled.push(t.name.slice(-1));
+          return Promise.resolve();
+        }),
+      ),
+    });
+  const publisher = await Publisher.create({ transport: args.transport, codec: args.codec, source: 'test', topics: { partitions: 1 } });
+  const publish = (type: typeof A) => publisher.publish(type, { id: 'S' }, { sagaId: 'S', sagaType: 'retry-test' });
+  const until = async (probe: () => Promise<boolean>, what: string): Promise<void> => {
+    for (let i = 0; i < 600; i++) {
+      if (await probe()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${what}; handled: ${handled.join(',')}`);
+  };
+  const first = await start(true);
+  await publish(A);
+  await publish(B);
+  await until(async () => (await args.read(`${groupId}.retry`)).length >= 2, 'A and B in the retry topic');
+  await first.close();
+  await publish(C);
+  const second = await start(false);
+  try {
+    await until(() => Promise.resolve(handled.length >= 3), 'A, B and C handled');
+  } finally {
+    await second.close();
+  }
+  return handled;
+}

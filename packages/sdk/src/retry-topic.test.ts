@@ -2,7 +2,7 @@ import { MemorySchemaRegistry } from '@troupe/schema-registry';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MemoryTransport } from './memory-transport.js';
-import { runRetryScenario } from './retry-order.fixture.js';
+import { runRetryRestartScenario, runRetryScenario } from './retry-order.fixture.js';
 
 describe('retry topic on the memory transport', () => {
   it('retries later without blocking other sagas, keeps per-saga order, dead-letters after the passes', async () => {
@@ -23,6 +23,22 @@ describe('retry topic on the memory transport', () => {
       ]);
       // A of S and of U moved to the retry topic, B of S and of U queued behind them.
       expect(result.retryRecords).toBe(4);
+    } finally {
+      await transport.close();
+    }
+  });
+
+  it('keeps the order of a waiting saga across a restart (rebuilt from the retry topic)', async () => {
+    const transport = await MemoryTransport.create({ redeliveryDelayMs: 5 });
+    try {
+      const handled = await runRetryRestartScenario({
+        transport,
+        codec: new MemorySchemaRegistry(),
+        suffix: 'mem',
+        logger: pino({ level: 'silent' }),
+        read: (topic) => Promise.resolve(transport.records(topic)),
+      });
+      expect(handled).toEqual(['A', 'B', 'C']);
     } finally {
       await transport.close();
     }

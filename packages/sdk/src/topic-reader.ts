@@ -6,7 +6,13 @@ import type { InboundMessage } from './transport.js';
  * Reads a whole topic as it is now (read_committed), from the start to the end offsets taken when
  * called; for tools such as `troupe-dlq`. Uses a throw-away consumer group that commits nothing.
  */
-export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 30_000): Promise<InboundMessage[]> {
+export async function readTopicToEnd(
+  kafka: Kafka,
+  topic: string,
+  only: { readonly partition?: number; readonly fromOffset?: string; readonly timeoutMs?: number } = {},
+): Promise<InboundMessage[]> {
+  const timeoutMs = only.timeoutMs ?? 30_000;
+  const from = BigInt(only.fromOffset ?? '0');
   const admin = kafka.admin();
   await admin.connect();
   let ends: { partition: number; high: string; low: string }[];
@@ -16,7 +22,8 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 30
     await admin.disconnect();
   }
   // A partition is done once a batch reaching its end offset was fetched (control records included).
-  const pending = new Set(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => e.partition));
+  const wanted = ends.filter((e) => only.partition === undefined || e.partition === only.partition);
+  const pending = new Set(wanted.filter((e) => BigInt(e.high) > (BigInt(e.low) > from ? BigInt(e.low) : from)).map((e) => e.partition));
   const records: InboundMessage[] = [];
   if (pending.size === 0) return records;
   const consumer = kafka.consumer({ groupId: `troupe-reader-${randomBytes(6).toString('hex')}`, readUncommitted: false, maxWaitTimeInMs: 200 });
@@ -31,10 +38,14 @@ export async function readTopicToEnd(kafka: Kafka, topic: string, timeoutMs = 30
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      for (const p of pending) if (from > 0n) consumer.seek({ topic, partition: p, offset: String(from) });
+    });
     await consumer.run({
       autoCommit: false,
       eachMessage: ({ partition, message }) => {
-        if (BigInt(message.offset) < (high.get(partition) ?? 0n)) {
+        const offset = BigInt(message.offset);
+        if (pending.has(partition) && offset >= from && offset < (high.get(partition) ?? 0n)) {
           records.push({ topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers ?? {}, timestamp: message.timestamp });
         }
         return Promise.resolve();

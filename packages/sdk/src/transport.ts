@@ -70,6 +70,8 @@ export interface ConsumerSpec {
    * again after a pause; the transport never skips a message on its own.
    */
   handle(batch: PartitionBatch): Promise<BatchOutcome>;
+  /** Called with the member's topic-partitions whenever they change (joins, rebalances). */
+  onAssignment?(assignment: readonly { topic: string; partition: number }[]): void;
 }
 
 export interface ConsumerHandle {
@@ -102,6 +104,10 @@ export interface Transport {
   /** Appends records outside any transaction (all of them or, on error, possibly a prefix). */
   send(records: readonly OutboundRecord[]): Promise<void>;
   consume(spec: ConsumerSpec): Promise<ConsumerHandle>;
+  /** The group's committed offsets (next offset to read) per partition of a topic; absent = none. */
+  committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, string>>;
+  /** Committed records of one partition from `fromOffset` to the end as of the call. */
+  readPartition(topic: string, partition: number, fromOffset: string): Promise<readonly InboundMessage[]>;
   /** Broker reachable? Used by readiness checks. */
   ping(): Promise<void>;
   close(): Promise<void>;
