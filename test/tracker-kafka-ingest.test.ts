@@ -186,6 +186,30 @@ describe('tracker ingestion from a real broker', () => {
     expect(tracker.ingest.topics).toContain(lateDlq);
   });
 
+  it('gives a second memory-store instance the full picture (its own group reads every partition)', async () => {
+    if (tracker === undefined) throw new Error('the first test starts the tracker');
+    const second = await SagaTracker.create({
+      brokers: kafkaBrokers(),
+      contracts: [CONTRACT],
+      topics: [topics.orders, topics.payments, topics.inventory, topics.shipping],
+      deadLetterPattern: new RegExp(`^${topics.orders.replace(/\.orders$/, '').replace(/\./g, '\\.')}\\.[a-z]+\\.dlq$`),
+      codec,
+      port: 0,
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      expect(second.ingest.groupId).not.toBe(tracker.ingest.groupId);
+      const ids = Array.from({ length: 6 }, (_, i) => `${run}-${i + 1}`);
+      const first = tracker;
+      await waitForValue(() => (second.ingest.eventsApplied >= first.ingest.eventsApplied ? true : undefined), {
+        description: 'the second instance to catch up',
+      });
+      for (const id of ids) expect((await second.store.get(id))?.projection, id).toEqual((await first.store.get(id))?.projection);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('refuses to start when a configured topic does not exist, and creates none', async () => {
     const missing = uniqueName('trk-missing');
     const err = await SagaTracker.create({
