@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import type { SagaContract } from '@troupe/schema-registry';
 import { TrackerError } from '../errors.js';
@@ -42,7 +41,7 @@ const RETRY_SQLSTATES = new Set(['40P01', '40001']);
 
 interface SagaRow {
   saga_id: string;
-  projection: SagaProjection | null;
+  status: SagaStatus | null;
 }
 
 /**
@@ -180,7 +179,7 @@ export class PostgresSagaStore implements SagaStore {
     const { events, sagas } = this.t;
     await c.query(`INSERT INTO ${sagas} (saga_id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT DO NOTHING`, [sagaIds]);
     const locked = await c.query<SagaRow>(
-      `SELECT saga_id, projection FROM ${sagas} WHERE saga_id = ANY($1::text[]) ORDER BY saga_id FOR UPDATE`,
+      `SELECT saga_id, status FROM ${sagas} WHERE saga_id = ANY($1::text[]) ORDER BY saga_id FOR UPDATE`,
       [sagaIds],
     );
     // Read after locking: this snapshot includes every event committed by whoever held the lock.
@@ -199,10 +198,10 @@ export class PostgresSagaStore implements SagaStore {
     for (const row of locked.rows) {
       const evs = bySaga.get(row.saga_id);
       if (evs === undefined || evs.length === 0) continue;
+      // Every saga here gained an event only this transaction can see, so its projection changes.
       const projection = project(evs, this.contractOf);
-      if (row.projection !== null && isDeepStrictEqual(row.projection, projection)) continue;
       updates.push(projection);
-      changes.push({ ...(row.projection !== null ? { previous: row.projection.status } : {}), summary: summarize(projection) });
+      changes.push({ ...(row.status !== null ? { previous: row.status } : {}), summary: summarize(projection) });
     }
     if (updates.length > 0) {
       await c.query(
