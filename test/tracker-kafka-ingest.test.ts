@@ -145,6 +145,11 @@ describe('tracker ingestion from a real broker', () => {
 
     const s3 = await get<SagaJson>(`/api/sagas/${run}-3`);
     expect(s3.failures).toEqual([expect.objectContaining({ kind: 'step-failed', participant: 'inventory-service', reason: 'out of stock' })]);
+    // Payloads are decoded only on request, through the registry; the other events carry plain bytes.
+    const detail = await get<{ timeline: { type: string; payload?: unknown; payloadError?: string }[] }>(`/api/sagas/${run}-3?payloads=true`);
+    const failedEvent = detail.timeline.find((x) => x.type === 'com.acme.inventory.InventoryReservationFailed');
+    expect(failedEvent?.payload).toEqual({ orderId: `${run}-3`, unavailableSkus: ['sku-1'], reason: 'out of stock' });
+    expect(detail.timeline.find((x) => x.type === 'com.acme.orders.OrderPlaced')?.payloadError).toMatch(/Confluent/);
     const s4 = await get<SagaJson>(`/api/sagas/${run}-4`);
     expect(s4.deadLetters).toEqual([
       expect.objectContaining({ topic: topics.paymentsDlq, participant: 'inventory-service', reason: 'HANDLER_FAILED: inventory database unavailable' }),
