@@ -16,6 +16,7 @@ import { EventContext } from './event-context.js';
 import type { CompensationTrigger } from './handlers.js';
 import type { IdempotencyStore } from './idempotency/idempotency-store.js';
 import { MemoryIdempotencyStore } from './idempotency/memory-idempotency-store.js';
+import { lazyChild } from './lazy-logger.js';
 import { ParticipantMetrics } from './metrics.js';
 import { normalizeOptions, type NormalizedOptions, type ParticipantOptions } from './participant-options.js';
 import { backoffDelay, isRetriable } from './retry-policy.js';
@@ -309,7 +310,7 @@ export class Participant {
   ): Promise<OutboundRecord[]> {
     const all = this.routes.byType.get(env.type) ?? [];
     const routes = retried?.routes ? all.filter((r) => retried.routes?.includes(r.label)) : all;
-    const log = this.logger.child({ sagaId: env.sagaId, eventId: env.id, eventType: env.type });
+    const log = lazyChild(this.logger, () => ({ sagaId: env.sagaId, eventId: env.id, eventType: env.type }));
     const reader = routes[0]?.reader;
     let payload: unknown;
     if (message.value === null) {
@@ -439,7 +440,7 @@ export class Participant {
       codec: this.codec,
       contracts: this.opts.contracts,
       store: this.store,
-      logger: a.log.child({ handler: route.label, attempt }),
+      logger: lazyChild(a.log, () => ({ handler: route.label, attempt })),
       route: route.label,
       envelope: a.env,
       slip: a.slip,
