@@ -129,6 +129,8 @@ describe('tracker with the postgres store', () => {
       '--postgres-url', PG_URL,
       '--postgres-schema', schema,
       '--group', group,
+      // The killed instance's partitions move to the restarted one after this long.
+      '--session-timeout', '6000',
       '--port', '0',
       '--log-level', 'warn',
     ];

@@ -42,7 +42,10 @@ export interface SagaTrackerOptions {
   /** @default Date.now */
   readonly now?: () => number;
   /** Further ingestion settings. */
-  readonly ingest?: Pick<KafkaIngestOptions, 'topicWaitMs' | 'topicRefreshMs' | 'kafka' | 'clientId'>;
+  readonly ingest?: Pick<
+    KafkaIngestOptions,
+    'topicWaitMs' | 'topicRefreshMs' | 'kafka' | 'clientId' | 'sessionTimeoutMs' | 'partitionsConsumedConcurrently'
+  >;
 }
 
 /**

@@ -17,6 +17,7 @@ interface CliOptions {
   postgresUrl?: string;
   postgresSchema?: string;
   group?: string;
+  sessionTimeout: number;
   port: number;
   host: string;
   logLevel: string;
@@ -36,6 +37,14 @@ function regex(name: string): (v: string) => string {
       throw new InvalidArgumentError(`${name} '${v}' is not a regular expression: ${(err as Error).message}`);
     }
     return v;
+  };
+}
+
+function positiveInt(name: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'.`);
+    return n;
   };
 }
 
@@ -59,6 +68,7 @@ export async function runTrackerCli(argv: readonly string[]): Promise<SagaTracke
     .addOption(new Option('--postgres-url <url>', 'PostgreSQL connection string (with --store postgres)').env('DATABASE_URL'))
     .option('--postgres-schema <name>', 'PostgreSQL schema for the tracker tables', 'troupe_tracker')
     .option('--group <id>', 'consumer group (default: troupe-tracker for postgres, a fresh one per process for memory)')
+    .option('--session-timeout <ms>', 'how long the group waits for a silent instance before reassigning its partitions', positiveInt('--session-timeout'), 30_000)
     .option('--port <n>', 'HTTP port', port, 8080)
     .option('--host <addr>', 'HTTP interface', '127.0.0.1')
     .addOption(new Option('--log-level <level>', 'pino level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
@@ -101,6 +111,7 @@ export async function runTrackerCli(argv: readonly string[]): Promise<SagaTracke
     port: o.port,
     host: o.host,
     logger,
+    ingest: { sessionTimeoutMs: o.sessionTimeout },
   };
   const tracker = await SagaTracker.create(opts);
   logger.info({ url: tracker.url, store: o.store, topics: tracker.ingest.topics, group: tracker.ingest.groupId }, 'tracker ready');

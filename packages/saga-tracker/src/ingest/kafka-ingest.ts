@@ -37,6 +37,11 @@ export interface KafkaIngestOptions {
    * concurrent batches may touch one saga; the stores serialise that. @default 4
    */
   readonly partitionsConsumedConcurrently?: number;
+  /**
+   * How long the group waits for a silent instance before moving its partitions to the others
+   * (Kafka's session timeout; the broker allows 6000 ms and up by default). @default 30000
+   */
+  readonly sessionTimeoutMs?: number;
   /** Extra kafkajs client settings (ssl, sasl, ...). @default {} */
   readonly kafka?: Omit<KafkaConfig, 'brokers' | 'clientId'>;
   readonly metrics?: TrackerMetrics;
@@ -80,6 +85,10 @@ export class KafkaIngest {
     const concurrency = opts.partitionsConsumedConcurrently ?? 4;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new TrackerError('INVALID_OPTIONS', `partitionsConsumedConcurrently must be a positive integer, got ${concurrency}.`);
+    }
+    const session = opts.sessionTimeoutMs ?? 30_000;
+    if (!Number.isInteger(session) || session < 1_000) {
+      throw new TrackerError('INVALID_OPTIONS', `sessionTimeoutMs must be an integer of at least 1000, got ${session}.`);
     }
     if ((opts.topics ?? []).length === 0 && opts.topicPattern === undefined) {
       throw new TrackerError('INVALID_OPTIONS', 'no topics to read: pass topics (e.g. from the contracts) or a topicPattern.');
@@ -189,6 +198,9 @@ export class KafkaIngest {
     const consumer = this.kafka.consumer({
       groupId: this.groupId,
       maxWaitTimeInMs: 250,
+      sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
+      // Heartbeats must come several times per session timeout.
+      heartbeatInterval: Math.min(3_000, Math.floor((this.opts.sessionTimeoutMs ?? 30_000) / 3)),
       retry: { retries: 8, restartOnFailure: () => Promise.resolve(true) },
     });
     consumer.on(consumer.events.CRASH, (e) => {
