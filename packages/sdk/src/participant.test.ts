@@ -1,11 +1,13 @@
 import { headerString, MemorySchemaRegistry, parseEnvelope, type EventEnvelope } from '@troupe/schema-registry';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
 import { DLQ_HEADER } from './dead-letter.js';
+import { on } from './handlers.js';
 import { MemoryTransport } from './memory-transport.js';
 import { OperationsServer } from './operations-server.js';
 import { newLedger, orderSaga, startSagaServices, type Ledger, type OrderSaga } from './order-saga.fixture.js';
-import type { Participant } from './participant.js';
+import { Participant } from './participant.js';
 import { Publisher } from './publisher.js';
 import { ROUTING_SLIP_HEADER } from './routing-slip.js';
 import type { InboundMessage } from './transport.js';
@@ -203,3 +205,39 @@ function envelopeHeaders(transport: MemoryTransport, topic: string, id: string):
   const msg = transport.records(topic).find((m) => headerString(m.headers, 'ce_id') === id);
   return Object.fromEntries(Object.entries(msg?.headers ?? {}).map(([k]) => [k, headerString(msg?.headers, k) ?? '']));
 }
+
+describe('a handler that emits an invalid payload', () => {
+  it('is not retried: the event is dead-lettered at once with the field named', async () => {
+    const transport = await MemoryTransport.create();
+    const codec = new MemorySchemaRegistry();
+    const saga = orderSaga('invalid');
+    let calls = 0;
+    const p = await Participant.create({
+      name: 'emitter',
+      transport,
+      codec,
+      logger: silent,
+      metricsRegistry: new Registry(),
+      handlers: [
+        on(saga.events.OrderPlaced, async ({ ctx }) => {
+          calls += 1;
+          await ctx.emit(saga.events.PaymentCharged, { orderId: 'x', chargeId: 42 as unknown as string });
+        }),
+      ],
+    });
+    try {
+      const publisher = await Publisher.create({ transport, codec, source: 'test', contracts: [saga.contract] });
+      await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-1', amount: 1 }, { sagaId: 'o-1' });
+      const dlq = `${saga.events.OrderPlaced.topic}.dlq`;
+      await waitUntil(transport, () => transport.records(dlq).length === 1, 'a dead letter');
+      const [dead] = transport.records(dlq);
+      expect(headerString(dead?.headers, DLQ_HEADER.attempts)).toBe('1');
+      expect(headerString(dead?.headers, DLQ_HEADER.error)).toMatch(/PAYLOAD_INVALID|chargeId/);
+      expect(calls).toBe(1);
+      expect(transport.records(saga.events.PaymentCharged.topic)).toHaveLength(0);
+    } finally {
+      await p.close();
+      await transport.close();
+    }
+  });
+});
