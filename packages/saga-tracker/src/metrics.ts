@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { SAGA_STATUSES } from './projection.js';
 import type { SagaStore } from './store/saga-store.js';
 
@@ -16,6 +16,8 @@ export class TrackerMetrics {
 
   constructor(store: SagaStore, now: () => number) {
     const registers = [this.registry];
+    // Process CPU, memory and event-loop lag: the first things to look at when ingestion lags.
+    collectDefaultMetrics({ register: this.registry, prefix: 'troupe_tracker_' });
     this.eventsIngested = new Counter({
       name: 'troupe_tracker_events_ingested_total',
       help: 'Saga events read from Kafka and applied to the store',

@@ -107,6 +107,7 @@ describe('tracker HTTP API', () => {
     expect((await json('/health')).body).toMatchObject({ status: 'ok', store: { kind: 'memory', ok: true } });
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toContain('troupe_tracker_sagas{saga_type="order-fulfillment",status="running"} 1');
+    expect(metrics.body).toContain('troupe_tracker_process_resident_memory_bytes');
     const page = await app.inject({ method: 'GET', url: '/' });
     expect(page.headers['content-type']).toContain('text/html');
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH'] as const) {
