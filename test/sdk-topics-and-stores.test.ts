@@ -57,9 +57,11 @@ describe('topics on a real broker', () => {
     try {
       const counts = await transport.partitionCounts([saga.events.OrderPlaced.topic, saga.events.PaymentCharged.topic, `${saga.events.OrderPlaced.topic}.dlq`]);
       expect([...counts.values()]).toEqual([4, 4, 4]);
+      expect(await p.health()).toMatchObject({ live: true, ready: true, details: { broker: 'reachable', consumer: 'running' } });
     } finally {
       await p.close();
     }
+    expect(await p.health()).toMatchObject({ live: false, ready: false, details: { consumer: 'closed' } });
   });
 });
 

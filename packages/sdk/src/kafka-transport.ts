@@ -209,6 +209,7 @@ export class KafkaTransport implements Transport {
         this.consumers.delete(handle);
         await handle.stop();
       },
+      isRunning: () => handle.isRunning(),
       assignment: () => handle.assignment(),
       lag: () => handle.lag(),
     };
@@ -269,6 +270,7 @@ class KafkaConsumerLoop implements ConsumerHandle {
   private readonly producers = new Map<string, Promise<Producer>>();
   private owned: { topic: string; partition: number }[] = [];
   private stopping: Promise<void> | undefined;
+  private crashed: string | undefined;
 
   private constructor(
     private readonly transport: KafkaTransport,
@@ -295,6 +297,10 @@ class KafkaConsumerLoop implements ConsumerHandle {
       loop.owned = Object.entries(e.payload.memberAssignment).flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
       spec.onAssignment?.(loop.owned);
     });
+    consumer.on(consumer.events.CRASH, (e) => {
+      // kafkajs restarts the consumer after retriable crashes; only a final one makes it not live.
+      if (!e.payload.restart) loop.crashed = describeError(e.payload.error);
+    });
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [...spec.topics], fromBeginning: spec.fromBeginning });
@@ -315,6 +321,10 @@ class KafkaConsumerLoop implements ConsumerHandle {
 
   assignment(): readonly { topic: string; partition: number }[] {
     return this.owned;
+  }
+
+  isRunning(): boolean {
+    return this.stopping === undefined && this.crashed === undefined;
   }
 
   async lag(): Promise<number | undefined> {

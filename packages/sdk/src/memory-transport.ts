@@ -153,6 +153,7 @@ export class MemoryTransport implements Transport {
         g.members.splice(g.members.indexOf(member), 1);
         this.rebalance(g);
       },
+      isRunning: () => !member.stopped && !this.closed,
       assignment: () => [...member.owned].map(splitTp),
       lag: () => {
         let lag = 0;

@@ -158,8 +158,8 @@ export class Participant {
 
   async health(): Promise<ParticipantHealth> {
     const details: Record<string, string> = {};
-    const live = !this.closed && this.consumer !== undefined;
-    details['consumer'] = live ? 'running' : 'stopped';
+    const live = !this.closed && this.consumer !== undefined && this.consumer.isRunning();
+    details['consumer'] = live ? 'running' : this.closed ? 'closed' : 'stopped (crashed? see the logs)';
     let brokerOk = false;
     try {
       await this.transport.ping();

@@ -77,6 +77,8 @@ export interface ConsumerSpec {
 export interface ConsumerHandle {
   /** Stops fetching, lets in-flight batches finish and commit, leaves the group. */
   stop(): Promise<void>;
+  /** False once the consumer stopped or crashed for good (not during a rebalance or a restart). */
+  isRunning(): boolean;
   /** Topic-partitions currently owned by this consumer. */
   assignment(): readonly { topic: string; partition: number }[];
   /** Sum over owned partitions of (end offset − committed offset); undefined if unknown. */
