@@ -184,7 +184,8 @@ export class PostgresSagaStore implements SagaStore {
     );
     // Read after locking: this snapshot includes every event committed by whoever held the lock.
     const stored = await c.query<{ saga_id: string; event: TrackedEvent }>(
-      `SELECT saga_id, event FROM ${events} WHERE saga_id = ANY($1::text[])`,
+      // Payloads are for the detail view only; the projection never reads them.
+      `SELECT saga_id, event - 'payload' AS event FROM ${events} WHERE saga_id = ANY($1::text[])`,
       [sagaIds],
     );
     const bySaga = new Map<string, TrackedEvent[]>();
