@@ -4,13 +4,13 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DLQ_HEADER, readDeadLetter, readTopicToEnd, replayDeadLetters, type KafkaTransport, type Participant } from '@troupe/sdk';
 import { kafkaBrokers } from '@troupe/testing';
-import { headerString, toHeaders, type MemorySchemaRegistry } from '@troupe/schema-registry';
+import { headerString, toHeaders, type EventCodec } from '@troupe/schema-registry';
 import { startSagaServices, type Ledger, type OrderSaga } from '../packages/sdk/src/order-saga.fixture.js';
 import { sagaOnKafka, silentLogger } from './fixtures/sdk-kafka.js';
 
 describe('failure handling on a real broker', () => {
   let transport: KafkaTransport;
-  let codec: MemorySchemaRegistry;
+  let codec: EventCodec;
   let saga: OrderSaga;
   let ledger: Ledger;
   let services: Participant[] = [];

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SagaHarness, type RecordedEvent } from '@troupe/testing';
 import type { KafkaTransport, Participant } from '@troupe/sdk';
-import type { MemorySchemaRegistry } from '@troupe/schema-registry';
+import type { EventCodec } from '@troupe/schema-registry';
 import { startSagaServices, type Ledger, type OrderSaga } from '../packages/sdk/src/order-saga.fixture.js';
 import { sagaOnKafka, silentLogger } from './fixtures/sdk-kafka.js';
 
 const traceId = (e: RecordedEvent): string | undefined => e.envelope.traceparent?.split('-')[1];
 
-describe('3-participant saga on a real broker, exactly-once', () => {
+describe('3-participant saga on a real broker and registry, exactly-once', () => {
   let transport: KafkaTransport;
-  let codec: MemorySchemaRegistry;
+  let codec: EventCodec;
   let saga: OrderSaga;
   let ledger: Ledger;
   let services: Participant[] = [];
@@ -20,7 +20,8 @@ describe('3-participant saga on a real broker, exactly-once', () => {
   const failInventory = Array.from({ length: 6 }, (_, i) => `fail-inventory-${i}`);
 
   beforeAll(async () => {
-    ({ transport, codec, saga, ledger } = await sagaOnKafka('sdk-eos'));
+    // Payloads go through the real Confluent-compatible registry of the test run.
+    ({ transport, codec, saga, ledger } = await sagaOnKafka('sdk-eos', 'registry'));
     services = await startSagaServices({ transport, codec, saga, ledger, logger: silentLogger, overrides: { maxBatchSize: 5 } });
     harness = await SagaHarness.create({ transport, codec, events: saga.all, contracts: [saga.contract] });
     const e = saga.events;
