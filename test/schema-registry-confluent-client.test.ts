@@ -97,7 +97,7 @@ describe('@kafkajs/confluent-schema-registry against the real registry', () => {
     await troupe.schemaIdOf(type);
     const global = ((await (await fetch(`${registryUrl()}/config`)).json()) as { compatibilityLevel: string }).compatibilityLevel;
     const raw = await fetch(`${registryUrl()}/config/${subjectOf(type)}`);
-    // Confluent answers 404 (no subject-level config); Apicurio 3.3 answers 200 NONE yet enforces
+    // Confluent answers 404 (no subject-level config); Apicurio (3.0 and 3.3) answers 200 NONE yet enforces
     // the global level. Troupe asks with defaultToGlobal=true and gets the level in force.
     expect([404, 200]).toContain(raw.status);
     expect(await troupe.compatibilityLevel(subjectOf(type))).toBe(global);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { TestingError } from '../kafka/errors.js';
 import { runCommand, type CommandResult } from '../kafka/java.js';
 import { defaultCacheDir } from '../kafka/paths.js';
-import { APICURIO_VERSION } from './apicurio-version.js';
+import { APICURIO_RUN_JAR, APICURIO_VERSION } from './apicurio-version.js';
 
 // src/registry/*.ts and dist/registry/*.js sit at the same depth, so one relative path serves both.
 const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -23,7 +23,7 @@ export interface EnsureApicurioOptions {
   readonly onProgress?: (message: string) => void;
 }
 
-/** The unpacked Quarkus application: `quarkus-run.jar` with its `lib/`, `app/` and `quarkus/` folders. */
+/** The unpacked Quarkus application: the runner jar (`APICURIO_RUN_JAR`) with its `lib/` folder. */
 export interface ApicurioDist {
   readonly dir: string;
   readonly runJar: string;
@@ -39,14 +39,20 @@ async function exists(path: string): Promise<boolean> {
 
 /**
  * Makes sure Apicurio Registry is unpacked in the cache, resolving it with Maven on first use
- * (about 170 MB). Concurrent callers unpack into private folders and rename into place; the first
+ * (about 110 MB). Concurrent callers unpack into private folders and rename into place; the first
  * rename wins, so nobody starts from a half-unpacked folder.
  */
 export async function ensureApicurio(options: EnsureApicurioOptions = {}): Promise<ApicurioDist> {
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const dir = join(cacheDir, `apicurio-${APICURIO_VERSION}`);
-  const runJar = join(dir, 'quarkus-run.jar');
-  if (await exists(join(dir, COMPLETE_MARKER))) return { dir, runJar, downloaded: false };
+  const runJar = join(dir, APICURIO_RUN_JAR);
+  if (await exists(join(dir, COMPLETE_MARKER))) {
+    if (await exists(runJar)) return { dir, runJar, downloaded: false };
+    // Marked complete but without this version's runner jar (e.g. unpacked while pom.xml and
+    // APICURIO_VERSION disagreed): unmark it, so the rename below replaces the folder.
+    options.onProgress?.(`${dir} has no ${APICURIO_RUN_JAR}; resolving it again`);
+    await rm(join(dir, COMPLETE_MARKER), { force: true });
+  }
 
   options.onProgress?.(`resolving Apicurio Registry ${APICURIO_VERSION} with Maven into ${dir} (first run only)`);
   await mkdir(cacheDir, { recursive: true });
@@ -66,7 +72,7 @@ export async function ensureApicurio(options: EnsureApicurioOptions = {}): Promi
         { cause },
       );
     }
-    if (result.code !== 0 || !(await exists(join(partial, 'quarkus-run.jar')))) {
+    if (result.code !== 0 || !(await exists(join(partial, APICURIO_RUN_JAR)))) {
       const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-20).join('\n');
       throw new TestingError(
         'REGISTRY_UNAVAILABLE',

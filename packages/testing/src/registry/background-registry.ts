@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAlive } from '../kafka/run-state.js';
+import { isApicurioCommandLine } from './apicurio-version.js';
 import { LocalSchemaRegistry, type LocalSchemaRegistryOptions } from './local-registry.js';
 
 /** What `troupe-registry start` leaves behind so `stop` and `status` find the JVM again. */
@@ -26,7 +27,7 @@ function isOurRegistry(state: BackgroundRegistryState): boolean {
   if (!isAlive(state.pid)) return false;
   try {
     const cmdline = readFileSync(`/proc/${state.pid}/cmdline`, 'utf8');
-    return cmdline.includes('quarkus-run.jar') && cmdline.includes(`quarkus.http.port=${state.port}`);
+    return isApicurioCommandLine(cmdline) && cmdline.includes(`quarkus.http.port=${state.port}`);
   } catch {
     return true;
   }

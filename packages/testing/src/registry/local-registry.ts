@@ -22,7 +22,7 @@ export interface LocalSchemaRegistryOptions {
   readonly cacheDir?: string;
   /** @default 'mvn' */
   readonly mavenPath?: string;
-  /** Java 21+ to run Apicurio with. @default found by `findRegistryJava()` */
+  /** Java 17+ to run Apicurio with. @default found by `findRegistryJava()` */
   readonly javaPath?: string;
   /** @default 120000 */
   readonly startTimeoutMs?: number;
@@ -73,7 +73,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /**
  * A real Apicurio Registry on 127.0.0.1, started from the Maven Central distribution with
- * `java -jar quarkus-run.jar`. Its Confluent-compatible API (`url`) is what
+ * `java -jar apicurio-registry-app-<version>-runner.jar`. Its Confluent-compatible API (`url`) is what
  * `@kafkajs/confluent-schema-registry` and Troupe's `ConfluentSchemaRegistry` talk to.
  */
 export class LocalSchemaRegistry {

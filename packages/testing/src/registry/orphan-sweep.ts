@@ -1,5 +1,6 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { isAlive } from '../kafka/run-state.js';
+import { isApicurioCommandLine } from './apicurio-version.js';
 
 /** JVM system property naming the Node process that owns a non-detached registry. */
 export const OWNER_PROPERTY = 'troupe.registry.owner';
@@ -17,7 +18,7 @@ export async function sweepOrphanRegistries(): Promise<number[]> {
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.includes('quarkus-run.jar')) continue;
+    if (!isApicurioCommandLine(cmdline)) continue;
     const arg = cmdline.split('\0').find((a) => a.startsWith(marker));
     if (arg === undefined) continue;
     const owner = Number(arg.slice(marker.length));

@@ -15,8 +15,9 @@ async function majorOf(javaPath: string): Promise<number | undefined> {
 
 /**
  * A Java runtime new enough for Apicurio: `$TROUPE_REGISTRY_JAVA`, then `$JAVA_HOME`, then `java`
- * on PATH, then the JDKs under /usr/lib/jvm (newest first). Machines often keep Java 17 as the
- * default for Kafka and a newer JDK beside it; this finds the newer one without changing PATH.
+ * on PATH, then the JDKs under /usr/lib/jvm (newest first). The default Java 17 is enough for
+ * Apicurio 3.0; the search still helps where `java` on PATH is older (Java 11 as the system
+ * default, a newer JDK installed beside it) without changing PATH.
  */
 export async function findRegistryJava(env: NodeJS.ProcessEnv = process.env, jvmDir = '/usr/lib/jvm'): Promise<{ path: string; major: number }> {
   const explicit = env['TROUPE_REGISTRY_JAVA'];
@@ -38,6 +39,6 @@ export async function findRegistryJava(env: NodeJS.ProcessEnv = process.env, jvm
   throw new TestingError(
     'JAVA_TOO_OLD',
     `Apicurio Registry needs Java ${APICURIO_MIN_JAVA_MAJOR} or newer; found only: ${seen.join(', ')}. ` +
-      'Install a JDK 21+ (it may sit beside Java 17) and set TROUPE_REGISTRY_JAVA=/path/to/bin/java, or set SCHEMA_REGISTRY_URL to a running registry.',
+      `Install a JDK ${APICURIO_MIN_JAVA_MAJOR}+ (it may sit beside an older default) and set TROUPE_REGISTRY_JAVA=/path/to/bin/java, or set SCHEMA_REGISTRY_URL to a running registry.`,
   );
 }
