@@ -389,9 +389,11 @@ class KafkaConsumerLoop implements ConsumerHandle {
       const first = chunk[0];
       if (!first) return;
       let processed = 0;
+      let retryAfterMs = this.opts.redeliveryDelayMs;
       try {
         const outcome = await this.spec.handle({ topic, partition, messages: chunk, isStale, heartbeat });
         processed = Math.max(0, Math.min(outcome.processed, chunk.length));
+        if (outcome.retryAfterMs !== undefined) retryAfterMs = outcome.retryAfterMs;
         if (processed > 0) {
           const last = chunk[processed - 1];
           if (!last) return;
@@ -405,15 +407,31 @@ class KafkaConsumerLoop implements ConsumerHandle {
         processed = 0;
       }
       if (processed < chunk.length) {
-        // Deliver the rest again: seek makes kafkajs drop what it fetched beyond this point.
+        // Deliver the rest again: seek makes kafkajs drop what it fetched beyond this point. The
+        // partition is paused instead of waited for here, because kafkajs fetches again only after
+        // every batch of the last fetch is done: a wait here would hold up all partitions.
         const from = chunk[processed];
-        if (from && payload.isRunning()) this.consumer.seek({ topic, partition, offset: from.offset });
-        if (processed === 0) await sleep(this.opts.redeliveryDelayMs);
+        if (from && payload.isRunning()) {
+          this.consumer.seek({ topic, partition, offset: from.offset });
+          if (processed === 0 || retryAfterMs !== this.opts.redeliveryDelayMs) this.pauseFor(topic, partition, retryAfterMs);
+        }
         return;
       }
       i += processed;
       await heartbeat();
     }
+  }
+
+  private pauseFor(topic: string, partition: number, ms: number): void {
+    this.consumer.pause([{ topic, partitions: [partition] }]);
+    const timer = setTimeout(() => {
+      try {
+        this.consumer.resume([{ topic, partitions: [partition] }]);
+      } catch {
+        // The consumer stopped meanwhile; nothing to resume.
+      }
+    }, ms);
+    timer.unref();
   }
 
   private async commit(topic: string, partition: number, outputs: readonly OutboundRecord[], nextOffset: string): Promise<void> {

@@ -329,6 +329,7 @@ export class MemoryTransport implements Transport {
       let done!: () => void;
       group.inflight.set(key, new Promise<void>((r) => (done = r)));
       let pause = false;
+      let pauseMs = this.redeliveryDelayMs;
       try {
         if (!owns()) continue;
         const messages = log.slice(position, position + spec.maxBatchSize);
@@ -342,6 +343,8 @@ export class MemoryTransport implements Transport {
             heartbeat: () => Promise.resolve(),
           });
           const processed = Math.max(0, Math.min(outcome.processed, messages.length));
+          if (outcome.retryAfterMs !== undefined) pauseMs = outcome.retryAfterMs;
+          if (processed < messages.length && outcome.retryAfterMs !== undefined) pause = true;
           if (processed > 0) {
             this.append(outcome.outputs);
             group.committed.set(key, start + processed);
@@ -358,7 +361,7 @@ export class MemoryTransport implements Transport {
         done();
         release();
       }
-      if (pause) await sleep(this.redeliveryDelayMs);
+      if (pause) await sleep(pauseMs);
     }
   }
 }

@@ -33,9 +33,12 @@ class TransientError extends Error {
   override readonly name = 'TransientError';
 }
 
-/** The head of a retry partition is not due yet: commit what is done, look again later. */
+/** The head of a retry partition is not due yet: commit what is done, look again at `dueAt`. */
 class NotDueYet extends Error {
   override readonly name = 'NotDueYet';
+  constructor(readonly dueAt: number) {
+    super('not due yet');
+  }
 }
 
 interface BatchState {
@@ -222,13 +225,15 @@ export class Participant {
     // Changes to the parked-saga counts take effect only once the batch is committed.
     const delta = new Map<string, number>();
     let processed = 0;
+    let retryAfterMs: number | undefined;
     for (const message of batch.messages) {
       if (processed > 0 && (batch.isStale() || Date.now() - started > this.opts.maxBatchMs)) break;
       const own = new Map<string, number>();
       try {
         outputs.push(...(await this.handleMessage(message, { batch, delta, own })));
       } catch (err) {
-        if (!(err instanceof NotDueYet)) {
+        if (err instanceof NotDueYet) retryAfterMs = Math.max(1, err.dueAt - Date.now());
+        else {
           this.logger.warn(
             { topic: message.topic, partition: message.partition, offset: message.offset, err: describeError(err) },
             'transient failure; the event will be delivered again',
@@ -243,6 +248,7 @@ export class Participant {
     return {
       outputs,
       processed,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       afterCommit: () => {
         for (const [saga, d] of delta) {
           const n = (this.parked.get(saga) ?? 0) + d;
@@ -289,11 +295,7 @@ export class Participant {
     }
     const key = `${record.partition}/${record.offset}`;
     const state = this.retryState.get(key) ?? { attempt: info.attempt, dueAt: info.dueAt };
-    const wait = state.dueAt - Date.now();
-    if (wait > 0) {
-      await sleep(Math.min(wait, 500));
-      if (state.dueAt > Date.now()) throw new NotDueYet();
-    }
+    if (state.dueAt > Date.now()) throw new NotDueYet(state.dueAt);
     const original = originalOf(record, info);
     const env = parseEnvelope(original.headers);
     const out = await this.dispatch(original, env, b, { attempt: state.attempt, routes: info.routes, key });
@@ -357,10 +359,11 @@ export class Participant {
     }
     if (worthRetrying && retried !== undefined && retried.attempt < retry.attempts) {
       // Not committed: the record stays at the head of its retry partition until its next pass.
-      this.retryState.set(retried.key, { attempt: retried.attempt + 1, dueAt: Date.now() + retry.delayMs * 2 ** retried.attempt });
+      const dueAt = Date.now() + retry.delayMs * 2 ** retried.attempt;
+      this.retryState.set(retried.key, { attempt: retried.attempt + 1, dueAt });
       this.instruments.retried.inc(labels);
       log.warn({ pass: retried.attempt, err: describeError(failed[0]?.error) }, 'retry pass failed; trying again later');
-      throw new NotDueYet();
+      throw new NotDueYet(dueAt);
     }
     const passes = retried ? Math.max(1, retried.attempt) + 1 : 1;
     for (const f of failed) out.push(...(await this.giveUp(f.route, a, f.error, f.attempts * passes)));

@@ -41,6 +41,12 @@ export interface BatchOutcome {
    * `outputs`. The rest is delivered again. 0 commits nothing (and appends nothing).
    */
   readonly processed: number;
+  /**
+   * When fewer than all messages were processed: how long to leave the partition alone before
+   * delivering the rest again (it is paused meanwhile; other partitions go on).
+   * @default the transport's redelivery delay
+   */
+  readonly retryAfterMs?: number;
   /** Called once the outputs and offsets are committed (not called when the commit fails). */
   readonly afterCommit?: () => void;
 }
