@@ -53,6 +53,12 @@ export interface KafkaTransportOptions {
    */
   readonly redeliveryDelayMs?: number;
   /**
+   * Longest a fetch waits for new records. Also bounds how late a resumed (paused) partition is
+   * fetched again, since a new fetch starts only when the current one returns.
+   * @default 500 (as Java's fetch.max.wait.ms)
+   */
+  readonly maxWaitTimeMs?: number;
+  /**
    * kafkajs's own log lines go to this pino logger (kafkajs ERROR → pino error, WARN → warn, ...).
    * @default pino at level 'warn'
    */
@@ -121,6 +127,7 @@ export class KafkaTransport implements Transport {
       redeliveryDelayMs: options.redeliveryDelayMs ?? 200,
       logger: options.logger ?? pino({ name: 'troupe-kafka', level: 'warn' }),
       commitAttempts: options.commitAttempts ?? 5,
+      maxWaitTimeMs: options.maxWaitTimeMs ?? 500,
       ssl: options.ssl,
       sasl: options.sasl,
     });
@@ -282,7 +289,7 @@ class KafkaConsumerLoop implements ConsumerHandle {
   static async start(
     transport: KafkaTransport,
     spec: ConsumerSpec,
-    opts: LoopOptions & { sessionTimeoutMs: number },
+    opts: LoopOptions & { sessionTimeoutMs: number; maxWaitTimeMs: number },
   ): Promise<KafkaConsumerLoop> {
     const consumer = transport.kafka.consumer({
       groupId: spec.groupId,
@@ -291,6 +298,7 @@ class KafkaConsumerLoop implements ConsumerHandle {
       heartbeatInterval: Math.max(1000, Math.floor(opts.sessionTimeoutMs / 10)),
       allowAutoTopicCreation: false,
       partitionAssigners: [CoPartitionedAssigner],
+      maxWaitTimeInMs: opts.maxWaitTimeMs,
     });
     const loop = new KafkaConsumerLoop(transport, consumer, spec, opts);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
