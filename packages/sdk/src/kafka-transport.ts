@@ -168,19 +168,28 @@ export class KafkaTransport implements Transport {
           })),
         });
       } catch (err) {
-        // Another instance may have created them at the same moment; re-reading settles it.
-        if (!/already exists/i.test(describeError(err))) {
+        // Another instance may be creating the same topics at this moment: kafkajs then reports
+        // "already exists", or — while it waits for leaders of a topic it did not create —
+        // "does not host this topic-partition" (retriable). Re-reading the metadata settles both.
+        const retriable = typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
+        if (!retriable && !/already exists/i.test(describeError(err))) {
           throw new SdkError('TRANSPORT_ERROR', `cannot create topics ${missing.map((s) => s.topic).join(', ')}: ${describeError(err)}`, {
             cause: err,
           });
         }
       }
       // Metadata may lag topic creation for a moment.
-      for (let i = 0; i < 50; i++) {
+      for (let i = 0; i < 100; i++) {
         const counts = await this.partitionCounts(specs.map((s) => s.topic));
         if (counts.size === specs.length) return counts;
         await sleep(100);
       }
+      const still = await this.partitionCounts(specs.map((s) => s.topic));
+      const absent = specs.filter((s) => !still.has(s.topic)).map((s) => s.topic);
+      if (absent.length > 0) {
+        throw new SdkError('TRANSPORT_ERROR', `topics ${absent.join(', ')} still do not exist 10 s after creating them; check the broker log and its topic-creation limits.`);
+      }
+      return still;
     }
     return this.partitionCounts(specs.map((s) => s.topic));
   }
