@@ -14,6 +14,7 @@ interface Healthcheck {
 }
 interface Service {
   image?: string;
+  command?: string[];
   build?: unknown;
   ports?: string[];
   environment?: Record<string, string>;
@@ -32,7 +33,8 @@ describe('docker-compose.yml', () => {
   let compose: Compose;
   let services: [string, Service][];
   beforeAll(async () => {
-    compose = parse(await readFile(file, 'utf8')) as Compose;
+    // Docker Compose resolves YAML merge keys (`<<: *anchor`), so the check must too.
+    compose = parse(await readFile(file, 'utf8'), { merge: true }) as Compose;
     services = Object.entries(compose.services);
   });
 
@@ -46,7 +48,8 @@ describe('docker-compose.yml', () => {
         expect(service.build, `${name} needs an image or a build`).toBeDefined();
         continue;
       }
-      expect(service.image, name).toMatch(/^[a-z0-9./-]+:\d+\.\d+\.\d+$/);
+      // An exact release: x.y.z, or x.y where the project versions that way (PostgreSQL).
+      expect(service.image, name).toMatch(/^[a-z0-9./-]+:\d+\.\d+(\.\d+)?$/);
     }
   });
 
@@ -115,6 +118,35 @@ describe('docker-compose.yml', () => {
           expect(Object.keys(compose.volumes ?? {}), `${name} mounts undeclared volume ${source}`).toContain(source);
         }
       }
+    }
+  });
+
+  it('runs the tracker and the four example services from the repository build, wired to Kafka, registry and PostgreSQL', () => {
+    const tracker = compose.services['saga-tracker'];
+    expect(tracker?.build).toBeDefined();
+    expect(tracker?.command?.slice(0, 2)).toEqual(['node', 'packages/saga-tracker/dist/cli/troupe-tracker.js']);
+    expect(tracker?.ports).toContain('8080:8080');
+    for (const name of ['order-service', 'payment-service', 'inventory-service', 'shipping-service']) {
+      const svc = compose.services[name];
+      expect(svc?.build, name).toBeDefined();
+      expect(svc?.command, name).toEqual(['node', 'examples/order-fulfillment/dist/bin/service.js', name]);
+      expect(svc?.environment?.['KAFKA_BROKERS'], name).toBe('kafka:19092');
+      expect(svc?.environment?.['DATABASE_URL'], name).toMatch(/^postgres:\/\/.+@postgres:5432\//);
+      expect(Object.keys(svc?.depends_on ?? {}), name).toEqual(expect.arrayContaining(['kafka', 'schema-registry', 'postgres']));
+    }
+    const shop = compose.services['shop'];
+    expect(shop?.command).toEqual(expect.arrayContaining(['--kafka', '--tracker-url', 'http://saga-tracker:8080']));
+    expect(Object.keys(shop?.depends_on ?? {})).toEqual(expect.arrayContaining(['saga-tracker', 'order-service', 'shipping-service']));
+  });
+
+  it('points every entry point at a file the build produces', async () => {
+    const { existsSync } = await import('node:fs');
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    for (const [name, service] of services) {
+      const script = service.command?.[0] === 'node' ? service.command[1] : undefined;
+      if (script === undefined) continue;
+      const source = script.replace(/\/dist\//, '/src/').replace(/\.js$/, '.ts');
+      expect(existsSync(`${root}${source}`), `${name}: ${source} (built to ${script}) does not exist`).toBe(true);
     }
   });
 });

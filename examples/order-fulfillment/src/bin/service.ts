@@ -6,7 +6,7 @@
  * where the killed one stopped.
  */
 import { createSchemaRegistry } from '@troupe/schema-registry';
-import { KafkaTransport, PostgresIdempotencyStore, shutdownGracefully } from '@troupe/sdk';
+import { KafkaTransport, OperationsServer, PostgresIdempotencyStore, shutdownGracefully } from '@troupe/sdk';
 import { pino } from 'pino';
 import { SERVICE_NAMES, startService, type ServiceName } from '../services/index.js';
 
@@ -39,5 +39,8 @@ const participant = await startService(name, {
   logger,
   partitions: Number(process.env['DEMO_PARTITIONS'] ?? '3'),
 });
-shutdownGracefully([participant, transport, store], { logger });
+// Health and metrics for orchestrators (docker compose, Kubernetes) when a port is given.
+const opsPort = process.env['HEALTH_PORT'];
+const ops = opsPort === undefined ? undefined : await OperationsServer.create({ participants: [participant], port: Number(opsPort), host: '0.0.0.0' });
+shutdownGracefully([...(ops !== undefined ? [ops] : []), participant, transport, store], { logger });
 process.stderr.write(`${name} ready (pid ${process.pid})\n`);
