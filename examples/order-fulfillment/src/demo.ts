@@ -26,6 +26,8 @@ try {
     process.exitCode = same ? 0 : 1;
   }
 } catch (err) {
-  process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // The message says what to do; the stack is for us (DEBUG=1).
+  const detail = err instanceof Error ? (process.env['DEBUG'] ? (err.stack ?? err.message) : err.message) : String(err);
+  process.stderr.write(`demo failed: ${detail}\n`);
   process.exitCode = 1;
 }

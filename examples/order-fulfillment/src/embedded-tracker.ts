@@ -52,7 +52,17 @@ export async function startEmbeddedTracker(opts: {
     },
   });
   const app = buildTrackerApp({ store, contracts: opts.contracts, codec: opts.codec });
-  await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+  try {
+    await app.listen({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+  } catch (err) {
+    await consumer.stop();
+    await store.close();
+    const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+    throw new Error(
+      inUse ? `port ${opts.port} is in use: pass --port N for another one (--port 0 picks a free one)` : `the tracker cannot listen: ${String(err)}`,
+      { cause: err },
+    );
+  }
   const addr = app.server.address() as AddressInfo;
   return {
     url: `http://${addr.address}:${addr.port}`,
