@@ -4,39 +4,10 @@ import { MemorySchemaRegistry, defineEventType, type SagaContract } from '@troup
 import { SagaTracker, TrackerError } from '@troupe/saga-tracker';
 import { createTopics, kafkaBrokers, testKafka, uniqueName, waitForValue } from '@troupe/testing';
 import { SagaEventWriter, createSagaTopics, orderEvents, type SagaTopics } from './fixtures/tracker-kafka.js';
+import { contracts } from './generated/events.js';
 
-const CONTRACT: SagaContract = {
-  saga: 'order-fulfillment',
-  initiator: 'order-service',
-  start: 'com.acme.orders.OrderPlaced',
-  deadlineMs: 5 * 60_000,
-  steps: [
-    {
-      name: 'payment',
-      participant: 'payment-service',
-      completed: 'com.acme.payments.PaymentCharged',
-      failed: 'com.acme.payments.PaymentDeclined',
-      compensated: 'com.acme.payments.PaymentRefunded',
-      withinMs: 30_000,
-    },
-    {
-      name: 'inventory',
-      participant: 'inventory-service',
-      completed: 'com.acme.inventory.InventoryReserved',
-      failed: 'com.acme.inventory.InventoryReservationFailed',
-      compensated: 'com.acme.inventory.InventoryReleased',
-      withinMs: 30_000,
-    },
-    {
-      name: 'shipping',
-      participant: 'shipping-service',
-      completed: 'com.acme.shipping.ShipmentScheduled',
-      failed: 'com.acme.shipping.ShipmentFailed',
-      withinMs: 60_000,
-    },
-  ],
-  end: { completed: 'com.acme.orders.OrderCompleted', aborted: 'com.acme.orders.OrderCancelled' },
-};
+// The contract as the loader yields it from schemas/sagas/ (codegen keeps test/generated in step).
+const CONTRACT: SagaContract = contracts['order-fulfillment'];
 
 interface SagaJson {
   status: string;
