@@ -108,7 +108,17 @@ describe('npm run demo', () => {
     expect(run.summary.tracker).toEqual(run.summary.expected);
     expect(run.summary.expected['completed']).toBeGreaterThan(0);
     expect(run.summary.expected['compensated']).toBeGreaterThan(0);
+    // stdout is for the summary alone: logs and progress go to stderr.
+    expect(run.stdout.trim().split('\n')).toHaveLength(1);
   });
+
+  it('embedded: sagas whose carrier never answers are reported stuck once the contract allows, and counted', async () => {
+    // The contract gives shipping one minute: this run takes a little over that.
+    const run = await runDemo(['--sagas', '40', '--rate', '40', '--carrier-silent-rate', '0.2', '--exit-when-done']);
+    expect(run.code).toBe(0);
+    expect(run.summary.expected['stuck']).toBeGreaterThan(0);
+    expect(run.summary.tracker).toEqual(run.summary.expected);
+  }, 180_000);
 
   it('--kafka: services and tracker as processes on the real broker agree with the ground truth; no event twice', async () => {
     kafkaBrokers(); // fail loudly without a broker

@@ -12,7 +12,8 @@ import { SERVICE_NAMES, startService } from './services/index.js';
  * memory transport. Nothing to install but Node.
  */
 export async function runEmbedded(demo: DemoOptions, signal: AbortSignal): Promise<Summary | undefined> {
-  const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
+  // Logs go to stderr: stdout carries only the summary line.
+  const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' }, pino.destination(2));
   const transport = await MemoryTransport.create();
   const codec = await MemorySchemaRegistry.create();
   const sagaContracts = [contracts['order-fulfillment']];

@@ -25,7 +25,7 @@ const env = (key: string): string => {
   return v;
 };
 
-const logger = pino({ name, level: process.env['LOG_LEVEL'] ?? 'warn' });
+const logger = pino({ name, level: process.env['LOG_LEVEL'] ?? 'warn' }, pino.destination(2));
 const transport = await KafkaTransport.create({ brokers: env('KAFKA_BROKERS').split(','), clientId: name });
 const codec = await createSchemaRegistry({ url: env('SCHEMA_REGISTRY_URL') });
 const store = await PostgresIdempotencyStore.create({

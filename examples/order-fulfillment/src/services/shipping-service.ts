@@ -25,7 +25,7 @@ export function shippingHandlers(store: IdempotencyStore): HandlerDefinition[] {
         if (address.postalCode === SILENT_CARRIER_POSTCODE) {
           // The carrier's booking API accepted the request and never called back: the step
           // neither completes nor fails, and the tracker reports the saga stuck in `shipping`.
-          ctx.logger.warn('carrier did not confirm the booking');
+          ctx.logger.info('carrier did not confirm the booking; waiting');
           return;
         }
         const shipmentId = await ctx.once(() => Promise.resolve(`shp-${randomUUID()}`));
