@@ -312,6 +312,7 @@ class KafkaConsumerLoop implements ConsumerHandle {
     const loop = new KafkaConsumerLoop(transport, consumer, spec, opts);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       loop.owned = Object.entries(e.payload.memberAssignment).flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
+      loop.dropProducersNotOwned();
       spec.onAssignment?.(loop.owned);
     });
     consumer.on(consumer.events.CRASH, (e) => {
@@ -399,6 +400,7 @@ class KafkaConsumerLoop implements ConsumerHandle {
       headers: m.headers ?? {},
       timestamp: m.timestamp,
     }));
+    if (!(await this.fenceEarlierOwner(topic, partition, messages[0]?.offset))) return;
     let i = 0;
     while (i < messages.length) {
       if (isStale()) return;
@@ -436,6 +438,34 @@ class KafkaConsumerLoop implements ConsumerHandle {
       }
       i += processed;
       await heartbeat();
+    }
+  }
+
+  /**
+   * Before this instance handles a partition with a new transactional producer, that producer's
+   * initialisation fences the partition's earlier owner: the broker completes or aborts its open
+   * transaction first. Only then is the committed offset final — the offset this consumer started
+   * from was read before, and a zombie may have committed past it since. Returns false (after
+   * seeking to the committed offset) when the batch was already handled by the earlier owner.
+   */
+  private async fenceEarlierOwner(topic: string, partition: number, firstOffset: string | undefined): Promise<boolean> {
+    const key = `${topic}-${partition}`;
+    if (this.spec.delivery !== 'exactly-once' || this.producers.has(key) || firstOffset === undefined) return true;
+    await this.transactionalProducer(key);
+    const committed = (await this.transport.committedOffsets(this.spec.groupId, topic)).get(partition);
+    if (committed === undefined || BigInt(committed) <= BigInt(firstOffset)) return true;
+    this.opts.logger.warn({ topic, partition, fetchedFrom: firstOffset, committed }, 'an earlier owner committed past the fetched offset; skipping ahead');
+    this.consumer.seek({ topic, partition, offset: committed });
+    return false;
+  }
+
+  /** Producers of partitions given away are closed, so taking one back fences (and re-checks) again. */
+  dropProducersNotOwned(): void {
+    const owned = new Set(this.owned.map((o) => `${o.topic}-${o.partition}`));
+    for (const [key, producer] of this.producers) {
+      if (owned.has(key)) continue;
+      this.producers.delete(key);
+      producer.then((p) => p.disconnect()).catch(() => undefined);
     }
   }
 
@@ -494,7 +524,13 @@ class KafkaConsumerLoop implements ConsumerHandle {
         transactionTimeout: this.opts.transactionTimeoutMs,
         createPartitioner: Partitioners.DefaultPartitioner,
       });
-      p = producer.connect().then(() => producer);
+      // kafkajs registers the transactional id (InitProducerId, which fences every earlier
+      // producer with this id) only at the first transaction(): do it now, with an empty one.
+      p = producer.connect().then(async () => {
+        const init = await producer.transaction();
+        await init.abort();
+        return producer;
+      });
       p.catch(() => this.producers.delete(key));
       this.producers.set(key, p);
     }
