@@ -62,6 +62,8 @@ export class KafkaIngest {
   private floors = new Map<string, bigint>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private stateValue: IngestState = 'starting';
+  /** Failed attempts to resubscribe since the consumer was last running; > 0 means not healthy. */
+  private restartFailures = 0;
   private lastError: string | undefined;
   private appliedEvents = 0;
   readonly groupId: string;
@@ -130,7 +132,8 @@ export class KafkaIngest {
 
   health(): { ok: boolean; consumer: IngestState; group: string; topics: readonly string[]; lastError?: string } {
     return {
-      ok: this.stateValue === 'running' || this.stateValue === 'restarting',
+      // Restarting is a normal, short step (new topics); once a restart has failed, nothing is being read.
+      ok: this.stateValue === 'running' || (this.stateValue === 'restarting' && this.restartFailures === 0),
       consumer: this.stateValue,
       group: this.groupId,
       topics: this.subscribed,
@@ -177,17 +180,24 @@ export class KafkaIngest {
   }
 
   private async refresh(): Promise<void> {
-    if (this.stateValue !== 'running') return;
+    // A restart that failed left no consumer: every tick tries again until one runs.
+    if (this.stateValue !== 'running' && this.stateValue !== 'restarting') return;
     try {
       const topics = await this.resolveTopics(false);
-      if (topics.length === this.subscribed.length && topics.every((t, i) => t === this.subscribed[i])) return;
-      this.opts.logger?.info({ topics }, 'new topics match; resubscribing');
-      this.stateValue = 'restarting';
-      await this.consumer?.disconnect();
+      const same = topics.length === this.subscribed.length && topics.every((t, i) => t === this.subscribed[i]);
+      if (same && this.stateValue === 'running') return;
+      if (this.stateValue === 'running') {
+        this.opts.logger?.info({ topics }, 'new topics match; resubscribing');
+        this.stateValue = 'restarting';
+        const old = this.consumer;
+        this.consumer = undefined;
+        await old?.disconnect();
+      }
       await this.start(topics);
     } catch (err) {
+      this.restartFailures += 1;
       this.lastError = (err as Error).message;
-      this.opts.logger?.warn({ err }, 'topic refresh failed');
+      this.opts.logger?.warn({ err, attempts: this.restartFailures }, 'topic refresh failed; retrying at the next refresh');
     }
   }
 
@@ -208,15 +218,26 @@ export class KafkaIngest {
       if (!e.payload.restart) this.stateValue = 'crashed';
       this.opts.logger?.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
     });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...topics], fromBeginning: true });
-    await consumer.run({
-      eachBatchAutoResolve: false,
-      autoCommit: true,
-      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 4,
-      eachBatch: (b) => this.onBatch(b),
-    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+      await consumer.run({
+        eachBatchAutoResolve: false,
+        autoCommit: true,
+        partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 4,
+        eachBatch: (b) => this.onBatch(b),
+      });
+    } catch (err) {
+      await consumer.disconnect().catch(() => undefined);
+      throw err;
+    }
+    // close() may have run while this consumer was starting: it must not outlive the tracker.
+    if (this.stateValue === 'stopped') {
+      await consumer.disconnect().catch(() => undefined);
+      return;
+    }
     this.consumer = consumer;
+    this.restartFailures = 0;
     this.subscribed = topics;
     this.stateValue = 'running';
     this.opts.logger?.info({ group: this.groupId, topics }, 'tracker consuming');
