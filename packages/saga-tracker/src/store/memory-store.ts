@@ -41,10 +41,15 @@ export class MemorySagaStore implements SagaStore {
   private readonly contracts: ReadonlyMap<string, SagaContract>;
   private readonly sagas = new Map<string, Entry>();
   private readonly byType = new Map<string, Set<string>>();
-  /** Sagas in list order (newest start first); kept sorted so a page costs O(page), not O(sagas). */
-  private readonly order: Entry[] = [];
+  /**
+   * Sagas in reverse list order (oldest start first), so a page costs O(page), not O(sagas), and
+   * the usual insert — a saga newer than all others, as when the topics are replayed — is a push.
+   */
+  private readonly byAge: Entry[] = [];
   /** Saga ids in code-point order, so an id-prefix query finds its range by binary search. */
-  private readonly ids: string[] = [];
+  private ids: string[] = [];
+  /** Ids not yet merged into `ids`: merged once per prefix query instead of spliced per saga. */
+  private pendingIds: string[] = [];
   private readonly listeners = new ChangeListeners();
   private readonly contractOf = (sagaType: string): SagaContract | undefined => this.contracts.get(sagaType);
 
@@ -83,7 +88,7 @@ export class MemorySagaStore implements SagaStore {
       if (entry === undefined) {
         const created: Entry = { events, projection, position: positionOf(projection) };
         this.sagas.set(projection.sagaId, created);
-        this.ids.splice(lowerBound(this.ids, projection.sagaId), 0, projection.sagaId);
+        this.pendingIds.push(projection.sagaId);
         this.index(created);
         changes.push({ summary: summarize(projection) });
         continue;
@@ -114,24 +119,26 @@ export class MemorySagaStore implements SagaStore {
     const after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
     const statuses = q.status !== undefined && q.status.length > 0 ? new Set<SagaStatus>(q.status) : undefined;
     // A selective id prefix is answered from the id index; otherwise walk the list order.
-    let candidates: readonly Entry[] = this.order;
+    let candidates: ListView = { length: this.byAge.length, at: (i) => this.byAge[this.byAge.length - 1 - i] };
     if (q.idPrefix !== undefined && q.idPrefix !== '') {
-      const lo = lowerBound(this.ids, q.idPrefix);
+      const ids = this.sortedIds();
+      const lo = lowerBound(ids, q.idPrefix);
       let hi = lo;
-      const cap = lo + Math.max(64, this.order.length / 8);
-      while (hi < this.ids.length && hi < cap && (this.ids[hi] ?? '').startsWith(q.idPrefix)) hi++;
+      const cap = lo + Math.max(64, this.byAge.length / 8);
+      while (hi < ids.length && hi < cap && (ids[hi] ?? '').startsWith(q.idPrefix)) hi++;
       if (hi < cap) {
-        candidates = this.ids
+        const matching = ids
           .slice(lo, hi)
           .map((id) => this.sagas.get(id))
           .filter((e): e is Entry => e !== undefined)
           .sort((a, b) => (listedBefore(a.position, b.position) ? -1 : 1));
+        candidates = { length: matching.length, at: (i) => matching[i] };
       }
     }
     let i = after === undefined ? 0 : indexAfter(candidates, after);
     const items: ListedSaga[] = [];
     for (; i < candidates.length && items.length < limit; i++) {
-      const entry = candidates[i];
+      const entry = candidates.at(i);
       if (entry === undefined) break;
       const p = entry.projection;
       if (q.type !== undefined && p.sagaType !== q.type) continue;
@@ -222,8 +229,27 @@ export class MemorySagaStore implements SagaStore {
     return Promise.resolve();
   }
 
+  private sortedIds(): readonly string[] {
+    if (this.pendingIds.length > 0) {
+      const add = this.pendingIds.sort();
+      const merged: string[] = new Array<string>(this.ids.length + add.length);
+      let i = 0;
+      let j = 0;
+      let k = 0;
+      while (i < this.ids.length || j < add.length) {
+        const a = this.ids[i];
+        const b = add[j];
+        if (b === undefined || (a !== undefined && a <= b)) merged[k++] = this.ids[i++] as string;
+        else merged[k++] = add[j++] as string;
+      }
+      this.ids = merged;
+      this.pendingIds = [];
+    }
+    return this.ids;
+  }
+
   private index(entry: Entry): void {
-    this.order.splice(indexAfter(this.order, entry.position), 0, entry);
+    this.byAge.splice(ageIndexOf(this.byAge, entry.position), 0, entry);
     let ids = this.byType.get(entry.projection.sagaType);
     if (ids === undefined) this.byType.set(entry.projection.sagaType, (ids = new Set()));
     ids.add(entry.projection.sagaId);
@@ -231,9 +257,9 @@ export class MemorySagaStore implements SagaStore {
 
   /** Removes an entry from the indexes under its current (not yet updated) projection. */
   private unindex(entry: Entry): void {
-    const at = indexAfter(this.order, entry.position) - 1;
-    const i = this.order[at] === entry ? at : this.order.indexOf(entry);
-    if (i >= 0) this.order.splice(i, 1);
+    const at = ageIndexOf(this.byAge, entry.position);
+    const i = this.byAge[at] === entry ? at : this.byAge.indexOf(entry);
+    if (i >= 0) this.byAge.splice(i, 1);
     this.byType.get(entry.projection.sagaType)?.delete(entry.projection.sagaId);
   }
 }
@@ -243,13 +269,32 @@ function positionOf(p: SagaProjection): ListPosition & { stuckAt: number } {
   return { startedAt: Date.parse(p.startedAt), sagaId: p.sagaId, stuckAt: p.stuckAfter !== undefined ? Date.parse(p.stuckAfter) : Infinity };
 }
 
+/** Entries by index in list order (newest first), whatever array holds them. */
+interface ListView {
+  readonly length: number;
+  at(i: number): Entry | undefined;
+}
+
+/** First index in `byAge` (oldest first) whose entry is not listed after `pos`: where `pos` goes. */
+function ageIndexOf(byAge: readonly Entry[], pos: ListPosition): number {
+  let lo = 0;
+  let hi = byAge.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const e = byAge[mid];
+    if (e !== undefined && listedBefore(pos, e.position)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** First index in `list` (in list order) of an entry listed after `pos`. */
-function indexAfter(list: readonly Entry[], pos: ListPosition): number {
+function indexAfter(list: ListView, pos: ListPosition): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const e = list[mid];
+    const e = list.at(mid);
     if (e !== undefined && (listedBefore(e.position, pos) || samePosition(e.position, pos))) lo = mid + 1;
     else hi = mid;
   }
