@@ -17,6 +17,27 @@ export const HEADER = {
   traceparent: 'traceparent',
 } as const;
 
+/**
+ * Headers a participant adds when it dead-letters a record (the original headers stay as they
+ * were). The SDK writes them; the tracker and `troupe-dlq` read them.
+ */
+export const DLQ_HEADER = {
+  reason: 'troupe_dlq_reason',
+  error: 'troupe_dlq_error',
+  attempts: 'troupe_dlq_attempts',
+  topic: 'troupe_dlq_topic',
+  partition: 'troupe_dlq_partition',
+  offset: 'troupe_dlq_offset',
+  participant: 'troupe_dlq_participant',
+  time: 'troupe_dlq_time',
+} as const;
+
+/**
+ * Records with this header are markers (e.g. the test harness's end-of-topic markers), not events:
+ * participants and the tracker skip them.
+ */
+export const MARKER_HEADER = 'troupe_marker';
+
 export const SAGA_ROLES = ['start', 'step-completed', 'step-failed', 'compensated', 'compensation-failed', 'end'] as const;
 export type SagaRole = (typeof SAGA_ROLES)[number];
 

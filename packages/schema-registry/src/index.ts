@@ -16,6 +16,8 @@ export type { SchemaRegistryErrorCode } from './errors.js';
 export type { SagaContract, SagaStepContract } from './saga-contract.js';
 export {
   HEADER,
+  DLQ_HEADER,
+  MARKER_HEADER,
   SAGA_ROLES,
   AVRO_CONTENT_TYPE,
   EnvelopeError,

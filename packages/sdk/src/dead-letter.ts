@@ -1,4 +1,4 @@
-import { headerString, type KafkaHeaders } from '@troupe/schema-registry';
+import { DLQ_HEADER, headerString, type KafkaHeaders } from '@troupe/schema-registry';
 import type { InboundMessage, OutboundRecord } from './transport.js';
 
 /** Why an event was dead-lettered; stable strings for alerts and the `troupe-dlq` CLI. */
@@ -9,22 +9,8 @@ export type DeadLetterReason =
   | 'HANDLER_FAILED'
   | 'SAGA_DEAD_LETTERED';
 
-export const DLQ_HEADER = {
-  reason: 'troupe_dlq_reason',
-  error: 'troupe_dlq_error',
-  attempts: 'troupe_dlq_attempts',
-  topic: 'troupe_dlq_topic',
-  partition: 'troupe_dlq_partition',
-  offset: 'troupe_dlq_offset',
-  participant: 'troupe_dlq_participant',
-  time: 'troupe_dlq_time',
-} as const;
-
-/**
- * Records with this header are markers (e.g. the test harness's end-of-topic markers), not events:
- * participants skip them instead of dead-lettering them as malformed.
- */
-export const MARKER_HEADER = 'troupe_marker';
+// The header names are the wire contract with the tracker: they live with the envelope.
+export { DLQ_HEADER, MARKER_HEADER } from '@troupe/schema-registry';
 
 /** The default dead-letter topic of a source topic. */
 export const defaultDeadLetterTopic = (topic: string): string => `${topic}.dlq`;

@@ -1,4 +1,4 @@
-import { EnvelopeError, headerString, parseEnvelope } from '@troupe/schema-registry';
+import { DLQ_HEADER, EnvelopeError, headerString, parseEnvelope } from '@troupe/schema-registry';
 import type { EventCodec, KafkaHeaders } from '@troupe/schema-registry';
 import type { DeadLetterInfo, TrackedEvent } from '../tracked-event.js';
 
@@ -24,8 +24,8 @@ export type Converted = { readonly ok: true; readonly event: TrackedEvent } | { 
 /** Headers a failure event may carry its reason in, tried in order before the payload. */
 const REASON_HEADERS = ['troupe_reason', 'ce_reason', 'reason'];
 // Dead-letter headers are read defensively: the SDK's names first, then anything that looks right.
-const DLQ_ERROR_HEADERS = ['troupe_dlq_error', 'troupe_dlq_reason'];
-const DLQ_PARTICIPANT_HEADERS = ['troupe_dlq_participant'];
+const DLQ_ERROR_HEADERS = [DLQ_HEADER.error, DLQ_HEADER.reason];
+const DLQ_PARTICIPANT_HEADERS = [DLQ_HEADER.participant];
 const ENVELOPE_HEADER = /^(ce_|content-type$|traceparent$|tracestate$)/;
 
 /**
@@ -83,8 +83,8 @@ function deadLetterInfo(topic: string, headers: KafkaHeaders | undefined): DeadL
     const v = headerString(headers, k);
     if (v !== undefined) extra[k] = v;
   }
-  const code = headerString(headers, 'troupe_dlq_reason');
-  const message = headerString(headers, 'troupe_dlq_error');
+  const code = headerString(headers, DLQ_HEADER.reason);
+  const message = headerString(headers, DLQ_HEADER.error);
   let reason: string | undefined =
     code !== undefined && message !== undefined && message !== '' ? `${code}: ${message}` : firstHeader(headers, DLQ_ERROR_HEADERS);
   reason ??= Object.entries(extra).find(([k]) => /error|exception|reason/i.test(k) && !/stack|class/i.test(k))?.[1];
