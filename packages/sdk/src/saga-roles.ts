@@ -1,11 +1,22 @@
 import type { SagaContract, SagaRole } from '@troupe/schema-registry';
 
+type ContractRole = { readonly role: SagaRole; readonly step?: string; readonly saga: string };
+
+// Asked on every emit and publish with the same few answers: cached per contracts list.
+const cache = new WeakMap<readonly SagaContract[], Map<string, ContractRole | undefined>>();
+
 /** The saga role and step of an event type according to the contracts, if any declares it. */
-export function roleInContracts(
-  contracts: readonly SagaContract[],
-  sagaType: string | undefined,
-  typeName: string,
-): { role: SagaRole; step?: string; saga: string } | undefined {
+export function roleInContracts(contracts: readonly SagaContract[], sagaType: string | undefined, typeName: string): ContractRole | undefined {
+  let known = cache.get(contracts);
+  if (known === undefined) cache.set(contracts, (known = new Map<string, ContractRole | undefined>()));
+  const key = `${sagaType ?? ''}\u0000${typeName}`;
+  if (known.has(key)) return known.get(key);
+  const found = lookUp(contracts, sagaType, typeName);
+  known.set(key, found === undefined ? undefined : Object.freeze(found));
+  return found;
+}
+
+function lookUp(contracts: readonly SagaContract[], sagaType: string | undefined, typeName: string): ContractRole | undefined {
   const ordered = [...contracts].sort((a, b) => Number(b.saga === sagaType) - Number(a.saga === sagaType));
   for (const c of ordered) {
     if (c.start === typeName) return { role: 'start', saga: c.saga };
