@@ -1,9 +1,7 @@
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createSchemaRegistry } from '@troupe/schema-registry';
 import { KafkaTransport, Publisher } from '@troupe/sdk';
-import { LocalKafka, LocalSchemaRegistry } from '@troupe/testing';
+import { LocalKafka, LocalSchemaRegistry, freePort, waitFor } from '@troupe/testing';
 import { driveOrders, type Summary } from './driver.js';
 import { contracts } from './generated/events.js';
 import type { DemoOptions } from './options.js';
@@ -41,7 +39,13 @@ export async function runOnKafka(demo: DemoOptions, signal: AbortSignal): Promis
     const runId = Date.now().toString(36);
     say(`KAFKA_BROKERS=${brokers} SCHEMA_REGISTRY_URL=${registryUrl}`);
     const trackerUrl = demo.trackerUrl ?? (await startProcesses({ demo, brokers, registryUrl, runId, cleanup }));
-    await waitForHttp(`${trackerUrl}/health`, signal);
+    // Polls through connection errors until the tracker listens; an interrupt ends the wait.
+    await waitFor(async () => signal.aborted || (await fetch(`${trackerUrl}/health`)).status < 500, {
+      description: `the tracker at ${trackerUrl} (see the supervisor's output above)`,
+      timeoutMs: 120_000,
+      intervalMs: 250,
+    });
+    if (signal.aborted) throw new Error('interrupted');
     const where = demo.trackerUrl === undefined ? `${SERVICE_NAMES.length} service processes + tracker` : 'services and tracker run elsewhere';
     say(`tracker: ${trackerUrl}/  (Kafka mode: ${where})`);
 
@@ -90,30 +94,4 @@ async function startProcesses(args: {
     env,
   });
   return `http://127.0.0.1:${port}`;
-}
-
-async function waitForHttp(url: string, signal: AbortSignal, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(url, { signal });
-      if (res.status < 500) return;
-    } catch {
-      // not listening yet
-    }
-    if (signal.aborted) throw new Error('interrupted');
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs / 1000}s; see the supervisor's output above`);
-    await sleep(250);
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }

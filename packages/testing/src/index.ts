@@ -32,4 +32,5 @@ export {
   stopBackgroundRegistry,
   type BackgroundRegistryState,
 } from './registry/background-registry.js';
-export { cleanupStaleKafkaRuns } from './kafka/run-state.js';
+export { cleanupStaleKafkaRuns, isAlive } from './kafka/run-state.js';
+export { freePort } from './kafka/ports.js';
