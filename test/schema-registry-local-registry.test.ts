@@ -5,25 +5,8 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalSchemaRegistry } from '@troupe/testing';
+import { LocalSchemaRegistry, isAlive, waitFor } from '@troupe/testing';
 import { sweepOrphanRegistries } from '../packages/testing/src/registry/orphan-sweep.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting: ${what}`);
-}
 
 let dir: string;
 beforeAll(async () => {
@@ -44,7 +27,7 @@ describe('LocalSchemaRegistry', () => {
     } finally {
       await reg.stop();
     }
-    expect(alive(reg.pid)).toBe(false);
+    expect(isAlive(reg.pid)).toBe(false);
   });
 
   it('kills the registry of an owner that died without cleaning up', async () => {
@@ -65,14 +48,14 @@ describe('LocalSchemaRegistry', () => {
       });
       owner.once('exit', (code) => reject(new Error(`owner exited with ${String(code)} before the registry started`)));
     });
-    expect(alive(jvm)).toBe(true);
+    expect(isAlive(jvm)).toBe(true);
     owner.kill('SIGKILL');
-    await waitUntil(() => owner.exitCode !== null || owner.signalCode !== null, 'owner to die');
+    await waitFor(() => owner.exitCode !== null || owner.signalCode !== null, { description: 'owner to die' });
     // SIGKILL runs no exit hook: the JVM outlives its owner until someone sweeps.
-    expect(alive(jvm)).toBe(true);
+    expect(isAlive(jvm)).toBe(true);
     const killed = await sweepOrphanRegistries();
     // Another test run starting a registry right now may have swept it first; either way it dies.
-    expect(killed.includes(jvm) || !alive(jvm)).toBe(true);
-    await waitUntil(() => !alive(jvm), 'orphaned registry JVM to die');
+    expect(killed.includes(jvm) || !isAlive(jvm)).toBe(true);
+    await waitFor(() => !isAlive(jvm), { description: 'orphaned registry JVM to die' });
   });
 });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
+import { isAlive } from '@troupe/testing';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'packages/testing/src/cli/troupe-kafka.ts');
@@ -29,19 +29,6 @@ function troupeKafka(stateDir: string, ...args: string[]): Promise<Run> {
 }
 
 const lastLine = (text: string): string => text.trimEnd().split('\n').at(-1) ?? '';
-// An exited process stays a zombie until its (new) parent reaps it: that counts as gone.
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 describe('troupe-kafka CLI (npm run kafka:start / kafka:stop / kafka:status)', () => {
   let stateDir = '';
@@ -77,11 +64,11 @@ describe('troupe-kafka CLI (npm run kafka:start / kafka:stop / kafka:status)', (
     expect(lastLine(status.stdout)).toBe(line);
 
     const { pid } = JSON.parse(await readFile(join(stateDir, 'background.json'), 'utf8')) as { pid: number };
-    expect(alive(pid)).toBe(true);
+    expect(isAlive(pid)).toBe(true);
     const stop = await troupeKafka(stateDir, 'stop');
     expect(stop.code).toBe(0);
     // `stop` returns only once the JVM has exited.
-    expect(alive(pid)).toBe(false);
+    expect(isAlive(pid)).toBe(false);
 
     const after = await troupeKafka(stateDir, 'status');
     expect(after.code).toBe(3);

@@ -1,27 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupStaleKafkaRuns, waitFor } from '@troupe/testing';
+import { cleanupStaleKafkaRuns, isAlive, waitFor } from '@troupe/testing';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-// An exited process stays a zombie until its (new) parent reaps it: that counts as gone.
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 // A test process that starts a broker and then ends in one of several ways without stop().
 const childSource = (stateDir: string): string => `
@@ -45,7 +31,7 @@ describe('a test process that dies leaves no broker JVM behind', () => {
     await writeFile(script, childSource(stateDir()));
   });
   afterAll(async () => {
-    for (const pid of jvms) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of jvms) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -60,7 +46,7 @@ describe('a test process that dies leaves no broker JVM behind', () => {
       child.once('exit', (code) => reject(new Error(`child exited (${String(code)}) before reporting its broker`)));
     });
     jvms.push(jvm);
-    expect(alive(jvm)).toBe(true);
+    expect(isAlive(jvm)).toBe(true);
     return { child, jvm };
   }
 
@@ -72,7 +58,7 @@ describe('a test process that dies leaves no broker JVM behind', () => {
     child.stdin?.write('exit\n');
     await exited(child);
     expect(child.exitCode).toBe(0);
-    await waitFor(() => !alive(jvm), { description: `JVM ${jvm} to be gone after its parent exited` });
+    await waitFor(() => !isAlive(jvm), { description: `JVM ${jvm} to be gone after its parent exited` });
   });
 
   it('kills the JVM when the process is terminated by SIGTERM', async () => {
@@ -80,7 +66,7 @@ describe('a test process that dies leaves no broker JVM behind', () => {
     child.kill('SIGTERM');
     await exited(child);
     expect(child.signalCode).toBe('SIGTERM');
-    await waitFor(() => !alive(jvm), { description: `JVM ${jvm} to be gone after SIGTERM of its parent` });
+    await waitFor(() => !isAlive(jvm), { description: `JVM ${jvm} to be gone after SIGTERM of its parent` });
   });
 
   it('sweeps the JVM of a SIGKILLed process on the next start', async () => {
@@ -88,9 +74,9 @@ describe('a test process that dies leaves no broker JVM behind', () => {
     child.kill('SIGKILL');
     await exited(child);
     // Nothing could run in the killed process: the JVM is orphaned until a sweep.
-    expect(alive(jvm)).toBe(true);
+    expect(isAlive(jvm)).toBe(true);
     expect(await cleanupStaleKafkaRuns(stateDir())).toBe(1);
-    await waitFor(() => !alive(jvm), { description: `orphaned JVM ${jvm} to be swept` });
+    await waitFor(() => !isAlive(jvm), { description: `orphaned JVM ${jvm} to be swept` });
     expect(await readdir(join(stateDir(), 'runs'))).toEqual([]);
   });
 });
