@@ -3,21 +3,13 @@
 //   start   prints progress on stderr and `KAFKA_BROKERS=host:port` as the last stdout line
 //   stop    stops it and waits until the JVM is gone
 //   status  exit 0 and KAFKA_BROKERS when running, exit 3 when not
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { positiveInteger, reportStatus, runCli, stderrLogger } from './cli-support.js';
 import { backgroundStatus, startBackgroundBroker, stopBackgroundBroker } from '../kafka/background-broker.js';
-import { TestingError } from '../kafka/errors.js';
 import { defaultStateDir } from '../kafka/paths.js';
 import { KAFKA_VERSION } from '../kafka/version.js';
 
-const err = (message: string): void => {
-  process.stderr.write(`[troupe-kafka] ${message}\n`);
-};
-
-function integer(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return parsed;
-}
+const err = stderrLogger('troupe-kafka');
 
 interface StateOptions {
   stateDir?: string;
@@ -33,8 +25,8 @@ const stateDirOf = (): string => (program.opts<StateOptions>().stateDir ?? defau
 program
   .command('start')
   .description('start the broker (or report the running one); the last stdout line is KAFKA_BROKERS=host:port')
-  .option('--port <port>', 'client port (default: a free one)', integer)
-  .option('--timeout <ms>', 'give up when the broker is not ready in time', integer, 90_000)
+  .option('--port <port>', 'client port (default: a free one)', positiveInteger)
+  .option('--timeout <ms>', 'give up when the broker is not ready in time', positiveInteger, 90_000)
   .action(async (opts: { port?: number; timeout: number }) => {
     const { state, started } = await startBackgroundBroker(stateDirOf(), {
       port: opts.port,
@@ -59,19 +51,7 @@ program
   .description('exit 0 and print KAFKA_BROKERS when running; exit 3 when not')
   .action(async () => {
     const state = await backgroundStatus(stateDirOf());
-    if (!state) {
-      err('not running');
-      process.exitCode = 3;
-      return;
-    }
-    err(`running: pid ${state.pid}, since ${state.startedAt}, log ${state.logFile}`);
-    process.stdout.write(`KAFKA_BROKERS=${state.brokers.join(',')}\n`);
+    reportStatus(err, state, (s) => `KAFKA_BROKERS=${s.brokers.join(',')}`);
   });
 
-try {
-  await program.parseAsync();
-} catch (error) {
-  if (error instanceof TestingError) err(`${error.code}: ${error.message}`);
-  else err(error instanceof Error ? (error.stack ?? error.message) : String(error));
-  process.exitCode = 1;
-}
+await runCli(program, err);

@@ -4,24 +4,16 @@
 //   stop    stops it and waits until the JVM is gone
 //   status  exit 0 and SCHEMA_REGISTRY_URL when running, exit 3 when not
 import { Command, InvalidArgumentError } from 'commander';
-import { TestingError } from '../kafka/errors.js';
+import { positiveInteger, reportStatus, runCli, stderrLogger } from './cli-support.js';
 import { APICURIO_VERSION } from '../registry/apicurio-version.js';
 import { defaultRegistryStateDir, registryStatus, startBackgroundRegistry, stopBackgroundRegistry } from '../registry/background-registry.js';
 
-const err = (message: string): void => {
-  process.stderr.write(`[troupe-registry] ${message}\n`);
-};
+const err = stderrLogger('troupe-registry');
 
 function property(value: string, previous: Record<string, string>): Record<string, string> {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError('expected key=value, e.g. apicurio.storage.kind=kafkasql');
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
-}
-
-function integer(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return parsed;
 }
 
 const program = new Command()
@@ -34,8 +26,8 @@ const stateDirOf = (): string => program.opts<{ stateDir?: string }>().stateDir 
 program
   .command('start')
   .description('start the registry (or report the running one); the last stdout line is SCHEMA_REGISTRY_URL=<url>')
-  .option('--port <port>', 'HTTP port (default: a free one)', integer)
-  .option('--timeout <ms>', 'give up when the registry is not ready in time', integer, 120_000)
+  .option('--port <port>', 'HTTP port (default: a free one)', positiveInteger)
+  .option('--timeout <ms>', 'give up when the registry is not ready in time', positiveInteger, 120_000)
   .option('-D, --property <key=value>', 'Apicurio/Quarkus property, repeatable (e.g. durable storage, see docs/schemas.md)', property, {})
   .action(async (opts: { port?: number; timeout: number; property: Record<string, string> }) => {
     const { state, started } = await startBackgroundRegistry(stateDirOf(), {
@@ -63,19 +55,7 @@ program
   .description('exit 0 and print SCHEMA_REGISTRY_URL when running; exit 3 when not')
   .action(async () => {
     const state = await registryStatus(stateDirOf());
-    if (!state) {
-      err('not running');
-      process.exitCode = 3;
-      return;
-    }
-    err(`running: pid ${state.pid}, since ${state.startedAt}, log ${state.logFile}`);
-    process.stdout.write(`SCHEMA_REGISTRY_URL=${state.url}\n`);
+    reportStatus(err, state, (s) => `SCHEMA_REGISTRY_URL=${s.url}`);
   });
 
-try {
-  await program.parseAsync();
-} catch (error) {
-  if (error instanceof TestingError) err(`${error.code}: ${error.message}`);
-  else err(error instanceof Error ? (error.stack ?? error.message) : String(error));
-  process.exitCode = 1;
-}
+await runCli(program, err);
