@@ -1,3 +1,5 @@
+import { TroupeError } from '@troupe/schema-registry';
+
 /** Every way the tracker can fail; stable strings users may switch on. */
 export type TrackerErrorCode =
   | 'INVALID_OPTIONS'
@@ -15,14 +17,10 @@ const RETRIABLE: ReadonlySet<TrackerErrorCode> = new Set(['BROKER_UNAVAILABLE', 
  * The one error class of `@troupe/saga-tracker`. `code` says what happened, `retriable` whether
  * trying again can help, and the message says what to do about it.
  */
-export class TrackerError extends Error {
+export class TrackerError extends TroupeError<TrackerErrorCode> {
   override readonly name = 'TrackerError';
-  readonly code: TrackerErrorCode;
-  readonly retriable: boolean;
 
   constructor(code: TrackerErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.retriable = RETRIABLE.has(code);
+    super(code, message, RETRIABLE, options.cause);
   }
 }

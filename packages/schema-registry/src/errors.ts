@@ -1,3 +1,5 @@
+import { TroupeError } from './troupe-error.js';
+
 /** Every way the schema layer can fail; stable strings users may switch on. */
 export type SchemaRegistryErrorCode =
   | 'PAYLOAD_INVALID'
@@ -16,17 +18,13 @@ const RETRIABLE: ReadonlySet<SchemaRegistryErrorCode> = new Set(['REGISTRY_UNAVA
  * The one error class of `@troupe/schema-registry`. `code` says what happened, `retriable` whether
  * trying again can help, and the message says what to do about it.
  */
-export class SchemaRegistryError extends Error {
+export class SchemaRegistryError extends TroupeError<SchemaRegistryErrorCode> {
   override readonly name = 'SchemaRegistryError';
-  readonly code: SchemaRegistryErrorCode;
-  readonly retriable: boolean;
   /** Where applicable: file, field path or subject the error is about. */
   readonly path: string | undefined;
 
   constructor(code: SchemaRegistryErrorCode, message: string, options: { cause?: unknown; path?: string } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.retriable = RETRIABLE.has(code);
+    super(code, message, RETRIABLE, options.cause);
     this.path = options.path;
   }
 }

@@ -12,6 +12,7 @@ export { defineEventType, subjectOf } from './event-type.js';
 export type { EventType, PayloadOf } from './event-type.js';
 export type { EventCodec, DecodedEvent } from './event-codec.js';
 export { SchemaRegistryError } from './errors.js';
+export { TroupeError } from './troupe-error.js';
 export type { SchemaRegistryErrorCode } from './errors.js';
 export type { SagaContract, SagaStepContract } from './saga-contract.js';
 export {

@@ -1,3 +1,5 @@
+import { TroupeError } from '@troupe/schema-registry';
+
 /** Every way the SDK can fail; stable strings users may switch on. */
 export type SdkErrorCode =
   | 'CONFIG_INVALID'
@@ -16,15 +18,11 @@ const RETRIABLE: ReadonlySet<SdkErrorCode> = new Set(['TRANSPORT_ERROR', 'IDEMPO
  * The one error class of `@troupe/sdk`. `code` says what happened, `retriable` whether trying again
  * can help, and the message says what to do about it. The underlying error is kept as `cause`.
  */
-export class SdkError extends Error {
+export class SdkError extends TroupeError<SdkErrorCode> {
   override readonly name = 'SdkError';
-  readonly code: SdkErrorCode;
-  readonly retriable: boolean;
 
   constructor(code: SdkErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.retriable = RETRIABLE.has(code);
+    super(code, message, RETRIABLE, options.cause);
   }
 }
 

@@ -1,3 +1,5 @@
+import { TroupeError } from '@troupe/schema-registry';
+
 /** Every way the test kit can fail; stable strings users may switch on. */
 export type TestingErrorCode =
   | 'JAVA_NOT_FOUND'
@@ -21,14 +23,10 @@ const RETRIABLE: ReadonlySet<TestingErrorCode> = new Set(['PORT_IN_USE', 'START_
  * The one error class of `@troupe/testing`. `code` says what happened, `retriable` whether trying
  * again can help, and the message says what to do about it.
  */
-export class TestingError extends Error {
+export class TestingError extends TroupeError<TestingErrorCode> {
   override readonly name = 'TestingError';
-  readonly code: TestingErrorCode;
-  readonly retriable: boolean;
 
   constructor(code: TestingErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-    this.retriable = RETRIABLE.has(code);
+    super(code, message, RETRIABLE, options.cause);
   }
 }
