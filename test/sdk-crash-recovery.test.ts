@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MemorySchemaRegistry } from '@troupe/schema-registry';
 import { KafkaTransport } from '@troupe/sdk';
 import { kafkaBrokers, SagaHarness, uniqueName } from '@troupe/testing';
-import { orderSaga, registerAll, type OrderSaga } from '../packages/sdk/src/order-saga.fixture.js';
+import { orderSaga, registerAll, type OrderSaga } from '../packages/sdk/src/participant/order-saga.fixture.js';
 import { startChildParticipant, type ChildParticipant } from './fixtures/sdk-child-process.js';
 import { silentLogger } from './fixtures/sdk-kafka.js';
 

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { DLQ_HEADER, readDeadLetter, readTopicToEnd, replayDeadLetters, type KafkaTransport, type Participant } from '@troupe/sdk';
 import { kafkaBrokers } from '@troupe/testing';
 import { headerString, toHeaders, type EventCodec } from '@troupe/schema-registry';
-import { startSagaServices, type Ledger, type OrderSaga } from '../packages/sdk/src/order-saga.fixture.js';
+import { startSagaServices, type Ledger, type OrderSaga } from '../packages/sdk/src/participant/order-saga.fixture.js';
 import { sagaOnKafka, silentLogger } from './fixtures/sdk-kafka.js';
 
 describe('failure handling on a real broker', () => {

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MemorySchemaRegistry } from '@troupe/schema-registry';
 import { KafkaTransport, readTopicToEnd } from '@troupe/sdk';
 import { kafkaBrokers, uniqueName } from '@troupe/testing';
-import { runRetryRestartScenario, runRetryScenario } from '../packages/sdk/src/retry-order.fixture.js';
+import { runRetryRestartScenario, runRetryScenario } from '../packages/sdk/src/retry/retry-order.fixture.js';
 import { silentLogger } from './fixtures/sdk-kafka.js';
 
 describe('retry topic on a real broker', () => {

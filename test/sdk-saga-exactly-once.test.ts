@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SagaHarness, type RecordedEvent } from '@troupe/testing';
 import type { KafkaTransport, Participant } from '@troupe/sdk';
 import type { EventCodec } from '@troupe/schema-registry';
-import { startSagaServices, type Ledger, type OrderSaga } from '../packages/sdk/src/order-saga.fixture.js';
+import { startSagaServices, type Ledger, type OrderSaga } from '../packages/sdk/src/participant/order-saga.fixture.js';
 import { sagaOnKafka, silentLogger } from './fixtures/sdk-kafka.js';
 
 const traceId = (e: RecordedEvent): string | undefined => e.envelope.traceparent?.split('-')[1];

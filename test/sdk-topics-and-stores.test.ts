@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MemorySchemaRegistry } from '@troupe/schema-registry';
 import { KafkaTransport, Participant, PostgresIdempotencyStore, SdkError } from '@troupe/sdk';
 import { createTopics, kafkaBrokers, uniqueName } from '@troupe/testing';
-import { newLedger, orderSaga, paymentHandlers } from '../packages/sdk/src/order-saga.fixture.js';
+import { newLedger, orderSaga, paymentHandlers } from '../packages/sdk/src/participant/order-saga.fixture.js';
 import { silentLogger } from './fixtures/sdk-kafka.js';
 
 const PG_URL = process.env['TROUPE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';

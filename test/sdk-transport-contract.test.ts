@@ -1,9 +1,9 @@
-// The transport contract suite (packages/sdk/src/transport-contract.fixture.ts) on a real broker;
+// The transport contract suite (packages/sdk/src/transport/transport-contract.fixture.ts) on a real broker;
 // the same suite runs on the memory transport as a unit test.
 import { randomBytes } from 'node:crypto';
 import { KafkaTransport, MARKER_HEADER, type InboundMessage } from '@troupe/sdk';
 import { kafkaBrokers, uniqueGroup } from '@troupe/testing';
-import { transportContract } from '../packages/sdk/src/transport-contract.fixture.js';
+import { transportContract } from '../packages/sdk/src/transport/transport-contract.fixture.js';
 import { silentLogger } from './fixtures/sdk-kafka.js';
 
 /** Reads a topic at read_committed until `atLeast` records, then up to an end marker per partition (exact). */

@@ -14,7 +14,7 @@ import {
   type PaymentCharged,
   type ReservationFailed,
   type ShipmentScheduled,
-} from '../packages/sdk/src/order-saga.fixture.js';
+} from '../packages/sdk/src/participant/order-saga.fixture.js';
 
 const silent = pino({ level: 'silent' });
 

@@ -1,9 +1,9 @@
-export { Publisher } from './publisher.js';
-export type { PublisherOptions, PublishOptions } from './publisher.js';
-export { Participant } from './participant.js';
-export type { ParticipantHealth } from './participant.js';
-export type { ParticipantOptions } from './participant-options.js';
-export { on, step } from './handlers.js';
+export { Publisher } from './publisher/publisher.js';
+export type { PublisherOptions, PublishOptions } from './publisher/publisher.js';
+export { Participant } from './participant/participant.js';
+export type { ParticipantHealth } from './participant/participant.js';
+export type { ParticipantOptions } from './participant/participant-options.js';
+export { on, step } from './participant/handlers.js';
 export type {
   HandlerContext,
   StepContext,
@@ -14,9 +14,9 @@ export type {
   HandlerDefinition,
   StepDefinition,
   EventHandlerDefinition,
-} from './handlers.js';
-export { MemoryTransport } from './memory-transport.js';
-export type { MemoryTransportOptions } from './memory-transport.js';
+} from './participant/handlers.js';
+export { MemoryTransport } from './transport/memory/memory-transport.js';
+export type { MemoryTransportOptions } from './transport/memory/memory-transport.js';
 export type {
   Transport,
   TopicSpec,
@@ -27,25 +27,25 @@ export type {
   ConsumerSpec,
   ConsumerHandle,
   DeliveryMode,
-} from './transport.js';
+} from './transport/transport.js';
 export { SdkError } from './errors.js';
 export type { SdkErrorCode } from './errors.js';
-export type { RetryOptions } from './retry-policy.js';
+export type { RetryOptions } from './retry/retry-policy.js';
 export { MemoryIdempotencyStore } from './idempotency/memory-idempotency-store.js';
 export { PostgresIdempotencyStore } from './idempotency/postgres-idempotency-store.js';
 export type { PostgresIdempotencyStoreOptions } from './idempotency/postgres-idempotency-store.js';
 export type { IdempotencyStore } from './idempotency/idempotency-store.js';
-export { DLQ_HEADER, MARKER_HEADER, readDeadLetter, replayRecord, defaultDeadLetterTopic } from './dead-letter.js';
-export type { DeadLetterReason, DeadLetterInfo } from './dead-letter.js';
-export { ROUTING_SLIP_HEADER, readRoutingSlip } from './routing-slip.js';
-export { partitionForKey } from './murmur2.js';
-export { KafkaTransport } from './kafka-transport.js';
-export type { KafkaTransportOptions } from './kafka-transport.js';
-export { shutdownGracefully } from './shutdown.js';
-export type { GracefulShutdownOptions } from './shutdown.js';
-export { listDeadLetters, replayDeadLetters } from './dead-letter-tool.js';
-export type { DeadLetterEntry, DeadLetterFilter } from './dead-letter-tool.js';
-export { readTopicToEnd } from './topic-reader.js';
-export { OperationsServer } from './operations-server.js';
-export type { OperationsServerOptions } from './operations-server.js';
-export type { RetryTopicOptions } from './retry-topic.js';
+export { DLQ_HEADER, MARKER_HEADER, readDeadLetter, replayRecord, defaultDeadLetterTopic } from './dead-letter/dead-letter.js';
+export type { DeadLetterReason, DeadLetterInfo } from './dead-letter/dead-letter.js';
+export { ROUTING_SLIP_HEADER, readRoutingSlip } from './participant/routing-slip.js';
+export { partitionForKey } from './transport/murmur2.js';
+export { KafkaTransport } from './transport/kafka/kafka-transport.js';
+export type { KafkaTransportOptions } from './transport/kafka/kafka-transport.js';
+export { shutdownGracefully } from './operations/shutdown.js';
+export type { GracefulShutdownOptions } from './operations/shutdown.js';
+export { listDeadLetters, replayDeadLetters } from './dead-letter/dead-letter-tool.js';
+export type { DeadLetterEntry, DeadLetterFilter } from './dead-letter/dead-letter-tool.js';
+export { readTopicToEnd } from './transport/kafka/topic-reader.js';
+export { OperationsServer } from './operations/operations-server.js';
+export type { OperationsServerOptions } from './operations/operations-server.js';
+export type { RetryTopicOptions } from './retry/retry-topic.js';

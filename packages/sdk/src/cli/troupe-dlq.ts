@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
-import { listDeadLetters, replayDeadLetters, type DeadLetterEntry, type DeadLetterFilter } from '../dead-letter-tool.js';
+import { listDeadLetters, replayDeadLetters, type DeadLetterEntry, type DeadLetterFilter } from '../dead-letter/dead-letter-tool.js';
 import { describeError } from '../errors.js';
-import { KafkaTransport } from '../kafka-transport.js';
+import { KafkaTransport } from '../transport/kafka/kafka-transport.js';
 
 interface CommonOptions {
   brokers?: string;

@@ -2,7 +2,7 @@ import { MemorySchemaRegistry } from '@troupe/schema-registry';
 import { MemoryTransport, type Participant } from '@troupe/sdk';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { newLedger, orderSaga, startSagaServices } from '../../../sdk/src/order-saga.fixture.js';
+import { newLedger, orderSaga, startSagaServices } from '../../../sdk/src/participant/order-saga.fixture.js';
 import { SagaHarness } from './saga-harness.js';
 
 describe('SagaHarness on the memory transport', () => {

@@ -1,4 +1,4 @@
-import { SdkError } from './errors.js';
+import { SdkError } from '../errors.js';
 
 /** In-place retries of a failing handler, before the participant gives up on the event. */
 export interface RetryOptions {

@@ -1,5 +1,5 @@
 import { DLQ_HEADER, headerString, type KafkaHeaders } from '@troupe/schema-registry';
-import type { InboundMessage, OutboundRecord } from './transport.js';
+import type { InboundMessage, OutboundRecord } from '../transport/transport.js';
 
 /** Why an event was dead-lettered; stable strings for alerts and the `troupe-dlq` CLI. */
 export type DeadLetterReason =

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SdkError } from './errors.js';
+import { SdkError } from '../errors.js';
 import { backoffDelay, isRetriable, retryPolicy } from './retry-policy.js';
 
 describe('retry policy', () => {

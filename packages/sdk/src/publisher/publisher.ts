@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { toHeaders, type EventCodec, type EventEnvelope, type EventType, type SagaContract, type SagaRole } from '@troupe/schema-registry';
-import { encodeOrThrow } from './encode.js';
-import { SdkError } from './errors.js';
-import { roleInContracts } from './saga-roles.js';
-import { ensureSagaTopics } from './topics.js';
-import { newTraceparent, outgoingTraceparent } from './trace.js';
-import type { Transport } from './transport.js';
+import { encodeOrThrow } from '../participant/encode.js';
+import { SdkError } from '../errors.js';
+import { roleInContracts } from '../participant/saga-roles.js';
+import { ensureSagaTopics } from '../transport/topics.js';
+import { newTraceparent, outgoingTraceparent } from '../operations/trace.js';
+import type { Transport } from '../transport/transport.js';
 
 export interface PublisherOptions {
   readonly transport: Transport;

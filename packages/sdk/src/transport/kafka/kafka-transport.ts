@@ -12,8 +12,8 @@ import {
 import type { ConnectionOptions } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
-import { describeError, SdkError } from './errors.js';
-import { sleep } from './semaphore.js';
+import { describeError, SdkError } from '../../errors.js';
+import { sleep } from '../../util/semaphore.js';
 import { readTopicToEnd } from './topic-reader.js';
 import type {
   ConsumerHandle,
@@ -22,7 +22,7 @@ import type {
   OutboundRecord,
   TopicSpec,
   Transport,
-} from './transport.js';
+} from '../transport.js';
 
 export interface KafkaTransportOptions {
   /** Bootstrap brokers, `host:port`. */

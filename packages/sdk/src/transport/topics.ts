@@ -1,4 +1,4 @@
-import { SdkError } from './errors.js';
+import { SdkError } from '../errors.js';
 import type { Transport } from './transport.js';
 
 /**

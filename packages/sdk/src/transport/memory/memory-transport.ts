@@ -1,6 +1,6 @@
-import { SdkError } from './errors.js';
-import { partitionForKey } from './murmur2.js';
-import { Semaphore, sleep } from './semaphore.js';
+import { SdkError } from '../../errors.js';
+import { partitionForKey } from '../murmur2.js';
+import { Semaphore, sleep } from '../../util/semaphore.js';
 import type {
   ConsumerHandle,
   ConsumerSpec,
@@ -8,7 +8,7 @@ import type {
   OutboundRecord,
   TopicSpec,
   Transport,
-} from './transport.js';
+} from '../transport.js';
 
 export interface MemoryTransportOptions {
   /**

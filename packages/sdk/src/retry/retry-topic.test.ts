@@ -1,7 +1,7 @@
 import { MemorySchemaRegistry } from '@troupe/schema-registry';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MemoryTransport } from './memory-transport.js';
+import { MemoryTransport } from '../transport/memory/memory-transport.js';
 import { runRetryRestartScenario, runRetryScenario } from './retry-order.fixture.js';
 
 describe('retry topic on the memory transport', () => {

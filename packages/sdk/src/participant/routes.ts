@@ -1,5 +1,5 @@
 import type { EventType, SagaContract } from '@troupe/schema-registry';
-import { SdkError } from './errors.js';
+import { SdkError } from '../errors.js';
 import type { EventHandlerDefinition, HandlerDefinition, StepDefinition } from './handlers.js';
 
 // Handlers are stored type-erased; each was type-checked where the user built it.

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describeError, SdkError } from './errors.js';
-import type { Participant } from './participant.js';
+import { describeError, SdkError } from '../errors.js';
+import type { Participant } from '../participant/participant.js';
 
 export interface OperationsServerOptions {
   readonly participants: readonly Participant[];

@@ -10,23 +10,23 @@ import {
 } from '@troupe/schema-registry';
 import { pino, type Logger } from 'pino';
 import { register as globalRegistry, type Registry } from 'prom-client';
-import { deadLetterRecord, MARKER_HEADER, type DeadLetterReason } from './dead-letter.js';
-import { describeError, SdkError } from './errors.js';
+import { deadLetterRecord, MARKER_HEADER, type DeadLetterReason } from '../dead-letter/dead-letter.js';
+import { describeError, SdkError } from '../errors.js';
 import { EventContext } from './event-context.js';
 import type { CompensationTrigger } from './handlers.js';
-import type { IdempotencyStore } from './idempotency/idempotency-store.js';
-import { MemoryIdempotencyStore } from './idempotency/memory-idempotency-store.js';
-import { lazyChild } from './lazy-logger.js';
-import { ParticipantMetrics } from './metrics.js';
+import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { MemoryIdempotencyStore } from '../idempotency/memory-idempotency-store.js';
+import { lazyChild } from '../util/lazy-logger.js';
+import { ParticipantMetrics } from '../operations/metrics.js';
 import { normalizeOptions, type NormalizedOptions, type ParticipantOptions } from './participant-options.js';
-import { backoffDelay, isRetriable } from './retry-policy.js';
+import { backoffDelay, isRetriable } from '../retry/retry-policy.js';
 import { readRoutingSlip, type RoutingSlip } from './routing-slip.js';
-import { originalOf, readRetryInfo, retryRecord } from './retry-topic.js';
+import { originalOf, readRetryInfo, retryRecord } from '../retry/retry-topic.js';
 import { buildRoutes, type Route, type RouteTable } from './routes.js';
-import { sleep } from './semaphore.js';
-import { ensureSagaTopics } from './topics.js';
-import { contextFromTraceparent } from './trace.js';
-import type { BatchOutcome, ConsumerHandle, InboundMessage, OutboundRecord, PartitionBatch, Transport } from './transport.js';
+import { sleep } from '../util/semaphore.js';
+import { ensureSagaTopics } from '../transport/topics.js';
+import { contextFromTraceparent } from '../operations/trace.js';
+import type { BatchOutcome, ConsumerHandle, InboundMessage, OutboundRecord, PartitionBatch, Transport } from '../transport/transport.js';
 
 /** Thrown inside a batch for infrastructure trouble: commit what is done, redeliver the rest. */
 class TransientError extends Error {

@@ -1,5 +1,5 @@
 import { headerString } from '@troupe/schema-registry';
-import type { InboundMessage, OutboundRecord } from './transport.js';
+import type { InboundMessage, OutboundRecord } from '../transport/transport.js';
 
 /** Non-blocking retries through a per-participant retry topic, keeping per-saga order. */
 export interface RetryTopicOptions {

@@ -1,5 +1,5 @@
 import { MemoryTransport } from './memory-transport.js';
-import { transportContract } from './transport-contract.fixture.js';
+import { transportContract } from '../transport-contract.fixture.js';
 
 transportContract('memory', async () => {
   const transport = await MemoryTransport.create({ redeliveryDelayMs: 1 });

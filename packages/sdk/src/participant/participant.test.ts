@@ -2,15 +2,15 @@ import { headerString, MemorySchemaRegistry, parseEnvelope, type EventEnvelope }
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { DLQ_HEADER } from './dead-letter.js';
+import { DLQ_HEADER } from '../dead-letter/dead-letter.js';
 import { on } from './handlers.js';
-import { MemoryTransport } from './memory-transport.js';
-import { OperationsServer } from './operations-server.js';
+import { MemoryTransport } from '../transport/memory/memory-transport.js';
+import { OperationsServer } from '../operations/operations-server.js';
 import { newLedger, orderSaga, startSagaServices, type Ledger, type OrderSaga } from './order-saga.fixture.js';
 import { Participant } from './participant.js';
-import { Publisher } from './publisher.js';
+import { Publisher } from '../publisher/publisher.js';
 import { ROUTING_SLIP_HEADER } from './routing-slip.js';
-import type { InboundMessage } from './transport.js';
+import type { InboundMessage } from '../transport/transport.js';
 
 const silent = pino({ level: 'silent' });
 

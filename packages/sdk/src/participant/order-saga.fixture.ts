@@ -7,11 +7,11 @@
 import { defineEventType, type AvroRecordSchema, type EventCodec, type EventType, type SagaContract } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { IdempotencyStore } from './idempotency/idempotency-store.js';
+import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { step, type HandlerDefinition } from './handlers.js';
 import { Participant } from './participant.js';
 import type { ParticipantOptions } from './participant-options.js';
-import type { Transport } from './transport.js';
+import type { Transport } from '../transport/transport.js';
 
 const record = (name: string, fields: Record<string, 'string' | 'int'>): AvroRecordSchema => ({
   type: 'record',

@@ -1,12 +1,12 @@
 import type { EventCodec, EventType, SagaContract } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { SdkError } from './errors.js';
+import { SdkError } from '../errors.js';
 import type { HandlerDefinition } from './handlers.js';
-import type { IdempotencyStore } from './idempotency/idempotency-store.js';
-import { retryPolicy, type RetryOptions, type RetryPolicy } from './retry-policy.js';
-import type { RetryTopicOptions } from './retry-topic.js';
-import type { DeliveryMode, Transport } from './transport.js';
+import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { retryPolicy, type RetryOptions, type RetryPolicy } from '../retry/retry-policy.js';
+import type { RetryTopicOptions } from '../retry/retry-topic.js';
+import type { DeliveryMode, Transport } from '../transport/transport.js';
 
 export interface ParticipantOptions {
   /** Participant (service) name: the `ce_source` of what it emits and the contracts' `participant`. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
-const docs = fileURLToPath(new URL('../../../docs/', import.meta.url));
+const docs = fileURLToPath(new URL('../../../../docs/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'troupe-doc-examples-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

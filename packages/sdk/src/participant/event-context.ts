@@ -3,11 +3,11 @@ import { toHeaders, type EventCodec, type EventEnvelope, type EventType, type Sa
 import type { Logger } from 'pino';
 import { encodeOrThrow } from './encode.js';
 import type { CompensationContext, EmitOptions, StepContext } from './handlers.js';
-import type { IdempotencyStore } from './idempotency/idempotency-store.js';
+import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { ROUTING_SLIP_HEADER, writeRoutingSlip, type RoutingSlip } from './routing-slip.js';
 import { roleInContracts } from './saga-roles.js';
-import { outgoingTraceparent } from './trace.js';
-import type { OutboundRecord } from './transport.js';
+import { outgoingTraceparent } from '../operations/trace.js';
+import type { OutboundRecord } from '../transport/transport.js';
 
 /** Deterministic event id: a redelivered or retried handler emits events with the same `ce_id`. */
 export function derivedEventId(parts: readonly string[]): string {

@@ -1,8 +1,8 @@
 import { MemorySchemaRegistry } from '@troupe/schema-registry';
 import { describe, expect, it } from 'vitest';
-import { SdkError } from './errors.js';
-import { MemoryTransport } from './memory-transport.js';
-import { orderSaga } from './order-saga.fixture.js';
+import { SdkError } from '../errors.js';
+import { MemoryTransport } from '../transport/memory/memory-transport.js';
+import { orderSaga } from '../participant/order-saga.fixture.js';
 import { Publisher } from './publisher.js';
 
 describe('Publisher', () => {

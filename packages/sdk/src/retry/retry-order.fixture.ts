@@ -10,11 +10,11 @@
 import { defineEventType, headerString, type EventCodec } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { DLQ_HEADER } from './dead-letter.js';
-import { on } from './handlers.js';
-import { Participant } from './participant.js';
-import { Publisher } from './publisher.js';
-import type { InboundMessage, Transport } from './transport.js';
+import { DLQ_HEADER } from '../dead-letter/dead-letter.js';
+import { on } from '../participant/handlers.js';
+import { Participant } from '../participant/participant.js';
+import { Publisher } from '../publisher/publisher.js';
+import type { InboundMessage, Transport } from '../transport/transport.js';
 
 interface Ev { id: string }
 const schema = (name: string) => ({ type: 'record' as const, name, namespace: 'test.retry', fields: [{ name: 'id', type: 'string' }] });

@@ -1,7 +1,7 @@
 import { MemorySchemaRegistry } from '@troupe/schema-registry';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MemoryTransport } from './memory-transport.js';
+import { MemoryTransport } from '../transport/memory/memory-transport.js';
 import { inventoryHandlers, newLedger, orderSaga, paymentHandlers } from './order-saga.fixture.js';
 import { Participant } from './participant.js';
 

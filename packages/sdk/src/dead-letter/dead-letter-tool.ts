@@ -1,8 +1,8 @@
 import { headerString } from '@troupe/schema-registry';
 import { readDeadLetter, replayRecord, type DeadLetterInfo } from './dead-letter.js';
-import type { KafkaTransport } from './kafka-transport.js';
-import { readTopicToEnd } from './topic-reader.js';
-import type { InboundMessage, OutboundRecord } from './transport.js';
+import type { KafkaTransport } from '../transport/kafka/kafka-transport.js';
+import { readTopicToEnd } from '../transport/kafka/topic-reader.js';
+import type { InboundMessage, OutboundRecord } from '../transport/transport.js';
 
 /** One dead letter as the `troupe-dlq` tool shows it. */
 export interface DeadLetterEntry {

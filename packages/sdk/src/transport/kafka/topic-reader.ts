@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import type { InboundMessage } from './transport.js';
+import type { InboundMessage } from '../transport.js';
 
 /**
  * Reads a whole topic as it is now (read_committed), from the start to the end offsets taken when

@@ -1,5 +1,5 @@
 import { SchemaRegistryError, type EventCodec, type EventType } from '@troupe/schema-registry';
-import { SdkError } from './errors.js';
+import { SdkError } from '../errors.js';
 
 /** Encodes through the codec; an invalid payload becomes a non-retriable PAYLOAD_INVALID naming the field. */
 export async function encodeOrThrow(codec: EventCodec, type: EventType, payload: unknown): Promise<Buffer> {
