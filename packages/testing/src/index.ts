@@ -1,7 +1,8 @@
 // Public surface of @troupe/testing: named exports only.
 export { TestingError, type TestingErrorCode } from './kafka/errors.js';
 export { KAFKA_VERSION, MIN_JAVA_MAJOR } from './kafka/version.js';
-export { LocalKafka, type LocalKafkaOptions, type LocalKafkaCommonOptions } from './kafka/local-kafka.js';
+export { LocalKafka, type LocalKafkaOptions, type LocalKafkaCommonOptions, type LocalKafkaConnection } from './kafka/local-kafka.js';
+export type { KafkaClientSecurity, SecuredKafkaOptions } from './kafka/security.js';
 export { kafkaBrokers, parseBrokerList } from './kafka/brokers.js';
 export {
   createTopics,

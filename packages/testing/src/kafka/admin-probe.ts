@@ -1,11 +1,13 @@
 import { Kafka, logLevel } from 'kafkajs';
+import type { KafkaClientSecurity } from './security.js';
 
 /**
  * Asks the broker at `broker` (and only it) which brokers the cluster has. Resolves the node ids,
  * or undefined when it does not answer yet. No retries here: the caller polls.
  */
-export async function describeClusterVia(broker: string): Promise<readonly number[] | undefined> {
+export async function describeClusterVia(broker: string, security?: KafkaClientSecurity): Promise<readonly number[] | undefined> {
   const kafka = new Kafka({
+    ...security,
     clientId: 'troupe-launcher-probe',
     brokers: [broker],
     logLevel: logLevel.NOTHING,

@@ -14,6 +14,7 @@ import { KAFKA_LOG4J2_CONFIG } from './paths.js';
 import { assertPortFree, freePorts } from './ports.js';
 import { guardChild, release } from './process-guard.js';
 import { isAlive, isBrokerOf, runsDir, sweepStaleRuns, writeOwner } from './run-state.js';
+import { checkSecuredOptions, clientSecurity, createBrokerCertificate, scramFormatArgs, securedProperties, type BrokerSecurity, type KafkaClientSecurity, type SecuredKafkaOptions } from './security.js';
 import { warmUp } from './warm-up.js';
 
 /** Fully resolved launcher settings; the public classes fill in the defaults. */
@@ -36,6 +37,8 @@ export interface KafkaNodesSettings {
   readonly detached: boolean;
   readonly keepData: boolean;
   readonly onProgress: ((message: string) => void) | undefined;
+  /** SASL_SSL + ACLs instead of PLAINTEXT; undefined = the plain broker. */
+  readonly secured?: SecuredKafkaOptions | undefined;
 }
 
 /** One broker+controller node of a launched cluster. */
@@ -75,9 +78,19 @@ export class KafkaNodes {
   readonly clusterId: string;
   private readonly classpath: string;
   private readonly nodes: readonly NodeRuntime[];
+  /** Certificates and credentials of a secured cluster; undefined for a plain one. */
+  readonly security: BrokerSecurity | undefined;
 
-  private constructor(init: { settings: KafkaNodesSettings; runDir: string; clusterId: string; classpath: string; nodes: readonly NodeRuntime[] }) {
+  private constructor(init: {
+    settings: KafkaNodesSettings;
+    runDir: string;
+    clusterId: string;
+    classpath: string;
+    nodes: readonly NodeRuntime[];
+    security: BrokerSecurity | undefined;
+  }) {
     this.settings = init.settings;
+    this.security = init.security;
     this.runDir = init.runDir;
     this.clusterId = init.clusterId;
     this.classpath = init.classpath;
@@ -136,6 +149,9 @@ export class KafkaNodes {
         controllerPort: fixed.controllerPort ?? (ports[2 * i + 1] as number),
       });
     }
+    // Checked before any JVM runs: a bad user name would otherwise fail inside kafka-storage.
+    const secured = settings.secured === undefined ? undefined : checkSecuredOptions(settings.secured);
+    const security = secured === undefined ? undefined : await createBrokerCertificate({ dir: runDir, javaPath: settings.javaPath, ...secured });
     const nodes: NodeRuntime[] = [];
     for (const address of addresses) {
       const dir = join(runDir, `node-${address.nodeId}`);
@@ -148,13 +164,16 @@ export class KafkaNodes {
         logDir: dataDir,
         replicationFactor: settings.replicationFactor,
         minInsyncReplicas: settings.minInsyncReplicas,
-        overrides: settings.brokerProperties,
+        overrides: {
+          ...(security ? securedProperties(security, { host: settings.host, ...address }) : {}),
+          ...settings.brokerProperties,
+        },
       });
       const propsFile = join(dir, 'server.properties');
       await writeFile(propsFile, renderProperties(props));
       nodes.push({ address, dir, propsFile, logFile: join(dir, 'broker.log'), child: undefined, pid: undefined, exited: undefined });
     }
-    return new KafkaNodes({ settings, runDir, clusterId: randomClusterId(), classpath, nodes });
+    return new KafkaNodes({ settings, runDir, clusterId: randomClusterId(), classpath, nodes, security });
   }
 
   /** `host:port` of every node's client listener, killed ones included. */
@@ -171,6 +190,11 @@ export class KafkaNodes {
       logFile: n.logFile,
       dataDir: join(n.dir, 'data'),
     }));
+  }
+
+  /** kafkajs `ssl`/`sasl` for `user` (default: the super user); undefined on a plain cluster. */
+  clientSecurity(user?: string): KafkaClientSecurity | undefined {
+    return this.security ? clientSecurity(this.security, user) : undefined;
   }
 
   private brokerOf(node: NodeRuntime): string {
@@ -196,7 +220,7 @@ export class KafkaNodes {
     await Promise.all(this.nodes.map((n) => this.waitReady(n, deadline)));
     if (this.settings.warmUp) {
       progress('warming up the transaction and group coordinators');
-      await this.raceWithExit(warmUp(this.brokers, this.settings.replicationFactor), deadline);
+      await this.raceWithExit(warmUp(this.brokers, this.settings.replicationFactor, this.clientSecurity()), deadline);
     }
     progress(`Kafka ready on ${this.brokers.join(',')}`);
   }
@@ -216,6 +240,7 @@ export class KafkaNodes {
       this.clusterId,
       '-c',
       node.propsFile,
+      ...(this.security ? scramFormatArgs(this.security) : []),
     ]);
     if (result.code !== 0) {
       const output = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-30).join('\n');
@@ -282,7 +307,7 @@ export class KafkaNodes {
     });
     for (;;) {
       if (exitCode !== undefined) throw await this.failure(node, `exited with code ${String(exitCode)} while starting`);
-      const seen = await describeClusterVia(broker);
+      const seen = await describeClusterVia(broker, this.clientSecurity());
       if (seen && expected.every((id) => seen.includes(id))) return;
       if (Date.now() > deadline) {
         throw await this.failure(node, `did not become ready within ${this.settings.startTimeoutMs} ms`, 'START_TIMEOUT');

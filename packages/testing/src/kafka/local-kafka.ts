@@ -2,6 +2,7 @@ import { KafkaNodes, type KafkaNodeInfo, type KafkaNodesSettings } from './kafka
 import { TestingError } from './errors.js';
 import { defaultJavaPath } from './java.js';
 import { defaultCacheDir, defaultStateDir } from './paths.js';
+import type { KafkaClientSecurity, SecuredKafkaOptions } from './security.js';
 
 /** Options shared by `LocalKafka.start` and `LocalKafkaCluster.start`. */
 export interface LocalKafkaCommonOptions {
@@ -41,6 +42,22 @@ export interface LocalKafkaOptions extends LocalKafkaCommonOptions {
   readonly port?: number;
   /** KRaft controller listener port. @default a free port */
   readonly controllerPort?: number;
+  /**
+   * Start a secured broker instead: a SASL_SSL listener (SCRAM-SHA-512, a certificate made at
+   * start), KRaft's StandardAuthorizer with ACLs enforced (nothing allowed without one) and a
+   * super user. `true` = no users besides the super user. Costs two keytool runs (about a second).
+   * @default undefined (a PLAINTEXT broker without authorisation)
+   */
+  readonly secured?: SecuredKafkaOptions | true;
+}
+
+/** What a kafkajs client (or `KafkaTransport.create`) needs to reach a local broker as one principal. */
+export interface LocalKafkaConnection {
+  readonly brokers: string[];
+  /** Present on a secured broker: trust its self-signed certificate. */
+  readonly ssl?: KafkaClientSecurity['ssl'];
+  /** Present on a secured broker: SCRAM-SHA-512 credentials. */
+  readonly sasl?: KafkaClientSecurity['sasl'];
 }
 
 export function positiveInt(name: string, value: number | undefined, fallback: number): number {
@@ -98,6 +115,7 @@ export class LocalKafka {
     const settings: KafkaNodesSettings = {
       ...commonSettings(options, { nodeCount: 1, replicationFactor: 1, minInsyncReplicas: 1, defaultHeapMb: 512 }),
       fixedPorts: [{ brokerPort: port('port', options.port), controllerPort: port('controllerPort', options.controllerPort) }],
+      secured: options.secured === true ? {} : options.secured,
     };
     return new LocalKafka(await KafkaNodes.start(settings));
   }
@@ -105,6 +123,29 @@ export class LocalKafka {
   /** Bootstrap servers for clients: `['127.0.0.1:<port>']`. */
   get brokers(): string[] {
     return this.nodes.brokers;
+  }
+
+  /** Whether this broker was started with `secured`. */
+  get secured(): boolean {
+    return this.nodes.security !== undefined;
+  }
+
+  /**
+   * Client settings for `user` (default: the super user, who may do anything). On a plain
+   * broker only `brokers`; asking for a user there is an error.
+   */
+  connection(user?: string): LocalKafkaConnection {
+    const security = this.nodes.clientSecurity(user);
+    if (!security) {
+      if (user !== undefined) throw new TestingError('INVALID_OPTIONS', `connection(${user}): this broker is not secured; start it with { secured: { users } }.`);
+      return { brokers: this.brokers };
+    }
+    return { brokers: this.brokers, ...security };
+  }
+
+  /** PEM file of the secured broker's certificate (for CLIs' `KAFKA_SSL_CA_FILE`); undefined when plain. */
+  get caFile(): string | undefined {
+    return this.nodes.security?.caFile;
   }
 
   /** The broker's log (warnings and errors). */

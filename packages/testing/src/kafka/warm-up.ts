@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Kafka, Partitioners, logLevel, type Consumer } from 'kafkajs';
+import type { KafkaClientSecurity } from './security.js';
 
 /**
  * Right after start the transaction and group coordinators are still creating and loading
@@ -8,10 +9,10 @@ import { Kafka, Partitioners, logLevel, type Consumer } from 'kafkajs';
  * while it retries. Doing one transaction and one group commit here means tests start on a broker
  * whose coordinators are ready.
  */
-export async function warmUp(brokers: readonly string[], replicationFactor: number): Promise<void> {
+export async function warmUp(brokers: readonly string[], replicationFactor: number, security?: KafkaClientSecurity): Promise<void> {
   const suffix = randomBytes(4).toString('hex');
   const topic = `troupe-warmup-${suffix}`;
-  const kafka = new Kafka({ clientId: 'troupe-launcher-warmup', brokers: [...brokers], logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'troupe-launcher-warmup', brokers: [...brokers], logLevel: logLevel.NOTHING, ...security });
   const admin = kafka.admin();
   await admin.connect();
   try {
