@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { Partitioners, type Kafka } from 'kafkajs';
 import { pino } from 'pino';
-import { MemorySchemaRegistry, toHeaders } from '@troupe/schema-registry';
+import { toHeaders } from '@troupe/core';
+import { MemorySchemaRegistry } from '@troupe/schema-registry';
 import { KafkaTransport, Participant, on, type DeliveryMode } from '@troupe/sdk';
 import { startTestKafka } from '@troupe/testing';
 import { OrderPlaced, PaymentCharged } from '../test/generated/events.js';

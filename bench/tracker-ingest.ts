@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { pino } from 'pino';
-import { toHeaders, type EventEnvelope } from '@troupe/schema-registry';
+import { toHeaders, type EventEnvelope } from '@troupe/core';
 import {
   KafkaIngest,
   MemorySagaStore,

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { headerString } from '@troupe/schema-registry';
+import { headerString } from '@troupe/core';
 import { kafkaBrokers, testKafka, uniqueGroup } from '@troupe/testing';
 import { describe, expect, it } from 'vitest';
 

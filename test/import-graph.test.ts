@@ -1,13 +1,13 @@
-// The dependency rules of docs/adr/0000 and STYLE.md, checked on the source: packages depend one way
-// (schema-registry ← sdk, saga-tracker ← testing; sdk and saga-tracker never on each other) and no
-// module imports itself back through a cycle.
+// The dependency rules of docs/adr/0000, ADR 0005 and STYLE.md, checked on the source: packages
+// depend one way (core ← schema-registry ← sdk, saga-tracker ← testing; core depends on nothing;
+// sdk and saga-tracker never on each other) and no module imports itself back through a cycle.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const PACKAGES = ['schema-registry', 'sdk', 'saga-tracker', 'testing'];
+const PACKAGES = ['core', 'schema-registry', 'sdk', 'saga-tracker', 'testing'];
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]/g;
 
 function sourceFiles(dir: string): string[] {
@@ -23,12 +23,13 @@ function importsOf(file: string): string[] {
 }
 
 describe('import graph', () => {
-  it('keeps package dependencies one way: sdk and saga-tracker build on schema-registry, never on each other', () => {
+  it('keeps package dependencies one way: core depends on nothing, sdk and saga-tracker never on each other', () => {
     const allowed: Record<string, string[]> = {
-      'schema-registry': [],
-      sdk: ['schema-registry'],
-      'saga-tracker': ['schema-registry'],
-      testing: ['schema-registry', 'sdk'],
+      core: [],
+      'schema-registry': ['core'],
+      sdk: ['core', 'schema-registry'],
+      'saga-tracker': ['core', 'schema-registry'],
+      testing: ['core', 'schema-registry', 'sdk'],
     };
     const found: Record<string, Set<string>> = {};
     for (const pkg of PACKAGES) {
@@ -46,7 +47,15 @@ describe('import graph', () => {
     }
     // Not vacuous: the expected edges are really there.
     expect([...(found['sdk'] ?? [])]).toContain('schema-registry');
+    expect([...(found['schema-registry'] ?? [])]).toContain('core');
     expect([...(found['saga-tracker'] ?? [])]).toContain('schema-registry');
+  });
+
+  it('keeps @troupe/core free of I/O and third-party code: it imports only its own modules', () => {
+    const files = sourceFiles(join(root, 'packages', 'core', 'src'));
+    expect(files.length).toBeGreaterThan(3);
+    const foreign = files.flatMap((f) => importsOf(f).filter((s) => !s.startsWith('.')).map((s) => `${relative(root, f)}: ${s}`));
+    expect(foreign).toEqual([]);
   });
 
   it('has no import cycles between modules of a package', () => {

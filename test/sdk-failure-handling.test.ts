@@ -4,7 +4,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DLQ_HEADER, readDeadLetter, readTopicToEnd, replayDeadLetters, type KafkaTransport, type Participant } from '@troupe/sdk';
 import { kafkaBrokers } from '@troupe/testing';
-import { headerString, toHeaders, type EventCodec } from '@troupe/schema-registry';
+import { headerString, toHeaders } from '@troupe/core';
+import { type EventCodec } from '@troupe/schema-registry';
 import { startSagaServices, type Ledger, type OrderSaga } from '../packages/sdk/src/participant/order-saga.fixture.js';
 import { sagaOnKafka, silentLogger } from './fixtures/sdk-kafka.js';
 

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemorySchemaRegistry, defineEventType, type SagaContract } from '@troupe/schema-registry';
+import { type SagaContract } from '@troupe/core';
+import { MemorySchemaRegistry, defineEventType } from '@troupe/schema-registry';
 import { KafkaTransport, Participant, Publisher, on, step, type HandlerDefinition } from '@troupe/sdk';
 import { SagaTracker, type SagaStatus, type TypeStats } from '@troupe/saga-tracker';
 import { kafkaBrokers, uniqueName } from '@troupe/testing';

@@ -1,7 +1,7 @@
 // The tracker keeps reading after a failed resubscription: when a new topic appears and the restart
 // fails (here: its store is briefly unavailable), health says so and the next refresh recovers.
 import { KafkaIngest, MemorySagaStore, type SagaStore } from '@troupe/saga-tracker';
-import { toHeaders } from '@troupe/schema-registry';
+import { toHeaders } from '@troupe/core';
 import { createTopics, kafkaBrokers, testKafka, uniqueName, waitFor } from '@troupe/testing';
 import { Partitioners } from 'kafkajs';
 import { pino } from 'pino';

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { MemorySchemaRegistry, defineEventType, type SagaContract } from '@troupe/schema-registry';
+import { type SagaContract } from '@troupe/core';
+import { MemorySchemaRegistry, defineEventType } from '@troupe/schema-registry';
 import { SagaTracker, TrackerError } from '@troupe/saga-tracker';
 import { createTopics, kafkaBrokers, testKafka, uniqueName, waitForValue } from '@troupe/testing';
 import { SagaEventWriter, createSagaTopics, orderEvents, type SagaTopics } from './fixtures/tracker-kafka.js';

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import type { EventCodec, EventType, SagaContract } from '@troupe/schema-registry';
+import type { SagaContract } from '@troupe/core';
+import type { EventCodec, EventType } from '@troupe/schema-registry';
 import { MemorySagaStore, buildTrackerApp, toTrackedEvent, topicsOfContracts, type TrackedEvent } from '@troupe/saga-tracker';
 import { defaultDeadLetterTopic, type ConsumerHandle, type Transport } from '@troupe/sdk';
 

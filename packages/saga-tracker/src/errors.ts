@@ -1,4 +1,4 @@
-import { TroupeError } from '@troupe/schema-registry';
+import { TroupeError } from '@troupe/core';
 
 /** Every way the tracker can fail; stable strings users may switch on. */
 export type TrackerErrorCode =

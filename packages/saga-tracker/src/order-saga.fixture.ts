@@ -1,4 +1,4 @@
-import type { SagaContract, SagaRole } from '@troupe/schema-registry';
+import type { SagaContract, SagaRole } from '@troupe/core';
 import type { TrackedEvent } from './tracked-event.js';
 
 /** The order-fulfillment contract of `schemas/sagas/`, as the loader yields it. */

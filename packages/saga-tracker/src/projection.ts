@@ -1,4 +1,4 @@
-import type { SagaContract, SagaStepContract } from '@troupe/schema-registry';
+import type { SagaContract, SagaStepContract } from '@troupe/core';
 import type { TrackedEvent } from './tracked-event.js';
 import { compareCopies, eventKey } from './tracked-event.js';
 

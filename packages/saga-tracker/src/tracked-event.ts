@@ -1,4 +1,4 @@
-import type { SagaRole } from '@troupe/schema-registry';
+import type { SagaRole } from '@troupe/core';
 
 /** What the tracker learnt from a dead-letter topic about why an event could not be handled. */
 export interface DeadLetterInfo {

@@ -4,10 +4,10 @@ import avro from 'avsc';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import type { AvroRecordSchema } from './avro-schema.js';
 import { validateContractFormat, type SagaContractDocument } from './contract-format.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '@troupe/core';
 import type { EventType } from './event-type.js';
 import { SchemaRegistryError } from './errors.js';
-import type { SagaContract, SagaStepContract } from './saga-contract.js';
+import type { SagaContract, SagaStepContract } from '@troupe/core';
 
 /** An event type loaded from `schemas/<topic>/<Name>.avsc`. */
 export interface CatalogEvent extends EventType {

@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject } from 'ajv';
-import { DURATION_PATTERN } from './duration.js';
+import { DURATION_PATTERN } from '@troupe/core';
 
 const FULL_NAME = '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$';
 const NAME = '^[a-z][a-z0-9-]*$';

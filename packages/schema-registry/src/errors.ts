@@ -1,4 +1,4 @@
-import { TroupeError } from './troupe-error.js';
+import { TroupeError } from '@troupe/core';
 
 /** Every way the schema layer can fail; stable strings users may switch on. */
 export type SchemaRegistryErrorCode =

@@ -12,21 +12,7 @@ export { defineEventType, subjectOf } from './event-type.js';
 export type { EventType, PayloadOf } from './event-type.js';
 export type { EventCodec, DecodedEvent } from './event-codec.js';
 export { SchemaRegistryError } from './errors.js';
-export { TroupeError } from './troupe-error.js';
 export type { SchemaRegistryErrorCode } from './errors.js';
-export type { SagaContract, SagaStepContract } from './saga-contract.js';
-export {
-  HEADER,
-  DLQ_HEADER,
-  MARKER_HEADER,
-  SAGA_ROLES,
-  AVRO_CONTENT_TYPE,
-  EnvelopeError,
-  toHeaders,
-  parseEnvelope,
-  headerString,
-} from './envelope.js';
-export type { EventEnvelope, SagaRole, KafkaHeaders } from './envelope.js';
 export { MemorySchemaRegistry } from './memory-registry.js';
 export type { MemorySchemaRegistryOptions } from './memory-registry.js';
 export type { SchemaRegistryClient, RegisteredVersion } from './registry-client.js';
@@ -50,7 +36,6 @@ export { inspectCatalog, loadCatalog, formatProblem } from './catalog.js';
 export type { Catalog, CatalogEvent, CatalogContract, CatalogProblem } from './catalog.js';
 export { generateModule } from './codegen.js';
 export type { CodegenOptions } from './codegen.js';
-export { parseDuration, formatDuration } from './duration.js';
 export { SAGA_CONTRACT_FORMAT } from './contract-format.js';
 export { runSchemasCli } from './cli/program.js';
 export type { CliIo } from './cli/program.js';

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { ConfluentSchemaRegistry, loadCatalog } from '@troupe/schema-registry';
-import type { EventCodec, SagaContract } from '@troupe/schema-registry';
+import type { SagaContract } from '@troupe/core';
+import type { EventCodec } from '@troupe/schema-registry';
 import { SagaTracker, topicsOfContracts } from '../tracker.js';
 import type { SagaTrackerOptions } from '../tracker.js';
 

@@ -1,5 +1,6 @@
-import { MemorySchemaRegistry, defineEventType, toHeaders } from '@troupe/schema-registry';
-import type { EventEnvelope } from '@troupe/schema-registry';
+import { toHeaders, isDeadLetterTopic } from '@troupe/core';
+import { MemorySchemaRegistry, defineEventType } from '@troupe/schema-registry';
+import type { EventEnvelope } from '@troupe/core';
 import { describe, expect, it } from 'vitest';
 import { toTrackedEvent } from './to-tracked-event.js';
 
@@ -14,7 +15,6 @@ const env: EventEnvelope = {
   sagaStep: 'payment',
   causationId: 'e-1',
 };
-const isDeadLetterTopic = (t: string): boolean => t.endsWith('.dlq');
 const wire = (h: Record<string, string>): Record<string, Buffer> =>
   Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.from(v)]));
 

@@ -1,5 +1,6 @@
-import { DLQ_HEADER, EnvelopeError, headerString, parseEnvelope } from '@troupe/schema-registry';
-import type { EventCodec, KafkaHeaders } from '@troupe/schema-registry';
+import { DLQ_HEADER, EnvelopeError, headerString, parseEnvelope } from '@troupe/core';
+import type { KafkaHeaders } from '@troupe/core';
+import type { EventCodec } from '@troupe/schema-registry';
 import type { DeadLetterInfo, TrackedEvent } from '../tracked-event.js';
 
 /** A Kafka record as the tracker needs it (a subset of kafkajs' `KafkaMessage`). */

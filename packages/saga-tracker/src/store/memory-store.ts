@@ -1,4 +1,4 @@
-import type { SagaContract } from '@troupe/schema-registry';
+import type { SagaContract } from '@troupe/core';
 import { SAGA_STATUSES, compareEvents, project } from '../projection.js';
 import type { SagaProjection, SagaStatus } from '../projection.js';
 import { stuckInfo } from '../stuck.js';

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { SagaContract } from '@troupe/schema-registry';
+import type { SagaContract } from '@troupe/core';
 import { TrackerError } from '../errors.js';
 import { SAGA_STATUSES, compareEvents, project } from '../projection.js';
 import type { SagaProjection, SagaStatus } from '../projection.js';

@@ -1,4 +1,4 @@
-import { headerString } from '@troupe/schema-registry';
+import { headerString } from '@troupe/core';
 import { readDeadLetter, replayRecord, type DeadLetterInfo } from './dead-letter.js';
 import type { KafkaTransport } from '../transport/kafka/kafka-transport.js';
 import { readTopicToEnd } from '../transport/kafka/topic-reader.js';

@@ -1,4 +1,4 @@
-import { DLQ_HEADER, headerString, type KafkaHeaders } from '@troupe/schema-registry';
+import { DLQ_HEADER, deadLetterTopicOf, headerString, type KafkaHeaders } from '@troupe/core';
 import type { InboundMessage, OutboundRecord } from '../transport/transport.js';
 
 /** Why an event was dead-lettered; stable strings for alerts and the `troupe-dlq` CLI. */
@@ -10,10 +10,10 @@ export type DeadLetterReason =
   | 'SAGA_DEAD_LETTERED';
 
 // The header names are the wire contract with the tracker: they live with the envelope.
-export { DLQ_HEADER, MARKER_HEADER } from '@troupe/schema-registry';
+export { DLQ_HEADER, MARKER_HEADER } from '@troupe/core';
 
 /** The default dead-letter topic of a source topic. */
-export const defaultDeadLetterTopic = (topic: string): string => `${topic}.dlq`;
+export const defaultDeadLetterTopic = (topic: string): string => deadLetterTopicOf(topic);
 
 /** A dead-letter record: the original key, value and headers plus why and where it came from. */
 export function deadLetterRecord(args: {

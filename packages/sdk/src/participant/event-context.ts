@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { toHeaders, type EventCodec, type EventEnvelope, type EventType, type SagaContract } from '@troupe/schema-registry';
+import { toHeaders, type EventEnvelope, type SagaContract } from '@troupe/core';
+import { type EventCodec, type EventType } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import { encodeOrThrow } from './encode.js';
 import type { CompensationContext, EmitOptions, StepContext } from './handlers.js';

@@ -1,4 +1,5 @@
-import type { EventEnvelope, EventType, SagaRole } from '@troupe/schema-registry';
+import type { EventEnvelope, SagaRole } from '@troupe/core';
+import type { EventType } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 
 /** Overrides for an emitted event's saga headers (normally derived from the saga contract). */

@@ -4,7 +4,8 @@
  * fails is chosen by the order id: `fail-inventory`, `fail-shipping` (the step fails), `giveup-payment`,
  * `giveup-shipping` (the handler keeps throwing), `throw-payment` (throws once after charging).
  */
-import { defineEventType, type AvroRecordSchema, type EventCodec, type EventType, type SagaContract } from '@troupe/schema-registry';
+import { type SagaContract } from '@troupe/core';
+import { defineEventType, type AvroRecordSchema, type EventCodec, type EventType } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';

@@ -1,4 +1,5 @@
-import type { EventCodec, EventType, SagaContract } from '@troupe/schema-registry';
+import type { SagaContract } from '@troupe/core';
+import type { EventCodec, EventType } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { SdkError } from '../errors.js';

@@ -1,4 +1,5 @@
-import { headerString, MemorySchemaRegistry, parseEnvelope, type EventEnvelope } from '@troupe/schema-registry';
+import { headerString, parseEnvelope, type EventEnvelope } from '@troupe/core';
+import { MemorySchemaRegistry } from '@troupe/schema-registry';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';

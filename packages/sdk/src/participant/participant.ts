@@ -1,13 +1,6 @@
 import { context } from '@opentelemetry/api';
-import {
-  EnvelopeError,
-  HEADER,
-  headerString,
-  parseEnvelope,
-  SchemaRegistryError,
-  type EventCodec,
-  type EventEnvelope,
-} from '@troupe/schema-registry';
+import { EnvelopeError, HEADER, headerString, parseEnvelope, type EventEnvelope } from '@troupe/core';
+import { SchemaRegistryError, type EventCodec } from '@troupe/schema-registry';
 import { pino, type Logger } from 'pino';
 import { register as globalRegistry, type Registry } from 'prom-client';
 import { deadLetterRecord, MARKER_HEADER, type DeadLetterReason } from '../dead-letter/dead-letter.js';

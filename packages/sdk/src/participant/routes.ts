@@ -1,4 +1,5 @@
-import type { EventType, SagaContract } from '@troupe/schema-registry';
+import type { SagaContract } from '@troupe/core';
+import type { EventType } from '@troupe/schema-registry';
 import { SdkError } from '../errors.js';
 import type { EventHandlerDefinition, HandlerDefinition, StepDefinition } from './handlers.js';
 

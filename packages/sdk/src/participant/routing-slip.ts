@@ -1,4 +1,4 @@
-import { headerString, type KafkaHeaders } from '@troupe/schema-registry';
+import { headerString, type KafkaHeaders } from '@troupe/core';
 
 /**
  * Header carrying the compensation logs of the saga's completed steps along the causal chain, like

@@ -1,4 +1,4 @@
-import type { SagaContract, SagaRole } from '@troupe/schema-registry';
+import type { SagaContract, SagaRole } from '@troupe/core';
 
 type ContractRole = { readonly role: SagaRole; readonly step?: string; readonly saga: string };
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { toHeaders, type EventCodec, type EventEnvelope, type EventType, type SagaContract, type SagaRole } from '@troupe/schema-registry';
+import { toHeaders, type EventEnvelope, type SagaContract, type SagaRole } from '@troupe/core';
+import { type EventCodec, type EventType } from '@troupe/schema-registry';
 import { encodeOrThrow } from '../participant/encode.js';
 import { SdkError } from '../errors.js';
 import { roleInContracts } from '../participant/saga-roles.js';

@@ -7,7 +7,8 @@
  * - saga U: A always fails → dead-lettered after the retry passes; B of U is then dead-lettered
  *   as SAGA_DEAD_LETTERED instead of running.
  */
-import { defineEventType, headerString, type EventCodec } from '@troupe/schema-registry';
+import { headerString } from '@troupe/core';
+import { defineEventType, type EventCodec } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { DLQ_HEADER } from '../dead-letter/dead-letter.js';

@@ -1,4 +1,4 @@
-import { headerString } from '@troupe/schema-registry';
+import { headerString } from '@troupe/core';
 import type { InboundMessage, OutboundRecord } from '../transport/transport.js';
 
 /** Non-blocking retries through a per-participant retry topic, keeping per-saga order. */

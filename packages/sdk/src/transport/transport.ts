@@ -1,4 +1,4 @@
-import type { KafkaHeaders } from '@troupe/schema-registry';
+import type { KafkaHeaders } from '@troupe/core';
 
 /** A record to append to a topic. The partition is chosen from the key (murmur2) unless given. */
 export interface OutboundRecord {

@@ -1,11 +1,5 @@
-import {
-  parseEnvelope,
-  type EventCodec,
-  type EventEnvelope,
-  type EventType,
-  type KafkaHeaders,
-  type SagaContract,
-} from '@troupe/schema-registry';
+import { deadLetterTopicOf, isDeadLetterTopic, parseEnvelope, type EventEnvelope, type KafkaHeaders, type SagaContract } from '@troupe/core';
+import { type EventCodec, type EventType } from '@troupe/schema-registry';
 import { KafkaTransport, MemoryTransport, Publisher, type InboundMessage, type PublishOptions, type Transport } from '@troupe/sdk';
 import { createRecorder, type Recorder } from './recorder.js';
 
@@ -71,7 +65,7 @@ export class SagaHarness {
   static async create(opts: SagaHarnessOptions): Promise<SagaHarness> {
     if (!opts.events?.length) throw new Error('SagaHarness: pass the event types to record (events: [...])');
     const eventTopics = [...new Set(opts.events.map((e) => e.topic))].sort();
-    const topics = [...eventTopics, ...eventTopics.map((t) => `${t}.dlq`)];
+    const topics = [...eventTopics, ...eventTopics.map((t) => deadLetterTopicOf(t))];
     const partitions = opts.partitions ?? 3;
     const publisher = await Publisher.create({
       transport: opts.transport,
@@ -96,7 +90,7 @@ export class SagaHarness {
 
   /** Every recorded event with a valid envelope on the event topics, optionally filtered. */
   async events(filter: { readonly sagaId?: string; readonly type?: EventType | string } = {}): Promise<RecordedEvent[]> {
-    const all = await Promise.all(this.recorder.records.filter((r) => !r.topic.endsWith('.dlq')).map((r) => this.decode(r)));
+    const all = await Promise.all(this.recorder.records.filter((r) => !isDeadLetterTopic(r.topic)).map((r) => this.decode(r)));
     return all.filter(
       (e): e is RecordedEvent =>
         e !== undefined &&
@@ -107,7 +101,7 @@ export class SagaHarness {
 
   /** Raw records of the dead-letter topics (`<topic>.dlq`) of the recorded topics. */
   deadLetters(): readonly InboundMessage[] {
-    return this.recorder.records.filter((r) => r.topic.endsWith('.dlq'));
+    return this.recorder.records.filter((r) => isDeadLetterTopic(r.topic));
   }
 
   /**

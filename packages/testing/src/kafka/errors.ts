@@ -1,4 +1,4 @@
-import { TroupeError } from '@troupe/schema-registry';
+import { TroupeError } from '@troupe/core';
 
 /** Every way the test kit can fail; stable strings users may switch on. */
 export type TestingErrorCode =

@@ -1,0 +1,23 @@
+export { TroupeError } from './troupe-error.js';
+export {
+  HEADER,
+  DLQ_HEADER,
+  MARKER_HEADER,
+  SAGA_ROLES,
+  AVRO_CONTENT_TYPE,
+  EnvelopeError,
+  toHeaders,
+  parseEnvelope,
+  headerString,
+} from './envelope.js';
+export type { EventEnvelope, SagaRole, KafkaHeaders } from './envelope.js';
+export type { SagaContract, SagaStepContract } from './saga-contract.js';
+export { DURATION_PATTERN, parseDuration, formatDuration } from './duration.js';
+export {
+  DEAD_LETTER_SUFFIX,
+  RETRY_SUFFIX,
+  deadLetterTopicOf,
+  isDeadLetterTopic,
+  sourceTopicOf,
+  retryTopicOf,
+} from './topics.js';

@@ -1,0 +1,31 @@
+/**
+ * Names of the topics Troupe derives from others. The SDK creates and writes them, the tracker and
+ * the tools read them: one definition, so a custom suffix cannot be honoured in one place and
+ * forgotten in another.
+ */
+
+/** Suffix of a topic's dead-letter topic unless a participant is configured otherwise. */
+export const DEAD_LETTER_SUFFIX = '.dlq';
+
+/** Suffix of a consumer group's retry topic unless a participant is configured otherwise. */
+export const RETRY_SUFFIX = '.retry';
+
+/** The dead-letter topic of `topic` (`orders` → `orders.dlq`). */
+export function deadLetterTopicOf(topic: string, suffix: string = DEAD_LETTER_SUFFIX): string {
+  return `${topic}${suffix}`;
+}
+
+/** Whether `topic` is a dead-letter topic by its name. */
+export function isDeadLetterTopic(topic: string, suffix: string = DEAD_LETTER_SUFFIX): boolean {
+  return topic.endsWith(suffix);
+}
+
+/** The topic a dead-letter topic belongs to (`orders.dlq` → `orders`), or `undefined`. */
+export function sourceTopicOf(deadLetterTopic: string, suffix: string = DEAD_LETTER_SUFFIX): string | undefined {
+  return isDeadLetterTopic(deadLetterTopic, suffix) ? deadLetterTopic.slice(0, -suffix.length) : undefined;
+}
+
+/** The retry topic of a participant's consumer group (`payment-service` → `payment-service.retry`). */
+export function retryTopicOf(groupId: string, suffix: string = RETRY_SUFFIX): string {
+  return `${groupId}${suffix}`;
+}
