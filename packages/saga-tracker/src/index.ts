@@ -3,7 +3,7 @@ export { TrackerError } from './errors.js';
 export type { TrackerErrorCode } from './errors.js';
 export { eventKey, compareCopies } from './tracked-event.js';
 export type { TrackedEvent, DeadLetterInfo } from './tracked-event.js';
-export { project, compareEvents, SAGA_STATUSES } from './projection.js';
+export { project, compareEvents, SAGA_STATUSES } from './projection/index.js';
 export type {
   SagaProjection,
   SagaStatus,
@@ -16,7 +16,8 @@ export type {
   CausalEdge,
   FlowStep,
   Awaiting,
-} from './projection.js';
+  ContractSource,
+} from './projection/index.js';
 export { stuckInfo, formatDuration } from './stuck.js';
 export type { StuckInfo } from './stuck.js';
 export { MemorySagaStore } from './store/memory-store.js';
@@ -40,6 +41,16 @@ export type {
 } from './store/saga-store.js';
 export { buildTrackerApp } from './http/app.js';
 export type { TrackerAppOptions, HealthReport } from './http/app.js';
+export type {
+  SagaListResponse,
+  SagaDetailResponse,
+  TimelineEntry,
+  StatsResponse,
+  TypesResponse,
+  FlowResponse,
+  SagaStreamEvent,
+  ErrorResponse,
+} from './http/api-types.js';
 export { TrackerMetrics } from './metrics.js';
 export { SagaTracker, topicsOfContracts } from './tracker.js';
 export type { SagaTrackerOptions } from './tracker.js';

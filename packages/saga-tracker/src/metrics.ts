@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { SAGA_STATUSES } from './projection.js';
+import { SAGA_STATUSES } from './projection/index.js';
 import type { SagaStore } from './store/saga-store.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Awaiting, SagaProjection } from './projection.js';
+import type { Awaiting, SagaProjection } from './projection/index.js';
 
 export interface StuckInfo {
   readonly stuck: boolean;

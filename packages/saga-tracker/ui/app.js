@@ -1,40 +1,82 @@
-// The tracker's web page: plain DOM, no build step. Everything is read from the JSON API; text is
-// always set through textContent, never parsed as HTML (saga ids and reasons come from producers).
-const $ = (sel) => document.querySelector(sel);
-const short = (type) =>
-  (type ?? '').startsWith('dead-letter:') ? `DLQ ${type.slice(12)}` : (type ?? '').slice((type ?? '').lastIndexOf('.') + 1);
-const time = (iso) => (iso ? new Date(iso).toISOString().replace('T', ' ').replace('Z', '') : '');
-const ms = (n) => (n === undefined || n === null ? '' : n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(1)} s`);
+// @ts-check
+// The tracker's web page: plain DOM, no build step. Type-checked against the API's own types
+// (src/http/api-types.ts) by `npm run check` through ui/tsconfig.json, and linted with the rest.
+// Everything is read from the JSON API; text is always set through textContent, never parsed as
+// HTML (saga ids and reasons come from producers).
+/**
+ * @import { FlowResponse, SagaDetailResponse, SagaListResponse, StatsResponse, TypesResponse } from '../src/http/api-types.js'
+ * @import { CausalNode, SagaStatus } from '../src/projection/index.js'
+ */
 
+/**
+ * The element a selector names; the page's skeleton is static, so a missing one is a bug.
+ * @param {string} sel
+ * @returns {HTMLElement}
+ */
+function $(sel) {
+  const e = document.querySelector(sel);
+  if (!(e instanceof HTMLElement)) throw new Error(`page element ${sel} is missing`);
+  return e;
+}
+/** @param {string | undefined} type */
+const short = (type) =>
+  (type ?? '').startsWith('dead-letter:') ? `DLQ ${(type ?? '').slice(12)}` : (type ?? '').slice((type ?? '').lastIndexOf('.') + 1);
+/** @param {string | undefined} iso */
+const time = (iso) => (iso ? new Date(iso).toISOString().replace('T', ' ').replace('Z', '') : '');
+/** @param {number | undefined} n */
+const ms = (n) => (n === undefined ? '' : n < 1000 ? `${n} ms` : `${(n / 1000).toFixed(1)} s`);
+
+/**
+ * @param {string} tag
+ * @param {Record<string, string | ((e: Event) => void)>} [props] `text`, `class`, `on<event>` or an attribute
+ * @param {(Node | string)[]} [children]
+ * @returns {HTMLElement}
+ */
 function el(tag, props = {}, children = []) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
-    if (k === 'text') e.textContent = v;
+    if (typeof v === 'function') e.addEventListener(k.slice(2), v);
+    else if (k === 'text') e.textContent = v;
     else if (k === 'class') e.className = v;
-    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v);
   }
   for (const c of children) e.append(c);
   return e;
 }
+/** @param {string} status */
 const badge = (status) => el('span', { class: `badge s-${status}`, text: status });
 
+/**
+ * GETs a JSON route; the caller states which response type the route answers with.
+ * @param {string} path
+ * @returns {Promise<unknown>}
+ */
 async function api(path) {
   const res = await fetch(path);
+  /** @type {unknown} */
   const body = await res.json();
-  if (!res.ok) throw new Error(body.message ?? `HTTP ${res.status}`);
+  if (!res.ok) {
+    const message = typeof body === 'object' && body !== null && 'message' in body ? String(body.message) : `HTTP ${res.status}`;
+    throw new Error(message);
+  }
   return body;
 }
 
 // ---- list ---------------------------------------------------------------------------------
+/** @type {string | undefined} */
 let cursor;
 
 function filterQuery() {
-  const f = new FormData($('#filters'));
+  const f = new FormData(/** @type {HTMLFormElement} */ ($('#filters')));
+  /** @param {string} name */
+  const value = (name) => {
+    const v = f.get(name);
+    return typeof v === 'string' ? v : '';
+  };
   const q = new URLSearchParams();
-  for (const name of ['type', 'status', 'prefix']) if (f.get(name)) q.set(name, f.get(name));
-  if (f.get('stuck')) q.set('stuck', 'true');
-  for (const name of ['from', 'to']) if (f.get(name)) q.set(name, new Date(f.get(name)).toISOString());
+  for (const name of ['type', 'status', 'prefix']) if (value(name)) q.set(name, value(name));
+  if (value('stuck')) q.set('stuck', 'true');
+  for (const name of ['from', 'to']) if (value(name)) q.set(name, new Date(value(name)).toISOString());
   return q;
 }
 
@@ -44,118 +86,143 @@ async function loadList(append = false) {
   if (append && cursor) q.set('cursor', cursor);
   const err = $('#list-error');
   try {
-    const page = await api(`/api/sagas?${q}`);
+    const page = /** @type {SagaListResponse} */ (await api(`/api/sagas?${q}`));
     err.hidden = true;
     const body = $('#sagas tbody');
     if (!append) body.replaceChildren();
     for (const s of page.items) {
+      const open = () => (location.hash = `#/saga/${encodeURIComponent(s.sagaId)}`);
       body.append(
-        el('tr', { class: 'row', 'data-saga': s.sagaId, onclick: () => (location.hash = `#/saga/${encodeURIComponent(s.sagaId)}`) }, [
+        el('tr', { class: 'row', 'data-saga': s.sagaId, onclick: open }, [
           el('td', {}, [el('code', { text: s.sagaId })]),
           el('td', { text: s.sagaType }),
           el('td', {}, [badge(s.status)]),
           el('td', { text: time(s.startedAt) }),
           el('td', { text: String(s.eventCount) }),
           el('td', { text: s.currentStep ?? '' }),
-          el('td', { class: 'stuck-reason', text: s.stuck.stuck ? s.stuck.reason : '' }),
+          el('td', { class: 'stuck-reason', text: s.stuck.stuck ? (s.stuck.reason ?? '') : '' }),
         ]),
       );
     }
     cursor = page.nextCursor;
     $('#more').hidden = !cursor;
   } catch (e) {
-    err.textContent = e.message;
+    err.textContent = e instanceof Error ? e.message : String(e);
     err.hidden = false;
   }
 }
 
 async function loadCounts() {
-  const { types } = await api('/api/stats');
+  const { types } = /** @type {StatsResponse} */ (await api('/api/stats'));
+  /** @type {Record<SagaStatus, number>} */
   const totals = { running: 0, completed: 0, compensating: 0, compensated: 0, failed: 0 };
   let stuck = 0;
   for (const t of types) {
-    for (const k of Object.keys(totals)) totals[k] += t.byStatus[k];
+    for (const k of /** @type {SagaStatus[]} */ (Object.keys(totals))) totals[k] += t.byStatus[k];
     stuck += t.stuck;
   }
   $('#counts').replaceChildren(
-    ...Object.entries(totals).map(([k, v]) => el('span', { 'data-count': k }, [badge(k), document.createTextNode(` ${v}`)])),
+    ...Object.entries(totals).map(([k, v]) => el('span', { 'data-count': k }, [badge(k), ` ${v}`])),
     el('span', { 'data-count': 'stuck', text: `stuck ${stuck}` }),
   );
 }
 
 async function loadStuck() {
-  const page = await api('/api/sagas?stuck=true&limit=20');
+  const page = /** @type {SagaListResponse} */ (await api('/api/sagas?stuck=true&limit=20'));
   $('#stuck-list').replaceChildren(
     ...page.items.map((s) =>
-      el('li', {}, [el('a', { href: `#/saga/${encodeURIComponent(s.sagaId)}`, text: s.sagaId }), document.createTextNode(`: ${s.stuck.reason}`)]),
+      el('li', {}, [el('a', { href: `#/saga/${encodeURIComponent(s.sagaId)}`, text: s.sagaId }), `: ${s.stuck.reason ?? ''}`]),
     ),
   );
   if (page.items.length === 0) $('#stuck-list').append(el('li', { text: 'none' }));
 }
 
 async function loadTypes() {
-  const { types } = await api('/api/types');
+  const { types } = /** @type {TypesResponse} */ (await api('/api/types'));
   const select = $('#filters select[name=type]');
   const flow = $('#flow-type');
   for (const t of types) {
     select.append(el('option', { value: t.name, text: t.name }));
     flow.append(el('option', { value: t.name, text: t.name }));
   }
-  if (types.length > 0) await loadFlow(types[0].name);
+  const first = types[0];
+  if (first !== undefined) await loadFlow(first.name);
 }
 
 // ---- flow graph: event types in columns by causal depth, edges labelled with counts ---------
+/** @param {string} type */
 async function loadFlow(type) {
-  const flow = await api(`/api/types/${encodeURIComponent(type)}/flow`);
+  const flow = /** @type {FlowResponse} */ (await api(`/api/types/${encodeURIComponent(type)}/flow`));
+  /** @type {Map<string, number>} */
   const depth = new Map();
   const targets = new Set(flow.edges.map((e) => e.to));
   for (const e of flow.edges) if (!targets.has(e.from)) depth.set(e.from, 0);
   for (let i = 0; i < flow.edges.length; i++) {
-    for (const e of flow.edges) if (depth.has(e.from) && !depth.has(e.to)) depth.set(e.to, depth.get(e.from) + 1);
+    for (const e of flow.edges) {
+      const d = depth.get(e.from);
+      if (d !== undefined && !depth.has(e.to)) depth.set(e.to, d + 1);
+    }
   }
   for (const e of flow.edges) for (const n of [e.from, e.to]) if (!depth.has(n)) depth.set(n, 0);
+  /** @type {string[][]} */
   const columns = [];
   for (const [n, d] of [...depth.entries()].sort()) (columns[d] ??= []).push(n);
+  /** @type {Map<string, { x: number, y: number }>} */
   const pos = new Map();
-  const W = 190, H = 54;
+  const W = 190;
+  const H = 54;
   columns.forEach((col, x) => col.forEach((n, y) => pos.set(n, { x: 20 + x * W, y: 20 + y * H })));
-  const width = 40 + columns.length * W, height = 40 + Math.max(1, ...columns.map((c) => c.length)) * H;
+  const width = 40 + columns.length * W;
+  const height = 40 + Math.max(1, ...columns.map((c) => c.length)) * H;
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('width', width);
-  svg.setAttribute('height', height);
+  svg.setAttribute('width', String(width));
+  svg.setAttribute('height', String(height));
+  /**
+   * @param {string} tag
+   * @param {Record<string, string | number>} attrs
+   * @param {string} [text]
+   */
   const add = (tag, attrs, text) => {
     const e = document.createElementNS(ns, tag);
-    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
     if (text !== undefined) e.textContent = text;
     svg.append(e);
   };
   for (const e of flow.edges) {
-    const a = pos.get(e.from), b = pos.get(e.to);
+    const a = pos.get(e.from);
+    const b = pos.get(e.to);
+    if (a === undefined || b === undefined) continue;
     add('line', { x1: a.x + 150, y1: a.y + 14, x2: b.x, y2: b.y + 14, stroke: '#90a4ae' });
     add('text', { x: (a.x + 150 + b.x) / 2, y: (a.y + b.y) / 2 + 10, 'font-size': 10, fill: '#37474f' }, `${e.count}× p50 ${ms(e.p50)}`);
   }
   for (const [n, p] of pos) {
-    add('rect', { x: p.x, y: p.y, width: 150, height: 28, rx: 5, fill: n.startsWith('dead-letter:') ? '#ffcdd2' : '#e3f2fd', stroke: '#546e7a' });
+    const fill = n.startsWith('dead-letter:') ? '#ffcdd2' : '#e3f2fd';
+    add('rect', { x: p.x, y: p.y, width: 150, height: 28, rx: 5, fill, stroke: '#546e7a' });
     add('text', { x: p.x + 6, y: p.y + 18, 'font-size': 11 }, short(n));
   }
+  const rows = flow.edges.map((e) =>
+    el('tr', {}, [short(e.from), short(e.to), String(e.count), ms(e.p50), ms(e.p95), ms(e.p99)].map((v) => el('td', { text: v }))),
+  );
   const table = el('table', {}, [
     el('thead', {}, [el('tr', {}, ['From', 'To', 'Count', 'p50', 'p95', 'p99'].map((h) => el('th', { text: h })))]),
-    el('tbody', {}, flow.edges.map((e) => el('tr', {}, [short(e.from), short(e.to), e.count, ms(e.p50), ms(e.p95), ms(e.p99)].map((v) => el('td', { text: String(v) }))))),
+    el('tbody', {}, rows),
   ]);
   $('#flow').replaceChildren(el('p', { text: `${flow.sagas} sagas of type ${type}` }), svg, table);
 }
 
 // ---- one saga ------------------------------------------------------------------------------
+/** @param {string} id */
 async function showSaga(id) {
   $('#saga-view').hidden = false;
   document.body.classList.add('with-saga');
-  const s = await api(`/api/sagas/${encodeURIComponent(id)}`);
-  $('#saga-title').replaceChildren(document.createTextNode(`${s.sagaType} `), el('code', { text: s.sagaId }), document.createTextNode(' '), badge(s.status));
-  $('#saga-summary').textContent = `started ${time(s.startedAt)}${s.endedAt ? `, ended ${time(s.endedAt)}` : ''}; ${s.eventCount} events` +
+  const s = /** @type {SagaDetailResponse} */ (await api(`/api/sagas/${encodeURIComponent(id)}`));
+  $('#saga-title').replaceChildren(`${s.sagaType} `, el('code', { text: s.sagaId }), ' ', badge(s.status));
+  $('#saga-summary').textContent =
+    `started ${time(s.startedAt)}${s.endedAt ? `, ended ${time(s.endedAt)}` : ''}; ${s.eventCount} events` +
     (s.hasContract ? '' : ' (no contract: observed steps only)');
   $('#saga-stuck').hidden = !s.stuck.stuck;
-  $('#saga-stuck').textContent = s.stuck.stuck ? `Stuck: ${s.stuck.reason}` : '';
+  $('#saga-stuck').textContent = s.stuck.stuck ? `Stuck: ${s.stuck.reason ?? ''}` : '';
   $('#steps tbody').replaceChildren(
     ...s.steps.map((st) =>
       el('tr', { 'data-step': st.name }, [
@@ -170,33 +237,51 @@ async function showSaga(id) {
     ),
   );
   const c = s.compensations;
-  $('#compensations').textContent = c.expected.length + c.failed.length === 0 ? '' :
-    `Compensations expected: ${c.expected.join(', ') || 'none'}; done: ${c.done.join(', ') || 'none'}; failed: ${c.failed.join(', ') || 'none'}`;
+  /** @param {readonly string[]} names */
+  const names = (names) => names.join(', ') || 'none';
+  $('#compensations').textContent =
+    c.expected.length + c.failed.length === 0
+      ? ''
+      : `Compensations expected: ${names(c.expected)}; done: ${names(c.done)}; failed: ${names(c.failed)}`;
   $('#failures').replaceChildren(
-    ...s.failures.map((f) => el('li', { text: `${time(f.time)} ${f.kind} ${f.step ? `in ${f.step} ` : ''}by ${f.participant ?? 'unknown participant'}: ${f.reason ?? 'no reason given'}` })),
+    ...s.failures.map((f) =>
+      el('li', {
+        text: `${time(f.time)} ${f.kind} ${f.step ? `in ${f.step} ` : ''}by ${f.participant ?? 'unknown participant'}: ${f.reason ?? 'no reason given'}`,
+      }),
+    ),
   );
   if (s.failures.length === 0) $('#failures').append(el('li', { text: 'none' }));
   $('#timeline').replaceChildren(
     ...s.timeline.map((e) =>
       el('li', { class: e.deadLetter ? 'dlq' : '' }, [
         el('code', { text: time(e.time) }),
-        document.createTextNode(` ${short(e.type)} — ${e.role}${e.step ? ` (${e.step})` : ''} from ${e.source} on ${e.topic}[${e.partition}]@${e.offset}`),
-        document.createTextNode(e.deadLetter ? ` — dead-lettered: ${e.deadLetter.reason ?? ''}` : ''),
+        ` ${short(e.type)} — ${e.role}${e.step ? ` (${e.step})` : ''} from ${e.source} on ${e.topic}[${e.partition}]@${e.offset}`,
+        e.deadLetter ? ` — dead-lettered: ${e.deadLetter.reason ?? ''}` : '',
       ]),
     ),
   );
+  /** @type {Map<string, CausalNode[]>} */
   const children = new Map();
+  /** @type {CausalNode[]} */
   const roots = [];
   const nodes = new Map(s.causal.nodes.map((n) => [n.id, n]));
   for (const n of s.causal.nodes) {
     const edge = s.causal.edges.find((e) => e.to === n.id);
-    if (edge && nodes.has(edge.from)) (children.get(edge.from) ?? children.set(edge.from, []).get(edge.from)).push(n);
-    else roots.push(n);
+    if (edge && nodes.has(edge.from)) {
+      const list = children.get(edge.from) ?? [];
+      list.push(n);
+      children.set(edge.from, list);
+    } else roots.push(n);
   }
-  const render = (n) => el('li', {}, [
-    document.createTextNode(`${short(n.type)} (${n.source})${n.deadLettered ? ' — dead-lettered' : ''}`),
-    el('ul', {}, (children.get(n.id) ?? []).map(render)),
-  ]);
+  /**
+   * @param {CausalNode} n
+   * @returns {HTMLElement}
+   */
+  const render = (n) =>
+    el('li', {}, [
+      `${short(n.type)} (${n.source})${n.deadLettered ? ' — dead-lettered' : ''}`,
+      el('ul', {}, (children.get(n.id) ?? []).map(render)),
+    ]);
   $('#causal').replaceChildren(...roots.map(render));
 }
 
@@ -207,7 +292,7 @@ function showList() {
 
 async function route() {
   const m = /^#\/saga\/(.+)$/.exec(location.hash);
-  if (m) await showSaga(decodeURIComponent(m[1]));
+  if (m?.[1] !== undefined) await showSaga(decodeURIComponent(m[1]));
   else showList();
 }
 
@@ -234,7 +319,9 @@ $('#filters').addEventListener('submit', (e) => {
   void loadList();
 });
 $('#more').addEventListener('click', () => void loadList(true));
-$('#flow-type').addEventListener('change', (e) => void loadFlow(e.target.value));
+$('#flow-type').addEventListener('change', (e) => {
+  if (e.target instanceof HTMLSelectElement) void loadFlow(e.target.value);
+});
 $('#back').addEventListener('click', (e) => {
   e.preventDefault();
   location.hash = '';
@@ -243,5 +330,5 @@ window.addEventListener('hashchange', () => void route());
 
 await Promise.all([loadCounts(), loadList(), loadStuck(), loadTypes()]);
 await route();
-document.body.dataset.ready = 'true';
+document.body.dataset['ready'] = 'true';
 live();

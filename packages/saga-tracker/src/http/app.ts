@@ -10,6 +10,7 @@ import type { TrackerMetrics } from '../metrics.js';
 import { stuckInfo } from '../stuck.js';
 import type { SagaChange, SagaStore } from '../store/saga-store.js';
 import type { TrackedEvent } from '../tracked-event.js';
+import type { FlowResponse, SagaDetailResponse, SagaListResponse, StatsResponse, TimelineEntry, TypesResponse } from './api-types.js';
 import { parseBoolean, parseListQuery } from './query.js';
 import type { RawQuery } from './query.js';
 
@@ -77,7 +78,7 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
     });
   }
 
-  app.get('/api/sagas', async (req) => store.list(parseListQuery(req.query as RawQuery, now())));
+  app.get('/api/sagas', async (req): Promise<SagaListResponse> => store.list(parseListQuery(req.query as RawQuery, now())));
 
   app.get<{ Params: { id: string } }>('/api/sagas/:id', async (req, reply) => {
     const q = req.query as RawQuery;
@@ -88,15 +89,16 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
     const detail = await store.get(req.params.id);
     if (detail === undefined) return reply.code(404).send({ error: 'NOT_FOUND', message: `no saga '${req.params.id}' has been seen.` });
     const timeline = await Promise.all(detail.events.map((e) => timelineEntry(e, withPayloads ? opts.codec : undefined, withPayloads)));
-    return {
+    const body: SagaDetailResponse = {
       ...detail.projection,
       stuck: stuckInfo(detail.projection, now()),
       contract: contracts.get(detail.projection.sagaType) ?? null,
       timeline,
     };
+    return body;
   });
 
-  app.get('/api/stats', async (req) => {
+  app.get('/api/stats', async (req): Promise<StatsResponse> => {
     const q = req.query as RawQuery;
     for (const k of Object.keys(q)) {
       if (k !== 'type') throw new TrackerError('INVALID_QUERY', `unknown query parameter '${k}'; only 'type' is accepted.`);
@@ -106,13 +108,13 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
     return { at: new Date(t).toISOString(), types: await store.stats({ now: t, ...(type !== undefined ? { type } : {}) }) };
   });
 
-  app.get('/api/types', async () => {
+  app.get('/api/types', async (): Promise<TypesResponse> => {
     const seen = await store.types();
     const names = [...new Set([...seen, ...contracts.keys()])].sort();
     return { types: names.map((name) => ({ name, contract: contracts.get(name) ?? null })) };
   });
 
-  app.get<{ Params: { type: string } }>('/api/types/:type/flow', async (req) => ({
+  app.get<{ Params: { type: string } }>('/api/types/:type/flow', async (req): Promise<FlowResponse> => ({
     ...(await store.flow(req.params.type)),
     contract: contracts.get(req.params.type) ?? null,
   }));
@@ -158,11 +160,6 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
   }
 
   return app;
-}
-
-interface TimelineEntry extends Omit<TrackedEvent, 'payload'> {
-  readonly payload?: unknown;
-  readonly payloadError?: string;
 }
 
 async function timelineEntry(e: TrackedEvent, codec: EventCodec | undefined, withPayloads: boolean): Promise<TimelineEntry> {

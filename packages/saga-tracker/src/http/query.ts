@@ -1,6 +1,6 @@
 import { TrackerError } from '../errors.js';
-import { SAGA_STATUSES } from '../projection.js';
-import type { SagaStatus } from '../projection.js';
+import { SAGA_STATUSES } from '../projection/index.js';
+import type { SagaStatus } from '../projection/index.js';
 import { MAX_LIST_LIMIT } from '../store/saga-store.js';
 import type { ListQuery } from '../store/saga-store.js';
 

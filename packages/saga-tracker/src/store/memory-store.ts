@@ -1,6 +1,6 @@
 import type { SagaContract } from '@troupe/core';
-import { SAGA_STATUSES, compareEvents, project } from '../projection.js';
-import type { SagaProjection, SagaStatus } from '../projection.js';
+import { SAGA_STATUSES, compareEvents, project } from '../projection/index.js';
+import type { SagaProjection, SagaStatus } from '../projection/index.js';
 import { stuckInfo } from '../stuck.js';
 import { compareCopies, eventKey } from '../tracked-event.js';
 import type { TrackedEvent } from '../tracked-event.js';

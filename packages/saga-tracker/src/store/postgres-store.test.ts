@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { ORDER_CONTRACT, chain, shuffled } from '../order-saga.fixture.js';
-import { project } from '../projection.js';
+import { project } from '../projection/index.js';
 import { PostgresSagaStore } from './postgres-store.js';
 import { describeSagaStoreContract } from './saga-store.case.js';
 

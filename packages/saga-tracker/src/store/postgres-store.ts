@@ -1,8 +1,8 @@
 import pg from 'pg';
 import type { SagaContract } from '@troupe/core';
 import { TrackerError } from '../errors.js';
-import { SAGA_STATUSES, compareEvents, project } from '../projection.js';
-import type { SagaProjection, SagaStatus } from '../projection.js';
+import { SAGA_STATUSES, compareEvents, project } from '../projection/index.js';
+import type { SagaProjection, SagaStatus } from '../projection/index.js';
 import { stuckInfo } from '../stuck.js';
 import { compareCopies, eventKey } from '../tracked-event.js';
 import type { TrackedEvent } from '../tracked-event.js';

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ORDER_CONTRACT, T_START, chain, deadLettered, shuffled } from '../order-saga.fixture.js';
 import type { Kind } from '../order-saga.fixture.js';
-import { project } from '../projection.js';
+import { project } from '../projection/index.js';
 import type { TrackedEvent } from '../tracked-event.js';
 import type { SagaChange, SagaStore } from './saga-store.js';
 

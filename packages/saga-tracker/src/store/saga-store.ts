@@ -1,4 +1,4 @@
-import type { SagaProjection, SagaStatus } from '../projection.js';
+import type { SagaProjection, SagaStatus } from '../projection/index.js';
 import type { StuckInfo } from '../stuck.js';
 import type { TrackedEvent } from '../tracked-event.js';
 

@@ -1,4 +1,4 @@
-import type { SagaProjection } from '../projection.js';
+import type { SagaProjection } from '../projection/index.js';
 import { TrackerError } from '../errors.js';
 import type { Percentiles, SagaSummary } from './saga-store.js';
 

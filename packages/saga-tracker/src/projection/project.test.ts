@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ORDER_CONTRACT, T_START, chain, deadLettered, shuffled } from './order-saga.fixture.js';
-import { project } from './projection.js';
-import { stuckInfo } from './stuck.js';
+import { ORDER_CONTRACT, T_START, chain, deadLettered, shuffled } from '../order-saga.fixture.js';
+import { project } from './project.js';
+import { stuckInfo } from '../stuck.js';
 
 const happy = chain('o-1', ['placed', 'charged', 'reserved', 'scheduled', 'completed']);
 

@@ -1,0 +1,45 @@
+import type { TrackedEvent } from '../tracked-event.js';
+import { awaitingOf } from './awaiting.js';
+import { causalGraphOf } from './causal.js';
+import { fold } from './fold.js';
+import { statusOf, stepStates } from './status.js';
+import type { ContractSource, SagaProjection } from './types.js';
+
+/**
+ * The state of one saga, derived from the SET of its events: the input is deduplicated by
+ * {@link eventKey} and sorted deterministically before folding, so a duplicate or a different
+ * arrival order across topics yields an identical projection. Pure: no clock, no I/O.
+ *
+ * `contracts` (one contract, or a lookup by saga type) adds expected steps, compensability and
+ * time limits; without it the projection holds only what the headers say.
+ *
+ * Stages, each a pure function of the ones before it: fold (event set → steps, failures, dead
+ * letters) → status (saga status, compensations) → awaiting (what comes next, when it is late)
+ * and causal graph (who caused what, flow transitions).
+ */
+export function project(input: Iterable<TrackedEvent>, contracts?: ContractSource): SagaProjection {
+  const f = fold(input, contracts);
+  const st = statusOf(f);
+  const wait = awaitingOf(f, st);
+  const graph = causalGraphOf(f);
+  return {
+    sagaId: f.first.sagaId,
+    sagaType: f.sagaType,
+    status: st.status,
+    hasContract: f.contract !== undefined,
+    startedAt: f.startedAt,
+    ...(st.endedAt !== undefined ? { endedAt: st.endedAt } : {}),
+    lastEventAt: f.last.time,
+    eventCount: f.events.length,
+    ...(f.startEvent !== undefined ? { startEvent: f.startEvent.type } : {}),
+    ...(f.endEvent !== undefined ? { endEvent: f.endEvent.type } : {}),
+    steps: stepStates(f),
+    compensations: st.compensations,
+    failures: f.failures,
+    deadLetters: f.deadLetters,
+    causal: graph.causal,
+    flow: graph.flow,
+    awaiting: wait.awaiting,
+    ...(wait.stuckAfter !== undefined ? { stuckAfter: wait.stuckAfter } : {}),
+  };
+}

@@ -1,0 +1,121 @@
+import type { SagaContract } from '@troupe/core';
+import type { TrackedEvent } from '../tracked-event.js';
+
+export const SAGA_STATUSES = ['running', 'completed', 'compensating', 'compensated', 'failed'] as const;
+export type SagaStatus = (typeof SAGA_STATUSES)[number];
+
+export type StepStatus = 'pending' | 'completed' | 'failed' | 'compensated' | 'compensation-failed';
+
+export interface StepState {
+  readonly name: string;
+  /** From the contract, else the source of the step's first event. */
+  readonly participant?: string;
+  readonly status: StepStatus;
+  /** Whether the step was declared in the saga's contract (false: only observed). */
+  readonly declared: boolean;
+  readonly completedAt?: string;
+  readonly failedAt?: string;
+  readonly compensatedAt?: string;
+  readonly compensationFailedAt?: string;
+  /**
+   * Time from the event that caused the step's outcome (completion or failure) to that outcome;
+   * without a causation id, from the previous step's completion or the saga's start.
+   */
+  readonly latencyMs?: number;
+}
+
+export type FailureKind = 'step-failed' | 'compensation-failed' | 'dead-letter';
+
+export interface Failure {
+  readonly kind: FailureKind;
+  readonly eventId: string;
+  readonly type: string;
+  readonly time: string;
+  readonly step?: string;
+  /** For a failure event its source; for a dead letter, the participant that gave up (if known). */
+  readonly participant?: string;
+  readonly reason?: string;
+}
+
+export interface DeadLetter {
+  readonly eventId: string;
+  readonly type: string;
+  readonly topic: string;
+  readonly time: string;
+  readonly participant?: string;
+  readonly reason?: string;
+}
+
+export interface CausalNode {
+  readonly id: string;
+  readonly type: string;
+  readonly source: string;
+  readonly time: string;
+  readonly role: TrackedEvent['role'];
+  readonly step?: string;
+  readonly deadLettered: boolean;
+}
+
+export interface CausalEdge {
+  readonly from: string;
+  readonly to: string;
+  /** The causing event is not among the events seen (not yet, or never, consumed). */
+  readonly missing: boolean;
+}
+
+/** One "this event type followed that one" observation; aggregated per saga type into the flow. */
+export interface FlowStep {
+  readonly from: string;
+  readonly to: string;
+  readonly latencyMs: number;
+}
+
+/** What a non-terminal saga waits for next. Time-independent: whether it is late needs a `now`. */
+export interface Awaiting {
+  readonly step?: string;
+  /** Event types (Avro full names) any of which would be progress. */
+  readonly events: readonly string[];
+  readonly participant?: string;
+  /** Since when it has been awaited (ISO-8601). */
+  readonly since: string;
+  /** When the wait becomes overdue per the contract's `within` (ISO-8601); absent: no limit. */
+  readonly dueBy?: string;
+}
+
+export interface SagaProjection {
+  readonly sagaId: string;
+  readonly sagaType: string;
+  readonly status: SagaStatus;
+  /** Whether a contract for the saga type was known when projecting. */
+  readonly hasContract: boolean;
+  readonly startedAt: string;
+  /** Time of the end event, or of the event that made the saga terminal. */
+  readonly endedAt?: string;
+  readonly lastEventAt: string;
+  readonly eventCount: number;
+  readonly startEvent?: string;
+  readonly endEvent?: string;
+  readonly steps: readonly StepState[];
+  readonly compensations: {
+    readonly expected: readonly string[];
+    readonly done: readonly string[];
+    readonly failed: readonly string[];
+  };
+  readonly failures: readonly Failure[];
+  readonly deadLetters: readonly DeadLetter[];
+  readonly causal: { readonly nodes: readonly CausalNode[]; readonly edges: readonly CausalEdge[] };
+  readonly flow: readonly FlowStep[];
+  readonly awaiting: readonly Awaiting[];
+  /**
+   * The instant from which this saga counts as stuck (earliest overdue `within` or the deadline);
+   * absent when terminal or nothing bounds the wait. Stored, so "stuck" is a plain comparison.
+   */
+  readonly stuckAfter?: string;
+}
+
+/** Contracts as `project()` takes them: one contract, or a lookup by saga type. */
+export type ContractSource = SagaContract | ((sagaType: string) => SagaContract | undefined);
+
+/** ISO-8601 to epoch ms and back: the stages compare instants, the projection stores strings. */
+export const ms = (iso: string): number => Date.parse(iso);
+export const iso = (t: number): string => new Date(t).toISOString();
