@@ -21,3 +21,6 @@ export {
   sourceTopicOf,
   retryTopicOf,
 } from './topics.js';
+export { OptionChecks } from './option-checks.js';
+export { withRetries } from './with-retries.js';
+export type { RetryLoop, Attempted } from './with-retries.js';

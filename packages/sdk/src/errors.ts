@@ -1,4 +1,4 @@
-import { TroupeError } from '@troupe/core';
+import { TroupeError, type OptionChecks } from '@troupe/core';
 
 /** Every way the SDK can fail; stable strings users may switch on. */
 export type SdkErrorCode =
@@ -30,4 +30,9 @@ export class SdkError extends TroupeError<SdkErrorCode> {
 export function describeError(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
+}
+
+/** Throws CONFIG_INVALID naming what was configured and every problem the checks found. */
+export function throwIfInvalid(check: OptionChecks, subject: string): void {
+  check.throwIfAny((problems) => new SdkError('CONFIG_INVALID', `${subject}: ${problems}`));
 }

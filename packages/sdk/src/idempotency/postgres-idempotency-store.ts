@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { SdkError } from '../errors.js';
+import { SdkError, throwIfInvalid } from '../errors.js';
+import { OptionChecks } from '@troupe/core';
 import type { IdempotencyStore } from './idempotency-store.js';
 
 export interface PostgresIdempotencyStoreOptions {
@@ -26,12 +27,10 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
 
   static async create(opts: PostgresIdempotencyStoreOptions): Promise<PostgresIdempotencyStore> {
     const table = opts.table ?? 'troupe_idempotency';
-    if (!IDENTIFIER.test(table)) {
-      throw new SdkError('CONFIG_INVALID', `table '${table}' must be a lower-case SQL identifier (letters, digits, _)`);
-    }
-    if (!opts.pool && !opts.connectionString) {
-      throw new SdkError('CONFIG_INVALID', 'PostgresIdempotencyStore needs connectionString or pool');
-    }
+    const check = new OptionChecks();
+    check.matches('table', table, IDENTIFIER, 'a lower-case SQL identifier (letters, digits, _)');
+    if (!opts.pool && !opts.connectionString) check.add('connectionString or pool is required');
+    throwIfInvalid(check, 'PostgresIdempotencyStore');
     const pool = opts.pool ?? new pg.Pool({ connectionString: opts.connectionString, max: 4 });
     try {
       await pool.query(

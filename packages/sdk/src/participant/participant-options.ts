@@ -1,10 +1,11 @@
-import type { SagaContract } from '@troupe/core';
+import { OptionChecks, retryTopicOf, type SagaContract } from '@troupe/core';
 import type { EventCodec, EventType } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { SdkError } from '../errors.js';
+import { throwIfInvalid } from '../errors.js';
 import type { HandlerDefinition } from './handlers.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { defaultDeadLetterTopic } from '../dead-letter/dead-letter.js';
 import { retryPolicy, type RetryOptions, type RetryPolicy } from '../retry/retry-policy.js';
 import type { RetryTopicOptions } from '../retry/retry-topic.js';
 import type { DeliveryMode, Transport } from '../transport/transport.js';
@@ -93,61 +94,36 @@ export interface NormalizedOptions {
   readonly events: readonly EventType[];
 }
 
-const positiveInt = (problems: string[], name: string, v: number): number => {
-  if (!Number.isInteger(v) || v < 1) problems.push(`${name} must be an integer >= 1 (got ${v})`);
-  return v;
-};
-
-const nonNegative = (problems: string[], name: string, v: number): number => {
-  if (!(v >= 0)) problems.push(`${name} must be a number >= 0 (got ${v})`);
-  return v;
-};
-
 /** Applies the defaults and refuses impossible settings, naming each problem. */
 export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
-  const problems: string[] = [];
-  if (typeof opts.name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(opts.name)) {
-    problems.push(`name must be a non-empty string of letters, digits, '.', '_' or '-' (got '${String(opts.name)}')`);
-  }
-  if (!opts.transport) problems.push('transport is required (MemoryTransport.create() or KafkaTransport.create({ brokers }))');
-  if (!opts.codec) problems.push('codec is required (an EventCodec, e.g. a schema registry client)');
-  if (!Array.isArray(opts.handlers) || opts.handlers.length === 0) problems.push('handlers must list at least one on(...) or step(...)');
-  const delivery = opts.delivery ?? 'exactly-once';
-  if (delivery !== 'exactly-once' && delivery !== 'at-least-once') {
-    problems.push(`delivery must be 'exactly-once' or 'at-least-once' (got '${String(delivery)}')`);
-  }
+  const check = new OptionChecks();
+  check.matches('name', opts.name, /^[A-Za-z0-9._-]+$/, "a non-empty string of letters, digits, '.', '_' or '-'");
+  check.required('transport', opts.transport, 'MemoryTransport.create() or KafkaTransport.create({ brokers })');
+  check.required('codec', opts.codec, 'an EventCodec, e.g. a schema registry client');
+  if (!Array.isArray(opts.handlers) || opts.handlers.length === 0) check.add('handlers must list at least one on(...) or step(...)');
   const n: NormalizedOptions = {
     name: opts.name,
     groupId: opts.groupId ?? opts.name,
-    delivery,
-    maxBatchSize: positiveInt(problems, 'maxBatchSize', opts.maxBatchSize ?? 100),
-    maxBatchMs: positiveInt(problems, 'maxBatchMs', opts.maxBatchMs ?? 500),
-    concurrency: positiveInt(problems, 'concurrency', opts.concurrency ?? 4),
-    retry: (() => {
-      try {
-        return retryPolicy(opts.retry);
-      } catch (err) {
-        problems.push((err as Error).message);
-        return retryPolicy();
-      }
-    })(),
+    delivery: check.oneOf('delivery', opts.delivery ?? 'exactly-once', ['exactly-once', 'at-least-once']),
+    maxBatchSize: check.int('maxBatchSize', opts.maxBatchSize ?? 100),
+    maxBatchMs: check.int('maxBatchMs', opts.maxBatchMs ?? 500),
+    concurrency: check.int('concurrency', opts.concurrency ?? 4),
+    retry: retryPolicy(opts.retry, check),
     retryTopic:
       opts.retryTopic === undefined
         ? undefined
         : {
-            topic: opts.retryTopic.topic ?? `${opts.groupId ?? opts.name}.retry`,
-            delayMs: nonNegative(problems, 'retryTopic.delayMs', opts.retryTopic.delayMs ?? 5000),
-            attempts: positiveInt(problems, 'retryTopic.attempts', opts.retryTopic.attempts ?? 3),
+            topic: opts.retryTopic.topic ?? retryTopicOf(opts.groupId ?? opts.name),
+            delayMs: check.number('retryTopic.delayMs', opts.retryTopic.delayMs ?? 5000),
+            attempts: check.int('retryTopic.attempts', opts.retryTopic.attempts ?? 3),
           },
-    deadLetterTopic: opts.deadLetterTopic ?? ((topic: string) => `${topic}.dlq`),
-    partitions: positiveInt(problems, 'topics.partitions', opts.topics?.partitions ?? 3),
-    replicationFactor: positiveInt(problems, 'topics.replicationFactor', opts.topics?.replicationFactor ?? 1),
+    deadLetterTopic: opts.deadLetterTopic ?? defaultDeadLetterTopic,
+    partitions: check.int('topics.partitions', opts.topics?.partitions ?? 3),
+    replicationFactor: check.int('topics.replicationFactor', opts.topics?.replicationFactor ?? 1),
     fromBeginning: opts.fromBeginning ?? true,
     contracts: opts.contracts ?? [],
     events: opts.events ?? [],
   };
-  if (problems.length > 0) {
-    throw new SdkError('CONFIG_INVALID', `participant ${String(opts.name)}: ${problems.join('; ')}`);
-  }
+  throwIfInvalid(check, `participant ${String(opts.name)}`);
   return n;
 }

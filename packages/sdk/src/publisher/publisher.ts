@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { toHeaders, type EventEnvelope, type SagaContract, type SagaRole } from '@troupe/core';
 import { type EventCodec, type EventType } from '@troupe/schema-registry';
 import { encodeOrThrow } from '../participant/encode.js';
-import { SdkError } from '../errors.js';
+import { SdkError, throwIfInvalid } from '../errors.js';
+import { OptionChecks } from '@troupe/core';
 import { roleInContracts } from '../participant/saga-roles.js';
 import { ensureSagaTopics } from '../transport/topics.js';
 import { newTraceparent, outgoingTraceparent } from '../operations/trace.js';
@@ -48,16 +49,17 @@ export class Publisher {
   ) {}
 
   static create(opts: PublisherOptions): Promise<Publisher> {
-    const problems: string[] = [];
-    if (!opts.transport) problems.push('transport is required');
-    if (!opts.codec) problems.push('codec is required');
-    if (typeof opts.source !== 'string' || opts.source === '') problems.push('source (the publishing service name) is required');
-    const partitions = opts.topics?.partitions ?? 3;
-    const replicationFactor = opts.topics?.replicationFactor ?? 1;
-    if (!Number.isInteger(partitions) || partitions < 1) problems.push('topics.partitions must be an integer >= 1');
-    if (!Number.isInteger(replicationFactor) || replicationFactor < 1) problems.push('topics.replicationFactor must be an integer >= 1');
-    if (problems.length > 0) return Promise.reject(new SdkError('CONFIG_INVALID', `publisher: ${problems.join('; ')}`));
-    return Promise.resolve(new Publisher(opts, partitions, replicationFactor));
+    // A throw in the executor rejects: bad options fail the returned promise, not the caller's line.
+    return new Promise((resolve) => {
+      const check = new OptionChecks();
+      check.required('transport', opts.transport);
+      check.required('codec', opts.codec);
+      check.matches('source', opts.source, /./, 'the publishing service name');
+      const partitions = check.int('topics.partitions', opts.topics?.partitions ?? 3);
+      const replicationFactor = check.int('topics.replicationFactor', opts.topics?.replicationFactor ?? 1);
+      throwIfInvalid(check, 'publisher');
+      resolve(new Publisher(opts, partitions, replicationFactor));
+    });
   }
 
   /**

@@ -1,4 +1,5 @@
-import { SdkError } from '../errors.js';
+import { throwIfInvalid } from '../errors.js';
+import { OptionChecks } from '@troupe/core';
 
 /** In-place retries of a failing handler, before the participant gives up on the event. */
 export interface RetryOptions {
@@ -31,21 +32,21 @@ export interface RetryOptions {
 
 export type RetryPolicy = Required<RetryOptions>;
 
-export function retryPolicy(opts: RetryOptions = {}): RetryPolicy {
+/**
+ * The retry options with their defaults. Problems go to `check` when given (the caller reports
+ * them with its own); otherwise they are thrown as CONFIG_INVALID.
+ */
+export function retryPolicy(opts: RetryOptions = {}, check?: OptionChecks): RetryPolicy {
+  const c = check ?? new OptionChecks();
+  const initialDelayMs = c.number('initialDelayMs', opts.initialDelayMs ?? 100);
   const p: RetryPolicy = {
-    attempts: opts.attempts ?? 3,
-    initialDelayMs: opts.initialDelayMs ?? 100,
-    maxDelayMs: opts.maxDelayMs ?? 5000,
-    multiplier: opts.multiplier ?? 2,
-    jitter: opts.jitter ?? 0.2,
+    attempts: c.int('attempts', opts.attempts ?? 3),
+    initialDelayMs,
+    maxDelayMs: c.number('maxDelayMs', opts.maxDelayMs ?? 5000, { min: initialDelayMs }),
+    multiplier: c.number('multiplier', opts.multiplier ?? 2, { min: 1 }),
+    jitter: c.number('jitter', opts.jitter ?? 0.2, { min: 0, max: 1 }),
   };
-  const problems: string[] = [];
-  if (!Number.isInteger(p.attempts) || p.attempts < 1) problems.push(`attempts must be an integer >= 1 (got ${p.attempts})`);
-  if (!(p.initialDelayMs >= 0)) problems.push(`initialDelayMs must be >= 0 (got ${p.initialDelayMs})`);
-  if (!(p.maxDelayMs >= p.initialDelayMs)) problems.push(`maxDelayMs must be >= initialDelayMs (got ${p.maxDelayMs})`);
-  if (!(p.multiplier >= 1)) problems.push(`multiplier must be >= 1 (got ${p.multiplier})`);
-  if (!(p.jitter >= 0 && p.jitter <= 1)) problems.push(`jitter must be between 0 and 1 (got ${p.jitter})`);
-  if (problems.length > 0) throw new SdkError('CONFIG_INVALID', `retry options: ${problems.join('; ')}`);
+  if (!check) throwIfInvalid(c, 'retry options');
   return p;
 }
 

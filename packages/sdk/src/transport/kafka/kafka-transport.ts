@@ -13,6 +13,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import { describeError, SdkError } from '../../errors.js';
+import { withRetries } from '@troupe/core';
 import { sleep } from '../../util/semaphore.js';
 import { readTopicToEnd } from './topic-reader.js';
 import type {
@@ -489,29 +490,36 @@ class KafkaConsumerLoop implements ConsumerHandle {
       return;
     }
     const key = `${topic}-${partition}`;
-    for (let attempt = 1; ; attempt++) {
-      const producer = await this.transactionalProducer(key);
-      let tx: Awaited<ReturnType<Producer['transaction']>> | undefined;
-      try {
-        tx = await producer.transaction();
-        if (outputs.length > 0) await tx.sendBatch({ topicMessages: toTopicMessages(outputs) });
-        await tx.sendOffsets({ consumerGroupId: this.spec.groupId, ...offsets });
-        await tx.commit();
-        return;
-      } catch (err) {
-        if (tx?.isActive()) await tx.abort().catch(() => undefined);
+    let txStillOpen = false;
+    const result = await withRetries(
+      async () => {
+        const producer = await this.transactionalProducer(key);
+        let tx: Awaited<ReturnType<Producer['transaction']>> | undefined;
+        try {
+          tx = await producer.transaction();
+          if (outputs.length > 0) await tx.sendBatch({ topicMessages: toTopicMessages(outputs) });
+          await tx.sendOffsets({ consumerGroupId: this.spec.groupId, ...offsets });
+          await tx.commit();
+        } catch (err) {
+          if (tx?.isActive()) await tx.abort().catch(() => undefined);
+          txStillOpen = tx?.isActive() ?? false;
+          throw err;
+        }
+      },
+      {
+        attempts: this.opts.commitAttempts,
+        delayMs: (failures) => 50 * failures,
         // Retriable broker answers (the coordinator still finishing the previous commit) are worth
         // another transaction with the same outputs; aborted records are never visible.
-        if (attempt < this.opts.commitAttempts && isRetriableKafkaError(err) && !tx?.isActive()) {
-          await sleep(50 * attempt);
-          continue;
-        }
-        // A fenced or broken producer is replaced; re-initialising bumps the epoch again.
-        this.producers.delete(key);
-        await producer.disconnect().catch(() => undefined);
-        throw err;
-      }
-    }
+        retryOn: (err) => isRetriableKafkaError(err) && !txStillOpen,
+      },
+    );
+    if (result.ok) return;
+    // A fenced or broken producer is replaced; re-initialising bumps the epoch again.
+    const producer = this.producers.get(key);
+    this.producers.delete(key);
+    await producer?.then((p) => p.disconnect()).catch(() => undefined);
+    throw result.error;
   }
 
   private transactionalProducer(key: string): Promise<Producer> {

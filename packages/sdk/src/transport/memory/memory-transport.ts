@@ -1,4 +1,5 @@
-import { SdkError } from '../../errors.js';
+import { SdkError, throwIfInvalid } from '../../errors.js';
+import { OptionChecks } from '@troupe/core';
 import { partitionForKey } from '../murmur2.js';
 import { Semaphore, sleep } from '../../util/semaphore.js';
 import type {
@@ -61,10 +62,9 @@ export class MemoryTransport implements Transport {
   private closed = false;
 
   private constructor(opts: MemoryTransportOptions) {
-    this.redeliveryDelayMs = opts.redeliveryDelayMs ?? 20;
-    if (!Number.isFinite(this.redeliveryDelayMs) || this.redeliveryDelayMs < 0) {
-      throw new SdkError('CONFIG_INVALID', `redeliveryDelayMs must be a number >= 0, got ${this.redeliveryDelayMs}`);
-    }
+    const check = new OptionChecks();
+    this.redeliveryDelayMs = check.number('redeliveryDelayMs', opts.redeliveryDelayMs ?? 20);
+    throwIfInvalid(check, 'memory transport');
   }
 
   static create(opts: MemoryTransportOptions = {}): Promise<MemoryTransport> {
@@ -77,9 +77,9 @@ export class MemoryTransport implements Transport {
     for (const spec of specs) {
       let log = this.logs.get(spec.topic);
       if (!log) {
-        if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
-          throw new SdkError('CONFIG_INVALID', `topic ${spec.topic}: partitions must be an integer >= 1`);
-        }
+        const check = new OptionChecks();
+        check.int('partitions', spec.partitions);
+        throwIfInvalid(check, `topic ${spec.topic}`);
         log = Array.from({ length: spec.partitions }, () => []);
         this.logs.set(spec.topic, log);
       }

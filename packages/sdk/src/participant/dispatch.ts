@@ -1,0 +1,178 @@
+import { EnvelopeError, parseEnvelope, type EventEnvelope } from '@troupe/core';
+import { SchemaRegistryError, type EventCodec } from '@troupe/schema-registry';
+import type { Logger } from 'pino';
+import { MARKER_HEADER, type DeadLetterReason } from '../dead-letter/dead-letter.js';
+import type { DeadLetterer } from '../dead-letter/dead-letterer.js';
+import { describeError } from '../errors.js';
+import type { ParticipantMetrics } from '../operations/metrics.js';
+import { isRetriable } from '../retry/retry-policy.js';
+import { originalOf, readRetryInfo, retryRecord } from '../retry/retry-topic.js';
+import type { InboundMessage, OutboundRecord, PartitionBatch } from '../transport/transport.js';
+import { lazyChild } from '../util/lazy-logger.js';
+import type { Handling, HandlerRunner } from './handler-runner.js';
+import type { ParkedSagas, ParkingLedger } from './parking.js';
+import type { Route, RouteTable } from './routes.js';
+import { readRoutingSlip } from './routing-slip.js';
+
+/**
+ * What handling one consumed record came to; the batch loop acts on it.
+ * - `done`: commit the record with `outputs`.
+ * - `not-due`: the head of a retry partition waits until `dueAt`; commit what is before it.
+ * - `transient`: infrastructure trouble; commit what is before it, deliver it again.
+ */
+export type MessageOutcome =
+  | { readonly kind: 'done'; readonly outputs: readonly OutboundRecord[] }
+  | { readonly kind: 'not-due'; readonly dueAt: number }
+  | { readonly kind: 'transient'; readonly reason: string };
+
+export interface DispatcherDeps {
+  readonly participant: string;
+  readonly codec: EventCodec;
+  readonly routes: RouteTable;
+  readonly retryTopic: { readonly topic: string; readonly delayMs: number; readonly attempts: number } | undefined;
+  readonly parked: ParkedSagas;
+  readonly runner: HandlerRunner;
+  readonly deadLetters: DeadLetterer;
+  readonly instruments: ParticipantMetrics;
+  readonly logger: Logger;
+}
+
+/** The batch a record belongs to and its parked-saga ledger. */
+interface Turn {
+  readonly batch: PartitionBatch;
+  readonly ledger: ParkingLedger;
+}
+
+/** A retry-topic record on its next pass: which pass, which handlers, and its key in the pass table. */
+interface RetriedPass {
+  readonly attempt: number;
+  readonly routes: readonly string[] | undefined;
+  readonly key: string;
+}
+
+const done = (outputs: readonly OutboundRecord[]): MessageOutcome => ({ kind: 'done', outputs });
+
+/** Routes one consumed record: envelope, parked sagas, retry passes, decoding, handlers, failures. */
+export class Dispatcher {
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  async handle(message: InboundMessage, batch: PartitionBatch, ledger: ParkingLedger): Promise<MessageOutcome> {
+    const turn = { batch, ledger };
+    if (message.headers[MARKER_HEADER] !== undefined) return done([]);
+    const retry = this.deps.retryTopic;
+    if (retry && message.topic === retry.topic) return this.handleRetryRecord(message, turn);
+    let env: EventEnvelope;
+    try {
+      env = parseEnvelope(message.headers);
+    } catch (err) {
+      if (err instanceof EnvelopeError) return done([this.deps.deadLetters.record(message, 'MALFORMED_ENVELOPE', err.message)]);
+      throw err;
+    }
+    if (!this.deps.routes.byType.has(env.type)) return done([]);
+    if (retry && ledger.isParked(env.sagaId)) {
+      // An earlier event of this saga waits in the retry topic: queue behind it, keep the order.
+      ledger.park(env.sagaId, 1);
+      return done([retryRecord({ message, retryTopic: retry.topic, attempt: 0, dueAt: Date.now() })]);
+    }
+    return this.dispatch(message, env, turn, undefined);
+  }
+
+  private async handleRetryRecord(record: InboundMessage, turn: Turn): Promise<MessageOutcome> {
+    const info = readRetryInfo(record);
+    if (!info) {
+      this.deps.logger.warn({ topic: record.topic, offset: record.offset }, 'record without retry headers on the retry topic; skipped');
+      return done([]);
+    }
+    const key = `${record.partition}/${record.offset}`;
+    const pass = this.deps.parked.passOf(key) ?? { attempt: info.attempt, dueAt: info.dueAt };
+    if (pass.dueAt > Date.now()) return { kind: 'not-due', dueAt: pass.dueAt };
+    const original = originalOf(record, info);
+    const env = parseEnvelope(original.headers);
+    const outcome = await this.dispatch(original, env, turn, { attempt: pass.attempt, routes: info.routes, key });
+    if (outcome.kind === 'done') {
+      this.deps.parked.clearPass(key);
+      turn.ledger.park(env.sagaId, -1);
+    }
+    return outcome;
+  }
+
+  private async dispatch(
+    message: InboundMessage,
+    env: EventEnvelope,
+    turn: Turn,
+    retried: RetriedPass | undefined,
+  ): Promise<MessageOutcome> {
+    const { deadLetters, participant } = this.deps;
+    const all = this.deps.routes.byType.get(env.type) ?? [];
+    const routes = retried?.routes ? all.filter((r) => retried.routes?.includes(r.label)) : all;
+    const log = lazyChild(this.deps.logger, () => ({ sagaId: env.sagaId, eventId: env.id, eventType: env.type }));
+    const decoded = await this.decode(message, routes[0], log);
+    if (decoded.kind !== 'payload') return decoded.outcome;
+
+    const a: Handling = { message, env, payload: decoded.payload, slip: readRoutingSlip(message.headers), log, batch: turn.batch };
+    const out: OutboundRecord[] = [];
+    const failed: { route: Route; error: unknown; attempts: number }[] = [];
+    for (const route of routes) {
+      if (route.kind !== 'compensate' && deadLetters.isDead(env.sagaId)) {
+        out.push(deadLetters.record(message, 'SAGA_DEAD_LETTERED', `an earlier event of saga ${env.sagaId} was dead-lettered by ${participant}`, { log }));
+        this.deps.instruments.handled.inc({ participant, type: env.type, outcome: 'skipped' });
+        continue;
+      }
+      const result = await this.deps.runner.run(route, a);
+      if (result.kind === 'transient') return result;
+      if (result.kind === 'ok') out.push(...result.outputs);
+      else failed.push({ route, error: result.error, attempts: result.attempts });
+    }
+    if (failed.length === 0) return done(out);
+    const after = await this.afterFailure(a, turn.ledger, failed, retried);
+    return after.kind === 'done' ? done([...out, ...after.outputs]) : after;
+  }
+
+  /** Handlers failed: park the event in the retry topic, schedule its next pass, or give up. */
+  private async afterFailure(
+    a: Handling,
+    ledger: ParkingLedger,
+    failed: readonly { route: Route; error: unknown; attempts: number }[],
+    retried: RetriedPass | undefined,
+  ): Promise<MessageOutcome> {
+    const retry = this.deps.retryTopic;
+    const worthRetrying = retry !== undefined && failed.every((f) => isRetriable(f.error));
+    const labels = { participant: this.deps.participant, type: a.env.type };
+    if (worthRetrying && retried === undefined) {
+      ledger.park(a.env.sagaId, 1);
+      this.deps.instruments.retried.inc(labels);
+      a.log.warn({ routes: failed.map((f) => f.route.label), err: describeError(failed[0]?.error) }, 'handler failed; moved to the retry topic');
+      const routes = failed.map((f) => f.route.label);
+      return done([retryRecord({ message: a.message, retryTopic: retry.topic, attempt: 1, dueAt: Date.now() + retry.delayMs, routes })]);
+    }
+    if (worthRetrying && retried !== undefined && retried.attempt < retry.attempts) {
+      // Not committed: the record stays at the head of its retry partition until its next pass.
+      const dueAt = Date.now() + retry.delayMs * 2 ** retried.attempt;
+      this.deps.parked.setPass(retried.key, { attempt: retried.attempt + 1, dueAt });
+      this.deps.instruments.retried.inc(labels);
+      a.log.warn({ pass: retried.attempt, err: describeError(failed[0]?.error) }, 'retry pass failed; trying again later');
+      return { kind: 'not-due', dueAt };
+    }
+    const passes = retried ? Math.max(1, retried.attempt) + 1 : 1;
+    const out: OutboundRecord[] = [];
+    for (const f of failed) out.push(...(await this.deps.runner.giveUp(f.route, a, f.error, f.attempts * passes)));
+    return done(out);
+  }
+
+  private async decode(
+    message: InboundMessage,
+    route: Route | undefined,
+    log: Logger,
+  ): Promise<{ kind: 'payload'; payload: unknown } | { kind: 'outcome'; outcome: MessageOutcome }> {
+    const dead = (reason: DeadLetterReason, error: string) =>
+      ({ kind: 'outcome', outcome: done([this.deps.deadLetters.record(message, reason, error, { log })]) }) as const;
+    if (message.value === null) return dead('UNDECODABLE_PAYLOAD', 'the record has no value');
+    try {
+      return { kind: 'payload', payload: (await this.deps.codec.decode(message.value, route?.reader)).payload };
+    } catch (err) {
+      if (!(err instanceof SchemaRegistryError)) return dead('UNDECODABLE_PAYLOAD', describeError(err));
+      if (err.retriable) return { kind: 'outcome', outcome: { kind: 'transient', reason: err.message } };
+      return dead(err.code === 'UNKNOWN_SCHEMA_ID' ? 'UNKNOWN_SCHEMA_ID' : 'UNDECODABLE_PAYLOAD', err.message);
+    }
+  }
+}

@@ -1,0 +1,154 @@
+import { context } from '@opentelemetry/api';
+import type { EventEnvelope, SagaContract } from '@troupe/core';
+import type { EventCodec } from '@troupe/schema-registry';
+import type { Logger } from 'pino';
+import type { DeadLetterer } from '../dead-letter/dead-letterer.js';
+import { describeError, SdkError } from '../errors.js';
+import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import type { ParticipantMetrics } from '../operations/metrics.js';
+import { contextFromTraceparent } from '../operations/trace.js';
+import { backoffDelay, isRetriable, type RetryPolicy } from '../retry/retry-policy.js';
+import { withRetries } from '@troupe/core';
+import type { InboundMessage, OutboundRecord, PartitionBatch } from '../transport/transport.js';
+import { lazyChild } from '../util/lazy-logger.js';
+import { EventContext } from './event-context.js';
+import type { CompensationTrigger } from './handlers.js';
+import type { Route } from './routes.js';
+import type { RoutingSlip } from './routing-slip.js';
+
+/** One decoded event on its way to its handlers. */
+export interface Handling {
+  readonly message: InboundMessage;
+  readonly env: EventEnvelope;
+  readonly payload: unknown;
+  readonly slip: RoutingSlip;
+  readonly log: Logger;
+  readonly batch: PartitionBatch;
+}
+
+/**
+ * What running one handler came to.
+ * - `ok`: it finished; `outputs` are what it emitted.
+ * - `failed`: it kept failing (or failed for good); the caller retries later or gives up.
+ * - `transient`: infrastructure trouble (idempotency store down, partition revoked): deliver the
+ *   event again, nothing is given up.
+ */
+export type RouteResult =
+  | { readonly kind: 'ok'; readonly outputs: readonly OutboundRecord[] }
+  | { readonly kind: 'failed'; readonly error: unknown; readonly attempts: number }
+  | { readonly kind: 'transient'; readonly reason: string };
+
+export interface HandlerRunnerDeps {
+  readonly participant: string;
+  readonly groupId: string;
+  readonly codec: EventCodec;
+  readonly contracts: readonly SagaContract[];
+  readonly store: IdempotencyStore;
+  readonly retry: RetryPolicy;
+  readonly instruments: ParticipantMetrics;
+  readonly deadLetters: DeadLetterer;
+}
+
+const isStoreTrouble = (err: unknown): boolean => err instanceof SdkError && err.code === 'IDEMPOTENCY_STORE_ERROR';
+
+/** Runs handlers: in-place retries, the OpenTelemetry context, metrics, and giving up. */
+export class HandlerRunner {
+  constructor(private readonly deps: HandlerRunnerDeps) {}
+
+  async run(route: Route, a: Handling): Promise<RouteResult> {
+    const { instruments, retry } = this.deps;
+    const labels = { participant: this.deps.participant, type: a.env.type };
+    let ctx: EventContext | undefined;
+    const result = await withRetries(
+      async (attempt) => {
+        ctx = this.contextFor(route, a, attempt);
+        const timer = instruments.duration.startTimer(labels);
+        try {
+          await context.with(contextFromTraceparent(a.env.traceparent), () => this.invoke(route, a, ctx as EventContext));
+          return ctx.outputs;
+        } catch (err) {
+          instruments.failed.inc(labels);
+          throw err;
+        } finally {
+          timer();
+        }
+      },
+      {
+        attempts: retry.attempts,
+        delayMs: (failures) => backoffDelay(retry, failures),
+        retryOn: (err) => !isStoreTrouble(err) && isRetriable(err) && !a.batch.isStale(),
+        onRetry: async (err, attempt) => {
+          ctx?.logger.warn({ attempt, err: describeError(err) }, `${route.label} failed; retrying`);
+          instruments.retried.inc(labels);
+          await a.batch.heartbeat();
+        },
+      },
+    );
+    if (result.ok) {
+      instruments.handled.inc({ ...labels, outcome: 'ok' });
+      return { kind: 'ok', outputs: result.value };
+    }
+    if (isStoreTrouble(result.error)) return { kind: 'transient', reason: describeError(result.error) };
+    if (a.batch.isStale()) return { kind: 'transient', reason: 'partition revoked while retrying' };
+    return { kind: 'failed', error: result.error, attempts: result.attempts };
+  }
+
+  /** Dead-letters the event for a handler that gave up, and emits the step's failure event. */
+  async giveUp(route: Route, a: Handling, error: unknown, attempts: number): Promise<OutboundRecord[]> {
+    a.log.error({ attempts, err: describeError(error), route: route.label }, 'handler gave up; dead-lettering the event');
+    this.deps.instruments.handled.inc({ participant: this.deps.participant, type: a.env.type, outcome: 'gave-up' });
+    const out: OutboundRecord[] = [this.deps.deadLetters.record(a.message, 'HANDLER_FAILED', describeError(error), { attempts, log: a.log })];
+    this.deps.deadLetters.rememberDead(a.env.sagaId);
+    if (route.kind === 'step') {
+      const ctx = this.contextFor(route, a, attempts + 1);
+      try {
+        const failure = route.def.onGiveUp({ payload: a.payload, error, ctx });
+        await ctx.fail(failure);
+        out.push(...ctx.outputs);
+      } catch (err) {
+        a.log.error({ err: describeError(err) }, `cannot build ${route.def.failed.name} after giving up; only the dead letter is written`);
+      }
+    }
+    return out;
+  }
+
+  private invoke(route: Route, a: Handling, ctx: EventContext): Promise<void> {
+    switch (route.kind) {
+      case 'on':
+        return route.def.handle({ payload: a.payload, ctx });
+      case 'step':
+        return route.def.handle({ payload: a.payload, ctx });
+      case 'compensate': {
+        const trigger: CompensationTrigger = { type: a.env.type, payload: a.payload, envelope: a.env };
+        const compensate = route.def.compensate;
+        return compensate ? compensate({ log: a.slip[route.def.name], trigger, ctx }) : Promise.resolve();
+      }
+    }
+  }
+
+  private contextFor(route: Route, a: Handling, attempt: number): EventContext {
+    const d = this.deps;
+    return new EventContext({
+      participant: d.participant,
+      groupId: d.groupId,
+      codec: d.codec,
+      contracts: d.contracts,
+      store: d.store,
+      logger: lazyChild(a.log, () => ({ handler: route.label, attempt })),
+      route: route.label,
+      envelope: a.env,
+      slip: a.slip,
+      attempt,
+      ...(route.kind === 'on'
+        ? {}
+        : {
+            step: {
+              name: route.def.name,
+              completed: route.def.completed,
+              failed: route.def.failed,
+              ...(route.def.compensated ? { compensated: route.def.compensated } : {}),
+            },
+          }),
+    });
+  }
+}

@@ -1,0 +1,111 @@
+import { HEADER, headerString } from '@troupe/core';
+import type { Logger } from 'pino';
+import { readRetryInfo } from '../retry/retry-topic.js';
+import type { Transport } from '../transport/transport.js';
+
+/** Attempt and due time of a retry record whose last pass failed (it stays uncommitted). */
+export interface RetryPass {
+  readonly attempt: number;
+  readonly dueAt: number;
+}
+
+/**
+ * Which sagas have events waiting in the retry topic, and how many. Kept in memory; after an
+ * assignment change it is rebuilt per partition from the retry topic itself (records past the
+ * group's committed offset), so a restarted or new owner keeps the per-saga order too.
+ */
+export class ParkedSagas {
+  private readonly counts = new Map<string, number>();
+  private readonly passes = new Map<string, RetryPass>();
+  private readonly restored = new Map<number, Promise<void>>();
+
+  constructor(
+    private readonly deps: {
+      readonly transport: Transport;
+      readonly groupId: string;
+      readonly retryTopic: string | undefined;
+      readonly logger: Logger;
+    },
+  ) {}
+
+  /** Partitions moved: what was known may belong to another member now. */
+  forget(): void {
+    this.counts.clear();
+    this.passes.clear();
+    this.restored.clear();
+  }
+
+  /** Reads the partition's waiting sagas back once per assignment; rejects while the topic is unreadable. */
+  restore(partition: number): Promise<void> {
+    const topic = this.deps.retryTopic;
+    if (topic === undefined) return Promise.resolve();
+    let p = this.restored.get(partition);
+    if (!p) {
+      p = (async () => {
+        const committed = (await this.deps.transport.committedOffsets(this.deps.groupId, topic)).get(partition) ?? '0';
+        const pending = await this.deps.transport.readPartition(topic, partition, committed);
+        for (const record of pending) {
+          const saga = readRetryInfo(record) ? headerString(record.headers, HEADER.sagaId) : undefined;
+          if (saga !== undefined) this.counts.set(saga, (this.counts.get(saga) ?? 0) + 1);
+        }
+        if (pending.length > 0) this.deps.logger.info({ partition, waiting: pending.length }, 'restored sagas waiting in the retry topic');
+      })();
+      p.catch(() => this.restored.delete(partition));
+      this.restored.set(partition, p);
+    }
+    return p;
+  }
+
+  /** A ledger for one batch: its changes count for later messages of the batch at once, for everyone after the commit. */
+  ledger(): ParkingLedger {
+    return new ParkingLedger(this.counts);
+  }
+
+  passOf(key: string): RetryPass | undefined {
+    return this.passes.get(key);
+  }
+
+  setPass(key: string, pass: RetryPass): void {
+    this.passes.set(key, pass);
+  }
+
+  clearPass(key: string): void {
+    this.passes.delete(key);
+  }
+}
+
+/** Parked-saga changes of one batch: committed messages' changes and the current message's. */
+export class ParkingLedger {
+  private readonly done = new Map<string, number>();
+  private current = new Map<string, number>();
+
+  constructor(private readonly counts: Map<string, number>) {}
+
+  isParked(sagaId: string): boolean {
+    return (this.counts.get(sagaId) ?? 0) + (this.done.get(sagaId) ?? 0) + (this.current.get(sagaId) ?? 0) > 0;
+  }
+
+  park(sagaId: string, by: number): void {
+    this.current.set(sagaId, (this.current.get(sagaId) ?? 0) + by);
+  }
+
+  /** The current message is done: its changes join the batch's. */
+  keepMessage(): void {
+    for (const [saga, d] of this.current) this.done.set(saga, (this.done.get(saga) ?? 0) + d);
+    this.current = new Map();
+  }
+
+  /** The current message will be delivered again: its changes never happened. */
+  dropMessage(): void {
+    this.current = new Map();
+  }
+
+  /** The batch is committed: its changes hold for everyone. */
+  apply(): void {
+    for (const [saga, d] of this.done) {
+      const n = (this.counts.get(saga) ?? 0) + d;
+      if (n > 0) this.counts.set(saga, n);
+      else this.counts.delete(saga);
+    }
+  }
+}
