@@ -1,5 +1,5 @@
 import { context } from '@opentelemetry/api';
-import type { EventEnvelope, SagaContract } from '@troupe/core';
+import { withRetries, type EventEnvelope, type SagaContract } from '@troupe/core';
 import type { EventCodec } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import type { DeadLetterer } from '../dead-letter/dead-letterer.js';
@@ -8,7 +8,6 @@ import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import type { ParticipantMetrics } from '../operations/metrics.js';
 import { contextFromTraceparent } from '../operations/trace.js';
 import { backoffDelay, isRetriable, type RetryPolicy } from '../retry/retry-policy.js';
-import { withRetries } from '@troupe/core';
 import type { InboundMessage, OutboundRecord, PartitionBatch } from '../transport/transport.js';
 import { lazyChild } from '../util/lazy-logger.js';
 import { EventContext } from './event-context.js';

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { toHeaders, type EventEnvelope, type SagaContract, type SagaRole } from '@troupe/core';
+import { OptionChecks, toHeaders, type EventEnvelope, type SagaContract, type SagaRole } from '@troupe/core';
 import { type EventCodec, type EventType } from '@troupe/schema-registry';
 import { encodeOrThrow } from '../participant/encode.js';
 import { SdkError, throwIfInvalid } from '../errors.js';
-import { OptionChecks } from '@troupe/core';
 import { roleInContracts } from '../participant/saga-roles.js';
 import { ensureSagaTopics } from '../transport/topics.js';
 import { newTraceparent, outgoingTraceparent } from '../operations/trace.js';
