@@ -20,6 +20,9 @@ export {
   isDeadLetterTopic,
   sourceTopicOf,
   retryTopicOf,
+  transactionalIdPrefixOf,
+  READER_GROUP_PREFIX,
+  TRACKER_GROUP,
 } from './topics.js';
 export { OptionChecks } from './option-checks.js';
 export { withRetries } from './with-retries.js';

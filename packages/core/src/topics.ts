@@ -29,3 +29,18 @@ export function sourceTopicOf(deadLetterTopic: string, suffix: string = DEAD_LET
 export function retryTopicOf(groupId: string, suffix: string = RETRY_SUFFIX): string {
   return `${groupId}${suffix}`;
 }
+
+/**
+ * Prefix of a participant's transactional ids: one producer per input partition,
+ * `<prefix>-<topic>-<partition>`, so a partition's next owner fences the previous one. ACLs grant
+ * it as a prefixed TRANSACTIONAL_ID resource.
+ */
+export function transactionalIdPrefixOf(groupId: string): string {
+  return `troupe-${groupId}`;
+}
+
+/** Prefix of the throw-away consumer groups of the SDK's topic reader (retry-topic restore, tools). */
+export const READER_GROUP_PREFIX = 'troupe-reader-';
+
+/** The tracker's consumer group (PostgreSQL store); with the memory store each instance adds a random suffix. */
+export const TRACKER_GROUP = 'troupe-tracker';

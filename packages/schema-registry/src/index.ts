@@ -38,4 +38,6 @@ export { generateModule } from './codegen.js';
 export type { CodegenOptions } from './codegen.js';
 export { SAGA_CONTRACT_FORMAT } from './contract-format.js';
 export { runSchemasCli } from './cli/program.js';
+export { planAcls, renderAclCommands } from './acl/acl-plan.js';
+export type { AclEntry, AclOperation, AclPatternType, AclPlanOptions, AclResourceType, AclRole, ServiceAcls } from './acl/acl-plan.js';
 export type { CliIo } from './cli/program.js';

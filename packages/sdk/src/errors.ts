@@ -10,7 +10,11 @@ export type SdkErrorCode =
   | 'CLOSED'
   | 'HANDLER_FAILED'
   | 'IDEMPOTENCY_STORE_ERROR'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  /** The broker refused the client's SASL credentials. */
+  | 'AUTHENTICATION_FAILED'
+  /** An ACL does not allow what the client tried (topic, group, transactional id, cluster). */
+  | 'NOT_AUTHORIZED';
 
 const RETRIABLE: ReadonlySet<SdkErrorCode> = new Set(['TRANSPORT_ERROR', 'IDEMPOTENCY_STORE_ERROR', 'TIMEOUT']);
 

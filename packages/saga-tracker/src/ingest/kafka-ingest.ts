@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Admin, Consumer, EachBatchPayload, KafkaConfig } from 'kafkajs';
 import type { Logger } from 'pino';
+import { TRACKER_GROUP } from '@troupe/core';
 import type { EventCodec } from '@troupe/schema-registry';
 import { TrackerError } from '../errors.js';
 import type { TrackerMetrics } from '../metrics.js';
@@ -70,7 +71,7 @@ export class KafkaIngest {
   private readonly dlq: RegExp;
 
   private constructor(private readonly opts: KafkaIngestOptions) {
-    this.groupId = opts.groupId ?? (opts.store.kind === 'memory' ? `troupe-tracker-${randomBytes(6).toString('hex')}` : 'troupe-tracker');
+    this.groupId = opts.groupId ?? (opts.store.kind === 'memory' ? `${TRACKER_GROUP}-${randomBytes(6).toString('hex')}` : TRACKER_GROUP);
     this.dlq = opts.deadLetterPattern ?? /\.dlq$/;
     this.kafka = new Kafka({
       logLevel: logLevel.ERROR,

@@ -10,6 +10,7 @@ import { checkCompatibility, COMPATIBILITY_LEVELS, formatCompatibility, type Com
 import { SchemaRegistryError } from '../errors.js';
 import { subjectOf } from '../event-type.js';
 import { ConfluentSchemaRegistry } from '../confluent-registry.js';
+import { planAcls, renderAclCommands } from '../acl/acl-plan.js';
 
 /** Where the CLI writes; tests pass buffers, the bin passes the process streams. */
 export interface CliIo {
@@ -169,7 +170,42 @@ function build(io: CliIo): Command {
       if (bad > 0) throw new Exit(EXIT.failed);
     });
 
+  program
+    .command('acl')
+    .description(
+      'print the least Kafka ACLs each participant of the contracts, the publisher and the tracker need, as kafka-acls.sh commands or JSON',
+    )
+    .addOption(new Option('--format <format>', 'output format').choices(['commands', 'json']).default('commands'))
+    .option('--no-create', 'topics are created beforehand by the platform: grant no CREATE')
+    .option('--retry-topic <participant...>', 'participants that run with retryTopic enabled')
+    .option('--reads <participant=topic,...>', 'extra topics a participant reads through on(...) handlers (repeatable)', collect, [])
+    .option('--publisher <name>', 'principal name of the publisher that starts sagas', 'publisher')
+    .option('--tracker <name>', 'principal name of the tracker', 'troupe-tracker')
+    .action(async (opts: { format: 'commands' | 'json'; create: boolean; retryTopic?: string[]; reads: string[]; publisher: string; tracker: string }) => {
+      const catalog = await loadCatalog(schemasDir());
+      const extraReads: Record<string, string[]> = {};
+      for (const spec of opts.reads) {
+        const [who, topics] = spec.split('=', 2);
+        if (!who || !topics) {
+          io.err(`--reads ${spec}: expected <participant>=<topic>[,<topic>...], e.g. --reads inventory-service=orders`);
+          throw new Exit(EXIT.badInput);
+        }
+        extraReads[who] = [...(extraReads[who] ?? []), ...topics.split(',').filter((t) => t !== '')];
+      }
+      const plans = planAcls(
+        catalog.contracts.map((c) => c.contract),
+        catalog.events,
+        { autoCreate: opts.create, retryTopic: opts.retryTopic ?? [], extraReads, publisher: opts.publisher, tracker: opts.tracker },
+      );
+      if (opts.format === 'json') io.out(JSON.stringify(plans, null, 2));
+      else for (const line of renderAclCommands(plans)) io.out(line);
+    });
+
   return program;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 /** Runs `troupe-schemas` with `argv` (without node and script) and returns the exit code. */

@@ -1,3 +1,4 @@
+import { transactionalIdPrefixOf } from '@troupe/core';
 import { pino, type Logger } from 'pino';
 import { register as globalRegistry, type Registry } from 'prom-client';
 import { DeadLetterer } from '../dead-letter/dead-letterer.js';
@@ -110,7 +111,7 @@ export class Participant {
       topics: [...routes.inputTopics, ...retryTopics],
       fromBeginning: opts.fromBeginning,
       delivery: opts.delivery,
-      transactionalIdPrefix: `troupe-${opts.groupId}`,
+      transactionalIdPrefix: transactionalIdPrefixOf(opts.groupId),
       maxBatchSize: opts.maxBatchSize,
       concurrency: opts.concurrency,
       handle: (batch) => handleBatch(loop, batch),

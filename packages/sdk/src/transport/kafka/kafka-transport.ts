@@ -11,6 +11,7 @@ import {
 } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import { pino, type Logger } from 'pino';
+import { accessError, rethrowAccess } from './access-errors.js';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import { describeError, SdkError } from '../../errors.js';
 import { withRetries } from '@troupe/core';
@@ -135,6 +136,8 @@ export class KafkaTransport implements Transport {
     try {
       await t.admin.connect();
     } catch (err) {
+      const denied = accessError(err, `connecting to Kafka at ${brokers.join(',')}`, t.principal);
+      if (denied) throw denied;
       throw new SdkError('TRANSPORT_ERROR', `cannot connect to Kafka at ${brokers.join(',')}: ${describeError(err)}. Is the broker up, and are ssl/sasl right?`, {
         cause: err,
       });
@@ -142,13 +145,21 @@ export class KafkaTransport implements Transport {
     return t;
   }
 
+  /** The SASL user name, for error messages; undefined without SASL. */
+  get principal(): string | undefined {
+    const sasl = this.opts.sasl as { username?: unknown } | undefined;
+    return typeof sasl?.username === 'string' ? sasl.username : undefined;
+  }
+
   async partitionCounts(topics: readonly string[]): Promise<ReadonlyMap<string, number>> {
     this.assertOpen();
-    const existing = new Set(await this.admin.listTopics());
+    // Without DESCRIBE on a topic the broker leaves it out of the list: it then counts as missing,
+    // and creating it fails with NOT_AUTHORIZED naming the topic.
+    const existing = new Set(await this.admin.listTopics().catch((err: unknown) => rethrowAccess(err, 'listing topics', this.principal)));
     const wanted = topics.filter((t) => existing.has(t));
     const counts = new Map<string, number>();
     if (wanted.length === 0) return counts;
-    const meta = await this.admin.fetchTopicMetadata({ topics: wanted });
+    const meta = await this.admin.fetchTopicMetadata({ topics: wanted }).catch((err: unknown) => rethrowAccess(err, `reading metadata of ${wanted.join(', ')}`, this.principal));
     for (const t of meta.topics) counts.set(t.name, t.partitions.length);
     return counts;
   }
@@ -169,6 +180,8 @@ export class KafkaTransport implements Transport {
           })),
         });
       } catch (err) {
+        const denied = accessError(err, `creating topics ${missing.map((s) => s.topic).join(', ')}`, this.principal);
+        if (denied) throw denied;
         // Another instance may be creating the same topics at this moment: kafkajs then reports
         // "already exists", or — while it waits for leaders of a topic it did not create —
         // "does not host this topic-partition" (retriable). Re-reading the metadata settles both.
@@ -197,8 +210,13 @@ export class KafkaTransport implements Transport {
 
   async send(records: readonly OutboundRecord[]): Promise<void> {
     this.assertOpen();
-    const producer = await this.plainProducer();
-    await producer.sendBatch({ topicMessages: toTopicMessages(records) });
+    const topics = [...new Set(records.map((r) => r.topic))].join(', ');
+    try {
+      const producer = await this.plainProducer();
+      await producer.sendBatch({ topicMessages: toTopicMessages(records) });
+    } catch (err) {
+      rethrowAccess(err, `writing to ${topics}`, this.principal);
+    }
   }
 
   async committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, string>> {
@@ -318,7 +336,11 @@ class KafkaConsumerLoop implements ConsumerHandle {
     });
     consumer.on(consumer.events.CRASH, (e) => {
       // kafkajs restarts the consumer after retriable crashes; only a final one makes it not live.
-      if (!e.payload.restart) loop.crashed = describeError(e.payload.error);
+      if (!e.payload.restart) {
+        const denied = accessError(e.payload.error, `consumer group ${spec.groupId}`, transport.principal);
+        loop.crashed = describeError(denied ?? e.payload.error);
+        if (denied) opts.logger.error({ code: denied.code, groupId: spec.groupId }, denied.message);
+      }
     });
     try {
       await consumer.connect();
@@ -331,6 +353,8 @@ class KafkaConsumerLoop implements ConsumerHandle {
       });
     } catch (err) {
       await consumer.disconnect().catch(() => undefined);
+      const denied = accessError(err, `starting consumer group ${spec.groupId} on ${spec.topics.join(', ')}`, transport.principal);
+      if (denied) throw denied;
       throw new SdkError('TRANSPORT_ERROR', `cannot start consumer group ${spec.groupId} on ${spec.topics.join(', ')}: ${describeError(err)}`, {
         cause: err,
       });
@@ -423,7 +447,13 @@ class KafkaConsumerLoop implements ConsumerHandle {
           outcome.afterCommit?.();
         }
       } catch (err) {
-        this.opts.logger.warn({ topic, partition, offset: first.offset, err: describeError(err) }, 'batch not committed; it will be delivered again');
+        const denied = accessError(err, `committing outputs of ${topic}-${partition}`, this.transport.principal);
+        if (denied) {
+          // Nothing is lost (the batch is delivered again), but it cannot succeed until an operator acts.
+          this.opts.logger.error({ topic, partition, offset: first.offset, code: denied.code }, `${denied.message} The batch will be delivered again.`);
+        } else {
+          this.opts.logger.warn({ topic, partition, offset: first.offset, err: describeError(err) }, 'batch not committed; it will be delivered again');
+        }
         processed = 0;
       }
       if (processed < chunk.length) {
