@@ -139,6 +139,8 @@ describe('tracker against ground truth from SDK participants on a real broker', 
     const later = await stats();
     expect(later?.total).toBe(truth.size);
     expect(later?.stuck).toBe(MIX.filter((m) => m.stuck).reduce((n, m) => n + m.count, 0));
+    // SDK participants follow the contract: no saga deviates from it (no false positives).
+    expect(later?.nonConforming).toBe(0);
 
     const wrong: string[] = [];
     for (const [id, t] of truth) {

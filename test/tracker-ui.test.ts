@@ -32,6 +32,8 @@ describe('tracker web page in a real browser', () => {
         ...chain('order-4714', ['placed', 'charged'], { startMs: start(10) }),
         ...chain('order-4715', ['placed', 'declined', 'cancelled'], { startMs: start(5) }),
         ...chain('order-4716', ['placed'], { startMs: now - 2_000 }),
+        // Completed although inventory and shipping never reported: a deviation from the contract.
+        ...chain('order-4718', ['placed', 'charged', 'completed'], { startMs: start(50) }),
       ],
     });
     app = buildTrackerApp({ store, contracts: [ORDER_CONTRACT] });
@@ -55,7 +57,9 @@ describe('tracker web page in a real browser', () => {
     await page.goto(url);
     await page.waitForSelector('body[data-ready=true]');
 
-    await expect.poll(() => page.locator('#sagas tbody tr').count()).toBe(6);
+    await expect.poll(() => page.locator('#sagas tbody tr').count()).toBe(7);
+    expect(await page.locator('[data-count=nonconforming]').textContent()).toBe('deviating 1');
+    expect(await page.locator('tr[data-saga=order-4718] td.deviation').textContent()).toBe('missing-steps');
     expect(await page.locator('[data-count=compensated]').textContent()).toContain('2');
     expect(await page.locator('[data-count=stuck]').textContent()).toBe('stuck 1');
     expect(await page.locator('#stuck-list').textContent()).toContain('order-4714: waiting');
@@ -80,6 +84,12 @@ describe('tracker web page in a real browser', () => {
     expect(await page.locator('#timeline li').count()).toBe(5);
     expect(await page.locator('#failures').textContent()).toContain('by inventory-service: out of stock');
     expect(await page.locator('#flow svg rect').count()).toBeGreaterThan(5);
+
+    // The list is filtered to compensated sagas now: open the deviating one by its link.
+    await page.evaluate(() => (location.hash = '#/saga/order-4718'));
+    await expect.poll(() => page.locator('#deviations li[data-kind=missing-steps]').textContent()).toContain(
+      'OrderCompleted ended the saga without steps inventory, shipping completing',
+    );
 
     mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

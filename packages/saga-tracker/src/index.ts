@@ -3,7 +3,7 @@ export { TrackerError } from './errors.js';
 export type { TrackerErrorCode } from './errors.js';
 export { eventKey, compareCopies } from './tracked-event.js';
 export type { TrackedEvent, DeadLetterInfo } from './tracked-event.js';
-export { project, compareEvents, SAGA_STATUSES } from './projection/index.js';
+export { project, compareEvents, SAGA_STATUSES, DEVIATION_KINDS } from './projection/index.js';
 export type {
   SagaProjection,
   SagaStatus,
@@ -17,6 +17,8 @@ export type {
   FlowStep,
   Awaiting,
   ContractSource,
+  Deviation,
+  DeviationKind,
 } from './projection/index.js';
 export { stuckInfo, formatDuration } from './stuck.js';
 export type { StuckInfo } from './stuck.js';

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { SAGA_STATUSES } from './projection/index.js';
-import type { SagaStore } from './store/saga-store.js';
+import { DEVIATION_KINDS, SAGA_STATUSES } from './projection/index.js';
+import type { SagaStore, TypeStats } from './store/saga-store.js';
 
 /**
  * The tracker's Prometheus metrics, in a registry of its own (not prom-client's global one) so
@@ -48,6 +48,19 @@ export class TrackerMetrics {
       labelNames: ['route', 'status'],
       registers,
     });
+    // Both gauges read one stats() answer per scrape.
+    let scrape: Promise<TypeStats[]> | undefined;
+    const stats = (): Promise<TypeStats[]> => (scrape ??= store.stats({ now: now() }).finally(() => setImmediate(() => (scrape = undefined))));
+    new Gauge({
+      name: 'troupe_tracker_nonconforming_sagas',
+      help: 'Sagas that deviate from their contract, by type and deviation kind (a saga may count under several kinds)',
+      labelNames: ['saga_type', 'kind'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const t of await stats()) for (const k of DEVIATION_KINDS) this.set({ saga_type: t.sagaType, kind: k }, t.deviations[k]);
+      },
+    });
     new Gauge({
       name: 'troupe_tracker_sagas',
       help: 'Sagas in the store by type and status (stuck counted separately)',
@@ -55,7 +68,7 @@ export class TrackerMetrics {
       registers,
       async collect() {
         this.reset();
-        for (const t of await store.stats({ now: now() })) {
+        for (const t of await stats()) {
           for (const s of SAGA_STATUSES) this.set({ saga_type: t.sagaType, status: s }, t.byStatus[s]);
           this.set({ saga_type: t.sagaType, status: 'stuck' }, t.stuck);
         }

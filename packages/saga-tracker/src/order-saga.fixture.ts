@@ -14,6 +14,7 @@ export const ORDER_CONTRACT: SagaContract = {
       completed: 'com.acme.payments.PaymentCharged',
       failed: 'com.acme.payments.PaymentDeclined',
       compensated: 'com.acme.payments.PaymentRefunded',
+      compensationFailed: 'com.acme.payments.PaymentRefundFailed',
       withinMs: 30_000,
     },
     {

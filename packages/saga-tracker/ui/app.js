@@ -76,6 +76,7 @@ function filterQuery() {
   const q = new URLSearchParams();
   for (const name of ['type', 'status', 'prefix']) if (value(name)) q.set(name, value(name));
   if (value('stuck')) q.set('stuck', 'true');
+  if (value('nonconforming')) q.set('conforming', 'false');
   for (const name of ['from', 'to']) if (value(name)) q.set(name, new Date(value(name)).toISOString());
   return q;
 }
@@ -101,6 +102,7 @@ async function loadList(append = false) {
           el('td', { text: String(s.eventCount) }),
           el('td', { text: s.currentStep ?? '' }),
           el('td', { class: 'stuck-reason', text: s.stuck.stuck ? (s.stuck.reason ?? '') : '' }),
+          el('td', { class: 'deviation', text: s.deviationKinds.join(', ') }),
         ]),
       );
     }
@@ -117,13 +119,16 @@ async function loadCounts() {
   /** @type {Record<SagaStatus, number>} */
   const totals = { running: 0, completed: 0, compensating: 0, compensated: 0, failed: 0 };
   let stuck = 0;
+  let nonConforming = 0;
   for (const t of types) {
+    nonConforming += t.nonConforming;
     for (const k of /** @type {SagaStatus[]} */ (Object.keys(totals))) totals[k] += t.byStatus[k];
     stuck += t.stuck;
   }
   $('#counts').replaceChildren(
     ...Object.entries(totals).map(([k, v]) => el('span', { 'data-count': k }, [badge(k), ` ${v}`])),
     el('span', { 'data-count': 'stuck', text: `stuck ${stuck}` }),
+    el('span', { 'data-count': 'nonconforming', text: `deviating ${nonConforming}` }),
   );
 }
 
@@ -243,6 +248,12 @@ async function showSaga(id) {
     c.expected.length + c.failed.length === 0
       ? ''
       : `Compensations expected: ${names(c.expected)}; done: ${names(c.done)}; failed: ${names(c.failed)}`;
+  $('#deviations').replaceChildren(
+    ...s.deviations.map((d) =>
+      el('li', { class: 'deviation', 'data-kind': d.kind }, [el('code', { text: time(d.time) }), ` ${d.kind}: ${d.message}`]),
+    ),
+  );
+  if (s.deviations.length === 0) $('#deviations').append(el('li', { text: s.hasContract ? 'none' : 'no contract to compare with' }));
   $('#failures').replaceChildren(
     ...s.failures.map((f) =>
       el('li', {

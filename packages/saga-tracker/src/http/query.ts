@@ -1,12 +1,12 @@
 import { TrackerError } from '../errors.js';
-import { SAGA_STATUSES } from '../projection/index.js';
-import type { SagaStatus } from '../projection/index.js';
+import { DEVIATION_KINDS, SAGA_STATUSES } from '../projection/index.js';
+import type { DeviationKind, SagaStatus } from '../projection/index.js';
 import { MAX_LIST_LIMIT } from '../store/saga-store.js';
 import type { ListQuery } from '../store/saga-store.js';
 
 export type RawQuery = Readonly<Record<string, string | string[] | undefined>>;
 
-const LIST_PARAMS = new Set(['type', 'status', 'stuck', 'from', 'to', 'prefix', 'limit', 'cursor']);
+const LIST_PARAMS = new Set(['type', 'status', 'stuck', 'conforming', 'deviation', 'from', 'to', 'prefix', 'limit', 'cursor']);
 
 function bad(message: string): TrackerError {
   return new TrackerError('INVALID_QUERY', message);
@@ -41,10 +41,16 @@ export function parseListQuery(q: RawQuery, now: number): ListQuery {
     }
     out.status = list as SagaStatus[];
   }
-  const stuck = single(q, 'stuck');
-  if (stuck !== undefined) {
-    if (stuck !== 'true' && stuck !== 'false') throw bad(`'stuck' must be true or false, got '${stuck}'.`);
-    out.stuck = stuck === 'true';
+  const stuck = optionalBoolean(q, 'stuck');
+  if (stuck !== undefined) out.stuck = stuck;
+  const conforming = optionalBoolean(q, 'conforming');
+  if (conforming !== undefined) out.conforming = conforming;
+  const deviation = single(q, 'deviation');
+  if (deviation !== undefined) {
+    if (!(DEVIATION_KINDS as readonly string[]).includes(deviation)) {
+      throw bad(`deviation '${deviation}' is not one of ${DEVIATION_KINDS.join(', ')}.`);
+    }
+    out.deviation = deviation as DeviationKind;
   }
   const from = single(q, 'from');
   if (from !== undefined) out.startedFrom = parseInstant('from', from);
@@ -67,8 +73,12 @@ export function parseListQuery(q: RawQuery, now: number): ListQuery {
 }
 
 export function parseBoolean(q: RawQuery, name: string): boolean {
+  return optionalBoolean(q, name) ?? false;
+}
+
+function optionalBoolean(q: RawQuery, name: string): boolean | undefined {
   const v = single(q, name);
-  if (v === undefined) return false;
+  if (v === undefined) return undefined;
   if (v !== 'true' && v !== 'false') throw bad(`'${name}' must be true or false, got '${v}'.`);
   return v === 'true';
 }

@@ -1,7 +1,7 @@
 // The projection's public surface; stages stay internal to this folder.
 export { project } from './project.js';
 export { compareEvents } from './fold.js';
-export { SAGA_STATUSES } from './types.js';
+export { DEVIATION_KINDS, PROJECTION_VERSION, SAGA_STATUSES } from './types.js';
 export type {
   SagaProjection,
   SagaStatus,
@@ -14,5 +14,7 @@ export type {
   CausalEdge,
   FlowStep,
   Awaiting,
+  Deviation,
+  DeviationKind,
   ContractSource,
 } from './types.js';

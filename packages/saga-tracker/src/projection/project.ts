@@ -1,6 +1,7 @@
 import type { TrackedEvent } from '../tracked-event.js';
 import { awaitingOf } from './awaiting.js';
 import { causalGraphOf } from './causal.js';
+import { conformanceOf } from './conformance.js';
 import { fold } from './fold.js';
 import { statusOf, stepStates } from './status.js';
 import type { ContractSource, SagaProjection } from './types.js';
@@ -15,7 +16,7 @@ import type { ContractSource, SagaProjection } from './types.js';
  *
  * Stages, each a pure function of the ones before it: fold (event set → steps, failures, dead
  * letters) → status (saga status, compensations) → awaiting (what comes next, when it is late)
- * and causal graph (who caused what, flow transitions).
+ * and causal graph (who caused what, flow transitions), and conformance (deviations from the contract).
  */
 export function project(input: Iterable<TrackedEvent>, contracts?: ContractSource): SagaProjection {
   const f = fold(input, contracts);
@@ -40,6 +41,7 @@ export function project(input: Iterable<TrackedEvent>, contracts?: ContractSourc
     causal: graph.causal,
     flow: graph.flow,
     awaiting: wait.awaiting,
+    deviations: conformanceOf(f),
     ...(wait.stuckAfter !== undefined ? { stuckAfter: wait.stuckAfter } : {}),
   };
 }

@@ -1,6 +1,12 @@
 import type { SagaContract } from '@troupe/core';
 import type { TrackedEvent } from '../tracked-event.js';
 
+/**
+ * The shape version of {@link SagaProjection}. Bump it when `project()` starts deriving something
+ * new: a durable store re-projects sagas stored under an older version when it opens.
+ */
+export const PROJECTION_VERSION = 2;
+
 export const SAGA_STATUSES = ['running', 'completed', 'compensating', 'compensated', 'failed'] as const;
 export type SagaStatus = (typeof SAGA_STATUSES)[number];
 
@@ -82,6 +88,27 @@ export interface Awaiting {
   readonly dueBy?: string;
 }
 
+/**
+ * Kinds of deviation from the saga's contract: an event type the contract does not expect at that
+ * point, an outcome emitted by someone other than the step's owner, a second outcome of one step
+ * (or a second start or end), a completion end event while steps are missing, a step's outcome
+ * before an earlier step completed.
+ */
+export const DEVIATION_KINDS = ['unexpected-event', 'wrong-participant', 'duplicate-outcome', 'missing-steps', 'out-of-order'] as const;
+export type DeviationKind = (typeof DEVIATION_KINDS)[number];
+
+/** One event that does not fit the contract, and why (a sentence for operators). */
+export interface Deviation {
+  readonly kind: DeviationKind;
+  readonly eventId: string;
+  readonly type: string;
+  readonly time: string;
+  /** `ce_source` of the event: who emitted it. */
+  readonly source: string;
+  readonly step?: string;
+  readonly message: string;
+}
+
 export interface SagaProjection {
   readonly sagaId: string;
   readonly sagaType: string;
@@ -106,6 +133,8 @@ export interface SagaProjection {
   readonly causal: { readonly nodes: readonly CausalNode[]; readonly edges: readonly CausalEdge[] };
   readonly flow: readonly FlowStep[];
   readonly awaiting: readonly Awaiting[];
+  /** Where the saga departs from its contract, in event order; empty without a contract. */
+  readonly deviations: readonly Deviation[];
   /**
    * The instant from which this saga counts as stuck (earliest overdue `within` or the deadline);
    * absent when terminal or nothing bounds the wait. Stored, so "stuck" is a plain comparison.

@@ -18,7 +18,7 @@ import type {
   SagaStore,
   TypeStats,
 } from './saga-store.js';
-import { decodeCursor, encodeCursor, listedBefore, percentiles, summarize } from './summary.js';
+import { decodeCursor, deviationKinds, encodeCursor, listedBefore, noDeviations, percentiles, summarize } from './summary.js';
 import type { ListPosition } from './summary.js';
 
 export interface MemoryStoreOptions {
@@ -147,6 +147,8 @@ export class MemorySagaStore implements SagaStore {
       if (q.startedTo !== undefined && entry.position.startedAt >= q.startedTo) continue;
       if (q.idPrefix !== undefined && !p.sagaId.startsWith(q.idPrefix)) continue;
       if (q.stuck !== undefined && entry.position.stuckAt <= q.now !== q.stuck) continue;
+      if (q.conforming !== undefined && (p.deviations.length === 0) !== q.conforming) continue;
+      if (q.deviation !== undefined && !p.deviations.some((d) => d.kind === q.deviation)) continue;
       items.push({ ...summarize(p), stuck: stuckInfo(p, q.now) });
     }
     const last = items[items.length - 1];
@@ -169,6 +171,8 @@ export class MemorySagaStore implements SagaStore {
       types.map((sagaType) => {
         const byStatus = Object.fromEntries(SAGA_STATUSES.map((s) => [s, 0])) as Record<SagaStatus, number>;
         let stuck = 0;
+        let nonConforming = 0;
+        const deviations = noDeviations();
         const latencies = new Map<string, number[]>();
         const ids = this.byType.get(sagaType) ?? new Set<string>();
         for (const id of ids) {
@@ -176,6 +180,9 @@ export class MemorySagaStore implements SagaStore {
           if (p === undefined) continue;
           byStatus[p.status]++;
           if ((this.sagas.get(id)?.position.stuckAt ?? Infinity) <= opts.now) stuck++;
+          const kinds = deviationKinds(p);
+          if (kinds.length > 0) nonConforming++;
+          for (const k of kinds) deviations[k]++;
           for (const s of p.steps) {
             if (s.latencyMs === undefined) continue;
             let l = latencies.get(s.name);
@@ -186,7 +193,7 @@ export class MemorySagaStore implements SagaStore {
         const steps = [...latencies.entries()]
           .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
           .map(([step, values]) => ({ step, ...percentiles(values) }));
-        return { sagaType, total: ids.size, byStatus, stuck, steps };
+        return { sagaType, total: ids.size, byStatus, stuck, nonConforming, deviations, steps };
       }),
     );
   }

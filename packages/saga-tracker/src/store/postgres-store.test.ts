@@ -85,6 +85,26 @@ describe('PostgresSagaStore', () => {
     }
   });
 
+  it('re-projects sagas stored by an older tracker when it opens, so new fields exist for every saga', async () => {
+    const { schema, drop } = freshSchema();
+    const first = await PostgresSagaStore.create({ connectionString: PG_URL, schema, contracts: [ORDER_CONTRACT] });
+    await first.apply({ events: chain('u-1', ['placed', 'reserved', 'charged']) });
+    await first.close();
+    // What a tracker before deviations left behind: no version, no deviations.
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    await c.query(`UPDATE "${schema}".sagas SET projection = projection - 'deviations', deviation_kinds = '{}', projection_version = NULL`);
+    await c.end();
+    const reopened = await PostgresSagaStore.create({ connectionString: PG_URL, schema, contracts: [ORDER_CONTRACT] });
+    try {
+      expect((await reopened.get('u-1'))?.projection.deviations.map((d) => d.kind)).toEqual(['out-of-order']);
+      expect((await reopened.list({ now: Date.now(), deviation: 'out-of-order' })).items.map((s) => s.sagaId)).toEqual(['u-1']);
+    } finally {
+      await reopened.close();
+      await drop();
+    }
+  });
+
   it('rejects a schema name that is not a plain identifier', async () => {
     await expect(PostgresSagaStore.create({ connectionString: PG_URL, schema: 'x; drop table y' })).rejects.toMatchObject({
       code: 'INVALID_OPTIONS',

@@ -1,8 +1,8 @@
 import pg from 'pg';
 import type { SagaContract } from '@troupe/core';
 import { TrackerError } from '../errors.js';
-import { SAGA_STATUSES, compareEvents, project } from '../projection/index.js';
-import type { SagaProjection, SagaStatus } from '../projection/index.js';
+import { PROJECTION_VERSION, SAGA_STATUSES, compareEvents, project } from '../projection/index.js';
+import type { DeviationKind, SagaProjection, SagaStatus } from '../projection/index.js';
 import { stuckInfo } from '../stuck.js';
 import { compareCopies, eventKey } from '../tracked-event.js';
 import type { TrackedEvent } from '../tracked-event.js';
@@ -20,7 +20,7 @@ import type {
   SagaStore,
   TypeStats,
 } from './saga-store.js';
-import { decodeCursor, encodeCursor, summarize } from './summary.js';
+import { decodeCursor, deviationKinds, encodeCursor, noDeviations, summarize } from './summary.js';
 
 export interface PostgresStoreOptions {
   /** e.g. `postgres://user@host:5432/db`. */
@@ -84,6 +84,7 @@ export class PostgresSagaStore implements SagaStore {
     const store = new PostgresSagaStore(pool, { ...opts, schema, maxAttempts });
     try {
       await store.migrate();
+      await store.upgradeProjections();
     } catch (err) {
       await pool.end();
       throw new TrackerError(
@@ -116,6 +117,12 @@ export class PostgresSagaStore implements SagaStore {
         projection jsonb)`);
       await c.query(`CREATE INDEX IF NOT EXISTS sagas_list ON ${sagas} (started_at DESC, saga_id DESC)`);
       await c.query(`CREATE INDEX IF NOT EXISTS sagas_type_status ON ${sagas} (saga_type, status)`);
+      // Added after the first release: ALTER keeps existing databases usable.
+      await c.query(`ALTER TABLE ${sagas} ADD COLUMN IF NOT EXISTS deviation_kinds text[] NOT NULL DEFAULT '{}'`);
+      await c.query(`ALTER TABLE ${sagas} ADD COLUMN IF NOT EXISTS projection_version integer`);
+      await c.query(
+        `CREATE INDEX IF NOT EXISTS sagas_nonconforming ON ${sagas} (started_at DESC, saga_id DESC) WHERE cardinality(deviation_kinds) > 0`,
+      );
       await c.query(`CREATE TABLE IF NOT EXISTS ${offsets} (
         group_id text NOT NULL,
         topic text NOT NULL,
@@ -123,6 +130,22 @@ export class PostgresSagaStore implements SagaStore {
         next_offset bigint NOT NULL,
         PRIMARY KEY (group_id, topic, partition))`);
     });
+  }
+
+  /**
+   * Re-projects, in batches, sagas stored by an older tracker (another {@link PROJECTION_VERSION}),
+   * so fields added since (e.g. deviations) are there for every saga, not only for those that get
+   * a new event.
+   */
+  private async upgradeProjections(): Promise<void> {
+    for (;;) {
+      const stale = await this.query<{ saga_id: string }>(
+        `SELECT saga_id FROM ${this.t.sagas} WHERE status IS NOT NULL AND projection_version IS DISTINCT FROM $1 ORDER BY saga_id LIMIT 500`,
+        [PROJECTION_VERSION],
+      );
+      if (stale.rows.length === 0) return;
+      await this.transaction((c) => this.reproject(c, stale.rows.map((r) => r.saga_id)));
+    }
   }
 
   async apply(batch: EventBatch): Promise<SagaChange[]> {
@@ -215,12 +238,14 @@ export class PostgresSagaStore implements SagaStore {
           st: p.status,
           sa: Date.parse(p.startedAt),
           sk: p.stuckAfter !== undefined ? Date.parse(p.stuckAfter) : null,
+          dk: deviationKinds(p),
           p,
         })),
       );
       await c.query(
         `UPDATE ${sagas} AS s SET saga_type = u->>'t', status = u->>'st', started_at = (u->>'sa')::bigint,
-           stuck_after = (u->>'sk')::bigint, projection = u->'p'
+           stuck_after = (u->>'sk')::bigint, projection = u->'p',
+           deviation_kinds = ARRAY(SELECT jsonb_array_elements_text(u->'dk')), projection_version = ${PROJECTION_VERSION}
          FROM jsonb_array_elements($1::jsonb) AS u
          WHERE s.saga_id = u->>'id'`,
         [doc],
@@ -252,6 +277,9 @@ export class PostgresSagaStore implements SagaStore {
     if (q.idPrefix !== undefined) where.push(`starts_with(saga_id, ${p(q.idPrefix)})`);
     if (q.stuck === true) where.push(`stuck_after <= ${p(q.now)}`);
     if (q.stuck === false) where.push(`(stuck_after IS NULL OR stuck_after > ${p(q.now)})`);
+    if (q.conforming === true) where.push('cardinality(deviation_kinds) = 0');
+    if (q.conforming === false) where.push('cardinality(deviation_kinds) > 0');
+    if (q.deviation !== undefined) where.push(`deviation_kinds @> ARRAY[${p(q.deviation)}]::text[]`);
     if (q.cursor !== undefined) {
       const after = decodeCursor(q.cursor);
       where.push(`(started_at, saga_id) < (${p(after.startedAt)}, ${p(after.sagaId)})`);
@@ -284,10 +312,16 @@ export class PostgresSagaStore implements SagaStore {
 
   async stats(opts: { type?: string; now: number }): Promise<TypeStats[]> {
     const typeFilter = opts.type !== undefined ? 'AND saga_type = $2' : '';
-    const counts = await this.query<{ saga_type: string; status: SagaStatus; n: string; stuck: string }>(
-      `SELECT saga_type, status, count(*) AS n, count(*) FILTER (WHERE stuck_after <= $1) AS stuck
+    const counts = await this.query<{ saga_type: string; status: SagaStatus; n: string; stuck: string; nc: string }>(
+      `SELECT saga_type, status, count(*) AS n, count(*) FILTER (WHERE stuck_after <= $1) AS stuck,
+         count(*) FILTER (WHERE cardinality(deviation_kinds) > 0) AS nc
        FROM ${this.t.sagas} WHERE status IS NOT NULL ${typeFilter} GROUP BY saga_type, status`,
       opts.type !== undefined ? [opts.now, opts.type] : [opts.now],
+    );
+    const kinds = await this.query<{ saga_type: string; kind: DeviationKind; n: string }>(
+      `SELECT saga_type, k AS kind, count(*) AS n FROM ${this.t.sagas}, unnest(deviation_kinds) AS k
+       WHERE cardinality(deviation_kinds) > 0 ${opts.type !== undefined ? 'AND saga_type = $1' : ''} GROUP BY 1, 2`,
+      opts.type !== undefined ? [opts.type] : [],
     );
     const latencies = await this.query<{ saga_type: string; step: string; n: string; p50: number; p95: number; p99: number }>(
       `SELECT saga_type, s->>'name' AS step, count(*) AS n,
@@ -299,11 +333,16 @@ export class PostgresSagaStore implements SagaStore {
        GROUP BY saga_type, s->>'name'`,
       opts.type !== undefined ? [opts.type] : [],
     );
-    const types = new Map<string, { total: number; byStatus: Record<SagaStatus, number>; stuck: number }>();
-    const entry = (t: string): { total: number; byStatus: Record<SagaStatus, number>; stuck: number } => {
+    type Counts = { -readonly [K in Exclude<keyof TypeStats, 'sagaType' | 'steps'>]: TypeStats[K] } & {
+      byStatus: Record<SagaStatus, number>;
+      deviations: Record<DeviationKind, number>;
+    };
+    const types = new Map<string, Counts>();
+    const entry = (t: string): Counts => {
       let e = types.get(t);
       if (e === undefined) {
-        e = { total: 0, byStatus: Object.fromEntries(SAGA_STATUSES.map((s) => [s, 0])) as Record<SagaStatus, number>, stuck: 0 };
+        const byStatus = Object.fromEntries(SAGA_STATUSES.map((s) => [s, 0])) as Record<SagaStatus, number>;
+        e = { total: 0, byStatus, stuck: 0, nonConforming: 0, deviations: noDeviations() };
         types.set(t, e);
       }
       return e;
@@ -314,7 +353,9 @@ export class PostgresSagaStore implements SagaStore {
       e.total += Number(r.n);
       e.byStatus[r.status] = Number(r.n);
       e.stuck += Number(r.stuck);
+      e.nonConforming += Number(r.nc);
     }
+    for (const r of kinds.rows) entry(r.saga_type).deviations[r.kind] = Number(r.n);
     return [...types.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([sagaType, e]) => ({

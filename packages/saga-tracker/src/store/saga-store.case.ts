@@ -146,6 +146,26 @@ export function describeSagaStoreContract(name: string, factory: StoreFactory): 
         expect(await store.types()).toEqual(['order-fulfillment', 'returns']);
       });
 
+      it('filters by conformance and counts deviations per kind', async () => {
+        // o-10 skips inventory (out of order, then a completion with steps missing); o-11 has two charges.
+        await store.apply({ events: chain('o-10', ['placed', 'charged', 'scheduled', 'completed'], { startMs: T_START + 10 * MIN }) });
+        await store.apply({ events: chain('o-11', ['placed', 'charged', 'charged'], { startMs: T_START + 11 * MIN }) });
+        expect(ids((await store.list({ now, conforming: false })).items)).toEqual(['o-11', 'o-10']);
+        expect(ids((await store.list({ now, deviation: 'duplicate-outcome' })).items)).toEqual(['o-11']);
+        expect(ids((await store.list({ now, conforming: true, type: 'order-fulfillment', limit: 3 })).items)).toEqual(['o-09', 'o-08', 'o-07']);
+        const [o10] = (await store.list({ now, idPrefix: 'o-10' })).items;
+        expect(o10?.deviationKinds).toEqual(['missing-steps', 'out-of-order']);
+        const [orders] = await store.stats({ type: 'order-fulfillment', now });
+        expect(orders?.nonConforming).toBe(2);
+        expect(orders?.deviations).toEqual({
+          'unexpected-event': 0,
+          'wrong-participant': 0,
+          'duplicate-outcome': 1,
+          'missing-steps': 1,
+          'out-of-order': 1,
+        });
+      });
+
       it('aggregates the observed flow of a type', async () => {
         const flow = await store.flow('order-fulfillment');
         expect(flow.sagas).toBe(10);

@@ -1,4 +1,4 @@
-import type { SagaProjection, SagaStatus } from '../projection/index.js';
+import type { DeviationKind, SagaProjection, SagaStatus } from '../projection/index.js';
 import type { StuckInfo } from '../stuck.js';
 import type { TrackedEvent } from '../tracked-event.js';
 
@@ -31,6 +31,8 @@ export interface SagaSummary {
   /** The step awaited next, for running and compensating sagas. */
   readonly currentStep?: string;
   readonly stuckAfter?: string;
+  /** Kinds of deviation from the contract found in the saga (each once, in DEVIATION_KINDS order). */
+  readonly deviationKinds: readonly DeviationKind[];
 }
 
 /** A saga whose projection changed in an {@link SagaStore.apply}. */
@@ -49,6 +51,10 @@ export interface ListQuery {
   /** Sagas started before this instant (ms since epoch). */
   readonly startedTo?: number;
   readonly idPrefix?: string;
+  /** true: only sagas without deviations from their contract; false: only those with some. */
+  readonly conforming?: boolean;
+  /** Only sagas with a deviation of this kind. */
+  readonly deviation?: DeviationKind;
   /** @default 50 */
   readonly limit?: number;
   /** From the previous page's `nextCursor`. */
@@ -86,6 +92,10 @@ export interface TypeStats {
   readonly byStatus: Readonly<Record<SagaStatus, number>>;
   /** Non-terminal sagas past their contract's limits at `now`. */
   readonly stuck: number;
+  /** Sagas with at least one deviation from their contract. */
+  readonly nonConforming: number;
+  /** Sagas with at least one deviation of each kind. */
+  readonly deviations: Readonly<Record<DeviationKind, number>>;
   /** Latency of each step's outcome (ms), over sagas where the step completed or failed. */
   readonly steps: readonly ({ readonly step: string } & Percentiles)[];
 }

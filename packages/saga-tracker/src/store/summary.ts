@@ -1,4 +1,5 @@
-import type { SagaProjection } from '../projection/index.js';
+import { DEVIATION_KINDS } from '../projection/index.js';
+import type { DeviationKind, SagaProjection } from '../projection/index.js';
 import { TrackerError } from '../errors.js';
 import type { Percentiles, SagaSummary } from './saga-store.js';
 
@@ -15,7 +16,19 @@ export function summarize(p: SagaProjection): SagaSummary {
     failureCount: p.failures.length,
     ...(currentStep !== undefined ? { currentStep } : {}),
     ...(p.stuckAfter !== undefined ? { stuckAfter: p.stuckAfter } : {}),
+    deviationKinds: deviationKinds(p),
   };
+}
+
+/** The distinct kinds of a projection's deviations, in {@link DEVIATION_KINDS} order. */
+export function deviationKinds(p: SagaProjection): DeviationKind[] {
+  const seen = new Set(p.deviations.map((d) => d.kind));
+  return DEVIATION_KINDS.filter((k) => seen.has(k));
+}
+
+/** Zero for every deviation kind: the start of a per-type count. */
+export function noDeviations(): Record<DeviationKind, number> {
+  return Object.fromEntries(DEVIATION_KINDS.map((k) => [k, 0])) as Record<DeviationKind, number>;
 }
 
 /**
