@@ -86,7 +86,8 @@ describe('tracker web page in a real browser', () => {
     expect(await page.locator('#flow svg rect').count()).toBeGreaterThan(5);
 
     // The list is filtered to compensated sagas now: open the deviating one by its link.
-    await page.evaluate(() => (location.hash = '#/saga/order-4718'));
+    await page.goto(`${url}#/saga/order-4718`);
+    await page.waitForSelector('body[data-ready=true]');
     await expect.poll(() => page.locator('#deviations li[data-kind=missing-steps]').textContent()).toContain(
       'OrderCompleted ended the saga without steps inventory, shipping completing',
     );
