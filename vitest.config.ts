@@ -24,7 +24,8 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'unit',
-          include: ['packages/*/src/**/*.test.ts', 'examples/**/*.test.ts'],
+          // test/unit: cross-package tests that need no broker (CLI conventions, documentation).
+          include: ['packages/*/src/**/*.test.ts', 'examples/**/*.test.ts', 'test/unit/**/*.test.ts'],
           // Generous for a loaded 2-core machine; no test asserts on time.
           testTimeout: 60_000,
         },
@@ -34,6 +35,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
+          exclude: ['test/unit/**'],
           // One broker (and registry) for the whole run, started unless KAFKA_BROKERS is set.
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 120_000,

@@ -71,7 +71,7 @@ describe('troupe-kafka CLI (npm run kafka:start / kafka:stop / kafka:status)', (
     expect(isAlive(pid)).toBe(false);
 
     const after = await troupeKafka(stateDir, 'status');
-    expect(after.code).toBe(3);
+    expect(after.code).toBe(1);
     expect(after.stdout).toBe('');
   });
 

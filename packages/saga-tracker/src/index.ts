@@ -60,3 +60,5 @@ export { KafkaIngest } from './ingest/kafka-ingest.js';
 export type { KafkaIngestOptions, IngestState } from './ingest/kafka-ingest.js';
 export { toTrackedEvent } from './ingest/to-tracked-event.js';
 export type { RawRecord, ConvertOptions, Converted } from './ingest/to-tracked-event.js';
+export { buildTrackerCli, runTrackerCli } from './cli/program.js';
+export type { TrackerCliRun } from './cli/program.js';

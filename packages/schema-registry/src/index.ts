@@ -37,7 +37,23 @@ export type { Catalog, CatalogEvent, CatalogContract, CatalogProblem } from './c
 export { generateModule } from './codegen.js';
 export type { CodegenOptions } from './codegen.js';
 export { SAGA_CONTRACT_FORMAT } from './contract-format.js';
-export { runSchemasCli } from './cli/program.js';
+export { buildSchemasCli, runSchemasCli } from './cli/program.js';
+export {
+  CliExit,
+  EXIT,
+  brokersOption,
+  createCli,
+  describeCliError,
+  integerAtLeast,
+  packageVersion,
+  processIo,
+  registryOption,
+  requireBrokers,
+  requireRegistry,
+  runCli,
+  runMain,
+  usageError,
+} from './cli/cli-kit.js';
+export type { CliIo, CliSpec, ExitCode, RunCliOptions } from './cli/cli-kit.js';
 export { planAcls, renderAclCommands } from './acl/acl-plan.js';
 export type { AclEntry, AclOperation, AclPatternType, AclPlanOptions, AclResourceType, AclRole, ServiceAcls } from './acl/acl-plan.js';
-export type { CliIo } from './cli/program.js';

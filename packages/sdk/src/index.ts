@@ -35,7 +35,7 @@ export { MemoryIdempotencyStore } from './idempotency/memory-idempotency-store.j
 export { PostgresIdempotencyStore } from './idempotency/postgres-idempotency-store.js';
 export type { PostgresIdempotencyStoreOptions } from './idempotency/postgres-idempotency-store.js';
 export type { IdempotencyStore } from './idempotency/idempotency-store.js';
-export { DLQ_HEADER, MARKER_HEADER, readDeadLetter, replayRecord, defaultDeadLetterTopic } from './dead-letter/dead-letter.js';
+export { DEAD_LETTER_REASONS, DLQ_HEADER, MARKER_HEADER, readDeadLetter, replayRecord, defaultDeadLetterTopic } from './dead-letter/dead-letter.js';
 export type { DeadLetterReason, DeadLetterInfo } from './dead-letter/dead-letter.js';
 export { ROUTING_SLIP_HEADER, readRoutingSlip } from './participant/routing-slip.js';
 export { partitionForKey } from './transport/murmur2.js';
@@ -49,3 +49,4 @@ export { readTopicToEnd } from './transport/kafka/topic-reader.js';
 export { OperationsServer } from './operations/operations-server.js';
 export type { OperationsServerOptions } from './operations/operations-server.js';
 export type { RetryTopicOptions } from './retry/retry-topic.js';
+export { buildDlqCli, runDlqCli } from './cli/dlq-program.js';

@@ -35,3 +35,5 @@ export {
 } from './registry/background-registry.js';
 export { cleanupStaleKafkaRuns, isAlive } from './kafka/run-state.js';
 export { freePort } from './kafka/ports.js';
+export { buildKafkaCli } from './cli/kafka-cli.js';
+export { buildRegistryCli } from './cli/registry-cli.js';

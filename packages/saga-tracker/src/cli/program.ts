@@ -1,14 +1,24 @@
 import { existsSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino } from 'pino';
-import { ConfluentSchemaRegistry, loadCatalog } from '@troupe/schema-registry';
+import {
+  ConfluentSchemaRegistry,
+  brokersOption,
+  createCli,
+  integerAtLeast,
+  loadCatalog,
+  packageVersion,
+  registryOption,
+  requireBrokers,
+  runCli,
+  usageError,
+} from '@troupe/schema-registry';
 import type { SagaContract } from '@troupe/core';
-import type { EventCodec } from '@troupe/schema-registry';
+import type { CliIo, EventCodec } from '@troupe/schema-registry';
 import { SagaTracker, topicsOfContracts } from '../tracker.js';
 import type { SagaTrackerOptions } from '../tracker.js';
 
 interface CliOptions {
-  brokers?: string;
   registry?: string;
   schemas?: string;
   topics?: string;
@@ -41,26 +51,38 @@ function regex(name: string): (v: string) => string {
   };
 }
 
-function positiveInt(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'.`);
-    return n;
-  };
-}
-
 function port(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be an integer from 0 to 65535.');
   return n;
 }
 
-/** `troupe-tracker`: runs a tracker until SIGTERM/SIGINT. Resolves with the running tracker. */
-export async function runTrackerCli(argv: readonly string[]): Promise<SagaTracker> {
-  const program = new Command('troupe-tracker')
-    .description('Read-only saga tracker: consumes the saga and dead-letter topics, serves a JSON API and a web page.')
-    .addOption(new Option('--brokers <list>', 'Kafka bootstrap servers, host:port[,host:port]').env('KAFKA_BROKERS'))
-    .addOption(new Option('--registry <url>', 'Confluent-compatible schema registry, to decode payloads for the detail view').env('SCHEMA_REGISTRY_URL'))
+/** The result of a `troupe-tracker` run: the exit code, and the tracker when one was started. */
+export interface TrackerCliRun {
+  readonly code: number;
+  readonly tracker?: SagaTracker;
+}
+
+/** `troupe-tracker`: starts a tracker and resolves with it (it runs until closed), or with the exit code of a bad invocation. */
+export async function runTrackerCli(argv: readonly string[], io: CliIo): Promise<TrackerCliRun> {
+  let tracker: SagaTracker | undefined;
+  const code = await runCli(
+    buildTrackerCli(io, (t) => (tracker = t)),
+    argv,
+  );
+  return tracker === undefined ? { code } : { code, tracker };
+}
+
+/** The `troupe-tracker` command, writing to `io`; its action hands the started tracker to `started`. */
+export function buildTrackerCli(io: CliIo, started: (tracker: SagaTracker) => void): Command {
+  const program = createCli({
+    name: 'troupe-tracker',
+    description: 'Read-only saga tracker: consumes the saga and dead-letter topics, serves a JSON API and a web page.',
+    version: packageVersion(import.meta.url),
+    io,
+  })
+    .addOption(brokersOption())
+    .addOption(registryOption('Confluent-compatible schema registry, to decode payloads for the detail view'))
     .option('--schemas <dir>', 'schemas directory: <topic>/*.avsc and sagas/*.saga.yaml (contracts and their topics)', existsSync('schemas') ? 'schemas' : undefined)
     .option('--topics <list>', 'topics to read (default: the topics of the contracts\' event types)')
     .option('--topic-pattern <regex>', 'also read every topic whose name matches', regex('--topic-pattern'))
@@ -69,17 +91,21 @@ export async function runTrackerCli(argv: readonly string[]): Promise<SagaTracke
     .addOption(new Option('--postgres-url <url>', 'PostgreSQL connection string (with --store postgres)').env('DATABASE_URL'))
     .option('--postgres-schema <name>', 'PostgreSQL schema for the tracker tables', 'troupe_tracker')
     .option('--group <id>', 'consumer group (default: troupe-tracker for postgres, a fresh one per process for memory)')
-    .option('--session-timeout <ms>', 'how long the group waits for a silent instance before reassigning its partitions', positiveInt('--session-timeout'), 30_000)
+    .option('--session-timeout <ms>', 'how long the group waits for a silent instance before reassigning its partitions', integerAtLeast(1), 30_000)
     .option('--port <n>', 'HTTP port', port, 8080)
     .option('--host <addr>', 'HTTP interface', '127.0.0.1')
     .addOption(new Option('--log-level <level>', 'pino level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
-    .exitOverride();
-  program.parse([...argv], { from: 'user' });
-  const o = program.opts<CliOptions>();
+    .action(async () => {
+      started(await startTracker(program));
+    });
+  return program;
+}
 
-  if (o.brokers === undefined || o.brokers === '') program.error('--brokers (or KAFKA_BROKERS) is required, e.g. --brokers 127.0.0.1:9092');
+async function startTracker(program: Command): Promise<SagaTracker> {
+  const o = program.opts<CliOptions>();
+  const brokers = requireBrokers(program);
   if (o.store === 'postgres' && (o.postgresUrl === undefined || o.postgresUrl === '')) {
-    program.error('--store postgres needs --postgres-url (or DATABASE_URL), e.g. postgres://user@127.0.0.1:5432/db');
+    usageError(program, '--store postgres needs --postgres-url (or DATABASE_URL), e.g. postgres://user@127.0.0.1:5432/db');
   }
   let contracts: SagaContract[] = [];
   let contractTopics: string[] = [];
@@ -91,14 +117,14 @@ export async function runTrackerCli(argv: readonly string[]): Promise<SagaTracke
   }
   const topics = o.topics !== undefined ? list(o.topics) : contractTopics;
   if (topics.length === 0 && o.topicPattern === undefined) {
-    program.error('nothing to read: give --schemas with saga contracts, --topics, or --topic-pattern');
+    usageError(program, 'nothing to read: give --schemas with saga contracts, --topics, or --topic-pattern');
   }
   let codec: EventCodec | undefined;
   if (o.registry !== undefined && o.registry !== '') codec = await ConfluentSchemaRegistry.create({ url: o.registry });
 
   const logger = pino({ name: 'troupe-tracker', level: o.logLevel });
   const opts: SagaTrackerOptions = {
-    brokers: list(o.brokers ?? ''),
+    brokers,
     contracts,
     topics,
     deadLetterPattern: new RegExp(o.dlqPattern),

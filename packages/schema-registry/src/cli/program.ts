@@ -1,6 +1,6 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import type { AvroSchema } from '../avro-schema.js';
 import { avroTypeOf } from '../avro-types.js';
 import { canonicalJson } from '../canonical-json.js';
@@ -11,21 +11,7 @@ import { SchemaRegistryError } from '../errors.js';
 import { subjectOf } from '../event-type.js';
 import { ConfluentSchemaRegistry } from '../confluent-registry.js';
 import { planAcls, renderAclCommands } from '../acl/acl-plan.js';
-
-/** Where the CLI writes; tests pass buffers, the bin passes the process streams. */
-export interface CliIo {
-  readonly out: (line: string) => void;
-  readonly err: (line: string) => void;
-}
-
-/** Exit codes: 0 ok, 1 the check failed (incompatible, invalid, stale), 2 the input or invocation was bad. */
-export const EXIT = { ok: 0, failed: 1, badInput: 2 } as const;
-
-class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}
+import { CliExit, EXIT, createCli, packageVersion, registryOption, requireRegistry, runCli, usageError, type CliIo } from './cli-kit.js';
 
 async function readSchemaFile(file: string): Promise<AvroSchema> {
   let text: string;
@@ -44,20 +30,14 @@ async function readSchemaFile(file: string): Promise<AvroSchema> {
   return json as AvroSchema;
 }
 
-function registryUrl(opt: string | undefined): string {
-  const url = opt ?? process.env['SCHEMA_REGISTRY_URL'];
-  if (url === undefined || url === '') {
-    throw new SchemaRegistryError('REGISTRY_ERROR', 'no registry given: pass --registry URL or set SCHEMA_REGISTRY_URL (npm run registry:start prints one).');
-  }
-  return url;
-}
-
-function build(io: CliIo): Command {
-  const program = new Command('troupe-schemas')
-    .description('Validate, check, register and generate code for the Avro event schemas and saga contracts in schemas/.')
-    .option('--schemas <dir>', 'schemas directory: <topic>/<Name>.avsc and sagas/*.saga.yaml', 'schemas')
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+/** The `troupe-schemas` command tree, writing to `io`. */
+export function buildSchemasCli(io: CliIo): Command {
+  const program = createCli({
+    name: 'troupe-schemas',
+    description: 'Validate, check, register and generate code for the Avro event schemas and saga contracts in schemas/.',
+    version: packageVersion(import.meta.url),
+    io,
+  }).option('--schemas <dir>', 'schemas directory: <topic>/<Name>.avsc and sagas/*.saga.yaml', 'schemas');
   const schemasDir = (): string => program.opts<{ schemas: string }>().schemas;
 
   program
@@ -68,7 +48,7 @@ function build(io: CliIo): Command {
       for (const p of problems) io.err(formatProblem(p));
       if (problems.length > 0) {
         io.err(`${problems.length} problem${problems.length > 1 ? 's' : ''} found.`);
-        throw new Exit(EXIT.failed);
+        throw new CliExit(EXIT.failed);
       }
       io.out(`ok: ${catalog.events.length} event types, ${catalog.contracts.length} saga contracts in ${schemasDir()}`);
     });
@@ -83,7 +63,7 @@ function build(io: CliIo): Command {
       const candidate = schemas.pop() as AvroSchema;
       const result = checkCompatibility(opts.level, schemas, candidate);
       io.out(formatCompatibility(result));
-      if (!result.compatible) throw new Exit(EXIT.failed);
+      if (!result.compatible) throw new CliExit(EXIT.failed);
     });
 
   program
@@ -100,7 +80,7 @@ function build(io: CliIo): Command {
         const current = await readFile(opts.out, 'utf8').catch(() => undefined);
         if (current !== text) {
           io.err(`${opts.out} is stale${current === undefined ? ' (missing)' : ''}: run \`troupe-schemas codegen --out ${opts.out}\` and commit the result.`);
-          throw new Exit(EXIT.failed);
+          throw new CliExit(EXIT.failed);
         }
         io.out(`${opts.out} is up to date`);
         return;
@@ -113,10 +93,10 @@ function build(io: CliIo): Command {
   program
     .command('check')
     .description("check every schema against what is registered, at each subject's configured level; exit 1 when one is incompatible")
-    .option('--registry <url>', 'Confluent-compatible registry URL (default: $SCHEMA_REGISTRY_URL)')
-    .action(async (opts: { registry?: string }) => {
+    .addOption(registryOption())
+    .action(async (_opts: unknown, command: Command) => {
       const catalog = await loadCatalog(schemasDir());
-      const reg = await ConfluentSchemaRegistry.create({ url: registryUrl(opts.registry) });
+      const reg = await ConfluentSchemaRegistry.create({ url: requireRegistry(command) });
       let bad = 0;
       for (const e of catalog.events) {
         const subject = subjectOf(e);
@@ -144,17 +124,17 @@ function build(io: CliIo): Command {
       await reg.close();
       if (bad > 0) {
         io.out(`${bad} schema${bad > 1 ? 's' : ''} incompatible with the registry.`);
-        throw new Exit(EXIT.failed);
+        throw new CliExit(EXIT.failed);
       }
     });
 
   program
     .command('register')
     .description('register every schema under <topic>-<fullname>; exit 1 when the registry rejects one')
-    .option('--registry <url>', 'Confluent-compatible registry URL (default: $SCHEMA_REGISTRY_URL)')
-    .action(async (opts: { registry?: string }) => {
+    .addOption(registryOption())
+    .action(async (_opts: unknown, command: Command) => {
       const catalog = await loadCatalog(schemasDir());
-      const reg = await ConfluentSchemaRegistry.create({ url: registryUrl(opts.registry) });
+      const reg = await ConfluentSchemaRegistry.create({ url: requireRegistry(command) });
       let bad = 0;
       for (const e of catalog.events) {
         const subject = subjectOf(e);
@@ -167,7 +147,7 @@ function build(io: CliIo): Command {
         }
       }
       await reg.close();
-      if (bad > 0) throw new Exit(EXIT.failed);
+      if (bad > 0) throw new CliExit(EXIT.failed);
     });
 
   program
@@ -187,8 +167,7 @@ function build(io: CliIo): Command {
       for (const spec of opts.reads) {
         const [who, topics] = spec.split('=', 2);
         if (!who || !topics) {
-          io.err(`--reads ${spec}: expected <participant>=<topic>[,<topic>...], e.g. --reads inventory-service=orders`);
-          throw new Exit(EXIT.badInput);
+          usageError(program, `--reads ${spec}: expected <participant>=<topic>[,<topic>...], e.g. --reads inventory-service=orders`);
         }
         extraReads[who] = [...(extraReads[who] ?? []), ...topics.split(',').filter((t) => t !== '')];
       }
@@ -210,19 +189,9 @@ function collect(value: string, previous: string[]): string[] {
 
 /** Runs `troupe-schemas` with `argv` (without node and script) and returns the exit code. */
 export async function runSchemasCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const program = build(io);
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-    return EXIT.ok;
-  } catch (err) {
-    if (err instanceof Exit) return err.code;
-    if (err instanceof CommanderError) {
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? EXIT.ok : EXIT.badInput;
-    }
-    if (err instanceof SchemaRegistryError) {
-      io.err(err.message);
-      return err.code === 'REGISTRY_UNAVAILABLE' || err.code === 'REGISTRY_ERROR' ? EXIT.failed : EXIT.badInput;
-    }
-    throw err;
-  }
+  return runCli(buildSchemasCli(io), argv, {
+    // A registry that is down or refuses is a failed operation; a bad schema file is bad input.
+    exitCodeOf: (err) =>
+      err instanceof SchemaRegistryError ? (err.code === 'REGISTRY_UNAVAILABLE' || err.code === 'REGISTRY_ERROR' ? EXIT.failed : EXIT.badInput) : undefined,
+  });
 }

@@ -1,8 +1,5 @@
 #!/usr/bin/env node
+import { processIo } from './cli-kit.js';
 import { runSchemasCli } from './program.js';
 
-const code = await runSchemasCli(process.argv.slice(2), {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-});
-process.exitCode = code;
+process.exitCode = await runSchemasCli(process.argv.slice(2), processIo());
