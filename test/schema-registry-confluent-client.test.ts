@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConfluentSchemaRegistry,
   SchemaRegistryError,
+  createSchemaRegistry,
   defineEventType,
   loadCatalog,
   subjectOf,
@@ -75,6 +76,17 @@ describe('@kafkajs/confluent-schema-registry against the real registry', () => {
     const decoded = await troupe.decode(theirs, type);
     expect(decoded).toMatchObject({ schemaId: id, type: 'com.acme.payments.PaymentCharged' });
     expect(plain(decoded.payload)).toEqual(payload);
+  });
+
+  it('createSchemaRegistry() with SCHEMA_REGISTRY_URL set is that registry: another client decodes what it wrote', async () => {
+    const type = onFreshTopic(PaymentCharged);
+    const fromEnv = await createSchemaRegistry(); // SCHEMA_REGISTRY_URL, set by the global setup
+    expect(fromEnv).toBeInstanceOf(ConfluentSchemaRegistry);
+    const payload: PaymentCharged = { orderId: 'o-18', paymentId: 'p-10', amountCents: 500, currency: 'EUR', method: 'CARD' };
+    const bytes = await fromEnv.encode(type, payload);
+    const other = await ConfluentSchemaRegistry.create({ url: registryUrl() });
+    expect(plain((await other.decode(bytes, type)).payload)).toEqual(payload);
+    await Promise.all([fromEnv.close(), other.close()]);
   });
 
   it('rejects an invalid payload with PAYLOAD_INVALID naming the field, and registers nothing', async () => {

@@ -1,8 +1,6 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ConfluentSchemaRegistry } from './confluent-registry.js';
-import { MemorySchemaRegistry } from './memory-registry.js';
-import { createSchemaRegistry } from './registry-factory.js';
 
 /** A loopback port with nothing listening: bind, note the port, close. */
 async function closedPort(): Promise<number> {
@@ -28,11 +26,5 @@ describe('ConfluentSchemaRegistry.create', () => {
     );
     expect(err).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', retriable: true });
     expect((err as Error).message).toContain(`cannot reach the schema registry at ${url}`);
-  });
-});
-
-describe('createSchemaRegistry', () => {
-  it('is the in-memory registry without a URL', async () => {
-    expect(await createSchemaRegistry({ url: '' })).toBeInstanceOf(MemorySchemaRegistry);
   });
 });

@@ -10,7 +10,8 @@ export type SchemaRegistryErrorCode =
   | 'INVALID_CONTRACT'
   | 'INCOMPATIBLE_SCHEMA'
   | 'REGISTRY_UNAVAILABLE'
-  | 'REGISTRY_ERROR';
+  | 'REGISTRY_ERROR'
+  | 'REGISTRY_NOT_CONFIGURED';
 
 const RETRIABLE: ReadonlySet<SchemaRegistryErrorCode> = new Set(['REGISTRY_UNAVAILABLE']);
 

@@ -30,7 +30,7 @@ export {
 export type { CompatibilityLevel, CompatibilityProblem, CompatibilityResult } from './compatibility.js';
 export { ConfluentSchemaRegistry } from './confluent-registry.js';
 export type { ConfluentSchemaRegistryOptions } from './confluent-registry.js';
-export { createSchemaRegistry } from './registry-factory.js';
+export { MEMORY_REGISTRY_URL, createSchemaRegistry } from './registry-factory.js';
 export type { CreateSchemaRegistryOptions } from './registry-factory.js';
 export { inspectCatalog, loadCatalog, formatProblem } from './catalog.js';
 export type { Catalog, CatalogEvent, CatalogContract, CatalogProblem } from './catalog.js';
