@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, ResourcePatternTypes, logLevel, type Admin } from 'kafkajs';
 import { pino } from 'pino';
@@ -5,12 +7,22 @@ import { parseEnvelope } from '@troupe/core';
 import { MemorySchemaRegistry, runSchemasCli, type AclEntry, type ServiceAcls } from '@troupe/schema-registry';
 import { KafkaTransport, MemoryIdempotencyStore, Publisher, SdkError, type Participant } from '@troupe/sdk';
 import { SagaTracker } from '@troupe/saga-tracker';
-import { LocalKafka, waitForValue } from '@troupe/testing';
+import { LocalKafka, freePort, waitForValue } from '@troupe/testing';
 import { contracts, OrderPlaced } from '../examples/order-fulfillment/src/generated/events.js';
 import { SERVICE_NAMES, startService } from '../examples/order-fulfillment/src/services/index.js';
 import { orderFor, type Scenario } from '../examples/order-fulfillment/src/world.js';
 
 const silent = pino({ level: 'silent' });
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Runs a Troupe CLI from source; resolves its exit code and output once it exits. */
+function runCli(script: string, args: readonly string[], env: Record<string, string>): { output: () => string; stop: () => void; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, env: { ...process.env, SCHEMA_REGISTRY_URL: '', ...env } });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  return { output: () => output, stop: () => child.kill('SIGTERM'), exited: new Promise((resolve) => child.once('exit', resolve)) };
+}
 const SCENARIOS: readonly Scenario[] = ['happy', 'happy', 'happy', 'card-expired', 'sold-out', 'undeliverable'];
 const END_EVENTS = new Set(['com.acme.orders.OrderCompleted', 'com.acme.orders.OrderCancelled']);
 
@@ -138,6 +150,39 @@ describe('least privilege from the contracts on a secured broker', () => {
       { description: 'the tracker to see every saga end', timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(Object.values(statuses).filter((s) => s === 'completed')).toHaveLength(3);
+  });
+
+  it('troupe-tracker and troupe-dlq connect with the KAFKA_* variables and never print the password', async () => {
+    const secured = { KAFKA_BROKERS: kafka.brokers.join(','), KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SSL_CA_FILE: kafka.caFile ?? '' };
+    const port = await freePort();
+    const password = users['troupe-tracker'] ?? '';
+    const tracker = runCli('packages/saga-tracker/src/cli/troupe-tracker.ts', ['--schemas', 'schemas', '--port', String(port), '--log-level', 'info'], {
+      ...secured,
+      KAFKA_SASL_USERNAME: 'troupe-tracker',
+      KAFKA_SASL_PASSWORD: password,
+    });
+    try {
+      const ended = await waitForValue(
+        async () => {
+          const page = (await (await fetch(`http://127.0.0.1:${port}/api/sagas?prefix=${run}-&limit=20`)).json()) as { items: { status: string }[] };
+          const done = page.items.filter((s) => s.status === 'completed' || s.status === 'compensated');
+          return done.length === sagaIds.length ? done.length : undefined;
+        },
+        { description: `troupe-tracker on the secured broker (output: ${tracker.output()})`, timeoutMs: 60_000, intervalMs: 500 },
+      );
+      expect(ended).toBe(sagaIds.length);
+    } finally {
+      tracker.stop();
+      await tracker.exited;
+    }
+    expect(tracker.output()).toContain('SASL scram-sha-512 as troupe-tracker, TLS (private CA)');
+    expect(tracker.output()).not.toContain(password);
+
+    const admin = kafka.connection().sasl as { username: string; password: string };
+    const dlq = runCli('packages/sdk/src/cli/troupe-dlq.ts', ['list', 'orders.dlq'], { ...secured, KAFKA_SASL_USERNAME: admin.username, KAFKA_SASL_PASSWORD: admin.password });
+    expect(await dlq.exited).toBe(0);
+    expect(dlq.output()).toContain('0 dead letter(s)');
+    expect(dlq.output()).not.toContain(admin.password);
   });
 
   it('a service writing a topic it does not own is refused with NOT_AUTHORIZED', async () => {

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { connectionValuesToEnv, kafkaConnectionFrom, KAFKA_CONNECTION_OPTIONS, registryConnectionFrom, REGISTRY_CONNECTION_OPTIONS } from '@troupe/core';
 import { createSchemaRegistry } from '@troupe/schema-registry';
 import { KafkaTransport, Publisher } from '@troupe/sdk';
 import { LocalKafka, LocalSchemaRegistry, freePort, waitFor } from '@troupe/testing';
@@ -22,14 +24,15 @@ const SCHEMAS_DIR = fileURLToPath(new URL('../../../schemas', import.meta.url));
 export async function runOnKafka(demo: DemoOptions, signal: AbortSignal): Promise<Summary | undefined> {
   const cleanup: (() => Promise<void>)[] = [];
   try {
-    let brokers = process.env['KAFKA_BROKERS'];
+    const given = demo.connection;
+    let brokers = typeof given.brokers === 'string' ? given.brokers : undefined;
     if (brokers === undefined || brokers === '') {
       say('starting a local Kafka broker (first run downloads it with Maven)…');
       const kafka = await LocalKafka.start({ onProgress: (m: string) => say(`  ${m}`) });
       cleanup.push(() => kafka.stop());
       brokers = kafka.brokers.join(',');
     }
-    let registryUrl = process.env['SCHEMA_REGISTRY_URL'];
+    let registryUrl = typeof given.registry === 'string' ? given.registry : undefined;
     if (registryUrl === undefined || registryUrl === '') {
       say('starting a local schema registry (Apicurio; first run downloads it with Maven)…');
       const registry = await LocalSchemaRegistry.start();
@@ -49,9 +52,11 @@ export async function runOnKafka(demo: DemoOptions, signal: AbortSignal): Promis
     const where = demo.trackerUrl === undefined ? `${SERVICE_NAMES.length} service processes + tracker` : 'services and tracker run elsewhere';
     say(`tracker: ${trackerUrl}/  (Kafka mode: ${where})`);
 
-    const transport = await KafkaTransport.create({ brokers: brokers.split(','), clientId: 'order-service-shop' });
+    const values = { ...given, brokers, registry: registryUrl };
+    const transport = await KafkaTransport.create({ ...kafkaConnectionFrom(values, (f) => readFileSync(f, 'utf8')), clientId: 'order-service-shop' });
     cleanup.push(() => transport.close());
-    const codec = await createSchemaRegistry({ url: registryUrl });
+    const registry = registryConnectionFrom(values);
+    const codec = await createSchemaRegistry({ url: registryUrl, ...(registry?.auth ? { confluent: { auth: registry.auth } } : {}) });
     const publisher = await Publisher.create({
       transport,
       codec,
@@ -79,6 +84,8 @@ async function startProcesses(args: {
   cleanup.push(() => supervisor.stop());
   const env = {
     ...process.env,
+    // SASL/TLS and registry credentials reach the services and the tracker as variables, not argv.
+    ...connectionValuesToEnv([...KAFKA_CONNECTION_OPTIONS, ...REGISTRY_CONNECTION_OPTIONS], demo.connection),
     KAFKA_BROKERS: brokers,
     SCHEMA_REGISTRY_URL: registryUrl,
     DATABASE_URL: process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test',

@@ -1,4 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { KAFKA_CONNECTION_OPTIONS, REGISTRY_CONNECTION_OPTIONS, type KafkaConnectionKey, type RegistryConnectionKey } from '@troupe/core';
+import { addConnectionOptions } from '@troupe/schema-registry';
 import { DEFAULT_RATES, validateRates, type FailureRates } from './world.js';
 
 export interface DemoOptions {
@@ -16,6 +18,8 @@ export interface DemoOptions {
   readonly supervise: boolean;
   /** Kafka mode: services and tracker run elsewhere (e.g. docker compose); only place orders and watch this tracker. */
   readonly trackerUrl: string | undefined;
+  /** Kafka mode: brokers, SASL/TLS and registry settings as given (flags or their environment variables). */
+  readonly connection: Partial<Record<KafkaConnectionKey | RegistryConnectionKey, string | boolean>>;
 }
 
 const int = (min: number) => (v: string): number => {
@@ -52,8 +56,9 @@ export function parseDemoOptions(argv: readonly string[]): DemoOptions {
     .option('--tracker-url <url>', 'Kafka mode: the services and tracker already run (e.g. docker compose); only place orders and watch this tracker')
     .showHelpAfterError()
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  addConnectionOptions(program, [...KAFKA_CONNECTION_OPTIONS, ...REGISTRY_CONNECTION_OPTIONS]);
   program.parse([...argv], { from: 'user' });
-  const o = program.opts<{
+  const o = program.opts<Partial<Record<KafkaConnectionKey | RegistryConnectionKey, string | boolean>> & {
     sagas?: number;
     rate: number;
     cardExpiredRate: number;
@@ -92,5 +97,11 @@ export function parseDemoOptions(argv: readonly string[]): DemoOptions {
     partitions: o.partitions,
     supervise: o.supervise,
     trackerUrl: o.trackerUrl?.replace(/\/+$/, ''),
+    connection: Object.fromEntries(
+      [...KAFKA_CONNECTION_OPTIONS, ...REGISTRY_CONNECTION_OPTIONS].flatMap((s): [string, string | boolean][] => {
+        const v = o[s.key];
+        return v === undefined ? [] : [[s.key, v]];
+      }),
+    ),
   };
 }

@@ -27,3 +27,23 @@ export {
 export { OptionChecks } from './option-checks.js';
 export { withRetries } from './with-retries.js';
 export type { RetryLoop, Attempted } from './with-retries.js';
+export {
+  KAFKA_CONNECTION_OPTIONS,
+  REGISTRY_CONNECTION_OPTIONS,
+  SASL_MECHANISMS,
+  ConnectionOptionsError,
+  connectionValuesFromEnv,
+  connectionValuesToEnv,
+  describeKafkaConnection,
+  kafkaConnectionFrom,
+  registryConnectionFrom,
+} from './kafka-connection.js';
+export type {
+  ConnectionOptionSpec,
+  KafkaConnection,
+  KafkaConnectionKey,
+  KafkaSasl,
+  RegistryConnection,
+  RegistryConnectionKey,
+  SaslMechanism,
+} from './kafka-connection.js';

@@ -5,13 +5,17 @@
  * Side-effect results and the local order book live in PostgreSQL, so a restarted process carries on
  * where the killed one stopped.
  */
+import { readFileSync } from 'node:fs';
+import { connectionValuesFromEnv, describeKafkaConnection, kafkaConnectionFrom, KAFKA_CONNECTION_OPTIONS, registryConnectionFrom, REGISTRY_CONNECTION_OPTIONS } from '@troupe/core';
 import { createSchemaRegistry } from '@troupe/schema-registry';
 import { KafkaTransport, OperationsServer, PostgresIdempotencyStore, shutdownGracefully } from '@troupe/sdk';
 import { pino } from 'pino';
 import { SERVICE_NAMES, startService, type ServiceName } from '../services/index.js';
 
 const name = process.argv[2] as ServiceName | undefined;
-const usage = `usage: service.js <${SERVICE_NAMES.join('|')}> (env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL)`;
+const usage =
+  `usage: service.js <${SERVICE_NAMES.join('|')}> (env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL; ` +
+  `secured: ${[...KAFKA_CONNECTION_OPTIONS, ...REGISTRY_CONNECTION_OPTIONS].map((s) => s.env).filter((e) => e !== 'KAFKA_BROKERS' && e !== 'SCHEMA_REGISTRY_URL').join(', ')})`;
 if (name === undefined || !SERVICE_NAMES.includes(name)) {
   process.stderr.write(`${usage}\n`);
   process.exit(2);
@@ -26,8 +30,12 @@ const env = (key: string): string => {
 };
 
 const logger = pino({ name, level: process.env['LOG_LEVEL'] ?? 'warn' }, pino.destination(2));
-const transport = await KafkaTransport.create({ brokers: env('KAFKA_BROKERS').split(','), clientId: name });
-const codec = await createSchemaRegistry({ url: env('SCHEMA_REGISTRY_URL') });
+env('KAFKA_BROKERS');
+const kafka = kafkaConnectionFrom(connectionValuesFromEnv(KAFKA_CONNECTION_OPTIONS, process.env), (file) => readFileSync(file, 'utf8'));
+logger.info({ kafka: describeKafkaConnection(kafka) }, 'connecting');
+const transport = await KafkaTransport.create({ ...kafka, clientId: name });
+const registry = registryConnectionFrom(connectionValuesFromEnv(REGISTRY_CONNECTION_OPTIONS, process.env));
+const codec = await createSchemaRegistry({ url: env('SCHEMA_REGISTRY_URL'), ...(registry?.auth ? { confluent: { auth: registry.auth } } : {}) });
 const store = await PostgresIdempotencyStore.create({
   connectionString: env('DATABASE_URL'),
   table: `${process.env['DEMO_TABLE_PREFIX'] ?? 'orders_demo'}_${name.replace(/-/g, '_')}`,

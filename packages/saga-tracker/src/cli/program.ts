@@ -4,16 +4,19 @@ import { pino } from 'pino';
 import {
   ConfluentSchemaRegistry,
   brokersOption,
+  kafkaConnectionOptions,
+  registryAuthOptions,
+  registryConnectionOf,
+  requireKafkaConnection,
   createCli,
   integerAtLeast,
   loadCatalog,
   packageVersion,
   registryOption,
-  requireBrokers,
   runCli,
   usageError,
 } from '@troupe/schema-registry';
-import type { SagaContract } from '@troupe/core';
+import { describeKafkaConnection, type SagaContract } from '@troupe/core';
 import type { CliIo, EventCodec } from '@troupe/schema-registry';
 import { SagaTracker, topicsOfContracts } from '../tracker.js';
 import type { SagaTrackerOptions } from '../tracker.js';
@@ -98,12 +101,15 @@ export function buildTrackerCli(io: CliIo, started: (tracker: SagaTracker) => vo
     .action(async () => {
       started(await startTracker(program));
     });
+  // SASL/TLS and registry basic auth: the same flags and variables as every Troupe tool.
+  for (const option of [...kafkaConnectionOptions(), ...registryAuthOptions()]) program.addOption(option);
   return program;
 }
 
 async function startTracker(program: Command): Promise<SagaTracker> {
   const o = program.opts<CliOptions>();
-  const brokers = requireBrokers(program);
+  const kafka = requireKafkaConnection(program);
+  const registry = registryConnectionOf(program);
   if (o.store === 'postgres' && (o.postgresUrl === undefined || o.postgresUrl === '')) {
     usageError(program, '--store postgres needs --postgres-url (or DATABASE_URL), e.g. postgres://user@127.0.0.1:5432/db');
   }
@@ -120,11 +126,11 @@ async function startTracker(program: Command): Promise<SagaTracker> {
     usageError(program, 'nothing to read: give --schemas with saga contracts, --topics, or --topic-pattern');
   }
   let codec: EventCodec | undefined;
-  if (o.registry !== undefined && o.registry !== '') codec = await ConfluentSchemaRegistry.create({ url: o.registry });
+  if (registry !== undefined) codec = await ConfluentSchemaRegistry.create(registry);
 
   const logger = pino({ name: 'troupe-tracker', level: o.logLevel });
   const opts: SagaTrackerOptions = {
-    brokers,
+    brokers: kafka.brokers,
     contracts,
     topics,
     deadLetterPattern: new RegExp(o.dlqPattern),
@@ -138,9 +144,12 @@ async function startTracker(program: Command): Promise<SagaTracker> {
     port: o.port,
     host: o.host,
     logger,
-    ingest: { sessionTimeoutMs: o.sessionTimeout },
+    ingest: {
+      sessionTimeoutMs: o.sessionTimeout,
+      kafka: { ...(kafka.ssl !== undefined ? { ssl: kafka.ssl } : {}), ...(kafka.sasl !== undefined ? { sasl: kafka.sasl } : {}) },
+    },
   };
   const tracker = await SagaTracker.create(opts);
-  logger.info({ url: tracker.url, store: o.store, topics: tracker.ingest.topics, group: tracker.ingest.groupId }, 'tracker ready');
+  logger.info({ url: tracker.url, store: o.store, topics: tracker.ingest.topics, group: tracker.ingest.groupId, kafka: describeKafkaConnection(kafka) }, 'tracker ready');
   return tracker;
 }

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { pino } from 'pino';
-import { CliExit, EXIT, brokersOption, createCli, integerAtLeast, packageVersion, requireBrokers, runCli, type CliIo } from '@troupe/schema-registry';
+import { CliExit, EXIT, brokersOption, createCli, integerAtLeast, kafkaConnectionOptions, packageVersion, requireKafkaConnection, runCli, type CliIo } from '@troupe/schema-registry';
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../dead-letter/dead-letter.js';
 import { listDeadLetters, replayDeadLetters, type DeadLetterEntry, type DeadLetterFilter } from '../dead-letter/dead-letter-tool.js';
 import { KafkaTransport } from '../transport/kafka/kafka-transport.js';
@@ -17,7 +17,7 @@ async function withTransport<T>(command: Command, fn: (t: KafkaTransport) => Pro
   // kafkajs's own retries are noise for a one-shot tool: its final error is printed anyway.
   const verbose = command.optsWithGlobals<{ verbose?: boolean }>().verbose === true;
   const logger = pino({ level: verbose ? 'debug' : 'silent' }, pino.destination(2));
-  const transport = await KafkaTransport.create({ brokers: requireBrokers(command), logger });
+  const transport = await KafkaTransport.create({ ...requireKafkaConnection(command), logger });
   try {
     return await fn(transport);
   } finally {
@@ -68,6 +68,7 @@ export function buildDlqCli(io: CliIo): Command {
     version: packageVersion(import.meta.url),
     io,
   }).addOption(brokersOption());
+  for (const option of kafkaConnectionOptions()) program.addOption(option);
 
   program
     .command('list')
