@@ -632,6 +632,23 @@ export const contracts: { readonly "order-fulfillment": SagaContract } = {
     "end": {
       "completed": "com.acme.orders.OrderCompleted",
       "aborted": "com.acme.orders.OrderCancelled"
-    }
+    },
+    "attributes": [
+      {
+        "name": "customerId",
+        "from": "com.acme.orders.OrderPlaced",
+        "path": [
+          "customerId"
+        ]
+      },
+      {
+        "name": "country",
+        "from": "com.acme.orders.OrderPlaced",
+        "path": [
+          "shippingAddress",
+          "country"
+        ]
+      }
+    ]
   },
 };

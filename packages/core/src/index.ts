@@ -11,7 +11,7 @@ export {
   headerString,
 } from './envelope.js';
 export type { EventEnvelope, SagaRole, KafkaHeaders } from './envelope.js';
-export type { SagaContract, SagaStepContract } from './saga-contract.js';
+export type { SagaContract, SagaStepContract, SagaAttribute } from './saga-contract.js';
 export { DURATION_PATTERN, parseDuration, formatDuration } from './duration.js';
 export {
   DEAD_LETTER_SUFFIX,

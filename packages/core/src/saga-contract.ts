@@ -18,6 +18,18 @@ export interface SagaContract {
     readonly completed: string;
     readonly aborted: string;
   };
+  /** Business attributes operators search sagas by (the tracker indexes them). @default none */
+  readonly attributes?: readonly SagaAttribute[];
+}
+
+/** A business attribute of a saga, read from one field of one of its events' payloads. */
+export interface SagaAttribute {
+  /** What operators filter by, e.g. `customerId`. */
+  readonly name: string;
+  /** Event type (Avro full name) whose payload carries the value. */
+  readonly from: string;
+  /** Field path into that payload, e.g. `['shippingAddress', 'country']`. */
+  readonly path: readonly string[];
 }
 
 export interface SagaStepContract {

@@ -133,4 +133,41 @@ describe('loadCatalog', () => {
     const { problems } = await inspectCatalog(dir);
     expect(problems.map((p) => p.message)).toContain('com.acme.t.Done is already used as steps[0].completed; each event type may have one role in a saga');
   });
+
+  it('loads business attributes and checks each names a scalar field of one of the saga\'s events', async () => {
+    await validCatalog();
+    await put(
+      'orders/Placed.avsc',
+      JSON.stringify({
+        ...placed,
+        fields: [
+          { name: 'orderId', type: 'string' },
+          { name: 'customer', type: { type: 'record', name: 'Customer', fields: [{ name: 'id', type: ['null', 'string'] }] } },
+          { name: 'lines', type: { type: 'array', items: 'string' } },
+        ],
+      }),
+    );
+    const withAttributes = (lines: string) => `${contract}attributes:\n${lines}`;
+    await put('sagas/t-saga.saga.yaml', withAttributes('  - { name: customerId, from: com.acme.t.Placed, field: customer.id }\n'));
+    const { catalog, problems } = await inspectCatalog(dir);
+    expect(problems).toEqual([]);
+    expect(catalog.contracts[0]?.contract.attributes).toEqual([{ name: 'customerId', from: 'com.acme.t.Placed', path: ['customer', 'id'] }]);
+
+    const wrong = [
+      '  - { name: customerId, from: com.acme.t.Placed, field: customer.name }',
+      '  - { name: lines, from: com.acme.t.Placed, field: lines }',
+      '  - { name: lines, from: com.acme.t.Other, field: orderId }',
+    ];
+    // Format errors are reported first (and alone): the rest needs a well-formed document.
+    await put('sagas/t-saga.saga.yaml', withAttributes([...wrong, '  - { name: bad-name, from: com.acme.t.Placed, field: orderId }', ''].join('\n')));
+    const found = (await inspectCatalog(dir)).problems.map((p) => `${p.path}: ${p.message}`);
+    expect(found).toEqual(['attributes[3].name: must be a name such as customerId (letters, digits, _)']);
+    await put('sagas/t-saga.saga.yaml', withAttributes([...wrong, ''].join('\n')));
+    expect((await inspectCatalog(dir)).problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      "attributes[0].field: customer has no field 'name' (fields: id) in com.acme.t.Placed",
+      'attributes[1].field: lines is not a string, number, boolean or enum field in com.acme.t.Placed',
+      "attributes[2].name: attribute 'lines' is declared twice; attribute names must be unique",
+      'attributes[2].from: com.acme.t.Other is not an event of this saga; take attributes from its start, step or end events',
+    ]);
+  });
 });

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import avro from 'avsc';
 import { LineCounter, parseDocument, isNode } from 'yaml';
+import { attributeFieldProblem } from './attribute-field.js';
 import type { AvroRecordSchema } from './avro-schema.js';
 import { validateContractFormat, type SagaContractDocument } from './contract-format.js';
 import { parseDuration } from '@troupe/core';
@@ -115,7 +116,12 @@ function yamlProblemLine(lc: LineCounter, offset: number | undefined): number | 
   return offset === undefined ? undefined : lc.linePos(offset).line;
 }
 
-function loadContractFile(file: string, text: string, known: ReadonlySet<string>, problems: CatalogProblem[]): SagaContract | undefined {
+function loadContractFile(
+  file: string,
+  text: string,
+  known: ReadonlyMap<string, AvroRecordSchema>,
+  problems: CatalogProblem[],
+): SagaContract | undefined {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   const bad = (path: readonly (string | number)[], message: string): void => {
@@ -143,7 +149,7 @@ function loadContractFile(file: string, text: string, known: ReadonlySet<string>
   const ref = (path: (string | number)[], name: string | undefined): void => {
     if (name !== undefined && !known.has(name)) {
       const ns = name.slice(0, name.lastIndexOf('.'));
-      const near = [...known].filter((k) => k.startsWith(`${ns}.`));
+      const near = [...known.keys()].filter((k) => k.startsWith(`${ns}.`));
       bad(path, `names unknown event type ${name}: add schemas/<topic>/${name.slice(ns.length + 1)}.avsc or fix the name${near.length > 0 ? ` (known in ${ns}: ${near.join(', ')})` : ''}`);
     }
   };
@@ -166,6 +172,18 @@ function loadContractFile(file: string, text: string, known: ReadonlySet<string>
       seenEvents.set(name, `steps[${i}].${key}`);
     }
   });
+  const seenAttributes = new Set<string>();
+  (c.attributes ?? []).forEach((a, i) => {
+    if (seenAttributes.has(a.name)) bad(['attributes', i, 'name'], `attribute '${a.name}' is declared twice; attribute names must be unique`);
+    seenAttributes.add(a.name);
+    if (!seenEvents.has(a.from)) {
+      bad(['attributes', i, 'from'], `${a.from} is not an event of this saga; take attributes from its start, step or end events`);
+      return;
+    }
+    const schema = known.get(a.from);
+    const problem = schema === undefined ? undefined : attributeFieldProblem(schema, a.field.split('.'));
+    if (problem !== undefined) bad(['attributes', i, 'field'], `${problem} in ${a.from}`);
+  });
   if (problems.length > before) return undefined;
   const steps: SagaStepContract[] = c.steps.map((s) => ({
     name: s.name,
@@ -183,6 +201,7 @@ function loadContractFile(file: string, text: string, known: ReadonlySet<string>
     ...(c.deadline === undefined ? {} : { deadlineMs: parseDuration(c.deadline) ?? 0 }),
     steps,
     end: { completed: c.end.completed, aborted: c.end.aborted },
+    ...(c.attributes === undefined ? {} : { attributes: c.attributes.map((a) => ({ name: a.name, from: a.from, path: a.field.split('.') })) }),
   };
 }
 
@@ -227,7 +246,7 @@ export async function inspectCatalog(dir: string): Promise<{ catalog: Catalog; p
     }
   }
   events.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const known = new Set(events.map((e) => e.name));
+  const known = new Map(events.map((e) => [e.name, e.schema]));
   const contracts: CatalogContract[] = [];
   if (top.some((e) => e.isDir && e.name === SAGAS_DIR)) {
     for (const f of (await listDir(join(dir, SAGAS_DIR))).filter((e) => !e.isDir && /\.saga\.ya?ml$/.test(e.name))) {

@@ -3,6 +3,8 @@ import { DURATION_PATTERN } from '@troupe/core';
 
 const FULL_NAME = '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$';
 const NAME = '^[a-z][a-z0-9-]*$';
+const ATTRIBUTE = '^[a-zA-Z][a-zA-Z0-9_]*$';
+const FIELD_PATH = '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$';
 
 const eventRef = { type: 'string', pattern: FULL_NAME } as const;
 
@@ -43,6 +45,19 @@ export const SAGA_CONTRACT_FORMAT = {
       required: ['completed', 'aborted'],
       properties: { completed: eventRef, aborted: eventRef },
     },
+    attributes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'from', 'field'],
+        properties: {
+          name: { type: 'string', pattern: ATTRIBUTE },
+          from: eventRef,
+          field: { type: 'string', pattern: FIELD_PATH },
+        },
+      },
+    },
   },
 } as const;
 
@@ -62,6 +77,7 @@ export interface SagaContractDocument {
     within?: string;
   }[];
   end: { completed: string; aborted: string };
+  attributes?: { name: string; from: string; field: string }[];
 }
 
 /** A format problem: JSON-pointer-like path segments into the document, and what to fix. */
@@ -83,6 +99,8 @@ function advice(e: ErrorObject): string {
     case 'pattern':
       if (e.schemaPath.includes('deadline') || e.schemaPath.includes('within')) return 'must be a duration such as 250ms, 30s, 5m or 1h';
       if (String(p['pattern']) === FULL_NAME) return 'must be an event type full name such as com.acme.orders.OrderPlaced';
+      if (String(p['pattern']) === ATTRIBUTE) return 'must be a name such as customerId (letters, digits, _)';
+      if (String(p['pattern']) === FIELD_PATH) return 'must be a payload field path such as shippingAddress.country';
       return 'must be lower-case letters, digits and dashes, e.g. order-fulfillment';
     case 'minItems':
       return 'must list at least one step';
@@ -94,6 +112,7 @@ function advice(e: ErrorObject): string {
 function allowedKeys(schemaPath: string): Record<string, unknown> {
   if (schemaPath.includes('/steps/')) return SAGA_CONTRACT_FORMAT.properties.steps.items.properties;
   if (schemaPath.includes('/end/')) return SAGA_CONTRACT_FORMAT.properties.end.properties;
+  if (schemaPath.includes('/attributes/')) return SAGA_CONTRACT_FORMAT.properties.attributes.items.properties;
   return SAGA_CONTRACT_FORMAT.properties;
 }
 
