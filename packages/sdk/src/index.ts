@@ -15,6 +15,9 @@ export type {
   StepDefinition,
   EventHandlerDefinition,
 } from './participant/handlers.js';
+// The context handlers receive, built as the runtime builds it; for test kits (`testStep`).
+export { EventContext } from './participant/event-context.js';
+export type { EventContextDeps } from './participant/event-context.js';
 export { MemoryTransport } from './transport/memory/memory-transport.js';
 export type { MemoryTransportOptions } from './transport/memory/memory-transport.js';
 export type {

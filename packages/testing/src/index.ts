@@ -37,3 +37,4 @@ export { cleanupStaleKafkaRuns, isAlive } from './kafka/run-state.js';
 export { freePort } from './kafka/ports.js';
 export { buildKafkaCli } from './cli/kafka-cli.js';
 export { buildRegistryCli } from './cli/registry-cli.js';
+export { testStep, type TestStepOptions, type TestCompensationOptions, type StepTestResult, type EmittedEvent } from './step/test-step.js';
