@@ -6,6 +6,7 @@ const src = (pkg: string): string => fileURLToPath(new URL(`./packages/${pkg}/sr
 // Tests run against source, not dist: a test never needs a build first.
 const alias = {
   '@troupe/core': src('core'),
+  '@troupe/kafka': src('kafka'),
   '@troupe/testing': src('testing'),
   '@troupe/schema-registry': src('schema-registry'),
   '@troupe/sdk': src('sdk'),

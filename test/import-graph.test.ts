@@ -1,13 +1,14 @@
 // The dependency rules of docs/adr/0000, ADR 0005 and STYLE.md, checked on the source: packages
-// depend one way (core ← schema-registry ← sdk, saga-tracker ← testing; core depends on nothing;
-// sdk and saga-tracker never on each other) and no module imports itself back through a cycle.
+// depend one way (core ← schema-registry, core ← kafka; sdk → kafka, schema-registry, core;
+// saga-tracker → kafka, schema-registry, core; testing on top; core depends on nothing; sdk and
+// saga-tracker never on each other) and no module imports itself back through a cycle.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const PACKAGES = ['core', 'schema-registry', 'sdk', 'saga-tracker', 'testing'];
+const PACKAGES = ['core', 'kafka', 'schema-registry', 'sdk', 'saga-tracker', 'testing'];
 const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]/g;
 
 function sourceFiles(dir: string): string[] {
@@ -26,10 +27,11 @@ describe('import graph', () => {
   it('keeps package dependencies one way: core depends on nothing, sdk and saga-tracker never on each other', () => {
     const allowed: Record<string, string[]> = {
       core: [],
+      kafka: ['core'],
       'schema-registry': ['core'],
-      sdk: ['core', 'schema-registry'],
-      'saga-tracker': ['core', 'schema-registry'],
-      testing: ['core', 'schema-registry', 'sdk'],
+      sdk: ['core', 'kafka', 'schema-registry'],
+      'saga-tracker': ['core', 'kafka', 'schema-registry'],
+      testing: ['core', 'kafka', 'schema-registry', 'sdk'],
     };
     const found: Record<string, Set<string>> = {};
     for (const pkg of PACKAGES) {
@@ -49,6 +51,20 @@ describe('import graph', () => {
     expect([...(found['sdk'] ?? [])]).toContain('schema-registry');
     expect([...(found['schema-registry'] ?? [])]).toContain('core');
     expect([...(found['saga-tracker'] ?? [])]).toContain('schema-registry');
+    // One Kafka reader: the SDK, the tracker's ingest and the test recorder all read through it.
+    expect([...(found['sdk'] ?? [])]).toContain('kafka');
+    expect([...(found['saga-tracker'] ?? [])]).toContain('kafka');
+    expect([...(found['testing'] ?? [])]).toContain('kafka');
+    expect([...(found['kafka'] ?? [])]).toContain('core');
+  });
+
+  it('reads Kafka in one place: only @troupe/kafka creates kafkajs consumers', () => {
+    // The broker launcher's warm-up joins a group once to load the coordinator; it reads nothing.
+    const exempt = new Set(['packages/testing/src/kafka/warm-up.ts']);
+    const files = [...PACKAGES.map((p) => join(root, 'packages', p, 'src')), join(root, 'examples', 'order-fulfillment', 'src')].flatMap(sourceFiles);
+    const readers = files.map((f) => relative(root, f)).filter((f) => /\.consumer\(\{/.test(readFileSync(join(root, f), 'utf8')));
+    expect(readers.filter((f) => !f.startsWith('packages/kafka/') && !exempt.has(f))).toEqual([]);
+    expect(readers.some((f) => f.startsWith('packages/kafka/'))).toBe(true);
   });
 
   it('keeps @troupe/core free of I/O and third-party code: it imports only its own modules', () => {

@@ -48,7 +48,8 @@ export { shutdownGracefully } from './operations/shutdown.js';
 export type { GracefulShutdownOptions } from './operations/shutdown.js';
 export { listDeadLetters, replayDeadLetters } from './dead-letter/dead-letter-tool.js';
 export type { DeadLetterEntry, DeadLetterFilter } from './dead-letter/dead-letter-tool.js';
-export { readTopicToEnd } from './transport/kafka/topic-reader.js';
+// Re-exported for tools that read a whole topic; it lives with the one Kafka reader.
+export { readTopicToEnd } from '@troupe/kafka';
 export { OperationsServer } from './operations/operations-server.js';
 export type { OperationsServerOptions } from './operations/operations-server.js';
 export type { RetryTopicOptions } from './retry/retry-topic.js';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
-import type { Admin, Consumer, EachBatchPayload, KafkaConfig } from 'kafkajs';
+import { isDeadLetterTopic, OptionChecks, TRACKER_GROUP } from '@troupe/core';
+import { checkBrokers, connectAdmin, createKafkaClient, KafkaReader, type KafkaClientOptions, type ReaderBatch } from '@troupe/kafka';
+import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { TRACKER_GROUP } from '@troupe/core';
 import type { EventCodec } from '@troupe/schema-registry';
 import { TrackerError } from '../errors.js';
 import type { TrackerMetrics } from '../metrics.js';
@@ -17,7 +17,7 @@ export interface KafkaIngestOptions {
   readonly topics?: readonly string[];
   /** Further topics to read: every existing topic whose name matches. @default none */
   readonly topicPattern?: RegExp;
-  /** Dead-letter topics: read, and their records recorded as dead letters. @default /\.dlq$/ */
+  /** Dead-letter topics: read, and their records recorded as dead letters. @default names ending in core's DEAD_LETTER_SUFFIX (`.dlq`) */
   readonly deadLetterPattern?: RegExp;
   /**
    * Consumer group. A durable store shares one group between instances (they split the partitions
@@ -43,8 +43,8 @@ export interface KafkaIngestOptions {
    * (Kafka's session timeout; the broker allows 6000 ms and up by default). @default 30000
    */
   readonly sessionTimeoutMs?: number;
-  /** Extra kafkajs client settings (ssl, sasl, ...). @default {} */
-  readonly kafka?: Omit<KafkaConfig, 'brokers' | 'clientId'>;
+  /** Client settings shared with the SDK (ssl, sasl, timeouts), passed to kafkajs unchanged. @default {} */
+  readonly kafka?: Pick<KafkaClientOptions, 'ssl' | 'sasl' | 'connectionTimeoutMs' | 'requestTimeoutMs'>;
   readonly metrics?: TrackerMetrics;
   readonly logger?: Logger;
 }
@@ -56,8 +56,8 @@ export type IngestState = 'starting' | 'running' | 'restarting' | 'crashed' | 's
  * with the offsets. It writes nothing to Kafka and creates no topics.
  */
 export class KafkaIngest {
-  private consumer: Consumer | undefined;
-  private readonly admin: Admin;
+  private consumer: KafkaReader | undefined;
+  private admin: Admin | undefined;
   private readonly kafka: Kafka;
   private subscribed: readonly string[] = [];
   private floors = new Map<string, bigint>();
@@ -68,41 +68,35 @@ export class KafkaIngest {
   private lastError: string | undefined;
   private appliedEvents = 0;
   readonly groupId: string;
-  private readonly dlq: RegExp;
+  private readonly isDeadLetterTopic: (topic: string) => boolean;
 
   private constructor(private readonly opts: KafkaIngestOptions) {
     this.groupId = opts.groupId ?? (opts.store.kind === 'memory' ? `${TRACKER_GROUP}-${randomBytes(6).toString('hex')}` : TRACKER_GROUP);
-    this.dlq = opts.deadLetterPattern ?? /\.dlq$/;
-    this.kafka = new Kafka({
-      logLevel: logLevel.ERROR,
+    const pattern = opts.deadLetterPattern;
+    this.isDeadLetterTopic = pattern ? (t) => pattern.test(t) : (t) => isDeadLetterTopic(t);
+    this.kafka = createKafkaClient({
       ...opts.kafka,
+      brokers: opts.brokers,
       clientId: opts.clientId ?? 'troupe-tracker',
-      brokers: [...opts.brokers],
+      ...(opts.logger ? { logger: opts.logger } : {}),
     });
-    this.admin = this.kafka.admin();
   }
 
   /** Connects, waits for the topics, and starts consuming. */
   static async create(opts: KafkaIngestOptions): Promise<KafkaIngest> {
-    if (opts.brokers.length === 0) throw new TrackerError('INVALID_OPTIONS', 'brokers is empty; give at least one host:port.');
-    const concurrency = opts.partitionsConsumedConcurrently ?? 4;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new TrackerError('INVALID_OPTIONS', `partitionsConsumedConcurrently must be a positive integer, got ${concurrency}.`);
-    }
-    const session = opts.sessionTimeoutMs ?? 30_000;
-    if (!Number.isInteger(session) || session < 1_000) {
-      throw new TrackerError('INVALID_OPTIONS', `sessionTimeoutMs must be an integer of at least 1000, got ${session}.`);
-    }
+    const check = new OptionChecks();
+    checkBrokers(check, opts.brokers);
+    check.int('partitionsConsumedConcurrently', opts.partitionsConsumedConcurrently ?? 4);
+    check.int('sessionTimeoutMs', opts.sessionTimeoutMs ?? 30_000, { min: 1_000 });
     if ((opts.topics ?? []).length === 0 && opts.topicPattern === undefined) {
-      throw new TrackerError('INVALID_OPTIONS', 'no topics to read: pass topics (e.g. from the contracts) or a topicPattern.');
+      check.add('no topics to read: pass topics (e.g. from the contracts) or a topicPattern');
     }
+    check.throwIfAny((problems) => new TrackerError('INVALID_OPTIONS', `tracker ingest: ${problems}.`));
     const ingest = new KafkaIngest(opts);
     try {
-      await ingest.admin.connect();
+      ingest.admin = await connectAdmin(ingest.kafka, opts.brokers);
     } catch (err) {
-      throw new TrackerError('BROKER_UNAVAILABLE', `cannot reach Kafka at ${opts.brokers.join(',')}: ${(err as Error).message}. Check the broker list.`, {
-        cause: err,
-      });
+      throw new TrackerError('BROKER_UNAVAILABLE', `${(err as Error).message} Check the broker list.`, { cause: err });
     }
     try {
       await ingest.start(await ingest.resolveTopics(true));
@@ -145,17 +139,18 @@ export class KafkaIngest {
   async close(): Promise<void> {
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
     this.stateValue = 'stopped';
-    await this.consumer?.disconnect().catch(() => undefined);
-    await this.admin.disconnect().catch(() => undefined);
+    await this.consumer?.stop();
+    await this.admin?.disconnect().catch(() => undefined);
   }
 
   private async resolveTopics(wait: boolean): Promise<string[]> {
+    const admin = this.connectedAdmin();
     const explicit = [...new Set(this.opts.topics ?? [])];
     const deadline = Date.now() + (this.opts.topicWaitMs ?? 30_000);
     for (;;) {
-      const existing = await this.admin.listTopics();
+      const existing = await admin.listTopics();
       const matching = existing.filter(
-        (t) => !t.startsWith('__') && ((this.opts.topicPattern?.test(t) ?? false) || this.dlq.test(t)),
+        (t) => !t.startsWith('__') && ((this.opts.topicPattern?.test(t) ?? false) || this.isDeadLetterTopic(t)),
       );
       const missing = explicit.filter((t) => !existing.includes(t));
       const wanted = [...new Set([...explicit.filter((t) => existing.includes(t)), ...matching])].sort();
@@ -174,9 +169,14 @@ export class KafkaIngest {
     }
   }
 
+  private connectedAdmin(): Admin {
+    if (!this.admin) throw new TrackerError('BROKER_UNAVAILABLE', 'the ingest is not connected; create it with KafkaIngest.create().');
+    return this.admin;
+  }
+
   private async leadersReady(topics: readonly string[]): Promise<boolean> {
     if (topics.length === 0) return true;
-    const { topics: meta } = await this.admin.fetchTopicMetadata({ topics: [...topics] });
+    const { topics: meta } = await this.connectedAdmin().fetchTopicMetadata({ topics: [...topics] });
     return meta.every((m) => m.partitions.length > 0 && m.partitions.every((p) => p.leader >= 0));
   }
 
@@ -192,7 +192,7 @@ export class KafkaIngest {
         this.stateValue = 'restarting';
         const old = this.consumer;
         this.consumer = undefined;
-        await old?.disconnect();
+        await old?.stop();
       }
       await this.start(topics);
     } catch (err) {
@@ -206,35 +206,25 @@ export class KafkaIngest {
     if (topics.length === 0) throw new TrackerError('TOPIC_MISSING', 'no existing topic matches the configured topics or pattern.');
     // Offsets the store holds are where this group has provably applied up to; never re-apply below them.
     this.floors = new Map((await this.opts.store.offsets(this.groupId)).map((o) => [`${o.topic}:${o.partition}`, BigInt(o.next)]));
-    const consumer = this.kafka.consumer({
+    const consumer = await KafkaReader.start(this.kafka, {
       groupId: this.groupId,
-      maxWaitTimeInMs: 250,
-      sessionTimeout: this.opts.sessionTimeoutMs ?? 30_000,
-      // Heartbeats must come several times per session timeout.
-      heartbeatInterval: Math.min(3_000, Math.floor((this.opts.sessionTimeoutMs ?? 30_000) / 3)),
-      retry: { retries: 8, restartOnFailure: () => Promise.resolve(true) },
+      topics,
+      fromBeginning: true,
+      commits: 'auto',
+      concurrency: this.opts.partitionsConsumedConcurrently ?? 4,
+      sessionTimeoutMs: this.opts.sessionTimeoutMs ?? 30_000,
+      maxWaitTimeMs: 250,
+      retries: 8,
+      handle: (b) => this.onBatch(b),
+      onCrash: (error, restarting) => {
+        this.lastError = String(error);
+        if (!restarting) this.stateValue = 'crashed';
+        this.opts.logger?.error({ err: error, restart: restarting }, 'consumer crashed');
+      },
     });
-    consumer.on(consumer.events.CRASH, (e) => {
-      this.lastError = String(e.payload.error);
-      if (!e.payload.restart) this.stateValue = 'crashed';
-      this.opts.logger?.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
-    });
-    try {
-      await consumer.connect();
-      await consumer.subscribe({ topics: [...topics], fromBeginning: true });
-      await consumer.run({
-        eachBatchAutoResolve: false,
-        autoCommit: true,
-        partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 4,
-        eachBatch: (b) => this.onBatch(b),
-      });
-    } catch (err) {
-      await consumer.disconnect().catch(() => undefined);
-      throw err;
-    }
     // close() may have run while this consumer was starting: it must not outlive the tracker.
     if (this.stateValue === 'stopped') {
-      await consumer.disconnect().catch(() => undefined);
+      await consumer.stop();
       return;
     }
     this.consumer = consumer;
@@ -244,18 +234,17 @@ export class KafkaIngest {
     this.opts.logger?.info({ group: this.groupId, topics }, 'tracker consuming');
   }
 
-  private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload;
+  private async onBatch(batch: ReaderBatch): Promise<void> {
     const { topic, partition } = batch;
-    const lastMessage = batch.messages[batch.messages.length - 1];
-    if (lastMessage === undefined || !payload.isRunning() || payload.isStale()) return;
+    const lastMessage = batch.records[batch.records.length - 1];
+    if (lastMessage === undefined || batch.isStale()) return;
     const floor = this.floors.get(`${topic}:${partition}`);
-    const isDeadLetterTopic = (t: string): boolean => this.dlq.test(t);
+    const isDeadLetterTopic = this.isDeadLetterTopic;
     const events: TrackedEvent[] = [];
-    for (const m of batch.messages) {
+    for (const m of batch.records) {
       if (floor !== undefined && BigInt(m.offset) < floor) continue;
       const converted = await toTrackedEvent(
-        { topic, partition, offset: m.offset, value: m.value, ...(m.headers !== undefined ? { headers: m.headers } : {}) },
+        { topic, partition, offset: m.offset, value: m.value, headers: m.headers },
         { isDeadLetterTopic, ...(this.opts.codec !== undefined ? { codec: this.opts.codec } : {}) },
       );
       if (converted.ok) {
@@ -273,8 +262,8 @@ export class KafkaIngest {
     this.appliedEvents += events.length;
     this.opts.metrics?.eventsIngested.inc({ topic }, events.length);
     // Kafka's committed offset trails the store's: after a crash the floor skips what is already applied.
-    payload.resolveOffset(lastMessage.offset);
-    await payload.commitOffsetsIfNecessary();
-    await payload.heartbeat();
+    batch.resolveOffset(lastMessage.offset);
+    await batch.commitIfNecessary();
+    await batch.heartbeat();
   }
 }

@@ -1,7 +1,7 @@
 import { headerString } from '@troupe/core';
 import { readDeadLetter, replayRecord, type DeadLetterInfo } from './dead-letter.js';
 import type { KafkaTransport } from '../transport/kafka/kafka-transport.js';
-import { readTopicToEnd } from '../transport/kafka/topic-reader.js';
+import { readTopicToEnd } from '@troupe/kafka';
 import type { InboundMessage, OutboundRecord } from '../transport/transport.js';
 
 /** One dead letter as the `troupe-dlq` tool shows it. */

@@ -78,6 +78,11 @@ export interface ConsumerSpec {
   handle(batch: PartitionBatch): Promise<BatchOutcome>;
   /** Called with the member's topic-partitions whenever they change (joins, rebalances). */
   onAssignment?(assignment: readonly { topic: string; partition: number }[]): void;
+  /**
+   * Called when the consumer crashes; `restarting` is false when it stopped for good (the handle
+   * is then no longer running).
+   */
+  onCrash?(error: Error, restarting: boolean): void;
 }
 
 export interface ConsumerHandle {

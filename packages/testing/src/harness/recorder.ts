@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { KafkaTransport, MARKER_HEADER, MemoryTransport, type InboundMessage, type Transport } from '@troupe/sdk';
-import type { Consumer } from 'kafkajs';
+import { KafkaReader } from '@troupe/kafka';
 
 const SENTINEL_HEADER = MARKER_HEADER;
 
@@ -57,33 +57,25 @@ async function kafkaRecorder(transport: KafkaTransport, topics: readonly string[
   const listeners = new Set<() => void>();
   const sentinels = new Set<string>();
   const sentinelListeners = new Set<() => void>();
-  const consumer: Consumer = transport.kafka.consumer({
-    groupId: `troupe-harness-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`,
-    readUncommitted: false,
-    maxWaitTimeInMs: 200,
-  });
   // KRaft brokers refuse to serve unknown topics; create the missing ones the way participants would.
   await transport.ensureTopics(topics.map((topic) => ({ topic, partitions, replicationFactor: 1 })));
-  await consumer.connect();
-  await consumer.subscribe({ topics: [...topics], fromBeginning: true });
-  await consumer.run({
-    eachMessage: ({ topic, partition, message }) => {
-      const sentinel = message.headers?.[SENTINEL_HEADER];
-      if (sentinel !== undefined) {
-        sentinels.add(String(sentinel));
-        for (const l of sentinelListeners) l();
-        return Promise.resolve();
+  const reader = await KafkaReader.start(transport.kafka, {
+    groupId: `troupe-harness-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`,
+    topics,
+    commits: 'auto',
+    maxWaitTimeMs: 200,
+    handle: (batch) => {
+      for (const record of batch.records) {
+        const sentinel = record.headers[SENTINEL_HEADER];
+        if (sentinel !== undefined) {
+          sentinels.add(String(sentinel));
+          for (const l of sentinelListeners) l();
+        } else {
+          records.push(record);
+          for (const l of listeners) l();
+        }
+        batch.resolveOffset(record.offset);
       }
-      records.push({
-        topic,
-        partition,
-        offset: message.offset,
-        key: message.key ?? null,
-        value: message.value ?? null,
-        headers: message.headers ?? {},
-        timestamp: message.timestamp,
-      });
-      for (const l of listeners) l();
       return Promise.resolve();
     },
   });
@@ -121,9 +113,6 @@ async function kafkaRecorder(transport: KafkaTransport, topics: readonly string[
         check();
       });
     },
-    close: async () => {
-      await consumer.stop();
-      await consumer.disconnect();
-    },
+    close: () => reader.stop(),
   };
 }

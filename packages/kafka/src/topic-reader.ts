@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { READER_GROUP_PREFIX } from '@troupe/core';
 import type { Kafka } from 'kafkajs';
-import type { InboundMessage } from '../transport.js';
+import { toKafkaRecord, type KafkaRecord } from './records.js';
 
 /**
  * Reads a whole topic as it is now (read_committed), from the start to the end offsets taken when
@@ -11,7 +11,7 @@ export async function readTopicToEnd(
   kafka: Kafka,
   topic: string,
   only: { readonly partition?: number; readonly fromOffset?: string; readonly timeoutMs?: number } = {},
-): Promise<InboundMessage[]> {
+): Promise<KafkaRecord[]> {
   const timeoutMs = only.timeoutMs ?? 30_000;
   const from = BigInt(only.fromOffset ?? '0');
   const admin = kafka.admin();
@@ -25,7 +25,7 @@ export async function readTopicToEnd(
   // A partition is done once a batch reaching its end offset was fetched (control records included).
   const wanted = ends.filter((e) => only.partition === undefined || e.partition === only.partition);
   const pending = new Set(wanted.filter((e) => BigInt(e.high) > (BigInt(e.low) > from ? BigInt(e.low) : from)).map((e) => e.partition));
-  const records: InboundMessage[] = [];
+  const records: KafkaRecord[] = [];
   if (pending.size === 0) return records;
   const consumer = kafka.consumer({ groupId: `${READER_GROUP_PREFIX}${randomBytes(6).toString('hex')}`, readUncommitted: false, maxWaitTimeInMs: 200 });
   const high = new Map(ends.map((e) => [e.partition, BigInt(e.high)]));
@@ -47,7 +47,7 @@ export async function readTopicToEnd(
       eachMessage: ({ partition, message }) => {
         const offset = BigInt(message.offset);
         if (pending.has(partition) && offset >= from && offset < (high.get(partition) ?? 0n)) {
-          records.push({ topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers ?? {}, timestamp: message.timestamp });
+          records.push(toKafkaRecord(topic, partition, message));
         }
         return Promise.resolve();
       },
