@@ -86,8 +86,10 @@ describe('docker-compose.yml', () => {
     const hostPorts: string[] = [];
     for (const [name, service] of services) {
       for (const mapping of service.ports ?? []) {
-        expect(mapping, name).toMatch(/^\d+:\d+$/);
-        hostPorts.push(mapping.split(':')[0] as string);
+        // host:container, optionally behind an interface (a literal address or a ${VAR:-default}).
+        const m = /^(?:(?:[\d.]+|\$\{[A-Z_]+:-[\d.]+\}):)?(\d+):\d+$/.exec(mapping);
+        expect(m, `${name}: ${mapping}`).not.toBeNull();
+        hostPorts.push(m?.[1] ?? '');
       }
     }
     expect(new Set(hostPorts).size).toBe(hostPorts.length);
@@ -125,7 +127,9 @@ describe('docker-compose.yml', () => {
     const tracker = compose.services['saga-tracker'];
     expect(tracker?.build).toBeDefined();
     expect(tracker?.command?.slice(0, 2)).toEqual(['node', 'packages/saga-tracker/dist/cli/troupe-tracker.js']);
-    expect(tracker?.ports).toContain('8080:8080');
+    // Published on the host's loopback unless the operator opts in (with a token, see the comment there).
+    expect(tracker?.ports).toEqual(['${TRACKER_BIND:-127.0.0.1}:8080:8080']);
+    expect(tracker?.environment?.['TRACKER_TOKEN']).toBe('${TRACKER_TOKEN:-}');
     for (const name of ['order-service', 'payment-service', 'inventory-service', 'shipping-service']) {
       const svc = compose.services[name];
       expect(svc?.build, name).toBeDefined();

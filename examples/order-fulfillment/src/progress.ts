@@ -25,7 +25,9 @@ export async function fetchCounts(trackerUrl: string, sagaType: string, idPrefix
   let cursor: string | undefined;
   do {
     const q = new URLSearchParams({ type: sagaType, prefix: idPrefix, limit: '500', ...(cursor !== undefined ? { cursor } : {}) });
-    const res = await fetch(`${trackerUrl}/api/sagas?${q.toString()}`);
+    // A tracker with access control (TRACKER_TOKEN) wants the token; metadata access is enough here.
+    const token = process.env['TRACKER_TOKEN'];
+    const res = await fetch(`${trackerUrl}/api/sagas?${q.toString()}`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
     if (!res.ok) throw new Error(`tracker answered ${res.status} to /api/sagas: ${await res.text()}`);
     const page = (await res.json()) as ListResponse;
     for (const s of page.items) {

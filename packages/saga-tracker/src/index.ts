@@ -43,6 +43,7 @@ export type {
 } from './store/saga-store.js';
 export { buildTrackerApp } from './http/app.js';
 export type { TrackerAppOptions, HealthReport } from './http/app.js';
+export type { TrackerAccess, TrackerAuthOptions } from './http/auth.js';
 export type {
   SagaListResponse,
   SagaDetailResponse,

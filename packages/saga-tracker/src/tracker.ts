@@ -6,6 +6,7 @@ import type { SagaContract } from '@troupe/core';
 import type { EventCodec } from '@troupe/schema-registry';
 import { TrackerError } from './errors.js';
 import { buildTrackerApp } from './http/app.js';
+import type { TrackerAuthOptions } from './http/auth.js';
 import { KafkaIngest } from './ingest/kafka-ingest.js';
 import type { KafkaIngestOptions } from './ingest/kafka-ingest.js';
 import { TrackerMetrics } from './metrics.js';
@@ -36,8 +37,10 @@ export interface SagaTrackerOptions {
   readonly groupId?: string;
   /** HTTP port; 0 picks a free one. @default 8080 */
   readonly port?: number;
-  /** @default '127.0.0.1' */
+  /** @default '127.0.0.1' (only this machine: set `auth` before listening on other interfaces) */
   readonly host?: string;
+  /** Bearer tokens or JWT verification, payload access, redaction. @default open (local-only) */
+  readonly auth?: TrackerAuthOptions;
   /** @default pino at level 'info' */
   readonly logger?: Logger;
   /** @default Date.now */
@@ -105,6 +108,7 @@ export class SagaTracker {
       logger,
       health: () => ingest.health(),
       ...(opts.codec !== undefined ? { codec: opts.codec } : {}),
+      ...(opts.auth !== undefined ? { auth: opts.auth } : {}),
     });
     try {
       await app.listen({ port, host: opts.host ?? '127.0.0.1' });

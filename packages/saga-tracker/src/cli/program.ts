@@ -20,6 +20,35 @@ import { describeKafkaConnection, type SagaContract } from '@troupe/core';
 import type { CliIo, EventCodec } from '@troupe/schema-registry';
 import { SagaTracker, topicsOfContracts } from '../tracker.js';
 import type { SagaTrackerOptions } from '../tracker.js';
+import { authEnabled, type TrackerAuthOptions } from '../http/auth.js';
+
+interface AuthCliOptions {
+  token?: string;
+  payloadToken?: string;
+  jwtJwksUrl?: string;
+  jwtSecret?: string;
+  jwtIssuer?: string;
+  jwtAudience?: string;
+  redact?: string;
+}
+
+function authOptionsOf(o: AuthCliOptions): TrackerAuthOptions {
+  const tokens = [
+    ...(o.token !== undefined && o.token !== '' ? [{ token: o.token, access: 'metadata' as const }] : []),
+    ...(o.payloadToken !== undefined && o.payloadToken !== '' ? [{ token: o.payloadToken, access: 'payloads' as const }] : []),
+  ];
+  const jwt =
+    o.jwtJwksUrl !== undefined || o.jwtSecret !== undefined
+      ? {
+          ...(o.jwtJwksUrl !== undefined ? { jwksUrl: o.jwtJwksUrl } : {}),
+          ...(o.jwtSecret !== undefined ? { secret: o.jwtSecret } : {}),
+          ...(o.jwtIssuer !== undefined ? { issuer: o.jwtIssuer } : {}),
+          ...(o.jwtAudience !== undefined ? { audience: o.jwtAudience } : {}),
+        }
+      : undefined;
+  const redact = (o.redact ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '');
+  return { tokens, ...(jwt !== undefined ? { jwt } : {}), redact };
+}
 
 interface CliOptions {
   registry?: string;
@@ -103,6 +132,14 @@ export function buildTrackerCli(io: CliIo, started: (tracker: SagaTracker) => vo
     });
   // SASL/TLS and registry basic auth: the same flags and variables as every Troupe tool.
   for (const option of [...kafkaConnectionOptions(), ...registryAuthOptions()]) program.addOption(option);
+  program
+    .addOption(new Option('--token <token>', 'bearer token that may read saga metadata (not payloads)').env('TRACKER_TOKEN'))
+    .addOption(new Option('--payload-token <token>', 'bearer token that may also read decoded payloads').env('TRACKER_PAYLOAD_TOKEN'))
+    .addOption(new Option('--jwt-jwks-url <url>', 'verify JWT bearer tokens against this JWKS (your OIDC provider)').env('TRACKER_JWT_JWKS_URL'))
+    .addOption(new Option('--jwt-secret <secret>', 'verify HS256 JWT bearer tokens with this secret').env('TRACKER_JWT_SECRET'))
+    .addOption(new Option('--jwt-issuer <iss>', 'required JWT issuer').env('TRACKER_JWT_ISSUER'))
+    .addOption(new Option('--jwt-audience <aud>', 'required JWT audience').env('TRACKER_JWT_AUDIENCE'))
+    .addOption(new Option('--redact <rules>', "payload fields nobody sees, comma-separated '<type or *>:<field.path>'").env('TRACKER_REDACT'));
   return program;
 }
 
@@ -129,6 +166,10 @@ async function startTracker(program: Command): Promise<SagaTracker> {
   if (registry !== undefined) codec = await ConfluentSchemaRegistry.create(registry);
 
   const logger = pino({ name: 'troupe-tracker', level: o.logLevel });
+  const auth = authOptionsOf(program.opts<AuthCliOptions>());
+  if (!authEnabled(auth) && !/^(127\.|::1$|localhost$)/.test(o.host)) {
+    logger.warn({ host: o.host }, 'the tracker is open to anyone who reaches this interface: set TRACKER_TOKEN (or --jwt-*) or listen on 127.0.0.1');
+  }
   const opts: SagaTrackerOptions = {
     brokers: kafka.brokers,
     contracts,
@@ -143,6 +184,7 @@ async function startTracker(program: Command): Promise<SagaTracker> {
     ...(o.group !== undefined ? { groupId: o.group } : {}),
     port: o.port,
     host: o.host,
+    auth,
     logger,
     ingest: {
       sessionTimeoutMs: o.sessionTimeout,

@@ -10,6 +10,7 @@ import type { TrackerMetrics } from '../metrics.js';
 import { stuckInfo } from '../stuck.js';
 import type { SagaChange, SagaStore } from '../store/saga-store.js';
 import type { TrackedEvent } from '../tracked-event.js';
+import { authEnabled, installAuth, maySeePayloads, redactor, type Redactor, type TrackerAuthOptions } from './auth.js';
 import type { FlowResponse, SagaDetailResponse, SagaListResponse, StatsResponse, TimelineEntry, TypesResponse } from './api-types.js';
 import { parseBoolean, parseListQuery } from './query.js';
 import type { RawQuery } from './query.js';
@@ -35,6 +36,8 @@ export interface TrackerAppOptions {
   readonly logger?: Logger | false;
   /** Interval of SSE keep-alive comments, so proxies do not close an idle stream. @default 15000 */
   readonly sseKeepAliveMs?: number;
+  /** Who may read, who may see payloads, which payload fields nobody sees. @default open, nothing redacted */
+  readonly auth?: TrackerAuthOptions;
 }
 
 const UI_DIR = new URL('../../ui/', import.meta.url);
@@ -72,6 +75,9 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
     const code = err instanceof TrackerError ? err.code : 'INTERNAL';
     return reply.code(err instanceof TrackerError && err.retriable ? 503 : 500).send({ error: code, message: (err as Error).message });
   });
+  const authOn = authEnabled(opts.auth);
+  if (opts.auth !== undefined && authOn) installAuth(app, opts.auth);
+  const redact = redactor(opts.auth?.redact);
   if (metrics !== undefined) {
     app.addHook('onResponse', async (req, reply) => {
       metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
@@ -86,9 +92,12 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
       if (k !== 'payloads') throw new TrackerError('INVALID_QUERY', `unknown query parameter '${k}'; only 'payloads' is accepted.`);
     }
     const withPayloads = parseBoolean(q, 'payloads');
+    if (withPayloads && !maySeePayloads(req, authOn)) {
+      return reply.code(403).send({ error: 'FORBIDDEN', message: 'these credentials may see saga metadata, not payloads; ask for a token with payload access (JWT scope troupe:payloads).' });
+    }
     const detail = await store.get(req.params.id);
     if (detail === undefined) return reply.code(404).send({ error: 'NOT_FOUND', message: `no saga '${req.params.id}' has been seen.` });
-    const timeline = await Promise.all(detail.events.map((e) => timelineEntry(e, withPayloads ? opts.codec : undefined, withPayloads)));
+    const timeline = await Promise.all(detail.events.map((e) => timelineEntry(e, withPayloads ? opts.codec : undefined, withPayloads, redact)));
     const body: SagaDetailResponse = {
       ...detail.projection,
       stuck: stuckInfo(detail.projection, now()),
@@ -162,12 +171,20 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
   return app;
 }
 
-async function timelineEntry(e: TrackedEvent, codec: EventCodec | undefined, withPayloads: boolean): Promise<TimelineEntry> {
+async function timelineEntry(
+  e: TrackedEvent,
+  codec: EventCodec | undefined,
+  withPayloads: boolean,
+  redact: Redactor,
+): Promise<TimelineEntry> {
   const { payload, ...rest } = e;
   if (!withPayloads || payload === undefined) return rest;
-  if (codec === undefined) return { ...rest, payload: { base64: payload } };
+  if (codec === undefined) {
+    // Raw bytes cannot be redacted field by field: with redaction rules they are not shown at all.
+    return redact.active ? { ...rest, payloadError: 'hidden: redaction needs a registry to decode the payload' } : { ...rest, payload: { base64: payload } };
+  }
   try {
-    return { ...rest, payload: (await codec.decode(Buffer.from(payload, 'base64'))).payload };
+    return { ...rest, payload: redact.apply(e.type, (await codec.decode(Buffer.from(payload, 'base64'))).payload) };
   } catch (err) {
     return { ...rest, payloadError: (err as Error).message };
   }
