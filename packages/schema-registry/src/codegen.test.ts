@@ -7,7 +7,7 @@ import type { Catalog } from './catalog.js';
 import { loadCatalog } from './catalog.js';
 import { generateModule } from './codegen.js';
 import { MemorySchemaRegistry } from './memory-registry.js';
-import { OrderPlaced, contracts, eventTypes } from '../../../test/generated/events.js';
+import { InventoryReservationFailed, OrderPlaced, PaymentCharged, ShipmentFailed, contracts, eventTypes, orderFulfillment } from '../../../test/generated/events.js';
 
 const root = join(import.meta.dirname, '../../..');
 
@@ -23,6 +23,18 @@ describe('generateModule', () => {
   it('the committed test/generated/events.ts is what codegen writes from schemas/ (not stale)', async () => {
     const expected = generateModule(await loadCatalog(join(root, 'schemas')), { sourceLabel: '../../schemas/' });
     expect(await readFile(join(root, 'test/generated/events.ts'), 'utf8')).toBe(expected);
+  });
+
+  it('emits a typed descriptor per contract step: input, outcomes and compensation triggers from the contract', () => {
+    const { payment, inventory, shipping } = orderFulfillment;
+    expect([payment.saga, payment.name, payment.participant]).toEqual(['order-fulfillment', 'payment', 'payment-service']);
+    expect(payment.on).toBe(OrderPlaced); // the saga's start event
+    expect(inventory.on).toBe(PaymentCharged); // the previous step's completed event
+    expect(payment.compensateOn).toEqual([InventoryReservationFailed, ShipmentFailed]);
+    expect(shipping.compensated).toBeUndefined();
+    expect(shipping.compensateOn).toEqual([]);
+    expect(payment.withLog<{ paymentId: string }>()).toBe(payment); // a type only
+    expect(contracts['order-fulfillment'].steps.map((s) => s.name)).toEqual(Object.keys(orderFulfillment));
   });
 
   it('is deterministic', async () => {

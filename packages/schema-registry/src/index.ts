@@ -9,6 +9,8 @@ export type {
   AvroPrimitive,
 } from './avro-schema.js';
 export { defineEventType, subjectOf } from './event-type.js';
+export { defineStep } from './step-descriptor.js';
+export type { StepDescriptor } from './step-descriptor.js';
 export type { EventType, PayloadOf } from './event-type.js';
 export type { EventCodec, DecodedEvent } from './event-codec.js';
 export { SchemaRegistryError } from './errors.js';

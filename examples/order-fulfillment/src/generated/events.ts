@@ -2,7 +2,7 @@
 // schemas and run codegen again (`codegen --check` fails in CI when this file is stale).
 // Avro long is a JS number here (avsc): exact up to 2^53.
 import type { SagaContract } from "@troupe/core";
-import { defineEventType } from "@troupe/schema-registry";
+import { defineEventType, defineStep } from "@troupe/schema-registry";
 
 /** Compensation of the inventory step: the held stock is available again. Avro `com.acme.inventory.InventoryReleased`. */
 export interface InventoryReleased {
@@ -652,3 +652,36 @@ export const contracts: { readonly "order-fulfillment": SagaContract } = {
     ]
   },
 };
+
+/** Steps of saga `order-fulfillment` as its contract declares them: `step(orderFulfillment.<step>, { handle, onGiveUp })`. */
+export const orderFulfillment = {
+  payment: defineStep({
+    saga: "order-fulfillment",
+    name: "payment",
+    participant: "payment-service",
+    on: OrderPlaced,
+    completed: PaymentCharged,
+    failed: PaymentDeclined,
+    compensated: PaymentRefunded,
+    compensateOn: [InventoryReservationFailed, ShipmentFailed],
+  }),
+  inventory: defineStep({
+    saga: "order-fulfillment",
+    name: "inventory",
+    participant: "inventory-service",
+    on: PaymentCharged,
+    completed: InventoryReserved,
+    failed: InventoryReservationFailed,
+    compensated: InventoryReleased,
+    compensateOn: [ShipmentFailed],
+  }),
+  shipping: defineStep({
+    saga: "order-fulfillment",
+    name: "shipping",
+    participant: "shipping-service",
+    on: InventoryReserved,
+    completed: ShipmentScheduled,
+    failed: ShipmentFailed,
+    compensateOn: [],
+  }),
+} as const;
