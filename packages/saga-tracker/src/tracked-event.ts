@@ -36,6 +36,8 @@ export interface TrackedEvent {
   readonly reason?: string;
   /** Present when this record was read from a dead-letter topic. */
   readonly deadLetter?: DeadLetterInfo;
+  /** Business attributes the saga's contract takes from this event's payload (values as text). */
+  readonly attributes?: Readonly<Record<string, string>>;
   /** The raw payload, base64, kept only for the detail view. */
   readonly payload?: string;
 }

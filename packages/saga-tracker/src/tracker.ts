@@ -95,6 +95,7 @@ export class SagaTracker {
         ...(opts.deadLetterPattern !== undefined ? { deadLetterPattern: opts.deadLetterPattern } : {}),
         ...(opts.groupId !== undefined ? { groupId: opts.groupId } : {}),
         ...(opts.codec !== undefined ? { codec: opts.codec } : {}),
+        contracts,
       });
     } catch (err) {
       await store.close();

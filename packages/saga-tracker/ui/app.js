@@ -43,6 +43,11 @@ function el(tag, props = {}, children = []) {
   for (const c of children) e.append(c);
   return e;
 }
+/** @param {Readonly<Record<string, string>>} attributes */
+const attributeText = (attributes) =>
+  Object.entries(attributes)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
 /** @param {string} status */
 const badge = (status) => el('span', { class: `badge s-${status}`, text: status });
 
@@ -74,7 +79,12 @@ function filterQuery() {
     return typeof v === 'string' ? v : '';
   };
   const q = new URLSearchParams();
-  for (const name of ['type', 'status', 'prefix']) if (value(name)) q.set(name, value(name));
+  for (const name of ['type', 'status', 'prefix', 'participant', 'eventType', 'reason']) if (value(name)) q.set(name, value(name));
+  // `name=value[, name=value]`: business attributes declared in the contracts.
+  for (const pair of value('attr').split(',')) {
+    const at = pair.indexOf('=');
+    if (at > 0) q.set(`attr.${pair.slice(0, at).trim()}`, pair.slice(at + 1).trim());
+  }
   if (value('stuck')) q.set('stuck', 'true');
   if (value('nonconforming')) q.set('conforming', 'false');
   for (const name of ['from', 'to']) if (value(name)) q.set(name, new Date(value(name)).toISOString());
@@ -96,6 +106,7 @@ async function loadList(append = false) {
       body.append(
         el('tr', { class: 'row', 'data-saga': s.sagaId, onclick: open }, [
           el('td', {}, [el('code', { text: s.sagaId })]),
+          el('td', { class: 'attributes', text: attributeText(s.attributes) }),
           el('td', { text: s.sagaType }),
           el('td', {}, [badge(s.status)]),
           el('td', { text: time(s.startedAt) }),
@@ -225,7 +236,8 @@ async function showSaga(id) {
   $('#saga-title').replaceChildren(`${s.sagaType} `, el('code', { text: s.sagaId }), ' ', badge(s.status));
   $('#saga-summary').textContent =
     `started ${time(s.startedAt)}${s.endedAt ? `, ended ${time(s.endedAt)}` : ''}; ${s.eventCount} events` +
-    (s.hasContract ? '' : ' (no contract: observed steps only)');
+    (s.hasContract ? '' : ' (no contract: observed steps only)') +
+    (Object.keys(s.attributes).length > 0 ? `; ${attributeText(s.attributes)}` : '');
   $('#saga-stuck').hidden = !s.stuck.stuck;
   $('#saga-stuck').textContent = s.stuck.stuck ? `Stuck: ${s.stuck.reason ?? ''}` : '';
   $('#steps tbody').replaceChildren(

@@ -6,7 +6,23 @@ import type { ListQuery } from '../store/saga-store.js';
 
 export type RawQuery = Readonly<Record<string, string | string[] | undefined>>;
 
-const LIST_PARAMS = new Set(['type', 'status', 'stuck', 'conforming', 'deviation', 'from', 'to', 'prefix', 'limit', 'cursor']);
+const LIST_PARAMS = new Set([
+  'type',
+  'status',
+  'stuck',
+  'conforming',
+  'deviation',
+  'participant',
+  'eventType',
+  'reason',
+  'from',
+  'to',
+  'prefix',
+  'limit',
+  'cursor',
+]);
+/** `attr.<name>=<value>`: a business attribute declared in a contract. */
+const ATTRIBUTE_PARAM = /^attr\.([a-zA-Z][a-zA-Z0-9_]*)$/;
 
 function bad(message: string): TrackerError {
   return new TrackerError('INVALID_QUERY', message);
@@ -27,10 +43,22 @@ export function parseInstant(name: string, v: string): number {
 
 /** Validates `GET /api/sagas` parameters; unknown or malformed ones are errors, not ignored. */
 export function parseListQuery(q: RawQuery, now: number): ListQuery {
-  for (const k of Object.keys(q)) {
-    if (!LIST_PARAMS.has(k)) throw bad(`unknown query parameter '${k}'; use ${[...LIST_PARAMS].join(', ')}.`);
-  }
   const out: { -readonly [K in keyof ListQuery]: ListQuery[K] } = { now };
+  const attributes: Record<string, string> = {};
+  for (const k of Object.keys(q)) {
+    const attr = ATTRIBUTE_PARAM.exec(k)?.[1];
+    if (attr !== undefined) {
+      const v = single(q, k);
+      if (v !== undefined) attributes[attr] = v;
+      continue;
+    }
+    if (!LIST_PARAMS.has(k)) throw bad(`unknown query parameter '${k}'; use ${[...LIST_PARAMS].join(', ')} or attr.<name>.`);
+  }
+  if (Object.keys(attributes).length > 0) out.attributes = attributes;
+  for (const name of ['participant', 'eventType', 'reason'] as const) {
+    const v = single(q, name);
+    if (v !== undefined) out[name] = v;
+  }
   const type = single(q, 'type');
   if (type !== undefined) out.type = type;
   const status = single(q, 'status');

@@ -3,12 +3,14 @@ import { isDeadLetterTopic, OptionChecks, TRACKER_GROUP } from '@troupe/core';
 import { checkBrokers, connectAdmin, createKafkaClient, KafkaReader, type KafkaClientOptions, type ReaderBatch } from '@troupe/kafka';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { SagaContract } from '@troupe/core';
 import type { EventCodec } from '@troupe/schema-registry';
 import { TrackerError } from '../errors.js';
 import type { TrackerMetrics } from '../metrics.js';
 import type { SagaStore } from '../store/saga-store.js';
 import type { TrackedEvent } from '../tracked-event.js';
-import { toTrackedEvent } from './to-tracked-event.js';
+import { attributeLookup, toTrackedEvent } from './to-tracked-event.js';
+import type { AttributeLookup } from './to-tracked-event.js';
 
 export interface KafkaIngestOptions {
   readonly brokers: readonly string[];
@@ -27,8 +29,10 @@ export interface KafkaIngestOptions {
   readonly groupId?: string;
   /** @default 'troupe-tracker' */
   readonly clientId?: string;
-  /** Reads failure reasons from payloads that carry no reason header. @default none */
+  /** Reads failure reasons from payloads that carry no reason header, and attributes. @default none */
   readonly codec?: EventCodec;
+  /** Contracts whose business attributes are read from payloads (needs `codec`). @default [] */
+  readonly contracts?: readonly SagaContract[];
   /** How long to wait for the configured topics to exist with leaders. @default 30000 */
   readonly topicWaitMs?: number;
   /** How often to look for new topics matching the patterns (e.g. a DLQ created late); 0 = never. @default 30000 */
@@ -58,6 +62,7 @@ export type IngestState = 'starting' | 'running' | 'restarting' | 'crashed' | 's
 export class KafkaIngest {
   private consumer: KafkaReader | undefined;
   private admin: Admin | undefined;
+  private attributesOf: AttributeLookup | undefined;
   private readonly kafka: Kafka;
   private subscribed: readonly string[] = [];
   private floors = new Map<string, bigint>();
@@ -245,7 +250,7 @@ export class KafkaIngest {
       if (floor !== undefined && BigInt(m.offset) < floor) continue;
       const converted = await toTrackedEvent(
         { topic, partition, offset: m.offset, value: m.value, headers: m.headers },
-        { isDeadLetterTopic, ...(this.opts.codec !== undefined ? { codec: this.opts.codec } : {}) },
+        { isDeadLetterTopic, attributesOf: (this.attributesOf ??= attributeLookup(this.opts.contracts ?? [])), ...(this.opts.codec !== undefined ? { codec: this.opts.codec } : {}) },
       );
       if (converted.ok) {
         events.push(converted.event);

@@ -2,7 +2,7 @@ import { toHeaders, isDeadLetterTopic } from '@troupe/core';
 import { MemorySchemaRegistry, defineEventType } from '@troupe/schema-registry';
 import type { EventEnvelope } from '@troupe/core';
 import { describe, expect, it } from 'vitest';
-import { toTrackedEvent } from './to-tracked-event.js';
+import { attributeLookup, toTrackedEvent } from './to-tracked-event.js';
 
 const env: EventEnvelope = {
   id: 'e-2',
@@ -19,6 +19,47 @@ const wire = (h: Record<string, string>): Record<string, Buffer> =>
   Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.from(v)]));
 
 describe('toTrackedEvent', () => {
+  it('reads the contract\'s business attributes from the payload, as text, when a codec is given', async () => {
+    const codec = new MemorySchemaRegistry();
+    const placedType = defineEventType<{ orderId: string; customerId: string; shipTo: { country: string; zip: string | null }; total: number }>({
+      name: 'com.acme.orders.OrderPlaced',
+      topic: 'orders',
+      schema: {
+        type: 'record',
+        name: 'OrderPlaced',
+        namespace: 'com.acme.orders',
+        fields: [
+          { name: 'orderId', type: 'string' },
+          { name: 'customerId', type: 'string' },
+          { name: 'shipTo', type: { type: 'record', name: 'Addr', fields: [{ name: 'country', type: 'string' }, { name: 'zip', type: ['null', 'string'] }] } },
+          { name: 'total', type: 'long' },
+        ],
+      },
+    });
+    const value = await codec.encode(placedType, { orderId: 'o-1', customerId: 'c-42', shipTo: { country: 'DE', zip: null }, total: 1299 });
+    const placed: EventEnvelope = { ...env, id: 'e-1', type: 'com.acme.orders.OrderPlaced', sagaRole: 'start', source: 'order-service' };
+    const attributesOf = attributeLookup([
+      {
+        saga: 'order-fulfillment',
+        start: 'com.acme.orders.OrderPlaced',
+        steps: [],
+        end: { completed: 'x.Done', aborted: 'x.Aborted' },
+        attributes: [
+          { name: 'customerId', from: 'com.acme.orders.OrderPlaced', path: ['customerId'] },
+          { name: 'country', from: 'com.acme.orders.OrderPlaced', path: ['shipTo', 'country'] },
+          { name: 'zip', from: 'com.acme.orders.OrderPlaced', path: ['shipTo', 'zip'] },
+          { name: 'total', from: 'com.acme.orders.OrderPlaced', path: ['total'] },
+        ],
+      },
+    ]);
+    const record = { topic: 'orders', partition: 0, offset: '1', value, headers: wire(toHeaders(placed)) };
+    const r = await toTrackedEvent(record, { isDeadLetterTopic, codec, attributesOf });
+    expect(r.ok && r.event.attributes).toEqual({ customerId: 'c-42', country: 'DE', total: '1299' });
+    // Without a codec the payload cannot be read: no attributes, the event still counts.
+    const plain = await toTrackedEvent(record, { isDeadLetterTopic, attributesOf });
+    expect(plain.ok && plain.event.attributes).toBeUndefined();
+  });
+
   it('reads the envelope from headers and keeps the payload for the detail view only', async () => {
     const r = await toTrackedEvent(
       { topic: 'payments', partition: 2, offset: '17', value: Buffer.from('opaque'), headers: wire(toHeaders(env)) },

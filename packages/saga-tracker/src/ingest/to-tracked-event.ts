@@ -1,5 +1,5 @@
 import { DLQ_HEADER, EnvelopeError, headerString, parseEnvelope } from '@troupe/core';
-import type { KafkaHeaders } from '@troupe/core';
+import type { KafkaHeaders, SagaAttribute, SagaContract } from '@troupe/core';
 import type { EventCodec } from '@troupe/schema-registry';
 import type { DeadLetterInfo, TrackedEvent } from '../tracked-event.js';
 
@@ -18,6 +18,25 @@ export interface ConvertOptions {
   readonly codec?: EventCodec;
   /** Payloads above this size are not kept for the detail view. @default 65536 */
   readonly maxPayloadBytes?: number;
+  /** The attributes to read from an event's payload (needs `codec`); see {@link attributeLookup}. @default none */
+  readonly attributesOf?: AttributeLookup;
+}
+
+/** The business attributes a saga type's contract takes from an event type's payload. */
+export type AttributeLookup = (sagaType: string, eventType: string) => readonly SagaAttribute[];
+
+const NO_ATTRIBUTES: readonly SagaAttribute[] = [];
+
+/** An {@link AttributeLookup} over contracts, indexed once. */
+export function attributeLookup(contracts: readonly SagaContract[]): AttributeLookup {
+  const byKey = new Map<string, SagaAttribute[]>();
+  for (const c of contracts) {
+    for (const a of c.attributes ?? []) {
+      const k = `${c.saga}\u0000${a.from}`;
+      byKey.set(k, [...(byKey.get(k) ?? []), a]);
+    }
+  }
+  return (sagaType, eventType) => byKey.get(`${sagaType}\u0000${eventType}`) ?? NO_ATTRIBUTES;
 }
 
 export type Converted = { readonly ok: true; readonly event: TrackedEvent } | { readonly ok: false; readonly reason: string };
@@ -43,10 +62,15 @@ export async function toTrackedEvent(r: RawRecord, opts: ConvertOptions): Promis
     throw err;
   }
   const deadLetter = opts.isDeadLetterTopic(r.topic) ? deadLetterInfo(r.topic, r.headers) : undefined;
+  // The payload is decoded at most once, and only when a reason or an attribute is needed from it.
+  let decoded: Promise<Record<string, unknown> | undefined> | undefined;
+  const payload = (): Promise<Record<string, unknown> | undefined> => (decoded ??= decodePayload(r.value, opts.codec));
   let reason = firstHeader(r.headers, REASON_HEADERS);
   if (reason === undefined && deadLetter === undefined && (env.sagaRole === 'step-failed' || env.sagaRole === 'compensation-failed')) {
-    reason = await reasonFromPayload(r.value, opts.codec);
+    reason = reasonOf(await payload());
   }
+  const wanted = deadLetter === undefined ? (opts.attributesOf?.(env.sagaType, env.type) ?? NO_ATTRIBUTES) : NO_ATTRIBUTES;
+  const attributes = wanted.length > 0 ? attributesOf(await payload(), wanted) : undefined;
   const max = opts.maxPayloadBytes ?? 65_536;
   const event: TrackedEvent = {
     id: env.id,
@@ -63,6 +87,7 @@ export async function toTrackedEvent(r: RawRecord, opts: ConvertOptions): Promis
     partition: r.partition,
     offset: r.offset,
     ...(reason !== undefined ? { reason } : {}),
+    ...(attributes !== undefined ? { attributes } : {}),
     ...(deadLetter !== undefined ? { deadLetter } : {}),
     ...(r.value !== null && r.value.length <= max ? { payload: r.value.toString('base64') } : {}),
   };
@@ -99,20 +124,34 @@ function deadLetterInfo(topic: string, headers: KafkaHeaders | undefined): DeadL
   };
 }
 
-async function reasonFromPayload(value: Buffer | null, codec: EventCodec | undefined): Promise<string | undefined> {
+async function decodePayload(value: Buffer | null, codec: EventCodec | undefined): Promise<Record<string, unknown> | undefined> {
   if (value === null || codec === undefined) return undefined;
   try {
     const { payload } = await codec.decode(value);
-    if (payload !== null && typeof payload === 'object') {
-      const p = payload as Record<string, unknown>;
-      const reason = ['reason', 'error', 'message'].map((k) => p[k]).find((v): v is string => typeof v === 'string' && v !== '');
-      // Schemas often pair a coded reason (an enum) with free text.
-      const detail = typeof p['detail'] === 'string' && p['detail'] !== '' ? p['detail'] : undefined;
-      if (reason !== undefined && detail !== undefined) return `${reason}: ${detail}`;
-      return reason ?? detail;
-    }
+    return payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>) : undefined;
   } catch {
-    // An undecodable payload leaves the reason unknown; the header facts still count.
+    // An undecodable payload leaves reason and attributes unknown; the header facts still count.
+    return undefined;
   }
-  return undefined;
+}
+
+function reasonOf(p: Record<string, unknown> | undefined): string | undefined {
+  if (p === undefined) return undefined;
+  const reason = ['reason', 'error', 'message'].map((k) => p[k]).find((v): v is string => typeof v === 'string' && v !== '');
+  // Schemas often pair a coded reason (an enum) with free text.
+  const detail = typeof p['detail'] === 'string' && p['detail'] !== '' ? p['detail'] : undefined;
+  if (reason !== undefined && detail !== undefined) return `${reason}: ${detail}`;
+  return reason ?? detail;
+}
+
+/** Scalar values at the attributes' paths, as text; missing or null fields are left out. */
+function attributesOf(p: Record<string, unknown> | undefined, wanted: readonly SagaAttribute[]): Record<string, string> | undefined {
+  if (p === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const a of wanted) {
+    let v: unknown = p;
+    for (const k of a.path) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') out[a.name] = String(v);
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }

@@ -4,6 +4,7 @@ import { causalGraphOf } from './causal.js';
 import { conformanceOf } from './conformance.js';
 import { fold } from './fold.js';
 import { statusOf, stepStates } from './status.js';
+import type { Folded } from './fold.js';
 import type { ContractSource, SagaProjection } from './types.js';
 
 /**
@@ -41,7 +42,15 @@ export function project(input: Iterable<TrackedEvent>, contracts?: ContractSourc
     causal: graph.causal,
     flow: graph.flow,
     awaiting: wait.awaiting,
+    attributes: attributesOf(f),
     deviations: conformanceOf(f),
     ...(wait.stuckAfter !== undefined ? { stuckAfter: wait.stuckAfter } : {}),
   };
+}
+
+/** The saga's business attributes: for each name, the value of the first event (in order) carrying it. */
+function attributesOf(f: Folded): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of f.originals) for (const [k, v] of Object.entries(e.attributes ?? {})) if (!(k in out)) out[k] = v;
+  return out;
 }

@@ -5,7 +5,7 @@ import type { TrackedEvent } from '../tracked-event.js';
  * The shape version of {@link SagaProjection}. Bump it when `project()` starts deriving something
  * new: a durable store re-projects sagas stored under an older version when it opens.
  */
-export const PROJECTION_VERSION = 2;
+export const PROJECTION_VERSION = 3;
 
 export const SAGA_STATUSES = ['running', 'completed', 'compensating', 'compensated', 'failed'] as const;
 export type SagaStatus = (typeof SAGA_STATUSES)[number];
@@ -133,6 +133,8 @@ export interface SagaProjection {
   readonly causal: { readonly nodes: readonly CausalNode[]; readonly edges: readonly CausalEdge[] };
   readonly flow: readonly FlowStep[];
   readonly awaiting: readonly Awaiting[];
+  /** Business attributes from the contract (e.g. customerId), the first value seen of each. */
+  readonly attributes: Readonly<Record<string, string>>;
   /** Where the saga departs from its contract, in event order; empty without a contract. */
   readonly deviations: readonly Deviation[];
   /**

@@ -18,6 +18,7 @@ import type {
   SagaStore,
   TypeStats,
 } from './saga-store.js';
+import { matchesSearch, postingKeys, requiredKeys } from './search.js';
 import { decodeCursor, deviationKinds, encodeCursor, listedBefore, noDeviations, percentiles, summarize } from './summary.js';
 import type { ListPosition } from './summary.js';
 
@@ -41,6 +42,8 @@ export class MemorySagaStore implements SagaStore {
   private readonly contracts: ReadonlyMap<string, SagaContract>;
   private readonly sagas = new Map<string, Entry>();
   private readonly byType = new Map<string, Set<string>>();
+  /** Inverted index for search: attribute value, participant, event type → sagas. */
+  private readonly postings = new Map<string, Set<Entry>>();
   /**
    * Sagas in reverse list order (oldest start first), so a page costs O(page), not O(sagas), and
    * the usual insert — a saga newer than all others, as when the topics are replayed — is a push.
@@ -90,6 +93,7 @@ export class MemorySagaStore implements SagaStore {
         this.sagas.set(projection.sagaId, created);
         this.pendingIds.push(projection.sagaId);
         this.index(created);
+        this.post(created, 'add');
         changes.push({ summary: summarize(projection) });
         continue;
       }
@@ -97,8 +101,10 @@ export class MemorySagaStore implements SagaStore {
       const moved = before.startedAt !== projection.startedAt || before.sagaType !== projection.sagaType;
       // Not moved: the entry keeps its place in `order`; only the cached stuck instant may change.
       if (moved) this.unindex(entry);
+      this.post(entry, 'delete');
       entry.projection = projection;
       entry.position = positionOf(projection);
+      this.post(entry, 'add');
       if (moved) this.index(entry);
       changes.push({ previous: before.status, summary: summarize(projection) });
     }
@@ -118,9 +124,15 @@ export class MemorySagaStore implements SagaStore {
     const limit = Math.min(q.limit ?? DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT);
     const after = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
     const statuses = q.status !== undefined && q.status.length > 0 ? new Set<SagaStatus>(q.status) : undefined;
-    // A selective id prefix is answered from the id index; otherwise walk the list order.
+    // A search filter or a selective id prefix is answered from an index; otherwise walk the list order.
     let candidates: ListView = { length: this.byAge.length, at: (i) => this.byAge[this.byAge.length - 1 - i] };
-    if (q.idPrefix !== undefined && q.idPrefix !== '') {
+    const keys = requiredKeys(q);
+    if (keys.length > 0) {
+      const sets = keys.map((k) => this.postings.get(k) ?? new Set<Entry>());
+      const smallest = sets.reduce((a, b) => (b.size < a.size ? b : a));
+      const matching = [...smallest].sort((a, b) => (listedBefore(a.position, b.position) ? -1 : 1));
+      candidates = { length: matching.length, at: (i) => matching[i] };
+    } else if (q.idPrefix !== undefined && q.idPrefix !== '') {
       const ids = this.sortedIds();
       const lo = lowerBound(ids, q.idPrefix);
       let hi = lo;
@@ -149,6 +161,7 @@ export class MemorySagaStore implements SagaStore {
       if (q.stuck !== undefined && entry.position.stuckAt <= q.now !== q.stuck) continue;
       if (q.conforming !== undefined && (p.deviations.length === 0) !== q.conforming) continue;
       if (q.deviation !== undefined && !p.deviations.some((d) => d.kind === q.deviation)) continue;
+      if (!matchesSearch(p, q)) continue;
       items.push({ ...summarize(p), stuck: stuckInfo(p, q.now) });
     }
     const last = items[items.length - 1];
@@ -260,6 +273,19 @@ export class MemorySagaStore implements SagaStore {
     let ids = this.byType.get(entry.projection.sagaType);
     if (ids === undefined) this.byType.set(entry.projection.sagaType, (ids = new Set()));
     ids.add(entry.projection.sagaId);
+  }
+
+  /** Adds an entry to (or removes it from) the search postings of its current projection. */
+  private post(entry: Entry, op: 'add' | 'delete'): void {
+    for (const k of postingKeys(entry.projection)) {
+      let set = this.postings.get(k);
+      if (set === undefined) {
+        if (op === 'delete') continue;
+        this.postings.set(k, (set = new Set()));
+      }
+      set[op](entry);
+      if (set.size === 0) this.postings.delete(k);
+    }
   }
 
   /** Removes an entry from the indexes under its current (not yet updated) projection. */

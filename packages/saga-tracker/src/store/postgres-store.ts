@@ -20,6 +20,7 @@ import type {
   SagaStore,
   TypeStats,
 } from './saga-store.js';
+import { searchFields } from './search.js';
 import { decodeCursor, deviationKinds, encodeCursor, noDeviations, summarize } from './summary.js';
 
 export interface PostgresStoreOptions {
@@ -120,6 +121,14 @@ export class PostgresSagaStore implements SagaStore {
       // Added after the first release: ALTER keeps existing databases usable.
       await c.query(`ALTER TABLE ${sagas} ADD COLUMN IF NOT EXISTS deviation_kinds text[] NOT NULL DEFAULT '{}'`);
       await c.query(`ALTER TABLE ${sagas} ADD COLUMN IF NOT EXISTS projection_version integer`);
+      // Search (issue 14): attribute values, participants and event types behind GIN indexes.
+      await c.query(`ALTER TABLE ${sagas} ADD COLUMN IF NOT EXISTS attributes jsonb NOT NULL DEFAULT '{}'`);
+      await c.query(`ALTER TABLE ${sagas} ADD COLUMN IF NOT EXISTS participants text[] NOT NULL DEFAULT '{}'`);
+      await c.query(`ALTER TABLE ${sagas} ADD COLUMN IF NOT EXISTS event_types text[] NOT NULL DEFAULT '{}'`);
+      await c.query(`ALTER TABLE ${sagas} ADD COLUMN IF NOT EXISTS failure_reasons text NOT NULL DEFAULT ''`);
+      await c.query(`CREATE INDEX IF NOT EXISTS sagas_attributes ON ${sagas} USING gin (attributes jsonb_path_ops)`);
+      await c.query(`CREATE INDEX IF NOT EXISTS sagas_participants ON ${sagas} USING gin (participants)`);
+      await c.query(`CREATE INDEX IF NOT EXISTS sagas_event_types ON ${sagas} USING gin (event_types)`);
       await c.query(
         `CREATE INDEX IF NOT EXISTS sagas_nonconforming ON ${sagas} (started_at DESC, saga_id DESC) WHERE cardinality(deviation_kinds) > 0`,
       );
@@ -239,13 +248,16 @@ export class PostgresSagaStore implements SagaStore {
           sa: Date.parse(p.startedAt),
           sk: p.stuckAfter !== undefined ? Date.parse(p.stuckAfter) : null,
           dk: deviationKinds(p),
+          ...searchColumns(p),
           p,
         })),
       );
       await c.query(
         `UPDATE ${sagas} AS s SET saga_type = u->>'t', status = u->>'st', started_at = (u->>'sa')::bigint,
            stuck_after = (u->>'sk')::bigint, projection = u->'p',
-           deviation_kinds = ARRAY(SELECT jsonb_array_elements_text(u->'dk')), projection_version = ${PROJECTION_VERSION}
+           deviation_kinds = ARRAY(SELECT jsonb_array_elements_text(u->'dk')), projection_version = ${PROJECTION_VERSION},
+           attributes = u->'p'->'attributes', participants = ARRAY(SELECT jsonb_array_elements_text(u->'pa')),
+           event_types = ARRAY(SELECT jsonb_array_elements_text(u->'et')), failure_reasons = u->>'fr'
          FROM jsonb_array_elements($1::jsonb) AS u
          WHERE s.saga_id = u->>'id'`,
         [doc],
@@ -280,6 +292,10 @@ export class PostgresSagaStore implements SagaStore {
     if (q.conforming === true) where.push('cardinality(deviation_kinds) = 0');
     if (q.conforming === false) where.push('cardinality(deviation_kinds) > 0');
     if (q.deviation !== undefined) where.push(`deviation_kinds @> ARRAY[${p(q.deviation)}]::text[]`);
+    if (q.attributes !== undefined && Object.keys(q.attributes).length > 0) where.push(`attributes @> ${p(JSON.stringify(q.attributes))}::jsonb`);
+    if (q.participant !== undefined) where.push(`participants @> ARRAY[${p(q.participant)}]::text[]`);
+    if (q.eventType !== undefined) where.push(`event_types @> ARRAY[${p(q.eventType)}]::text[]`);
+    if (q.reason !== undefined) where.push(`strpos(lower(failure_reasons), lower(${p(q.reason)})) > 0`);
     if (q.cursor !== undefined) {
       const after = decodeCursor(q.cursor);
       where.push(`(started_at, saga_id) < (${p(after.startedAt)}, ${p(after.sagaId)})`);
@@ -446,6 +462,13 @@ export class PostgresSagaStore implements SagaStore {
       }
     }
   }
+}
+
+/** The search columns of a saga row, as JSON fields of the update document. */
+function searchColumns(p: SagaProjection): { pa: readonly string[]; et: readonly string[]; fr: string } {
+  const f = searchFields(p);
+  // One text per saga, reasons on separate lines: a substring never spans two reasons.
+  return { pa: f.participants, et: f.eventTypes, fr: f.failureReasons.join('\n') };
 }
 
 function unavailable(err: unknown): TrackerError {

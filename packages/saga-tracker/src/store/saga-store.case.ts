@@ -166,6 +166,31 @@ export function describeSagaStoreContract(name: string, factory: StoreFactory): 
         });
       });
 
+      it('searches by contract attributes, participant, event type and failure reason', async () => {
+        const withAttributes = (id: string, kinds: readonly Kind[], attributes: Record<string, string>, minute: number) =>
+          chain(id, kinds, { startMs: T_START + minute * MIN }).map((e) => (e.role === 'start' ? { ...e, attributes } : e));
+        await store.apply({
+          events: [
+            ...withAttributes('a-1', ['placed', 'charged'], { customerId: '42', country: 'DE' }, 12),
+            ...withAttributes('a-2', ['placed', 'declined'], { customerId: '42', country: 'FR' }, 13),
+            ...withAttributes('a-3', ['placed'], { customerId: '7', country: 'DE' }, 14),
+          ],
+        });
+        expect(ids((await store.list({ now, attributes: { customerId: '42' } })).items)).toEqual(['a-2', 'a-1']);
+        expect(ids((await store.list({ now, attributes: { customerId: '42', country: 'DE' } })).items)).toEqual(['a-1']);
+        expect(ids((await store.list({ now, attributes: { country: 'DE' }, limit: 1 })).items)).toEqual(['a-3']);
+        const [a1] = (await store.list({ now, attributes: { country: 'DE' }, status: ['running'], idPrefix: 'a-1' })).items;
+        expect(a1?.attributes).toEqual({ customerId: '42', country: 'DE' });
+        // shipping-service emitted events only in the completed and compensating sagas.
+        expect(ids((await store.list({ now, participant: 'shipping-service' })).items)).toEqual(['o-07', 'o-05', 'o-02', 'o-00']);
+        expect(ids((await store.list({ now, eventType: 'com.acme.payments.PaymentDeclined' })).items)).toEqual(['a-2']);
+        expect(ids((await store.list({ now, reason: 'BANK OFFLINE' })).items)).toEqual(['o-08', 'o-03']);
+        expect(ids((await store.list({ now, reason: 'stock', participant: 'inventory-service', status: ['failed'] })).items)).toEqual([
+          'o-08',
+          'o-03',
+        ]);
+      });
+
       it('aggregates the observed flow of a type', async () => {
         const flow = await store.flow('order-fulfillment');
         expect(flow.sagas).toBe(10);

@@ -31,6 +31,8 @@ export interface SagaSummary {
   /** The step awaited next, for running and compensating sagas. */
   readonly currentStep?: string;
   readonly stuckAfter?: string;
+  /** Business attributes from the contract, e.g. `{ customerId: '42', country: 'DE' }`. */
+  readonly attributes: Readonly<Record<string, string>>;
   /** Kinds of deviation from the contract found in the saga (each once, in DEVIATION_KINDS order). */
   readonly deviationKinds: readonly DeviationKind[];
 }
@@ -55,6 +57,14 @@ export interface ListQuery {
   readonly conforming?: boolean;
   /** Only sagas with a deviation of this kind. */
   readonly deviation?: DeviationKind;
+  /** Only sagas whose contract attributes have these values (exact match), e.g. `{ customerId: '42' }`. */
+  readonly attributes?: Readonly<Record<string, string>>;
+  /** Only sagas in which this participant emitted an event (or dead-lettered one). */
+  readonly participant?: string;
+  /** Only sagas with an event of this type (Avro full name). */
+  readonly eventType?: string;
+  /** Only sagas with a failure whose reason contains this text (case-insensitive). */
+  readonly reason?: string;
   /** @default 50 */
   readonly limit?: number;
   /** From the previous page's `nextCursor`. */

@@ -16,6 +16,7 @@ export function summarize(p: SagaProjection): SagaSummary {
     failureCount: p.failures.length,
     ...(currentStep !== undefined ? { currentStep } : {}),
     ...(p.stuckAfter !== undefined ? { stuckAfter: p.stuckAfter } : {}),
+    attributes: p.attributes,
     deviationKinds: deviationKinds(p),
   };
 }
