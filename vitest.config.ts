@@ -26,7 +26,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           // test/unit: cross-package tests that need no broker (CLI conventions, documentation).
-          include: ['packages/*/src/**/*.test.ts', 'examples/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: ['packages/*/src/**/*.test.ts', 'examples/**/*.test.ts', 'test/unit/**/*.test.ts', 'bench/**/*.test.ts'],
           // Generous for a loaded 2-core machine; no test asserts on time.
           testTimeout: 60_000,
         },

@@ -8,105 +8,17 @@
 //    events/s and the tracker/raw ratio.
 // 2. API: loads BENCH_API_SAGAS sagas into a store and times GET /api/sagas (several filters) and
 //    GET /api/sagas/:id over loopback HTTP, sequentially; reports p50/p95/p99 (ms).
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { pino } from 'pino';
-import { toHeaders, type EventEnvelope } from '@troupe/core';
-import {
-  KafkaIngest,
-  MemorySagaStore,
-  PostgresSagaStore,
-  buildTrackerApp,
-  type SagaStore,
-  type TrackedEvent,
-} from '@troupe/saga-tracker';
-import { ORDER_CONTRACT, chain, type Kind } from '../packages/saga-tracker/src/order-saga.fixture.js';
+import { buildTrackerApp, type SagaStore, type TrackedEvent } from '@troupe/saga-tracker';
+import { ORDER_CONTRACT } from '../packages/saga-tracker/src/order-saga.fixture.js';
+import { memoryStore, postgresStore, produceSagaEvents, rawConsume, sagaEvents, trackerConsume } from './contenders/tracker.js';
 
 const SAGAS = Number(process.env['BENCH_SAGAS'] ?? 10_000);
 const API_SAGAS = Number(process.env['BENCH_API_SAGAS'] ?? 100_000);
 const API_REQUESTS = Number(process.env['BENCH_API_REQUESTS'] ?? 1_000);
 const PG_URL = process.env['BENCH_PG_URL'];
 const brokers = (process.env['KAFKA_BROKERS'] ?? '').split(',').filter((b) => b !== '');
-const silent = pino({ level: 'silent' });
-
-const SHAPES: readonly (readonly Kind[])[] = [
-  ['placed', 'charged', 'reserved', 'scheduled', 'completed'],
-  ['placed', 'charged', 'outOfStock', 'refunded', 'cancelled'],
-  ['placed', 'charged', 'reserved', 'shipFailed', 'released'],
-  ['placed', 'declined', 'cancelled'],
-  ['placed', 'charged'],
-];
-
-function sagaEvents(i: number, prefix: string, startMs: number): TrackedEvent[] {
-  return chain(`${prefix}-${String(i).padStart(7, '0')}`, SHAPES[i % SHAPES.length] ?? [], { startMs: startMs + i * 10, gapMs: 50 + (i % 200) });
-}
-
-async function produce(kafka: Kafka, topicOf: (t: string) => string): Promise<number> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  let n = 0;
-  const start = Date.now() - 3_600_000;
-  for (let i = 0; i < SAGAS; i += 500) {
-    const byTopic = new Map<string, { key: string; value: Buffer; headers: Record<string, string> }[]>();
-    for (let j = i; j < Math.min(SAGAS, i + 500); j++) {
-      for (const e of sagaEvents(j, 'bench', start)) {
-        const env: EventEnvelope = {
-          id: e.id,
-          source: e.source,
-          type: e.type,
-          time: e.time,
-          sagaId: e.sagaId,
-          sagaType: e.sagaType,
-          sagaRole: e.role,
-          ...(e.step !== undefined ? { sagaStep: e.step } : {}),
-          ...(e.causationId !== undefined ? { causationId: e.causationId } : {}),
-        };
-        const topic = topicOf(e.topic);
-        let list = byTopic.get(topic);
-        if (list === undefined) byTopic.set(topic, (list = []));
-        list.push({ key: e.sagaId, value: randomBytes(120), headers: toHeaders(env) });
-        n++;
-      }
-    }
-    await producer.sendBatch({ topicMessages: [...byTopic.entries()].map(([topic, messages]) => ({ topic, messages })) });
-  }
-  await producer.disconnect();
-  return n;
-}
-
-async function rawConsume(kafka: Kafka, topics: readonly string[], total: number): Promise<number> {
-  const consumer = kafka.consumer({ groupId: `bench-raw-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 250 });
-  const t0 = performance.now();
-  await consumer.connect();
-  await consumer.subscribe({ topics: [...topics], fromBeginning: true });
-  let seen = 0;
-  let t1 = 0;
-  await new Promise<void>((resolve) => {
-    void consumer.run({
-      eachBatch: async ({ batch }) => {
-        seen += batch.messages.length;
-        if (seen >= total && t1 === 0) {
-          t1 = performance.now();
-          resolve();
-        }
-        await Promise.resolve();
-      },
-    });
-  });
-  await consumer.disconnect();
-  return (total / (t1 - t0)) * 1000;
-}
-
-async function trackerConsume(store: SagaStore, topics: readonly string[], total: number): Promise<number> {
-  const t0 = performance.now();
-  const ingest = await KafkaIngest.create({ brokers, store, topics, groupId: `bench-trk-${randomBytes(4).toString('hex')}`, topicRefreshMs: 0, logger: silent });
-  while (ingest.eventsApplied < total) await new Promise((r) => setTimeout(r, 20));
-  const t1 = performance.now();
-  await ingest.close();
-  return (total / (t1 - t0)) * 1000;
-}
 
 function pct(values: number[]): { p50: number; p95: number; p99: number } {
   const s = [...values].sort((a, b) => a - b);
@@ -176,53 +88,34 @@ async function apiLatency(store: SagaStore, label: string, analyze?: () => Promi
 
 async function main(): Promise<void> {
   if (brokers.length > 0) {
-    const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.ERROR });
-    const admin = kafka.admin();
-    await admin.connect();
-    const prefix = `bench-trk-${Date.now().toString(36)}`;
-    const topicOf = (t: string): string => `${prefix}.${t}`;
-    const topics = ['orders', 'payments', 'inventory', 'shipping'].map(topicOf);
-    await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: 3 })) });
-    await admin.disconnect();
-    const total = await produce(kafka, topicOf);
+    const { topics, events: total } = await produceSagaEvents(brokers, { prefix: `bench-trk-${Date.now().toString(36)}`, sagas: SAGAS, partitions: 3 });
     console.log(`[ingest] ${SAGAS} sagas, ${total} events on ${topics.length} topics x 3 partitions`);
-    const raw = await rawConsume(kafka, topics, total);
+    const raw = await rawConsume(brokers, topics, total);
     console.log(`[ingest] raw kafkajs consumer (count only): ${raw.toFixed(0)} events/s`);
-    const mem = await trackerConsume(await MemorySagaStore.create({ contracts: [ORDER_CONTRACT] }), topics, total);
+    const mem = await trackerConsume(brokers, await memoryStore(), { topics, total });
     console.log(`[ingest] tracker, memory store: ${mem.toFixed(0)} events/s (ratio ${(mem / raw).toFixed(2)})`);
     if (PG_URL !== undefined) {
-      const schema = `bench_${randomBytes(4).toString('hex')}`;
-      const store = await PostgresSagaStore.create({ connectionString: PG_URL, schema, contracts: [ORDER_CONTRACT] });
-      const pgRate = await trackerConsume(store, topics, total);
+      const { store, drop } = await postgresStore(PG_URL);
+      const pgRate = await trackerConsume(brokers, store, { topics, total });
       console.log(`[ingest] tracker, postgres store: ${pgRate.toFixed(0)} events/s (ratio ${(pgRate / raw).toFixed(2)})`);
-      await store.close();
-      await dropSchema(schema);
+      await drop();
     }
   } else {
     console.log('[ingest] skipped: set KAFKA_BROKERS to measure ingestion');
   }
-  const mem = await MemorySagaStore.create({ contracts: [ORDER_CONTRACT] });
+  const mem = await memoryStore();
   await apiLatency(mem, 'memory');
   await mem.close();
   if (PG_URL !== undefined) {
-    const schema = `bench_${randomBytes(4).toString('hex')}`;
-    const store = await PostgresSagaStore.create({ connectionString: PG_URL, schema, contracts: [ORDER_CONTRACT] });
+    const { store, schema, drop } = await postgresStore(PG_URL);
     await apiLatency(store, 'postgres', async () => {
       const c = new pg.Client({ connectionString: PG_URL });
       await c.connect();
       await c.query(`ANALYZE "${schema}".sagas`);
       await c.end();
     });
-    await store.close();
-    await dropSchema(schema);
+    await drop();
   }
-}
-
-async function dropSchema(schema: string): Promise<void> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await c.end();
 }
 
 await main();

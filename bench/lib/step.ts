@@ -1,0 +1,109 @@
+// The one piece of work every "step" contender does, and the shared driver that feeds and times it:
+// read an OrderPlaced (Avro, Confluent framing), write a PaymentCharged keyed by the same saga id,
+// commit the consumed offset. Contenders differ only in the client that does it (raw kafkajs,
+// Troupe, NestJS, Kafka Streams); producing the input and measuring are the same code for all.
+import { Partitioners, type Admin, type IHeaders, type Kafka } from 'kafkajs';
+import { toHeaders } from '@troupe/core';
+import { MemorySchemaRegistry, subjectOf, type EventType } from '@troupe/schema-registry';
+import { OrderPlaced, PaymentCharged } from '../../test/generated/events.js';
+
+/** What a contender process is told (JSON in BENCH_STEP). */
+export interface StepConfig {
+  readonly contender: string;
+  readonly brokers: readonly string[];
+  readonly inTopic: string;
+  readonly outTopic: string;
+  readonly groupId: string;
+  readonly partitions: number;
+  /** Records per produce/transaction chunk. */
+  readonly batch: number;
+}
+
+export function stepTypes(cfg: Pick<StepConfig, 'inTopic' | 'outTopic'>): { In: EventType<OrderPlaced>; Out: EventType<PaymentCharged> } {
+  return { In: { ...OrderPlaced, topic: cfg.inTopic }, Out: { ...PaymentCharged, topic: cfg.outTopic } };
+}
+
+/**
+ * An in-process registry with OrderPlaced registered first (id 1) and PaymentCharged second
+ * (id 2): every contender process and the Java app agree on ids without a registry server, which
+ * would otherwise be one more JVM on a 2-core box.
+ */
+export async function stepCodec(cfg: Pick<StepConfig, 'inTopic' | 'outTopic'>): Promise<MemorySchemaRegistry> {
+  const { In, Out } = stepTypes(cfg);
+  const codec = new MemorySchemaRegistry();
+  const inId = await codec.register(subjectOf(In), In.schema);
+  const outId = await codec.register(subjectOf(Out), Out.schema);
+  if (inId !== SCHEMA_IDS.in || outId !== SCHEMA_IDS.out) throw new Error(`unexpected schema ids ${inId}/${outId}`);
+  return codec;
+}
+export const SCHEMA_IDS = { in: 1, out: 2 } as const;
+
+/** The step's business logic, shared by every Node contender. */
+export function paymentFor(order: OrderPlaced): PaymentCharged {
+  return { orderId: order.orderId, paymentId: `p-${order.orderId}`, amountCents: order.totalCents, currency: order.currency, method: 'CARD' };
+}
+
+/**
+ * Decode + logic + encode on raw bytes, for the contenders that do not use Troupe's envelope. The
+ * event types are built once: the codec caches per type object.
+ */
+export async function stepTransform(cfg: Pick<StepConfig, 'inTopic' | 'outTopic'>): Promise<(value: Buffer | null) => Promise<Buffer>> {
+  const codec = await stepCodec(cfg);
+  const { In, Out } = stepTypes(cfg);
+  return async (value) => codec.encode(Out, paymentFor((await codec.decode(value ?? Buffer.alloc(0), In)).payload));
+}
+
+/** Writes `n` OrderPlaced events (CloudEvents headers, key = saga id) to `topic`. */
+export async function produceInput(kafka: Kafka, args: { topic: string; n: number }): Promise<void> {
+  const { topic, n } = args;
+  const codec = await stepCodec({ inTopic: topic, outTopic: 'unused' });
+  const { In } = stepTypes({ inTopic: topic, outTopic: 'unused' });
+  const producer = kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const time = new Date().toISOString();
+  for (let i = 0; i < n; i += 1000) {
+    const messages: { key: string; value: Buffer; headers: IHeaders }[] = [];
+    for (let j = i; j < Math.min(n, i + 1000); j++) {
+      const id = `order-${j}`;
+      const value = await codec.encode(In, {
+        orderId: id,
+        customerId: 'c-1',
+        items: [{ sku: 'SKU-1', quantity: 1, unitPriceCents: 1000 }],
+        totalCents: 1000,
+        currency: 'EUR',
+        shippingAddress: { line1: 'Main 1', line2: null, city: 'Utrecht', postalCode: '3511', country: 'NL' },
+        couponCode: null,
+      });
+      const headers = toHeaders({ id: `e-${id}`, source: 'bench', type: In.name, time, sagaId: id, sagaType: 'order-fulfillment', sagaRole: 'start' });
+      messages.push({ key: id, value, headers });
+    }
+    await producer.send({ topic, messages });
+  }
+  await producer.disconnect();
+}
+
+const sumOffsets = (parts: readonly { offset?: string; high?: string }[], field: 'offset' | 'high'): number =>
+  parts.reduce((s, p) => s + Math.max(0, Number(p[field] ?? 0)), 0);
+
+/**
+ * Times a contender from the outside, the same way for every client and language: the clock
+ * starts when its first output record appears (so start-up and group join are not counted) and
+ * stops when the group's committed offsets cover the whole input (so the tail commit is).
+ */
+export async function timeStep(admin: Admin, args: { inTopic: string; outTopic: string; groupId: string; exited: () => string | undefined; timeoutMs: number }): Promise<number> {
+  const { inTopic, outTopic, groupId } = args;
+  const endSum = sumOffsets(await admin.fetchTopicOffsets(inTopic), 'high');
+  const deadline = Date.now() + args.timeoutMs;
+  let t0 = 0;
+  for (;;) {
+    const failed = args.exited();
+    if (failed !== undefined) throw new Error(`contender for group ${groupId} ended before finishing: ${failed}`);
+    if (Date.now() > deadline) throw new Error(`contender for group ${groupId} did not finish within ${args.timeoutMs} ms`);
+    if (t0 === 0 && sumOffsets(await admin.fetchTopicOffsets(outTopic), 'high') > 0) t0 = performance.now();
+    if (t0 !== 0) {
+      const [c] = await admin.fetchOffsets({ groupId, topics: [inTopic] });
+      if (sumOffsets(c?.partitions ?? [], 'offset') >= endSum) return (performance.now() - t0) / 1000;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
