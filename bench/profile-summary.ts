@@ -7,6 +7,7 @@ interface ProfileNode {
   readonly id: number;
   readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
   readonly hitCount?: number;
+  readonly children?: readonly number[];
 }
 interface Profile {
   readonly nodes: readonly ProfileNode[];
@@ -50,12 +51,34 @@ function summarise(file: string, top: number): void {
     const key = `${functionName || '(anonymous)'}  ${url.replace(/^.*\/(packages|node_modules)\//, '$1/')}:${lineNumber + 1}`;
     fns.set(key, (fns.get(key) ?? 0) + t);
   }
+  // Inclusive time of Troupe's own functions (their callees included, e.g. the Buffer work their
+  // headers cause), counted once per call path even when a function recurses.
+  const inclusive = new Map<string, number>();
+  const subtree = (id: number, open: Set<string>): number => {
+    const n = byId.get(id);
+    if (n === undefined) return 0;
+    let t = self.get(id) ?? 0;
+    const { functionName, url, lineNumber } = n.callFrame;
+    const key = bucketOf(url, functionName).startsWith('@troupe/') ? `${functionName || '(anonymous)'}  ${url.replace(/^.*\/packages\//, '')}:${lineNumber + 1}` : undefined;
+    const counted = key !== undefined && !open.has(key);
+    if (counted) open.add(key);
+    for (const c of n.children ?? []) t += subtree(c, open);
+    if (counted) {
+      open.delete(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + t);
+    }
+    return t;
+  };
+  const root = p.nodes[0];
+  if (root !== undefined) subtree(root.id, new Set());
   const pct = (t: number): string => `${((t / busy) * 100).toFixed(1).padStart(5)}%`;
   console.log(`${file}\n  wall ${(total / 1e6).toFixed(1)} s, busy (not idle) ${(busy / 1e6).toFixed(1)} s`);
   console.log('  self time by package:');
   for (const [b, t] of [...buckets].sort((a, c) => c[1] - a[1]).slice(0, 15)) console.log(`   ${pct(t)}  ${b}`);
   console.log(`  top ${top} functions (self):`);
   for (const [f, t] of [...fns].sort((a, c) => c[1] - a[1]).slice(0, top)) console.log(`   ${pct(t)}  ${f}`);
+  console.log(`  top ${top} Troupe functions (inclusive):`);
+  for (const [f, t] of [...inclusive].sort((a, c) => c[1] - a[1]).slice(0, top)) console.log(`   ${pct(t)}  ${f}`);
 }
 
 const [file, top] = process.argv.slice(2);

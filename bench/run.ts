@@ -15,10 +15,10 @@ import { buildKafkaStreams, startKafkaStreams } from './contenders/kafka-streams
 import { runSagas, type SagaRun } from './contenders/saga.js';
 import { produceSagaEvents } from './contenders/tracker.js';
 import type { WorkerJob } from './contenders/worker.js';
-import { parseBenchArgs, TRACKER_CONTENDERS, USAGE, type BenchOptions } from './lib/options.js';
+import { BASELINE_CONTENDERS, parseBenchArgs, TRACKER_CONTENDERS, USAGE, type BenchOptions } from './lib/options.js';
 import { startProcess, type Contender } from './lib/proc.js';
 import { formatTable, machine, median, ratio, series, writeResult, type Series } from './lib/results.js';
-import { produceInput, timeStep, type StepConfig } from './lib/step.js';
+import { createTopics as createStepTopics, produceInput, timeStep, type StepConfig } from './lib/step.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORKER = join(ROOT, 'bench/contenders/worker.ts');
@@ -64,9 +64,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 /** Each round runs `items` once, starting one further along than the round before. */
 const rotated = <T>(items: readonly T[], round: number): T[] => items.map((_, i) => items[(i + round) % items.length] as T);
 
-async function createTopics(topics: readonly string[]): Promise<void> {
-  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: opts.partitions, replicationFactor: 1 })) });
-}
+const createTopics = (topics: readonly string[]): Promise<void> => createStepTopics(admin, { topics, partitions: opts.partitions });
 
 let classpath: string | undefined;
 function startContender(cfg: StepConfig): Contender {
@@ -75,7 +73,8 @@ function startContender(cfg: StepConfig): Contender {
     return startKafkaStreams({ ...cfg, classpath, guarantee: cfg.contender === 'kstreams-eos' ? 'exactly_once_v2' : 'at_least_once', commitIntervalMs: 100 });
   }
   const job: WorkerJob = { kind: 'step', ...cfg };
-  const prof = opts.profileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', opts.profileDir, '--cpu-prof-name', `${cfg.contender}-${cfg.groupId}.cpuprofile`] : [];
+  // One folder per run: tsx's loader thread writes a profile of its own next to the main thread's.
+  const prof = opts.profileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(opts.profileDir, cfg.groupId)] : [];
   return startProcess(process.execPath, [...prof, '--import', 'tsx', WORKER], { ...process.env, BENCH_JOB: JSON.stringify(job) });
 }
 
@@ -167,7 +166,8 @@ async function sagaGroup(): Promise<void> {
 }
 
 try {
-  if (opts.groups.includes('step')) await stepGroup('step', opts.contenders, opts.events);
+  const baseline = process.env['BENCH_SDK_BASELINE'] !== undefined && !opts.contendersChosen ? BASELINE_CONTENDERS : [];
+  if (opts.groups.includes('step')) await stepGroup('step', [...opts.contenders, ...baseline], opts.events);
   if (opts.groups.includes('streams200k') && opts.streamsEvents > 0) {
     const wanted = ['troupe-eos', 'troupe-alo', 'raw-tx-100ms', 'kstreams-eos', 'kstreams-alo'].filter((c) => opts.contenders.includes(c));
     await stepGroup('streams', wanted, opts.streamsEvents);
@@ -191,6 +191,7 @@ const result = {
   command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
   load: { before: loadBefore, after: uptime() },
   machine: machine(),
+  baseline: process.env['BENCH_SDK_BASELINE'] ?? null,
   versions: { node: process.version, kafkajs: versionOf('kafkajs'), kafka: KAFKA_VERSION, kafkaStreams: '4.1.2', nestjsMicroservices: versionOf('@nestjs/microservices') },
   broker: { kind: kafkaHandle.kind, brokers },
   config: { rounds: opts.rounds, events: n, streamsEvents: opts.streamsEvents, partitions: opts.partitions, batch: opts.batch, trackerSagas: opts.trackerSagas, sagaSaturation: opts.sagaSaturation, sagaFixed: opts.sagaFixed, sagaRounds: opts.sagaRounds },
@@ -205,6 +206,8 @@ const result = {
     trackerPostgresVsRawConsumer: ratio(results, `tracker-postgres @${trackerKey}`, `tracker-raw @${trackerKey}`),
     sdkTxVsKafkaStreams: ratio(results, `troupe-eos @${s}`, `kstreams-eos @${s}`),
     sdkVsKafkaStreamsAlo: ratio(results, `troupe-alo @${s}`, `kstreams-alo @${s}`),
+    sdkVsBaseline: ratio(results, `troupe-alo @${n}`, `troupe-alo-baseline @${n}`),
+    sdkTxVsBaseline: ratio(results, `troupe-eos @${n}`, `troupe-eos-baseline @${n}`),
   },
   sagasPerSecond: sagaRuns.saturation.length > 0 ? Math.round(median(sagaRuns.saturation.map((r) => r.sagasPerSecond))) : null,
   sagaLatencyMs:

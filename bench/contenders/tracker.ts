@@ -6,6 +6,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { toHeaders, type EventEnvelope } from '@troupe/core';
 import { KafkaIngest, MemorySagaStore, PostgresSagaStore, type SagaStore, type TrackedEvent } from '@troupe/saga-tracker';
+import { createTopics } from '../lib/step.js';
 import { ORDER_CONTRACT, chain, type Kind } from '../../packages/saga-tracker/src/order-saga.fixture.js';
 
 const SHAPES: readonly (readonly Kind[])[] = [
@@ -29,7 +30,7 @@ export async function produceSagaEvents(brokers: readonly string[], args: { pref
   const topics = TRACKER_TOPICS.map(topicOf);
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: args.partitions })) });
+  await createTopics(admin, { topics, partitions: args.partitions });
   await admin.disconnect();
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();

@@ -5,12 +5,13 @@
 //   tracker contenders print {"rate": events/s} as their last stdout line and exit.
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
-import { KafkaTransport } from '@troupe/sdk';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { StepConfig } from '../lib/step.js';
 import { nestMicroservice } from './nest.js';
 import { rawAtLeastOnce, rawTransactional } from './raw.js';
 import { memoryStore, postgresStore, rawConsume, trackerConsume } from './tracker.js';
-import { troupeParticipant } from './troupe.js';
+import { troupeParticipant, type Sdk } from './troupe.js';
 
 export type WorkerJob =
   | ({ readonly kind: 'step' } & StepConfig)
@@ -28,9 +29,14 @@ async function startStep(job: StepConfig): Promise<() => Promise<void>> {
     case 'nest':
       return nestMicroservice(job);
     case 'troupe-alo':
-    case 'troupe-eos': {
-      const transport = await KafkaTransport.create({ brokers: [...job.brokers], clientId: job.contender, logger: pino({ level: 'silent' }) });
-      const stop = await troupeParticipant(transport, { ...job, delivery: job.contender === 'troupe-eos' ? 'exactly-once' : 'at-least-once' });
+    case 'troupe-eos':
+    case 'troupe-alo-baseline':
+    case 'troupe-eos-baseline': {
+      const baseline = process.env['BENCH_SDK_BASELINE'];
+      if (job.contender.endsWith('-baseline') && baseline === undefined) throw new Error(`${job.contender} needs BENCH_SDK_BASELINE (a built packages/sdk/dist)`);
+      const sdk = (job.contender.endsWith('-baseline') ? await import(pathToFileURL(join(baseline ?? '', 'index.js')).href) : await import('@troupe/sdk')) as Sdk;
+      const transport = await sdk.KafkaTransport.create({ brokers: [...job.brokers], clientId: job.contender, logger: pino({ level: 'silent' }) });
+      const stop = await troupeParticipant(sdk, transport, { ...job, delivery: job.contender.startsWith('troupe-eos') ? 'exactly-once' : 'at-least-once' });
       return async () => {
         await stop();
         await transport.close();

@@ -11,6 +11,7 @@ describe('parseBenchArgs', () => {
     expect(o).toMatchObject({ quick: false, rounds: 3, events: 50_000, streamsEvents: 200_000, partitions: 6, resultsDir: '/r', profileDir: undefined });
     expect(o.groups).toEqual(GROUPS);
     expect(o.contenders).toEqual(STEP_CONTENDERS);
+    expect(o.contendersChosen).toBe(false);
   });
 
   it('--quick shrinks the sizes and skips the 200k Kafka Streams comparison, still 3 rounds', () => {
@@ -20,7 +21,7 @@ describe('parseBenchArgs', () => {
 
   it('takes explicit lists and numbers', () => {
     const o = parseBenchArgs(['--only', 'step,tracker', '--contenders', 'raw-alo,troupe-eos', '--events', '2000', '--rounds', '1', '--profile', '/p', '--results', '/x'], '/r');
-    expect(o).toMatchObject({ groups: ['step', 'tracker'], contenders: ['raw-alo', 'troupe-eos'], events: 2000, rounds: 1, profileDir: '/p', resultsDir: '/x' });
+    expect(o).toMatchObject({ groups: ['step', 'tracker'], contenders: ['raw-alo', 'troupe-eos'], contendersChosen: true, events: 2000, rounds: 1, profileDir: '/p', resultsDir: '/x' });
   });
 
   it('refuses unknown names, bad numbers and unknown flags with the usage', () => {

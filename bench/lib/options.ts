@@ -2,6 +2,8 @@
 import { parseArgs } from 'node:util';
 
 export const STEP_CONTENDERS = ['raw-alo', 'raw-tx', 'raw-tx-100ms', 'troupe-alo', 'troupe-eos', 'nest', 'kstreams-alo', 'kstreams-eos'] as const;
+/** Troupe built from other code (BENCH_SDK_BASELINE=path/to/packages/sdk/dist), run next to the current build. */
+export const BASELINE_CONTENDERS = ['troupe-alo-baseline', 'troupe-eos-baseline'] as const;
 export const TRACKER_CONTENDERS = ['tracker-raw', 'tracker-memory', 'tracker-postgres'] as const;
 export const GROUPS = ['step', 'streams200k', 'tracker', 'saga'] as const;
 export type Group = (typeof GROUPS)[number];
@@ -12,6 +14,8 @@ export interface BenchOptions {
   readonly groups: readonly Group[];
   /** Step contenders to run (default all). */
   readonly contenders: readonly string[];
+  /** --contenders was given. */
+  readonly contendersChosen: boolean;
   /** Events per step run. */
   readonly events: number;
   /** Events per run for the Kafka Streams comparison (0 = skip). */
@@ -34,12 +38,14 @@ export const USAGE = `usage: npm run bench [-- options]
   --rounds N            interleaved rounds (default 3)
   --only LIST           groups to run: ${GROUPS.join(',')} (default all)
   --contenders LIST     step contenders: ${STEP_CONTENDERS.join(',')}
+                        (and ${BASELINE_CONTENDERS.join(',')}, added by default when BENCH_SDK_BASELINE is set)
   --events N            events per step run (default 50000; quick 5000)
   --streams-events N    events per run of the Kafka Streams comparison (default 200000; quick 0 = skip)
   --partitions N        input partitions (default 6)
   --profile DIR         node --cpu-prof for the Node step contenders, profiles in DIR
   --results DIR         where the result JSON goes (default bench/results)
 env: KAFKA_BROKERS (use this broker instead of starting one), SCHEMA_REGISTRY_URL,
+     BENCH_SDK_BASELINE (a built packages/sdk/dist of other code, e.g. main's, to measure a change against),
      DATABASE_URL (PostgreSQL for the tracker's store and the demo; default postgres://postgres@127.0.0.1:5432/test)`;
 
 const positiveInt = (name: string, v: string | undefined, fallback: number, min = 1): number => {
@@ -49,8 +55,8 @@ const positiveInt = (name: string, v: string | undefined, fallback: number, min 
   return n;
 };
 
-function list<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): readonly T[] {
-  if (v === undefined) return allowed;
+function list<T extends string>(name: string, v: string | undefined, allowed: readonly T[], fallback: readonly T[] = allowed): readonly T[] {
+  if (v === undefined) return fallback;
   const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const bad = items.filter((s) => !(allowed as readonly string[]).includes(s));
   if (bad.length > 0 || items.length === 0) throw new Error(`--${name}: unknown '${bad.join(',') || v}'; choose from ${allowed.join(',')}\n${USAGE}`);
@@ -78,7 +84,8 @@ export function parseBenchArgs(argv: readonly string[], defaultResultsDir: strin
     quick,
     rounds: positiveInt('rounds', values.rounds, 3),
     groups: list('only', values.only, GROUPS),
-    contenders: list('contenders', values.contenders, STEP_CONTENDERS),
+    contenders: list('contenders', values.contenders, [...STEP_CONTENDERS, ...BASELINE_CONTENDERS], STEP_CONTENDERS),
+    contendersChosen: values.contenders !== undefined,
     events: positiveInt('events', values.events, quick ? 5_000 : 50_000),
     streamsEvents: positiveInt('streams-events', values['streams-events'], quick ? 0 : 200_000, 0),
     partitions: positiveInt('partitions', values.partitions, 6),

@@ -3,6 +3,7 @@
 // commit the consumed offset. Contenders differ only in the client that does it (raw kafkajs,
 // Troupe, NestJS, Kafka Streams); producing the input and measuring are the same code for all.
 import { Partitioners, type Admin, type IHeaders, type Kafka } from 'kafkajs';
+import { waitFor } from '@troupe/testing';
 import { toHeaders } from '@troupe/core';
 import { MemorySchemaRegistry, subjectOf, type EventType } from '@troupe/schema-registry';
 import { OrderPlaced, PaymentCharged } from '../../test/generated/events.js';
@@ -53,6 +54,21 @@ export async function stepTransform(cfg: Pick<StepConfig, 'inTopic' | 'outTopic'
   return async (value) => codec.encode(Out, paymentFor((await codec.decode(value ?? Buffer.alloc(0), In)).payload));
 }
 
+/**
+ * Creates topics and waits until every partition has a leader. kafkajs's own `waitForLeaders`
+ * gives up when a fresh KRaft broker answers UNKNOWN_TOPIC_OR_PARTITION for a moment.
+ */
+export async function createTopics(admin: Admin, args: { topics: readonly string[]; partitions: number }): Promise<void> {
+  await admin.createTopics({ waitForLeaders: false, topics: args.topics.map((topic) => ({ topic, numPartitions: args.partitions, replicationFactor: 1 })) });
+  await waitFor(
+    async () => {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [...args.topics] });
+      return topics.length === args.topics.length && topics.every((t) => t.partitions.length === args.partitions && t.partitions.every((p) => p.leader >= 0));
+    },
+    { description: `leaders for ${args.topics.join(', ')}`, timeoutMs: 60_000, intervalMs: 100 },
+  );
+}
+
 /** Writes `n` OrderPlaced events (CloudEvents headers, key = saga id) to `topic`. */
 export async function produceInput(kafka: Kafka, args: { topic: string; n: number }): Promise<void> {
   const { topic, n } = args;
@@ -99,9 +115,10 @@ export async function timeStep(admin: Admin, args: { inTopic: string; outTopic: 
     const failed = args.exited();
     if (failed !== undefined) throw new Error(`contender for group ${groupId} ended before finishing: ${failed}`);
     if (Date.now() > deadline) throw new Error(`contender for group ${groupId} did not finish within ${args.timeoutMs} ms`);
-    if (t0 === 0 && sumOffsets(await admin.fetchTopicOffsets(outTopic), 'high') > 0) t0 = performance.now();
+    // A fresh topic's leader may not be known yet for a moment: a failed look-up means "not yet".
+    if (t0 === 0 && sumOffsets(await admin.fetchTopicOffsets(outTopic).catch(() => []), 'high') > 0) t0 = performance.now();
     if (t0 !== 0) {
-      const [c] = await admin.fetchOffsets({ groupId, topics: [inTopic] });
+      const [c] = await admin.fetchOffsets({ groupId, topics: [inTopic] }).catch(() => []);
       if (sumOffsets(c?.partitions ?? [], 'offset') >= endSum) return (performance.now() - t0) / 1000;
     }
     await new Promise((r) => setTimeout(r, 20));
