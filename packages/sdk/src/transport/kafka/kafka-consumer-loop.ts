@@ -13,6 +13,7 @@ export interface TransportSettings {
   readonly transactionTimeoutMs: number;
   readonly redeliveryDelayMs: number;
   readonly commitAttempts: number;
+  readonly transactionRetryMs: number;
   readonly maxWaitTimeMs: number;
   readonly logger: Logger;
   /** The SASL user name, for access errors. */
@@ -262,6 +263,9 @@ export class KafkaConsumerLoop implements ConsumerHandle {
         idempotent: true,
         maxInFlightRequests: 1,
         transactionTimeout: this.opts.transactionTimeoutMs,
+        // A shorter first delay (see transactionRetryMs) and 8 retries instead of 5, so a broker
+        // fail-over is still waited out for as long as with kafkajs's defaults.
+        retry: { initialRetryTime: this.opts.transactionRetryMs, retries: 8 },
         createPartitioner: Partitioners.DefaultPartitioner,
       });
       // kafkajs registers the transactional id (InitProducerId, which fences every earlier
