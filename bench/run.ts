@@ -78,15 +78,15 @@ function startContender(cfg: StepConfig): Contender {
   return startProcess(process.execPath, [...prof, '--import', 'tsx', WORKER], { ...process.env, BENCH_JOB: JSON.stringify(job) });
 }
 
-/** One timed run of one step contender on a fresh output topic and group; events/s. */
-async function stepRun(contender: string, input: { topic: string; n: number; label: string }): Promise<number> {
+/** One timed run of one step contender on a fresh output topic and group: events/s and CPU µs per event. */
+async function stepRun(contender: string, input: { topic: string; n: number; label: string }): Promise<{ rate: number; cpuUs: number | undefined }> {
   const id = `${contender}-${run}-${input.label}-${randomBytes(2).toString('hex')}`;
   const cfg: StepConfig = { contender, brokers, inTopic: input.topic, outTopic: `bench-out-${id}`, groupId: `bench-${id}`, partitions: opts.partitions, batch: opts.batch };
   await createTopics([cfg.outTopic]);
   const proc = startContender(cfg);
   try {
-    const secs = await timeStep(admin, { inTopic: cfg.inTopic, outTopic: cfg.outTopic, groupId: cfg.groupId, exited: proc.exited, timeoutMs: 600_000 });
-    return input.n / secs;
+    const t = await timeStep(admin, { inTopic: cfg.inTopic, outTopic: cfg.outTopic, groupId: cfg.groupId, pid: proc.child.pid, exited: proc.exited, timeoutMs: 600_000 });
+    return { rate: input.n / t.seconds, cpuUs: t.cpuSeconds === undefined ? undefined : (t.cpuSeconds * 1e6) / input.n };
   } finally {
     await proc.stop();
   }
@@ -98,15 +98,18 @@ async function stepGroup(name: string, contenders: readonly string[], n: number)
   say(`${name}: writing ${n} OrderPlaced events to ${topic} (${opts.partitions} partitions)`);
   await produceInput(kafka, { topic, n });
   const rates = new Map<string, number[]>(contenders.map((c) => [c, []]));
+  const cpu = new Map<string, number[]>(contenders.map((c) => [c, []]));
   for (let round = 0; round < opts.rounds; round++) {
     say(`${name}: round ${round + 1}/${opts.rounds}; ${uptime()}`);
     for (const c of rotated(contenders, round)) {
-      const rate = await stepRun(c, { topic, n, label: name });
-      say(`  ${c}: ${rate.toFixed(0)} events/s`);
-      rates.get(c)?.push(rate);
+      const r = await stepRun(c, { topic, n, label: name });
+      say(`  ${c}: ${r.rate.toFixed(0)} events/s, ${r.cpuUs?.toFixed(1) ?? '?'} µs CPU/event`);
+      rates.get(c)?.push(r.rate);
+      if (r.cpuUs !== undefined) cpu.get(c)?.push(r.cpuUs);
     }
   }
   for (const [c, r] of rates) results[`${c} @${n}`] = series('events/s', r);
+  for (const [c, r] of cpu) if (r.length > 0) results[`${c} @${n} cpu`] = series('µs CPU/event', r);
 }
 
 async function postgresReachable(): Promise<boolean> {
@@ -207,6 +210,11 @@ const result = {
     sdkTxVsKafkaStreams: ratio(results, `troupe-eos @${s}`, `kstreams-eos @${s}`),
     sdkVsKafkaStreamsAlo: ratio(results, `troupe-alo @${s}`, `kstreams-alo @${s}`),
     sdkVsBaseline: ratio(results, `troupe-alo @${n}`, `troupe-alo-baseline @${n}`),
+    // CPU per event, raw over Troupe (so, like the others, > 1 would mean Troupe is cheaper).
+    sdkVsRawCpu: ratio(results, `raw-alo @${n} cpu`, `troupe-alo @${n} cpu`),
+    sdkTxVsRawTxCpu: ratio(results, `${bestRawTx} cpu`, `troupe-eos @${n} cpu`),
+    sdkCpuVsBaseline: ratio(results, `troupe-alo-baseline @${n} cpu`, `troupe-alo @${n} cpu`),
+    sdkTxCpuVsBaseline: ratio(results, `troupe-eos-baseline @${n} cpu`, `troupe-eos @${n} cpu`),
     sdkTxVsBaseline: ratio(results, `troupe-eos @${n}`, `troupe-eos-baseline @${n}`),
   },
   sagasPerSecond: sagaRuns.saturation.length > 0 ? Math.round(median(sagaRuns.saturation.map((r) => r.sagasPerSecond))) : null,

@@ -2,6 +2,7 @@
 // read an OrderPlaced (Avro, Confluent framing), write a PaymentCharged keyed by the same saga id,
 // commit the consumed offset. Contenders differ only in the client that does it (raw kafkajs,
 // Troupe, NestJS, Kafka Streams); producing the input and measuring are the same code for all.
+import { readFileSync } from 'node:fs';
 import { Partitioners, type Admin, type IHeaders, type Kafka } from 'kafkajs';
 import { waitFor } from '@troupe/testing';
 import { toHeaders } from '@troupe/core';
@@ -101,25 +102,51 @@ export async function produceInput(kafka: Kafka, args: { topic: string; n: numbe
 const sumOffsets = (parts: readonly { offset?: string; high?: string }[], field: 'offset' | 'high'): number =>
   parts.reduce((s, p) => s + Math.max(0, Number(p[field] ?? 0)), 0);
 
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc (Linux). */
+export function cpuSecondsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces): utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = 100;
+
 /**
  * Times a contender from the outside, the same way for every client and language: the clock
  * starts when its first output record appears (so start-up and group join are not counted) and
- * stops when the group's committed offsets cover the whole input (so the tail commit is).
+ * stops when the group's committed offsets cover the whole input (so the tail commit is). Over
+ * the same window it reads the contender's CPU time, which a loaded machine distorts far less
+ * than wall time.
  */
-export async function timeStep(admin: Admin, args: { inTopic: string; outTopic: string; groupId: string; exited: () => string | undefined; timeoutMs: number }): Promise<number> {
+export async function timeStep(
+  admin: Admin,
+  args: { inTopic: string; outTopic: string; groupId: string; pid: number | undefined; exited: () => string | undefined; timeoutMs: number },
+): Promise<{ seconds: number; cpuSeconds: number | undefined }> {
   const { inTopic, outTopic, groupId } = args;
   const endSum = sumOffsets(await admin.fetchTopicOffsets(inTopic), 'high');
   const deadline = Date.now() + args.timeoutMs;
   let t0 = 0;
+  let cpu0: number | undefined;
   for (;;) {
     const failed = args.exited();
     if (failed !== undefined) throw new Error(`contender for group ${groupId} ended before finishing: ${failed}`);
     if (Date.now() > deadline) throw new Error(`contender for group ${groupId} did not finish within ${args.timeoutMs} ms`);
     // A fresh topic's leader may not be known yet for a moment: a failed look-up means "not yet".
-    if (t0 === 0 && sumOffsets(await admin.fetchTopicOffsets(outTopic).catch(() => []), 'high') > 0) t0 = performance.now();
+    if (t0 === 0 && sumOffsets(await admin.fetchTopicOffsets(outTopic).catch(() => []), 'high') > 0) {
+      t0 = performance.now();
+      cpu0 = cpuSecondsOf(args.pid);
+    }
     if (t0 !== 0) {
       const [c] = await admin.fetchOffsets({ groupId, topics: [inTopic] }).catch(() => []);
-      if (sumOffsets(c?.partitions ?? [], 'offset') >= endSum) return (performance.now() - t0) / 1000;
+      if (sumOffsets(c?.partitions ?? [], 'offset') >= endSum) {
+        const cpu1 = cpuSecondsOf(args.pid);
+        return { seconds: (performance.now() - t0) / 1000, cpuSeconds: cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined };
+      }
     }
     await new Promise((r) => setTimeout(r, 20));
   }
