@@ -1,4 +1,4 @@
-import { context, trace, TraceFlags, type Context, type SpanContext } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import { randomBytes } from 'node:crypto';
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -41,4 +41,126 @@ export function outgoingTraceparent(fallback: string | undefined): string | unde
   const sc = trace.getSpanContext(context.active());
   if (sc && trace.isSpanContextValid(sc)) return formatTraceparent(sc);
   return fallback;
+}
+
+// Spans of a saga, after OpenTelemetry's messaging semantic conventions. Only `@opentelemetry/api`
+// is used: without an installed SDK every span is a no-op and `traceparent` still propagates.
+//
+//   send <topic>      PRODUCER  Publisher.publish, and every event a handler emits
+//   process <topic>   CONSUMER  one consumed record; parent = the producer span in its traceparent
+//   handle <route>    INTERNAL  one handler attempt: troupe.saga.id, troupe.saga.step, troupe.attempt
+//
+// So one saga is one trace: publish → process → handle → send → process → ...
+
+const TRACER_NAME = '@troupe/sdk';
+
+function tracer(): Tracer {
+  return trace.getTracer(TRACER_NAME);
+}
+
+/** What the spans say about the event, in OpenTelemetry's messaging and Troupe's own attributes. */
+export interface SpanEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly sagaId: string;
+  readonly sagaType?: string;
+  readonly step?: string;
+}
+
+function eventAttributes(topic: string, e: SpanEvent): Attributes {
+  return {
+    'messaging.system': 'kafka',
+    'messaging.destination.name': topic,
+    'messaging.message.id': e.id,
+    'messaging.kafka.message.key': e.sagaId,
+    'cloudevents.event_id': e.id,
+    'cloudevents.event_type': e.type,
+    'troupe.saga.id': e.sagaId,
+    ...(e.sagaType !== undefined ? { 'troupe.saga.type': e.sagaType } : {}),
+    ...(e.step !== undefined ? { 'troupe.saga.step': e.step } : {}),
+  };
+}
+
+/** The context to start a span in: the caller's active span when there is one, else `fallback`. */
+function parentContext(fallback: Context): Context {
+  const active = trace.getSpanContext(context.active());
+  return active !== undefined && trace.isSpanContextValid(active) ? context.active() : fallback;
+}
+
+/**
+ * A PRODUCER span for an event about to be sent, and the `traceparent` the event carries: the
+ * span's own when an SDK records it, else `fallback` (the handled event's, so propagation works
+ * without an SDK). End the span when the send is done (or, for emitted events, appended).
+ */
+export function startSendSpan(topic: string, e: SpanEvent, parent: Context, fallback: string | undefined): { span: Span; traceparent: string | undefined } {
+  const span = tracer().startSpan(
+    `send ${topic}`,
+    { kind: SpanKind.PRODUCER, attributes: { ...eventAttributes(topic, e), 'messaging.operation.type': 'send', 'messaging.operation.name': 'send' } },
+    parentContext(parent),
+  );
+  const sc = span.spanContext();
+  return { span, traceparent: span.isRecording() && trace.isSpanContextValid(sc) ? formatTraceparent(sc) : fallback };
+}
+
+/** A CONSUMER span for one consumed record, child of the span that sent it (its `traceparent`). */
+export function startProcessSpan(
+  record: { readonly topic: string; readonly partition: number; readonly offset: string },
+  e: SpanEvent & { readonly traceparent?: string | undefined },
+  groupId: string,
+): { span: Span; ctx: Context } {
+  const parent = contextFromTraceparent(e.traceparent);
+  const span = tracer().startSpan(
+    `process ${record.topic}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        ...eventAttributes(record.topic, e),
+        'messaging.operation.type': 'process',
+        'messaging.operation.name': 'process',
+        'messaging.consumer.group.name': groupId,
+        'messaging.destination.partition.id': String(record.partition),
+        'messaging.kafka.offset': Number(record.offset),
+      },
+    },
+    parent,
+  );
+  return { span, ctx: trace.setSpan(parent, span) };
+}
+
+/** An INTERNAL span for one attempt of one handler. */
+export function startHandleSpan(
+  parent: Context,
+  h: { readonly participant: string; readonly route: string; readonly sagaId: string; readonly step?: string; readonly attempt: number },
+): { span: Span; ctx: Context } {
+  const span = tracer().startSpan(
+    `handle ${h.route}`,
+    {
+      kind: SpanKind.INTERNAL,
+      attributes: {
+        'troupe.participant': h.participant,
+        'troupe.handler': h.route,
+        'troupe.saga.id': h.sagaId,
+        ...(h.step !== undefined ? { 'troupe.saga.step': h.step } : {}),
+        'troupe.attempt': h.attempt,
+      },
+    },
+    parent,
+  );
+  return { span, ctx: trace.setSpan(parent, span) };
+}
+
+/** Ends a span, marking it failed with the error when there is one. */
+export function endSpan(span: Span, error?: unknown): void {
+  if (error !== undefined) {
+    const message = error instanceof Error ? error.message : typeof error === 'string' ? error : JSON.stringify(error);
+    span.recordException(error instanceof Error ? error : message);
+    span.setStatus({ code: SpanStatusCode.ERROR, message });
+  }
+  span.end();
+}
+
+/** `trace_id`/`span_id` for log lines, when the span is real (an SDK is installed). */
+export function logTraceFields(span: Span): { trace_id?: string; span_id?: string } {
+  const sc = span.spanContext();
+  return span.isRecording() && trace.isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
 }

@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import { EnvelopeError, parseEnvelope, type EventEnvelope } from '@troupe/core';
 import { SchemaRegistryError, type EventCodec } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
@@ -5,6 +6,7 @@ import { MARKER_HEADER, type DeadLetterReason } from '../dead-letter/dead-letter
 import type { DeadLetterer } from '../dead-letter/dead-letterer.js';
 import { describeError } from '../errors.js';
 import type { ParticipantMetrics } from '../operations/metrics.js';
+import { endSpan, logTraceFields, startProcessSpan } from '../operations/trace.js';
 import { isRetriable } from '../retry/retry-policy.js';
 import { originalOf, readRetryInfo, retryRecord } from '../retry/retry-topic.js';
 import type { InboundMessage, OutboundRecord, PartitionBatch } from '../transport/transport.js';
@@ -27,6 +29,8 @@ export type MessageOutcome =
 
 export interface DispatcherDeps {
   readonly participant: string;
+  /** The consumer group, for the process span. */
+  readonly groupId: string;
   readonly codec: EventCodec;
   readonly routes: RouteTable;
   readonly retryTopic: { readonly topic: string; readonly delayMs: number; readonly attempts: number } | undefined;
@@ -102,14 +106,38 @@ export class Dispatcher {
     turn: Turn,
     retried: RetriedPass | undefined,
   ): Promise<MessageOutcome> {
-    const { deadLetters, participant } = this.deps;
     const all = this.deps.routes.byType.get(env.type) ?? [];
     const routes = retried?.routes ? all.filter((r) => retried.routes?.includes(r.label)) : all;
-    const log = lazyChild(this.deps.logger, () => ({ sagaId: env.sagaId, eventId: env.id, eventType: env.type }));
+    const process = startProcessSpan(message, { ...env, ...(env.sagaStep !== undefined ? { step: env.sagaStep } : {}) }, this.deps.groupId);
+    let failure: unknown;
+    try {
+      const log = lazyChild(this.deps.logger, () => ({ sagaId: env.sagaId, eventId: env.id, eventType: env.type, ...logTraceFields(process.span) }));
+      const outcome = await this.dispatchRoutes({ message, env, turn, retried, routes, log, trace: process.ctx });
+      if (outcome.kind === 'transient') failure = new Error(outcome.reason);
+      return outcome;
+    } catch (err) {
+      failure = err;
+      throw err;
+    } finally {
+      endSpan(process.span, failure);
+    }
+  }
+
+  private async dispatchRoutes(r: {
+    readonly message: InboundMessage;
+    readonly env: EventEnvelope;
+    readonly turn: Turn;
+    readonly retried: RetriedPass | undefined;
+    readonly routes: readonly Route[];
+    readonly log: Logger;
+    readonly trace: Context;
+  }): Promise<MessageOutcome> {
+    const { message, env, turn, retried, routes, log, trace } = r;
+    const { deadLetters, participant } = this.deps;
     const decoded = await this.decode(message, routes[0], log);
     if (decoded.kind !== 'payload') return decoded.outcome;
 
-    const a: Handling = { message, env, payload: decoded.payload, slip: readRoutingSlip(message.headers), log, batch: turn.batch };
+    const a: Handling = { message, env, payload: decoded.payload, slip: readRoutingSlip(message.headers), log, batch: turn.batch, trace };
     const out: OutboundRecord[] = [];
     const failed: { route: Route; error: unknown; attempts: number }[] = [];
     for (const route of routes) {

@@ -1,3 +1,4 @@
+import { context, type Context } from '@opentelemetry/api';
 import { hash } from 'node:crypto';
 import { toHeaders, type EventEnvelope, type SagaContract } from '@troupe/core';
 import { type EventCodec, type EventType } from '@troupe/schema-registry';
@@ -7,7 +8,7 @@ import type { CompensationContext, EmitOptions, StepContext } from './handlers.j
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { ROUTING_SLIP_HEADER, writeRoutingSlip, type RoutingSlip } from './routing-slip.js';
 import { roleInContracts } from './saga-roles.js';
-import { outgoingTraceparent } from '../operations/trace.js';
+import { outgoingTraceparent, startSendSpan } from '../operations/trace.js';
 import type { OutboundRecord } from '../transport/transport.js';
 
 /** Deterministic event id: a redelivered or retried handler emits events with the same `ce_id`. */
@@ -21,6 +22,8 @@ export function derivedEventId(parts: readonly string[]): string {
 
 export interface EventContextDeps {
   readonly participant: string;
+  /** The handler's span context: emitted events are sent from a child span of it. @default the active context */
+  readonly trace?: Context;
   readonly groupId: string;
   readonly codec: EventCodec;
   readonly contracts: readonly SagaContract[];
@@ -131,9 +134,18 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
     const value = await encodeOrThrow(d.codec, type, payload);
     const derived = roleInContracts(d.contracts, d.envelope.sagaType, type.name);
     const stepName = options?.step ?? derived?.step;
-    const traceparent = outgoingTraceparent(d.envelope.traceparent);
+    const id = derivedEventId([d.groupId, d.envelope.id, d.route, String(this.emitCount++)]);
+    const send = startSendSpan(
+      type.topic,
+      { id, type: type.name, sagaId: d.envelope.sagaId, sagaType: d.envelope.sagaType, ...(stepName !== undefined ? { step: stepName } : {}) },
+      d.trace ?? context.active(),
+      outgoingTraceparent(d.envelope.traceparent),
+    );
+    // The record is appended now and sent with the batch's transaction; the span covers the append.
+    send.span.end();
+    const traceparent = send.traceparent;
     const env: EventEnvelope = {
-      id: derivedEventId([d.groupId, d.envelope.id, d.route, String(this.emitCount++)]),
+      id,
       source: d.participant,
       type: type.name,
       time: new Date().toISOString(),

@@ -1,4 +1,4 @@
-import { context } from '@opentelemetry/api';
+import { context, type Context, type Span } from '@opentelemetry/api';
 import { withRetries, type EventEnvelope, type SagaContract } from '@troupe/core';
 import type { EventCodec } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
@@ -6,7 +6,7 @@ import type { DeadLetterer } from '../dead-letter/dead-letterer.js';
 import { describeError, SdkError } from '../errors.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import type { ParticipantMetrics } from '../operations/metrics.js';
-import { contextFromTraceparent } from '../operations/trace.js';
+import { endSpan, logTraceFields, startHandleSpan } from '../operations/trace.js';
 import { backoffDelay, isRetriable, type RetryPolicy } from '../retry/retry-policy.js';
 import type { InboundMessage, OutboundRecord, PartitionBatch } from '../transport/transport.js';
 import { lazyChild } from '../util/lazy-logger.js';
@@ -23,6 +23,8 @@ export interface Handling {
   readonly slip: RoutingSlip;
   readonly log: Logger;
   readonly batch: PartitionBatch;
+  /** The record's process span: handler spans are its children. */
+  readonly trace: Context;
 }
 
 /**
@@ -60,12 +62,22 @@ export class HandlerRunner {
     let ctx: EventContext | undefined;
     const result = await withRetries(
       async (attempt) => {
-        ctx = this.contextFor(route, a, attempt);
+        const handle = startHandleSpan(a.trace, {
+          participant: this.deps.participant,
+          route: route.label,
+          sagaId: a.env.sagaId,
+          ...(route.kind === 'on' ? {} : { step: route.def.name }),
+          attempt,
+        });
+        ctx = this.contextFor(route, a, attempt, handle);
         const timer = instruments.duration.startTimer(labels);
         try {
-          await context.with(contextFromTraceparent(a.env.traceparent), () => this.invoke(route, a, ctx as EventContext));
+          // Active for spans the user starts (with a context manager installed); emits use it explicitly.
+          await context.with(handle.ctx, () => this.invoke(route, a, ctx as EventContext));
+          endSpan(handle.span);
           return ctx.outputs;
         } catch (err) {
+          endSpan(handle.span, err);
           instruments.failed.inc(labels);
           throw err;
         } finally {
@@ -99,7 +111,7 @@ export class HandlerRunner {
     const out: OutboundRecord[] = [this.deps.deadLetters.record(a.message, 'HANDLER_FAILED', describeError(error), { attempts, log: a.log })];
     this.deps.deadLetters.rememberDead(a.env.sagaId);
     if (route.kind === 'step') {
-      const ctx = this.contextFor(route, a, attempts + 1);
+      const ctx = this.contextFor(route, a, attempts + 1, undefined);
       try {
         const failure = route.def.onGiveUp({ payload: a.payload, error, ctx });
         await ctx.fail(failure);
@@ -125,15 +137,16 @@ export class HandlerRunner {
     }
   }
 
-  private contextFor(route: Route, a: Handling, attempt: number): EventContext {
+  private contextFor(route: Route, a: Handling, attempt: number, handle: { readonly span: Span; readonly ctx: Context } | undefined): EventContext {
     const d = this.deps;
     return new EventContext({
+      trace: handle?.ctx ?? a.trace,
       participant: d.participant,
       groupId: d.groupId,
       codec: d.codec,
       contracts: d.contracts,
       store: d.store,
-      logger: lazyChild(a.log, () => ({ handler: route.label, attempt })),
+      logger: lazyChild(a.log, () => ({ handler: route.label, attempt, ...(handle ? logTraceFields(handle.span) : {}) })),
       route: route.label,
       envelope: a.env,
       slip: a.slip,

@@ -63,6 +63,7 @@ export class Participant {
     this.parked = new ParkedSagas({ transport: this.transport, groupId: opts.groupId, retryTopic: opts.retryTopic?.topic, logger: this.logger });
     this.dispatcher = new Dispatcher({
       participant: opts.name,
+      groupId: opts.groupId,
       codec: options.codec,
       routes,
       retryTopic: opts.retryTopic,

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { context } from '@opentelemetry/api';
 import { OptionChecks, toHeaders, type EventEnvelope, type SagaContract, type SagaRole } from '@troupe/core';
 import { type EventCodec, type EventType } from '@troupe/schema-registry';
 import { encodeOrThrow } from '../participant/encode.js';
 import { SdkError, throwIfInvalid } from '../errors.js';
 import { roleInContracts } from '../participant/saga-roles.js';
 import { ensureSagaTopics } from '../transport/topics.js';
-import { newTraceparent, outgoingTraceparent } from '../operations/trace.js';
+import { contextFromTraceparent, endSpan, newTraceparent, outgoingTraceparent, startSendSpan } from '../operations/trace.js';
 import type { Transport } from '../transport/transport.js';
 
 export interface PublisherOptions {
@@ -77,8 +78,16 @@ export class Publisher {
     }
     const value = await encodeOrThrow(this.opts.codec, type, payload);
     const step = options.step ?? derived?.step;
+    const id = options.id ?? randomUUID();
+    // A saga's root span (or a child of the caller's active span): one trace per saga from here on.
+    const send = startSendSpan(
+      type.topic,
+      { id, type: type.name, sagaId: options.sagaId, sagaType, ...(step !== undefined ? { step } : {}) },
+      options.traceparent !== undefined ? contextFromTraceparent(options.traceparent) : context.active(),
+      options.traceparent ?? outgoingTraceparent(undefined) ?? newTraceparent(),
+    );
     const env: EventEnvelope = {
-      id: options.id ?? randomUUID(),
+      id,
       source: this.opts.source,
       type: type.name,
       time: new Date().toISOString(),
@@ -87,10 +96,16 @@ export class Publisher {
       sagaRole: options.role ?? derived?.role ?? 'start',
       ...(step !== undefined ? { sagaStep: step } : {}),
       ...(options.causationId !== undefined ? { causationId: options.causationId } : {}),
-      traceparent: options.traceparent ?? outgoingTraceparent(undefined) ?? newTraceparent(),
+      traceparent: send.traceparent ?? newTraceparent(),
     };
-    await this.ensureTopic(type.topic);
-    await this.opts.transport.send([{ topic: type.topic, key: options.sagaId, value, headers: toHeaders(env) }]);
+    try {
+      await this.ensureTopic(type.topic);
+      await this.opts.transport.send([{ topic: type.topic, key: options.sagaId, value, headers: toHeaders(env) }]);
+    } catch (err) {
+      endSpan(send.span, err);
+      throw err;
+    }
+    endSpan(send.span);
     return env;
   }
 
