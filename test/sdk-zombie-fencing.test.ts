@@ -30,7 +30,7 @@ describe('KafkaTransport exactly-once', () => {
 
     // The zombie: the previous owner's producer (same transactional id), with a transaction that
     // handled all ten inputs and is about to commit.
-    const zombie = kafka.producer({ transactionalId: `${prefix}-${input}-0`, idempotent: true, maxInFlightRequests: 1 });
+    const zombie = kafka.producer({ transactionalId: `${prefix}-0`, idempotent: true, maxInFlightRequests: 1 });
     await zombie.connect();
     cleanup.push(() => zombie.disconnect());
     const tx = await zombie.transaction();

@@ -41,7 +41,6 @@ export async function startService(name: ServiceName, deps: ServiceDeps): Promis
     contracts: [contracts['order-fulfillment']],
     events: eventTypes,
     idempotencyStore: deps.store,
-    retry: { attempts: 8, initialDelayMs: 20, maxDelayMs: 500 },
     ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
     ...(deps.partitions !== undefined ? { topics: { partitions: deps.partitions } } : {}),
   });

@@ -18,18 +18,15 @@ export class OrderBook<T> {
   }
 
   /**
-   * Events of one saga arrive on different topics, so a step's trigger may be handled before the
-   * event this book learns from: throwing makes the SDK retry after a back-off, by which time the
-   * earlier event has been handled.
+   * A saga's events reach a participant in the order they were produced, across topics (the SDK
+   * merges co-partitioned topics by timestamp), so the event this book learns from was handled
+   * before any event it led to. A miss is a bug, not a race: it fails loudly.
    */
   async lookup(orderId: string): Promise<T> {
     const hit = await this.store.get(`${this.kind}:${orderId}`);
-    if (hit === undefined) throw new NotYetKnownError(`${this.kind} of order ${orderId} not seen yet; retrying`);
+    if (hit === undefined) {
+      throw new Error(`${this.kind} of order ${orderId} is unknown: the event that carries it was not handled before this one`);
+    }
     return hit.value as T;
   }
-}
-
-export class NotYetKnownError extends Error {
-  override readonly name = 'NotYetKnownError';
-  readonly retriable = true;
 }

@@ -18,6 +18,8 @@ export class ParkedSagas {
   private readonly counts = new Map<string, number>();
   private readonly passes = new Map<string, RetryPass>();
   private readonly restored = new Map<number, Promise<void>>();
+  /** Counts assignment changes: a batch committed across one does not apply its ledger. */
+  private assignments = 0;
 
   constructor(
     private readonly deps: {
@@ -30,6 +32,7 @@ export class ParkedSagas {
 
   /** Partitions moved: what was known may belong to another member now. */
   forget(): void {
+    this.assignments += 1;
     this.counts.clear();
     this.passes.clear();
     this.restored.clear();
@@ -58,7 +61,8 @@ export class ParkedSagas {
 
   /** A ledger for one batch: its changes count for later messages of the batch at once, for everyone after the commit. */
   ledger(): ParkingLedger {
-    return new ParkingLedger(this.counts);
+    const at = this.assignments;
+    return new ParkingLedger(this.counts, () => at === this.assignments);
   }
 
   passOf(key: string): RetryPass | undefined {
@@ -79,7 +83,11 @@ export class ParkingLedger {
   private readonly done = new Map<string, number>();
   private current = new Map<string, number>();
 
-  constructor(private readonly counts: Map<string, number>) {}
+  constructor(
+    private readonly counts: Map<string, number>,
+    /** False once the assignment changed since the batch started. */
+    private readonly sameAssignment: () => boolean,
+  ) {}
 
   isParked(sagaId: string): boolean {
     return (this.counts.get(sagaId) ?? 0) + (this.done.get(sagaId) ?? 0) + (this.current.get(sagaId) ?? 0) > 0;
@@ -102,6 +110,9 @@ export class ParkingLedger {
 
   /** The batch is committed: its changes hold for everyone. */
   apply(): void {
+    // After an assignment change the waiting sagas are read back from the retry topic, which then
+    // already holds this batch's records: applying the changes too would count them twice.
+    if (!this.sameAssignment()) return;
     for (const [saga, d] of this.done) {
       const n = (this.counts.get(saga) ?? 0) + d;
       if (n > 0) this.counts.set(saga, n);

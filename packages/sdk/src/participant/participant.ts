@@ -110,6 +110,8 @@ export class Participant {
     p.consumer = await options.transport.consume({
       groupId: opts.groupId,
       topics: [...routes.inputTopics, ...retryTopics],
+      // A retry record waits at its partition's head until due; fresh events must not wait behind it.
+      standaloneTopics: retryTopics,
       fromBeginning: opts.fromBeginning,
       delivery: opts.delivery,
       transactionalIdPrefix: transactionalIdPrefixOf(opts.groupId),

@@ -121,6 +121,33 @@ export function transportContract(name: string, open: () => Promise<TransportUnd
       }
     });
 
+    it('hands a partition number’s records of co-partitioned topics over in the order they were produced', async () => {
+      const { transport } = await setup();
+      const topics = [unique('tc-ord-a'), unique('tc-ord-b'), unique('tc-ord-c')];
+      await transport.ensureTopics(topics.map((topic) => ({ topic, partitions: 3, replicationFactor: 1 })));
+      // One saga key, its events spread over the three topics in a scrambled topic order, produced
+      // one after another (as a saga's steps are) before the consumer starts, as after a restart.
+      const produced: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const topic = topics[(i * 7) % 3] ?? '';
+        await transport.send([{ topic, key: 'saga-1', value: Buffer.from(`e${i}`), headers: {} }]);
+        produced.push(`e${i}`);
+        await new Promise((r) => setTimeout(r, 3)); // distinct timestamps
+      }
+      const seen: string[] = [];
+      await consume(transport, {
+        groupId: unique('tc-ord'),
+        topics,
+        maxBatchSize: 4,
+        handle: (b) => {
+          seen.push(...b.messages.map(value));
+          return Promise.resolve({ outputs: [], processed: b.messages.length });
+        },
+      });
+      await eventually(() => (seen.length >= produced.length ? true : undefined), 'all records handled');
+      expect(seen).toEqual(produced);
+    });
+
     it('redelivers a batch whose handler threw, and never appends its outputs', async () => {
       const { transport, readCommitted } = await setup();
       const [input, output] = [unique('tc-in'), unique('tc-out')];

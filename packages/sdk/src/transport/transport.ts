@@ -22,14 +22,20 @@ export interface InboundMessage {
   readonly timestamp: string;
 }
 
-/** Consecutive messages of one partition, in offset order. */
+/**
+ * Messages of one partition number, from one or several co-partitioned topics. Each topic's
+ * messages are in offset order; across the merged topics they are in timestamp order (see
+ * {@link ConsumerSpec.standaloneTopics} for topics that are not merged).
+ */
 export interface PartitionBatch {
-  readonly topic: string;
   readonly partition: number;
   readonly messages: readonly InboundMessage[];
   /** True once the partition was taken away (rebalance, shutdown): stop early, the outcome will be fenced. */
   isStale(): boolean;
-  /** Keeps group membership alive during long batches. */
+  /**
+   * Kept for handlers written against earlier versions: the transports heartbeat on their own
+   * while handlers run (fetching is decoupled from handling), so this resolves at once.
+   */
   heartbeat(): Promise<void>;
 }
 
@@ -65,14 +71,25 @@ export interface ConsumerSpec {
   /** Where a group without committed offsets starts. */
   readonly fromBeginning: boolean;
   readonly delivery: DeliveryMode;
-  /** Stable prefix for transactional ids; the transport appends the input partition. */
+  /** Stable prefix for transactional ids; the transport appends the partition number (docs/adr: transactional id per partition number). */
   readonly transactionalIdPrefix: string;
+  /**
+   * Topics of `topics` whose records are handled in their own offset order instead of merged by
+   * timestamp with the other topics of the same partition number — e.g. a retry topic, whose head
+   * may wait until it is due while fresh events go on. Each one gets its own lane in the
+   * partition number's worker, with its own redelivery pause.
+   */
+  readonly standaloneTopics?: readonly string[];
   /** Upper bound of messages handed to one `handle` call (and so per transaction). */
   readonly maxBatchSize: number;
-  /** Partitions handled at the same time. */
+  /**
+   * Partition numbers handled at the same time. Each partition number has one worker that
+   * handles its topics' records one batch at a time; this bounds how many workers run a handler.
+   */
   readonly concurrency: number;
   /**
-   * Handles one batch. Throwing (or resolving `processed: 0`) delivers the unprocessed messages
+   * Handles one batch: messages of one partition number, merged across the co-partitioned topics
+   * in the order they were produced (record timestamp). Throwing (or resolving `processed: 0`) delivers the unprocessed messages
    * again after a pause; the transport never skips a message on its own.
    */
   handle(batch: PartitionBatch): Promise<BatchOutcome>;

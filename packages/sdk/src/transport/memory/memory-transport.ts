@@ -1,7 +1,8 @@
 import { SdkError, throwIfInvalid } from '../../errors.js';
 import { OptionChecks } from '@troupe/core';
 import { partitionForKey } from '../murmur2.js';
-import { Semaphore, sleep } from '../../util/semaphore.js';
+import { Semaphore } from '../../util/semaphore.js';
+import { mergeBatch, type MergeSource, type QueuedRecord } from '../merge.js';
 import type {
   ConsumerHandle,
   ConsumerSpec,
@@ -26,15 +27,16 @@ interface Member {
   readonly spec: ConsumerSpec;
   readonly owned: Set<string>;
   readonly semaphore: Semaphore;
-  readonly workers: Map<string, Promise<void>>;
+  /** Per partition number. */
+  readonly workers: Map<number, { running: boolean; done: Promise<void> }>;
   stopped: boolean;
 }
 
 interface Group {
   readonly members: Member[];
   readonly committed: Map<string, number>;
-  /** The batch in flight per partition: a new owner waits for it, as Kafka waits for revocation. */
-  readonly inflight: Map<string, Promise<void>>;
+  /** The batch in flight per partition number: a new owner waits for it, as Kafka waits for revocation. */
+  readonly inflight: Map<number, Promise<void>>;
 }
 
 const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
@@ -59,6 +61,9 @@ export class MemoryTransport implements Transport {
   private readonly listeners = new Set<Listener>();
   private readonly redeliveryDelayMs: number;
   private nextMemberId = 1;
+  /** Append order across all topics: the merge order of a partition number's topics. */
+  private readonly seq = new WeakMap<InboundMessage, number>();
+  private nextSeq = 0;
   private closed = false;
 
   private constructor(opts: MemoryTransportOptions) {
@@ -149,7 +154,7 @@ export class MemoryTransport implements Transport {
         if (member.stopped) return;
         member.stopped = true;
         this.wakeAll();
-        await Promise.all(member.workers.values());
+        await Promise.all([...member.workers.values()].map((w) => w.done));
         g.members.splice(g.members.indexOf(member), 1);
         this.rebalance(g);
       },
@@ -172,7 +177,7 @@ export class MemoryTransport implements Transport {
     const members = [...this.groups.values()].flatMap((g) => g.members);
     for (const m of members) m.stopped = true;
     this.wakeAll();
-    await Promise.all(members.flatMap((m) => [...m.workers.values()]));
+    await Promise.all(members.flatMap((m) => [...m.workers.values()].map((w) => w.done)));
     this.closed = true;
   }
 
@@ -234,6 +239,7 @@ export class MemoryTransport implements Transport {
         timestamp: now,
       };
       plog.push(msg);
+      this.seq.set(msg, this.nextSeq++);
       appended.push(msg);
       const w = this.waiters.get(tpKey(r.topic, partition));
       if (w) {
@@ -244,14 +250,24 @@ export class MemoryTransport implements Transport {
     for (const msg of appended) for (const l of this.listeners) l(msg);
   }
 
-  private waitForAppend(key: string): Promise<void> {
+  /** Resolves at the next append to one of the topic-partitions, at a wake-up, or after `ms`. */
+  private waitForAppend(keys: readonly string[], ms?: number): Promise<void> {
     return new Promise((resolve) => {
-      let set = this.waiters.get(key);
-      if (!set) {
-        set = new Set();
-        this.waiters.set(key, set);
+      let timer: NodeJS.Timeout | undefined;
+      const wake = (): void => {
+        if (timer) clearTimeout(timer);
+        for (const key of keys) this.waiters.get(key)?.delete(wake);
+        resolve();
+      };
+      for (const key of keys) {
+        let set = this.waiters.get(key);
+        if (!set) {
+          set = new Set();
+          this.waiters.set(key, set);
+        }
+        set.add(wake);
       }
-      set.add(resolve);
+      if (ms !== undefined) timer = setTimeout(wake, Math.max(1, ms));
     });
   }
 
@@ -287,7 +303,7 @@ export class MemoryTransport implements Transport {
         if (!m.owned.has(key)) {
           m.owned.add(key);
           changed = true;
-          this.startWorker(group, m, key);
+          this.startWorker(group, m, splitTp(key).partition);
         }
       }
       if (changed) m.spec.onAssignment?.([...m.owned].map(splitTp));
@@ -295,73 +311,124 @@ export class MemoryTransport implements Transport {
     this.wakeAll();
   }
 
-  private startWorker(group: Group, member: Member, key: string): void {
-    const previous = member.workers.get(key);
+  /** A worker per partition number; one still running picks up newly owned topics by itself. */
+  private startWorker(group: Group, member: Member, partition: number): void {
+    const previous = member.workers.get(partition);
+    if (previous?.running) return;
+    const state = { running: true, done: Promise.resolve() };
     const run = async (): Promise<void> => {
-      if (previous) await previous;
-      await this.work(group, member, key);
+      // Starts after the rebalance that started it has assigned every topic of the number.
+      await (previous ? previous.done : Promise.resolve());
+      await this.work(group, member, partition, state);
     };
-    const p = run().finally(() => {
-      if (member.workers.get(key) === p) member.workers.delete(key);
+    state.done = run().finally(() => {
+      state.running = false;
+      if (member.workers.get(partition) === state) member.workers.delete(partition);
     });
-    member.workers.set(key, p);
+    member.workers.set(partition, state);
   }
 
-  private async work(group: Group, member: Member, key: string): Promise<void> {
-    const { topic, partition } = splitTp(key);
+  /**
+   * Handles one partition number: the member's topics with that number are merged in append
+   * order (what Kafka's timestamp merge approximates), standalone topics each in their own lane.
+   */
+  private async work(group: Group, member: Member, partition: number, state: { running: boolean }): Promise<void> {
     const spec = member.spec;
-    const owns = (): boolean => !member.stopped && member.owned.has(key) && !this.closed;
-    while (owns()) {
-      const before = group.inflight.get(key);
-      if (before) await before;
-      if (!owns()) return;
-      const log = this.logs.get(topic)?.[partition] ?? [];
-      let position = group.committed.get(key);
-      if (position === undefined) {
-        position = spec.fromBeginning ? 0 : log.length;
-        group.committed.set(key, position);
+    const standalone = new Set(spec.standaloneTopics ?? []);
+    const notBefore = new Map<string, number>();
+    let nextLane = 0;
+    const ownedTopics = (): string[] => spec.topics.filter((t) => member.owned.has(tpKey(t, partition)));
+    const owns = (): boolean => !member.stopped && !this.closed && ownedTopics().length > 0;
+    for (;;) {
+      if (!owns()) {
+        state.running = false;
+        return;
       }
-      if (position >= log.length) {
-        await this.waitForAppend(key);
+      const before = group.inflight.get(partition);
+      if (before) {
+        await before;
+        continue;
+      }
+      const topics = ownedTopics();
+      const position = (topic: string): number => {
+        const key = tpKey(topic, partition);
+        let at = group.committed.get(key);
+        if (at === undefined) {
+          at = spec.fromBeginning ? 0 : (this.logs.get(topic)?.[partition]?.length ?? 0);
+          group.committed.set(key, at);
+        }
+        return at;
+      };
+      const lanes: { name: string; topics: string[] }[] = [];
+      const merged = topics.filter((t) => !standalone.has(t));
+      if (merged.length > 0) lanes.push({ name: '', topics: merged });
+      for (const t of topics.filter((x) => standalone.has(x))) lanes.push({ name: t, topics: [t] });
+      const now = Date.now();
+      let soonest = Number.POSITIVE_INFINITY;
+      let picked: { lane: string; records: readonly QueuedRecord[] } | undefined;
+      for (let k = 0; k < lanes.length && !picked; k++) {
+        const lane = lanes[(nextLane + k) % lanes.length];
+        if (!lane) continue;
+        const sources: MergeSource[] = lane.topics.map((topic) => {
+          const from = position(topic);
+          const log = this.logs.get(topic)?.[partition] ?? [];
+          return {
+            topic,
+            rank: spec.topics.indexOf(topic),
+            records: log.slice(from, from + spec.maxBatchSize).map((message) => ({ message, ts: this.seq.get(message) ?? 0, offset: BigInt(message.offset), bytes: 0 })),
+            caughtUpAsOf: Number.POSITIVE_INFINITY,
+            waitedEnough: true,
+          };
+        });
+        if (sources.every((x) => x.records.length === 0)) continue;
+        const due = notBefore.get(lane.name) ?? 0;
+        if (due > now) {
+          soonest = Math.min(soonest, due);
+          continue;
+        }
+        picked = { lane: lane.name, records: mergeBatch(sources, spec.maxBatchSize).records };
+        nextLane = (nextLane + k + 1) % lanes.length;
+      }
+      if (!picked) {
+        await this.waitForAppend(
+          topics.map((t) => tpKey(t, partition)),
+          Number.isFinite(soonest) ? soonest - now : undefined,
+        );
         continue;
       }
       const release = await member.semaphore.acquire();
       let done!: () => void;
-      group.inflight.set(key, new Promise<void>((r) => (done = r)));
-      let pause = false;
-      let pauseMs = this.redeliveryDelayMs;
+      group.inflight.set(partition, new Promise<void>((r) => (done = r)));
+      let pauseMs: number | undefined;
       try {
         if (!owns()) continue;
-        const messages = log.slice(position, position + spec.maxBatchSize);
-        const start = position;
+        const records = picked.records;
         try {
           const outcome = await spec.handle({
-            topic,
             partition,
-            messages,
+            messages: records.map((r) => r.message),
             isStale: () => !owns(),
             heartbeat: () => Promise.resolve(),
           });
-          const processed = Math.max(0, Math.min(outcome.processed, messages.length));
-          if (outcome.retryAfterMs !== undefined) pauseMs = outcome.retryAfterMs;
-          if (processed < messages.length && outcome.retryAfterMs !== undefined) pause = true;
+          const processed = Math.max(0, Math.min(outcome.processed, records.length));
+          if (processed < records.length && (processed === 0 || outcome.retryAfterMs !== undefined)) {
+            pauseMs = outcome.retryAfterMs ?? this.redeliveryDelayMs;
+          }
           if (processed > 0) {
             this.append(outcome.outputs);
-            group.committed.set(key, start + processed);
+            for (const r of records.slice(0, processed)) group.committed.set(tpKey(r.message.topic, partition), Number(r.offset) + 1);
             outcome.afterCommit?.();
-          } else {
-            pause = true;
           }
         } catch {
-          // Nothing of the batch is committed; it is delivered again from the committed offset.
-          pause = true;
+          // Nothing of the batch is committed; it is delivered again from the committed offsets.
+          pauseMs = this.redeliveryDelayMs;
         }
       } finally {
-        group.inflight.delete(key);
+        group.inflight.delete(partition);
         done();
         release();
       }
-      if (pause) await sleep(pauseMs);
+      if (pauseMs !== undefined) notBefore.set(picked.lane, Date.now() + pauseMs);
     }
   }
 }
