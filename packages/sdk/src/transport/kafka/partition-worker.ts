@@ -224,7 +224,9 @@ export class PartitionWorker {
     w?.();
   }
 
+  /** Waits for records, a wake-up or `ms`; not at all once stopping (a stop may have come while busy). */
   private sleep(ms: number): Promise<void> {
+    if (this.isStale()) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         if (this.wake === done) this.wake = undefined;
