@@ -31,8 +31,8 @@ export function retryTopicOf(groupId: string, suffix: string = RETRY_SUFFIX): st
 }
 
 /**
- * Prefix of a participant's transactional ids: one producer per input partition,
- * `<prefix>-<topic>-<partition>`, so a partition's next owner fences the previous one. ACLs grant
+ * Prefix of a participant's transactional ids: one producer per partition number,
+ * `<prefix>-<partition>` (ADR 0007), so a partition number's next owner fences the previous one. ACLs grant
  * it as a prefixed TRANSACTIONAL_ID resource.
  */
 export function transactionalIdPrefixOf(groupId: string): string {
