@@ -32,7 +32,7 @@ export function retryTopicOf(groupId: string, suffix: string = RETRY_SUFFIX): st
 
 /**
  * Prefix of a participant's transactional ids: one producer per partition number,
- * `<prefix>-<partition>` (ADR 0007), so a partition number's next owner fences the previous one. ACLs grant
+ * `<prefix>-<partition>` (ADR 0009), so a partition number's next owner fences the previous one. ACLs grant
  * it as a prefixed TRANSACTIONAL_ID resource.
  */
 export function transactionalIdPrefixOf(groupId: string): string {

@@ -1,7 +1,7 @@
 import { OptionChecks } from '@troupe/core';
 import type { Consumer, EachBatchPayload, Kafka, PartitionAssigner } from 'kafkajs';
 import { describeKafkaError, KafkaError } from './errors.js';
-import { toKafkaRecord, type KafkaRecord } from './records.js';
+import { nextOffset, toKafkaRecord, type KafkaRecord } from './records.js';
 
 /** A topic-partition. */
 export interface TopicPartition {
@@ -12,6 +12,11 @@ export interface TopicPartition {
 /** Consecutive committed records of one partition, in offset order, and what may be done with them. */
 export interface ReaderBatch extends TopicPartition {
   readonly records: readonly KafkaRecord[];
+  /**
+   * Offset of the last record fetched, counting a trailing transaction marker or aborted records
+   * the batch leaves out: the fetcher continues after it.
+   */
+  readonly lastOffset: string;
   /** True once the partition was taken away (rebalance, shutdown): stop early, a commit would be fenced. */
   isStale(): boolean;
   /** Keeps group membership alive during long work; a failed heartbeat marks the batch stale. */
@@ -63,6 +68,13 @@ export interface ReaderOptions {
   readonly handle: (batch: ReaderBatch) => Promise<void>;
   /** Called with the member's topic-partitions whenever they change (joins, rebalances). */
   readonly onAssignment?: (assignment: readonly TopicPartition[]) => void;
+  /** Called when a rebalance starts (before the member rejoins): partitions may be taken away. */
+  readonly onRebalancing?: () => void;
+  /**
+   * Called when the fetcher moved past records it never hands to `handle` (a fetch of only
+   * transaction markers or aborted records): `next` is the partition's next offset to fetch.
+   */
+  readonly onSkipped?: (tp: TopicPartition, next: string) => void;
   /** Called when the consumer crashes; `restarting` says whether kafkajs starts it again. */
   readonly onCrash?: (error: Error, restarting: boolean) => void;
 }
@@ -116,6 +128,10 @@ export class KafkaReader {
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       reader.owned = Object.entries(e.payload.memberAssignment).flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
       opts.onAssignment?.(reader.owned);
+    });
+    consumer.on(consumer.events.REBALANCING, () => opts.onRebalancing?.());
+    consumer.on(consumer.events.START_BATCH_PROCESS, (e) => {
+      if (e.payload.batchSize === 0) opts.onSkipped?.({ topic: e.payload.topic, partition: e.payload.partition }, nextOffset(e.payload.lastOffset));
     });
     consumer.on(consumer.events.CRASH, (e) => {
       // kafkajs restarts the consumer after retriable crashes; only a final one ends the reader.
@@ -174,9 +190,31 @@ export class KafkaReader {
     timer.unref();
   }
 
+  /** Stops fetching the partition until {@link resume} (a consumer-side queue is full). */
+  pause(tp: TopicPartition): void {
+    try {
+      this.consumer.pause([{ topic: tp.topic, partitions: [tp.partition] }]);
+    } catch {
+      // Not running any more: nothing is fetched anyway.
+    }
+  }
+
+  resume(tp: TopicPartition): void {
+    try {
+      this.consumer.resume([{ topic: tp.topic, partitions: [tp.partition] }]);
+    } catch {
+      // Not running any more.
+    }
+  }
+
   /** Commits `next` as the partition's next offset to read (outside any transaction). */
   commit(tp: TopicPartition, next: string): Promise<void> {
-    return this.consumer.commitOffsets([{ topic: tp.topic, partition: tp.partition, offset: next }]);
+    return this.commitAll([{ ...tp, next }]);
+  }
+
+  /** Commits several partitions' next offsets in one request (outside any transaction). */
+  commitAll(offsets: readonly (TopicPartition & { readonly next: string })[]): Promise<void> {
+    return this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.next })));
   }
 
   /** Stops fetching, lets batches in flight finish, leaves the group. Idempotent. */
@@ -195,6 +233,7 @@ export class KafkaReader {
       topic,
       partition,
       records: payload.batch.messages.map((m) => toKafkaRecord(topic, partition, m)),
+      lastOffset: payload.batch.lastOffset(),
       isStale: () => revoked || !payload.isRunning() || payload.isStale(),
       heartbeat: async () => {
         try {

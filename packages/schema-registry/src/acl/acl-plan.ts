@@ -56,7 +56,7 @@ interface Needs {
 
 /**
  * The least ACLs each service of the contracts needs with the SDK's defaults (group id = participant
- * name, dead letters to `<input>.dlq`, transactional ids `troupe-<group>-<partition>`, ADR 0007).
+ * name, dead letters to `<input>.dlq`, transactional ids `troupe-<group>-<partition>`, ADR 0009).
  *
  * Reads come from the choreography: a step's participant reads the event that triggers it (the
  * start event, else the previous step's `completed`), the saga's start topic (the saga's input,

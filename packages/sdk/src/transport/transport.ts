@@ -71,7 +71,7 @@ export interface ConsumerSpec {
   /** Where a group without committed offsets starts. */
   readonly fromBeginning: boolean;
   readonly delivery: DeliveryMode;
-  /** Stable prefix for transactional ids; the transport appends the partition number (ADR 0007). */
+  /** Stable prefix for transactional ids; the transport appends the partition number (ADR 0009). */
   readonly transactionalIdPrefix: string;
   /**
    * Topics of `topics` whose records are handled in their own offset order instead of merged by

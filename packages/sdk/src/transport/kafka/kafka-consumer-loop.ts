@@ -1,17 +1,18 @@
 import { withRetries } from '@troupe/core';
-import { KafkaReader, nextOffset, type ReaderBatch, type TopicPartition } from '@troupe/kafka';
+import { KafkaReader, type ReaderBatch, type TopicPartition } from '@troupe/kafka';
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { describeError, SdkError } from '../../errors.js';
+import { Semaphore } from '../../util/semaphore.js';
 import type { ConsumerHandle, ConsumerSpec, OutboundRecord } from '../transport.js';
 import { accessError } from './access-errors.js';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
+import { PartitionWorker, type FlowSettings, type WorkerHost } from './partition-worker.js';
 
 /** The consumer and transaction settings of a Kafka transport, defaults applied. */
-export interface TransportSettings {
+export interface TransportSettings extends FlowSettings {
   readonly sessionTimeoutMs: number;
   readonly transactionTimeoutMs: number;
-  readonly redeliveryDelayMs: number;
   readonly commitAttempts: number;
   readonly transactionRetryMs: number;
   readonly maxWaitTimeMs: number;
@@ -41,23 +42,41 @@ export function toTopicMessages(records: readonly OutboundRecord[]) {
 const isRetriableKafkaError = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && 'retriable' in err && err.retriable === true;
 
-const keyOf = (tp: TopicPartition): string => `${tp.topic}-${tp.partition}`;
+type EndOffsets = { readonly at: number; readonly offsets: ReadonlyMap<number, { low: bigint; end: bigint }> };
 
 /**
- * One consumer group member (read by `@troupe/kafka`'s reader) and its per-partition
- * transactional producers: batches are cut to `maxBatchSize`, handled, and committed with their
- * outputs; what is not processed is delivered again after a pause.
+ * One consumer group member, read by `@troupe/kafka`'s reader. The reader's handler only hands
+ * records over: each fetched batch is queued with its partition number's {@link PartitionWorker}
+ * and the handler returns at once, so kafkajs fetches again and heartbeats however long handlers
+ * take. Workers handle, commit, and pause or resume their partitions; a rebalance holds commits
+ * until the new assignment is known and stops the workers of partition numbers given away without
+ * committing anything more.
  */
-export class KafkaConsumerLoop implements ConsumerHandle {
-  private readonly producers = new Map<string, Promise<Producer>>();
+export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
+  private readonly producers = new Map<number, Promise<Producer>>();
+  private readonly workers = new Map<number, PartitionWorker>();
+  private readonly endOffsetReads = new Map<string, { startedAt: number; result: Promise<EndOffsets> }>();
   private reader: KafkaReader | undefined;
+  private owned: readonly TopicPartition[] = [];
   private stopping: Promise<void> | undefined;
+  private crashed: string | undefined;
+  /** Set from "rebalancing" until the next group join: commits wait for it. */
+  private rebalance: { done: Promise<void>; settle: () => void } | undefined;
+  readonly semaphore: Semaphore;
+  /** How many times the group assigned partitions to this member (joins and rejoins). */
+  generations = 0;
 
   private constructor(
     private readonly transport: LoopHost,
-    private readonly spec: ConsumerSpec,
+    readonly spec: ConsumerSpec,
     private readonly opts: TransportSettings,
-  ) {}
+  ) {
+    this.semaphore = new Semaphore(spec.concurrency);
+  }
+
+  get flow(): FlowSettings {
+    return this.opts;
+  }
 
   static async start(transport: LoopHost, spec: ConsumerSpec, opts: TransportSettings): Promise<KafkaConsumerLoop> {
     const loop = new KafkaConsumerLoop(transport, spec, opts);
@@ -67,20 +86,28 @@ export class KafkaConsumerLoop implements ConsumerHandle {
         topics: spec.topics,
         fromBeginning: spec.fromBeginning,
         commits: 'manual',
-        concurrency: spec.concurrency,
+        // Handing over is instant; handling concurrency is the workers' semaphore.
+        concurrency: 1,
         sessionTimeoutMs: opts.sessionTimeoutMs,
         maxWaitTimeMs: opts.maxWaitTimeMs,
         partitionAssigners: [CoPartitionedAssigner],
-        handle: (batch) => loop.eachBatch(batch),
-        onAssignment: (owned) => {
-          loop.dropProducersNotOwned(owned);
-          spec.onAssignment?.(owned);
-        },
+        handle: (batch) => Promise.resolve(loop.handOver(batch)),
+        onAssignment: (owned) => loop.assign(owned),
+        onRebalancing: () => loop.holdCommits(),
+        // Batches of only transaction markers or aborted records never reach the handler; the
+        // fetcher moved past them all the same, which the merge needs to know.
+        onSkipped: (tp, next) => loop.workers.get(tp.partition)?.fetchedUpTo(tp.topic, BigInt(next)),
         onCrash: (error, restarting) => {
-          // kafkajs restarts the consumer after retriable crashes; a final one may be a refusal.
-          const denied = restarting ? undefined : accessError(error, `consumer group ${spec.groupId}`, opts.principal);
-          if (denied) opts.logger.error({ code: denied.code, groupId: spec.groupId }, denied.message);
-          spec.onCrash?.(denied ?? error, restarting);
+          if (restarting) {
+            // kafkajs restarts the consumer and rejoins: commits wait for the new assignment.
+            loop.holdCommits();
+          } else {
+            const denied = accessError(error, `consumer group ${spec.groupId}`, opts.principal);
+            loop.crashed = describeError(denied ?? error);
+            opts.logger.error({ groupId: spec.groupId, err: loop.crashed, ...(denied ? { code: denied.code } : {}) }, 'the Kafka consumer crashed for good');
+            void loop.revokeAll();
+          }
+          spec.onCrash?.(error, restarting);
         },
       });
     } catch (err) {
@@ -92,25 +119,37 @@ export class KafkaConsumerLoop implements ConsumerHandle {
   }
 
   assignment(): readonly TopicPartition[] {
-    return this.reader?.assignment() ?? [];
+    return this.owned;
   }
 
   isRunning(): boolean {
-    return this.stopping === undefined && (this.reader?.isRunning() ?? false);
+    return this.stopping === undefined && this.crashed === undefined && (this.reader?.isRunning() ?? false);
+  }
+
+  /** Why the consumer stopped for good, if it crashed. */
+  crashReason(): string | undefined {
+    return this.crashed;
+  }
+
+  /** Per owned partition number: records queued and when a batch last committed. */
+  workerStates(): readonly { partition: number; queued: number; bytes: number; lastProgressAt: number }[] {
+    return [...this.workers.values()].map((w) => {
+      const q = w.queued();
+      return { partition: w.partition, queued: q.records, bytes: q.bytes, lastProgressAt: w.lastProgressAt };
+    });
   }
 
   async lag(): Promise<number | undefined> {
-    const owned = this.assignment();
-    if (owned.length === 0) return 0;
+    if (this.owned.length === 0) return 0;
     try {
       const admin = this.transport.adminClient;
-      const topics = [...new Set(owned.map((o) => o.topic))];
+      const topics = [...new Set(this.owned.map((o) => o.topic))];
       const committed = await admin.fetchOffsets({ groupId: this.spec.groupId, topics });
       let lag = 0;
       for (const topic of topics) {
         const ends = await admin.fetchTopicOffsets(topic);
         const c = committed.find((x) => x.topic === topic);
-        for (const { partition } of owned.filter((o) => o.topic === topic)) {
+        for (const { partition } of this.owned.filter((o) => o.topic === topic)) {
           const end = Number(ends.find((e) => e.partition === partition)?.high ?? 0);
           const at = Number(c?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
           lag += Math.max(0, end - Math.max(0, at));
@@ -124,114 +163,159 @@ export class KafkaConsumerLoop implements ConsumerHandle {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      // The reader's stop waits for the batches in flight; they finish or commit what they did.
+      // Workers finish (and commit) the batch in flight and take no more; then the member leaves.
+      this.settleRebalance();
+      await Promise.all([...this.workers.values()].map((w) => w.stop('finish')));
+      this.workers.clear();
       await this.reader?.stop();
       const producers = await Promise.allSettled(this.producers.values());
+      this.producers.clear();
       for (const p of producers) if (p.status === 'fulfilled') await p.value.disconnect().catch(() => undefined);
     })();
     return this.stopping;
   }
 
-  private async eachBatch(batch: ReaderBatch): Promise<void> {
-    const reader = this.reader;
-    const messages = batch.records;
-    if (!reader || !(await this.fenceEarlierOwner(batch, messages[0]?.offset))) return;
-    let i = 0;
-    while (i < messages.length) {
-      if (batch.isStale()) return;
-      const chunk = messages.slice(i, i + this.spec.maxBatchSize);
-      const first = chunk[0];
-      if (!first) return;
-      let processed = 0;
-      let retryAfterMs = this.opts.redeliveryDelayMs;
-      try {
-        const outcome = await this.spec.handle({
-          topic: batch.topic,
-          partition: batch.partition,
-          messages: chunk,
-          isStale: () => batch.isStale(),
-          heartbeat: () => batch.heartbeat(),
-        });
-        processed = Math.max(0, Math.min(outcome.processed, chunk.length));
-        if (outcome.retryAfterMs !== undefined) retryAfterMs = outcome.retryAfterMs;
-        const last = chunk[processed - 1];
-        if (last) {
-          await this.commit(batch, outcome.outputs, nextOffset(last.offset));
-          batch.resolveOffset(last.offset);
-          outcome.afterCommit?.();
-        }
-      } catch (err) {
-        this.logUncommitted(batch, first.offset, err);
-        processed = 0;
+  // ---- reader side: hand over and return ----
+
+  private handOver(batch: ReaderBatch): void {
+    const worker = this.workers.get(batch.partition);
+    const last = batch.records[batch.records.length - 1];
+    if (!worker || !last) return;
+    // The fetch position moves on now (the reader also skips a trailing transaction marker); what
+    // is committed is the worker's business.
+    if (worker.enqueue(batch.topic, batch.records, batch.lastOffset)) batch.resolveOffset(last.offset);
+  }
+
+  private holdCommits(): void {
+    if (this.rebalance) return;
+    let settle!: () => void;
+    const done = new Promise<void>((r) => (settle = r));
+    this.rebalance = { done, settle };
+  }
+
+  private settleRebalance(): void {
+    const r = this.rebalance;
+    this.rebalance = undefined;
+    r?.settle();
+  }
+
+  /** A (re)join: workers of partition numbers given away stop; new ones start; held commits go on. */
+  private assign(owned: readonly TopicPartition[]): void {
+    this.generations += 1;
+    this.owned = owned;
+    const byNumber = new Map<number, string[]>();
+    for (const { topic, partition } of owned) byNumber.set(partition, [...(byNumber.get(partition) ?? []), topic]);
+    for (const [partition, worker] of this.workers) {
+      const topics = byNumber.get(partition);
+      if (topics && topics.length === worker.topics.length && topics.every((t) => worker.topics.includes(t))) continue;
+      this.workers.delete(partition);
+      worker.revoked = true;
+      void this.retire(partition, worker);
+    }
+    if (this.stopping === undefined && this.crashed === undefined) {
+      for (const [partition, topics] of byNumber) {
+        if (this.workers.has(partition)) continue;
+        const worker = new PartitionWorker(partition, topics, this);
+        this.workers.set(partition, worker);
+        worker.start();
       }
-      if (processed < chunk.length) {
-        // Deliver the rest again: seek drops what was fetched beyond this point. The partition is
-        // paused instead of waited for here, because kafkajs fetches again only after every batch
-        // of the last fetch is done: a wait here would hold up all partitions.
-        const from = chunk[processed];
-        if (from && reader.isRunning()) {
-          reader.seek(batch, from.offset);
-          if (processed === 0 || retryAfterMs !== this.opts.redeliveryDelayMs) reader.pauseFor(batch, retryAfterMs);
-        }
-        return;
-      }
-      i += processed;
-      await batch.heartbeat();
+    }
+    this.settleRebalance();
+    this.spec.onAssignment?.(owned);
+  }
+
+  /** Stops a worker that lost its partition number and closes its producer (taking it back fences again). */
+  private async retire(partition: number, worker: PartitionWorker): Promise<void> {
+    await worker.stop('revoked');
+    if (this.workers.has(partition)) return;
+    this.dropProducer(partition);
+  }
+
+  private async revokeAll(): Promise<void> {
+    const workers = [...this.workers.values()];
+    this.workers.clear();
+    this.settleRebalance();
+    await Promise.all(workers.map((w) => w.stop('revoked')));
+  }
+
+  // ---- WorkerHost ----
+
+  pause(topic: string, partition: number): void {
+    this.reader?.pause({ topic, partition });
+  }
+
+  resume(topic: string, partition: number): void {
+    this.reader?.resume({ topic, partition });
+  }
+
+  seek(topic: string, partition: number, offset: string): void {
+    try {
+      this.reader?.seek({ topic, partition }, offset);
+    } catch (err) {
+      this.opts.logger.warn({ topic, partition, offset, err: describeError(err) }, 'cannot move the fetch position');
     }
   }
 
-  private logUncommitted(tp: TopicPartition, offset: string, err: unknown): void {
-    const denied = accessError(err, `committing outputs of ${tp.topic}-${tp.partition}`, this.opts.principal);
-    const where = { topic: tp.topic, partition: tp.partition, offset };
-    // Nothing is lost (the batch is delivered again), but a refusal cannot succeed until an operator acts.
-    if (denied) this.opts.logger.error({ ...where, code: denied.code }, `${denied.message} The batch will be delivered again.`);
-    else this.opts.logger.warn({ ...where, err: describeError(err) }, 'batch not committed; it will be delivered again');
-  }
-
-  /**
-   * Before this instance handles a partition with a new transactional producer, that producer's
-   * initialisation fences the partition's earlier owner: the broker completes or aborts its open
-   * transaction first. Only then is the committed offset final — the offset this consumer started
-   * from was read before, and a zombie may have committed past it since. Returns false (after
-   * seeking to the committed offset) when the batch was already handled by the earlier owner.
-   */
-  private async fenceEarlierOwner(tp: TopicPartition, firstOffset: string | undefined): Promise<boolean> {
-    if (this.spec.delivery !== 'exactly-once' || this.producers.has(keyOf(tp)) || firstOffset === undefined) return true;
-    await this.transactionalProducer(keyOf(tp));
-    const committed = (await this.transport.committedOffsets(this.spec.groupId, tp.topic)).get(tp.partition);
-    if (committed === undefined || BigInt(committed) <= BigInt(firstOffset)) return true;
-    this.opts.logger.warn({ topic: tp.topic, partition: tp.partition, fetchedFrom: firstOffset, committed }, 'an earlier owner committed past the fetched offset; skipping ahead');
-    this.reader?.seek(tp, committed);
-    return false;
-  }
-
-  /** Producers of partitions given away are closed, so taking one back fences (and re-checks) again. */
-  private dropProducersNotOwned(owned: readonly TopicPartition[]): void {
-    const keep = new Set(owned.map(keyOf));
-    for (const [key, producer] of this.producers) {
-      if (keep.has(key)) continue;
-      this.producers.delete(key);
-      producer.then((p) => p.disconnect()).catch(() => undefined);
+  async takeOver(partition: number, topics: readonly string[]): Promise<ReadonlyMap<string, bigint | undefined>> {
+    if (this.spec.delivery === 'exactly-once') await this.transactionalProducer(partition);
+    const committed = new Map<string, bigint | undefined>();
+    for (const topic of topics) {
+      const c = (await this.transport.committedOffsets(this.spec.groupId, topic)).get(partition);
+      committed.set(topic, c === undefined ? undefined : BigInt(c));
     }
+    return committed;
   }
 
-  private async commit(tp: TopicPartition, outputs: readonly OutboundRecord[], next: string): Promise<void> {
+  async endOffsets(topics: readonly string[], partition: number, notBefore: number): Promise<{ at: number; offsets: ReadonlyMap<string, { low: bigint; end: bigint }> }> {
+    let at = Number.POSITIVE_INFINITY;
+    const offsets = new Map<string, { low: bigint; end: bigint }>();
+    for (const topic of topics) {
+      const r = await this.endOffsetsOf(topic, notBefore);
+      at = Math.min(at, r.at);
+      const o = r.offsets.get(partition);
+      if (o) offsets.set(topic, o);
+    }
+    return { at: Number.isFinite(at) ? at : Date.now(), offsets };
+  }
+
+  /** One read per topic serves every worker that asks for a read started no earlier than its own need. */
+  private endOffsetsOf(topic: string, notBefore: number): Promise<EndOffsets> {
+    const current = this.endOffsetReads.get(topic);
+    if (current && current.startedAt >= notBefore) return current.result;
+    const startedAt = Date.now();
+    const result = this.transport.adminClient.fetchTopicOffsets(topic).then((list) => ({
+      at: startedAt,
+      offsets: new Map(list.map((o) => [o.partition, { low: BigInt(o.low), end: BigInt(o.high) }])),
+    }));
+    const entry = { startedAt, result };
+    this.endOffsetReads.set(topic, entry);
+    result.catch(() => {
+      if (this.endOffsetReads.get(topic) === entry) this.endOffsetReads.delete(topic);
+    });
+    return result;
+  }
+
+  async mayCommit(worker: PartitionWorker): Promise<boolean> {
+    while (this.rebalance && !worker.revoked) await this.rebalance.done;
+    return !worker.revoked && this.crashed === undefined;
+  }
+
+  async commit(partition: number, outputs: readonly OutboundRecord[], offsets: ReadonlyMap<string, string>): Promise<void> {
+    const topics = [...offsets].map(([topic, offset]) => ({ topic, partitions: [{ partition, offset }] }));
     if (this.spec.delivery === 'at-least-once') {
       if (outputs.length > 0) await this.transport.send(outputs);
-      await this.reader?.commit(tp, next);
+      await this.reader?.commitAll([...offsets].map(([topic, next]) => ({ topic, partition, next })));
       return;
     }
-    const key = keyOf(tp);
-    const offsets = { topics: [{ topic: tp.topic, partitions: [{ partition: tp.partition, offset: next }] }] };
     let txStillOpen = false;
     const result = await withRetries(
       async () => {
-        const producer = await this.transactionalProducer(key);
+        const producer = await this.transactionalProducer(partition);
         let tx: Awaited<ReturnType<Producer['transaction']>> | undefined;
         try {
           tx = await producer.transaction();
           if (outputs.length > 0) await tx.sendBatch({ topicMessages: toTopicMessages(outputs) });
-          await tx.sendOffsets({ consumerGroupId: this.spec.groupId, ...offsets });
+          await tx.sendOffsets({ consumerGroupId: this.spec.groupId, topics });
           await tx.commit();
         } catch (err) {
           if (tx?.isActive()) await tx.abort().catch(() => undefined);
@@ -247,19 +331,32 @@ export class KafkaConsumerLoop implements ConsumerHandle {
         retryOn: (err) => isRetriableKafkaError(err) && !txStillOpen,
       },
     );
-    if (result.ok) return;
-    // A fenced or broken producer is replaced; re-initialising bumps the epoch again.
-    const producer = this.producers.get(key);
-    this.producers.delete(key);
-    await producer?.then((p) => p.disconnect()).catch(() => undefined);
-    throw result.error;
+    // The worker drops the producer (a fenced or broken one is replaced) and takes over again.
+    if (!result.ok) throw result.error;
   }
 
-  private transactionalProducer(key: string): Promise<Producer> {
-    let p = this.producers.get(key);
+  /** A broker refusal of access, typed and saying what to grant; undefined for other errors. */
+  accessProblem(err: unknown, action: string): SdkError | undefined {
+    return accessError(err, action, this.opts.principal);
+  }
+
+  /** A fenced or broken producer is replaced; re-initialising the id fences again. */
+  dropProducer(partition: number): void {
+    const p = this.producers.get(partition);
+    if (!p) return;
+    this.producers.delete(partition);
+    p.then((x) => x.disconnect()).catch(() => undefined);
+  }
+
+  /**
+   * The partition number's transactional producer, `<prefix>-<partition>`. Whoever owns partition
+   * number p uses this id, so initialising it fences the previous owner (see the SDK README).
+   */
+  private transactionalProducer(partition: number): Promise<Producer> {
+    let p = this.producers.get(partition);
     if (!p) {
       const producer = this.transport.kafka.producer({
-        transactionalId: `${this.spec.transactionalIdPrefix}-${key}`,
+        transactionalId: `${this.spec.transactionalIdPrefix}-${partition}`,
         idempotent: true,
         maxInFlightRequests: 1,
         transactionTimeout: this.opts.transactionTimeoutMs,
@@ -275,8 +372,12 @@ export class KafkaConsumerLoop implements ConsumerHandle {
         await init.abort();
         return producer;
       });
-      p.catch(() => this.producers.delete(key));
-      this.producers.set(key, p);
+      const entry = p;
+      p.catch(() => {
+        if (this.producers.get(partition) === entry) this.producers.delete(partition);
+        void producer.disconnect().catch(() => undefined);
+      });
+      this.producers.set(partition, p);
     }
     return p;
   }

@@ -48,13 +48,36 @@ export interface KafkaTransportOptions extends KafkaClientOptions {
    * @default 100
    */
   readonly transactionRetryMs?: number;
+   * Records fetched and not yet handled, per topic-partition: a queue at this bound pauses its
+   * partition's fetching until the partition's worker has drained it to half. Fetching never waits
+   * for handlers otherwise. One fetch may overshoot the bound by up to kafkajs's
+   * `maxBytesPerPartition` (1 MiB).
+   * @default 1000
+   */
+  readonly maxQueuedRecords?: number;
+  /**
+   * Bytes (keys, values, headers) fetched and not yet handled, per topic-partition; as
+   * `maxQueuedRecords`.
+   * @default 4 MiB
+   */
+  readonly maxQueuedBytes?: number;
+  /**
+   * A saga's events on co-partitioned topics are handed over in timestamp order. When the next
+   * record's topic is ahead of another topic whose partition has unread records not fetched yet,
+   * the worker waits for them — at most this long, then it goes on without them (as Kafka
+   * Streams' `max.task.idle.ms`).
+   * @default 1000
+   */
+  readonly mergeWaitMs?: number;
 }
 
 /**
- * The real transport, on kafkajs. Exactly-once delivery: per input partition one transactional
- * producer (`<prefix>-<topic>-<partition>`) appends a batch's outputs and commits its offsets with
- * `sendOffsets` in one transaction; consumers read `read_committed`. See the package README for why
- * the transactional id follows the partition (zombie fencing).
+ * The real transport, on kafkajs. Fetching is decoupled from handling: records go to per-partition
+ * queues, and one worker per partition number merges its co-partitioned topics in timestamp order
+ * (see `kafka-consumer-loop.ts`). Exactly-once delivery: per partition number one transactional
+ * producer (`<prefix>-<partition>`) appends a batch's outputs and commits its offsets with
+ * `sendOffsets` in one transaction; consumers read `read_committed`. See the package README for
+ * why the transactional id follows the partition number (zombie fencing).
  */
 export class KafkaTransport implements Transport {
   readonly kind = 'kafka' as const;
@@ -83,6 +106,9 @@ export class KafkaTransport implements Transport {
       commitAttempts: check.int('commitAttempts', options.commitAttempts ?? 5),
       transactionRetryMs: check.int('transactionRetryMs', options.transactionRetryMs ?? 100),
       maxWaitTimeMs: check.int('maxWaitTimeMs', options.maxWaitTimeMs ?? 500),
+      maxQueuedRecords: check.int('maxQueuedRecords', options.maxQueuedRecords ?? 1000),
+      maxQueuedBytes: check.int('maxQueuedBytes', options.maxQueuedBytes ?? 4 * 1024 * 1024),
+      mergeWaitMs: check.number('mergeWaitMs', options.mergeWaitMs ?? 1000),
       logger: options.logger ?? pino({ name: 'troupe-kafka', level: 'warn' }),
       principal: principalOf(options),
     };
