@@ -48,6 +48,7 @@ export interface KafkaTransportOptions extends KafkaClientOptions {
    * @default 100
    */
   readonly transactionRetryMs?: number;
+  /**
    * Records fetched and not yet handled, per topic-partition: a queue at this bound pauses its
    * partition's fetching until the partition's worker has drained it to half. Fetching never waits
    * for handlers otherwise. One fetch may overshoot the bound by up to kafkajs's
