@@ -40,6 +40,9 @@ export type {
   FlowGraph,
   FlowEdge,
   Percentiles,
+  TypeCounts,
+  RetentionOptions,
+  PurgeResult,
 } from './store/saga-store.js';
 export { buildTrackerApp } from './http/app.js';
 export type { TrackerAppOptions, HealthReport } from './http/app.js';

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DEVIATION_KINDS, SAGA_STATUSES } from './projection/index.js';
-import type { SagaStore, TypeStats } from './store/saga-store.js';
+import type { SagaStore, TypeCounts } from './store/saga-store.js';
 
 /**
  * The tracker's Prometheus metrics, in a registry of its own (not prom-client's global one) so
@@ -48,9 +48,9 @@ export class TrackerMetrics {
       labelNames: ['route', 'status'],
       registers,
     });
-    // Both gauges read one stats() answer per scrape.
-    let scrape: Promise<TypeStats[]> | undefined;
-    const stats = (): Promise<TypeStats[]> => (scrape ??= store.stats({ now: now() }).finally(() => setImmediate(() => (scrape = undefined))));
+    // Both gauges read one counts() answer per scrape: counters the store keeps, never a scan.
+    let scrape: Promise<TypeCounts[]> | undefined;
+    const stats = (): Promise<TypeCounts[]> => (scrape ??= store.counts({ now: now() }).finally(() => setImmediate(() => (scrape = undefined))));
     new Gauge({
       name: 'troupe_tracker_nonconforming_sagas',
       help: 'Sagas that deviate from their contract, by type and deviation kind (a saga may count under several kinds)',

@@ -12,7 +12,7 @@ import type { KafkaIngestOptions } from './ingest/kafka-ingest.js';
 import { TrackerMetrics } from './metrics.js';
 import { MemorySagaStore } from './store/memory-store.js';
 import { PostgresSagaStore } from './store/postgres-store.js';
-import type { SagaStore } from './store/saga-store.js';
+import type { RetentionOptions, SagaStore } from './store/saga-store.js';
 
 export interface SagaTrackerOptions {
   /** Kafka bootstrap servers, `host:port`. */
@@ -30,7 +30,14 @@ export interface SagaTrackerOptions {
    * (durable, resumes from stored offsets, shareable by several instances).
    * @default { kind: 'memory' }
    */
-  readonly store?: { readonly kind: 'memory' } | { readonly kind: 'postgres'; readonly url: string; readonly schema?: string };
+  readonly store?:
+    | { readonly kind: 'memory'; readonly maxSagas?: number; readonly maxBytes?: number }
+    | { readonly kind: 'postgres'; readonly url: string; readonly schema?: string };
+  /**
+   * How long finished sagas (and, shorter, their payloads) are kept; applied every `intervalMs`.
+   * @default forever; intervalMs 60000
+   */
+  readonly retention?: RetentionOptions & { readonly intervalMs?: number };
   /** Decodes payloads for the detail view and failure reasons. @default none */
   readonly codec?: EventCodec;
   /** @default see {@link KafkaIngestOptions.groupId} */
@@ -73,14 +80,25 @@ export class SagaTracker {
     const now = opts.now ?? Date.now;
     const contracts = opts.contracts ?? [];
     const storeOpt = opts.store ?? { kind: 'memory' };
+    const retention = opts.retention;
+    if (retention?.finishedMs !== undefined && retention.payloadsMs !== undefined && retention.payloadsMs > retention.finishedMs) {
+      throw new TrackerError('INVALID_OPTIONS', 'retention.payloadsMs must not exceed retention.finishedMs: payloads go with their saga.');
+    }
     const store: SagaStore =
       storeOpt.kind === 'postgres'
         ? await PostgresSagaStore.create({
             connectionString: storeOpt.url,
             contracts,
             ...(storeOpt.schema !== undefined ? { schema: storeOpt.schema } : {}),
+            ...(retention !== undefined ? { retention } : {}),
           })
-        : await MemorySagaStore.create({ contracts });
+        : await MemorySagaStore.create({
+            contracts,
+            logger,
+            ...(storeOpt.maxSagas !== undefined ? { maxSagas: storeOpt.maxSagas } : {}),
+            ...(storeOpt.maxBytes !== undefined ? { maxBytes: storeOpt.maxBytes } : {}),
+            ...(retention !== undefined ? { retention } : {}),
+          });
     const metrics = new TrackerMetrics(store, now);
     let ingest: KafkaIngest;
     try {
@@ -121,10 +139,26 @@ export class SagaTracker {
       });
     }
     const addr = app.server.address() as AddressInfo;
-    return new SagaTracker(store, ingest, app, `http://${addr.address}:${addr.port}`);
+    const tracker = new SagaTracker(store, ingest, app, `http://${addr.address}:${addr.port}`);
+    if (retention?.finishedMs !== undefined || retention?.payloadsMs !== undefined) {
+      // Several instances on one database may purge at once: batches skip rows another has locked.
+      tracker.purgeTimer = setInterval(() => {
+        store.purge(now()).then(
+          (r) => {
+            if (r.sagasDeleted + r.payloadsDropped > 0) logger.info(r, 'retention applied');
+          },
+          (err: unknown) => logger.warn({ err }, 'retention failed; will retry at the next interval'),
+        );
+      }, retention.intervalMs ?? 60_000);
+      tracker.purgeTimer.unref();
+    }
+    return tracker;
   }
 
+  private purgeTimer: NodeJS.Timeout | undefined;
+
   async close(): Promise<void> {
+    clearInterval(this.purgeTimer);
     await this.app.close();
     await this.ingest.close();
     await this.store.close();

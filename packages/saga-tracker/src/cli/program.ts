@@ -16,7 +16,7 @@ import {
   runCli,
   usageError,
 } from '@troupe/schema-registry';
-import { describeKafkaConnection, type SagaContract } from '@troupe/core';
+import { describeKafkaConnection, parseDuration, type SagaContract } from '@troupe/core';
 import type { CliIo, EventCodec } from '@troupe/schema-registry';
 import { SagaTracker, topicsOfContracts } from '../tracker.js';
 import type { SagaTrackerOptions } from '../tracker.js';
@@ -61,6 +61,9 @@ interface CliOptions {
   postgresSchema?: string;
   group?: string;
   sessionTimeout: number;
+  retention?: number;
+  payloadRetention?: number;
+  memoryMaxSagas?: number;
   port: number;
   host: string;
   logLevel: string;
@@ -80,6 +83,16 @@ function regex(name: string): (v: string) => string {
       throw new InvalidArgumentError(`${name} '${v}' is not a regular expression: ${(err as Error).message}`);
     }
     return v;
+  };
+}
+
+/** A duration option (`250ms`, `30s`, `5m`, `1h`, `7d`) in ms. */
+function duration(name: string): (v: string) => number {
+  return (v) => {
+    const days = /^(\d+)d$/.exec(v);
+    const ms = days?.[1] !== undefined ? Number(days[1]) * 86_400_000 : parseDuration(v);
+    if (ms === undefined) throw new InvalidArgumentError(`${name} must be a duration such as 30s, 5m, 12h or 7d, got '${v}'.`);
+    return ms;
   };
 }
 
@@ -124,6 +137,9 @@ export function buildTrackerCli(io: CliIo, started: (tracker: SagaTracker) => vo
     .option('--postgres-schema <name>', 'PostgreSQL schema for the tracker tables', 'troupe_tracker')
     .option('--group <id>', 'consumer group (default: troupe-tracker for postgres, a fresh one per process for memory)')
     .option('--session-timeout <ms>', 'how long the group waits for a silent instance before reassigning its partitions', integerAtLeast(1), 30_000)
+    .option('--retention <duration>', 'delete finished sagas this long after they ended, e.g. 7d (default: keep)', duration('--retention'))
+    .option('--payload-retention <duration>', 'drop payloads of finished sagas this long after they ended, e.g. 1d', duration('--payload-retention'))
+    .option('--memory-max-sagas <n>', 'memory store: at most this many sagas (oldest finished evicted first)', integerAtLeast(1))
     .option('--port <n>', 'HTTP port', port, 8080)
     .option('--host <addr>', 'HTTP interface', '127.0.0.1')
     .addOption(new Option('--log-level <level>', 'pino level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
@@ -179,7 +195,15 @@ async function startTracker(program: Command): Promise<SagaTracker> {
     store:
       o.store === 'postgres'
         ? { kind: 'postgres', url: o.postgresUrl ?? '', ...(o.postgresSchema !== undefined ? { schema: o.postgresSchema } : {}) }
-        : { kind: 'memory' },
+        : { kind: 'memory', ...(o.memoryMaxSagas !== undefined ? { maxSagas: o.memoryMaxSagas } : {}) },
+    ...(o.retention !== undefined || o.payloadRetention !== undefined
+      ? {
+          retention: {
+            ...(o.retention !== undefined ? { finishedMs: o.retention } : {}),
+            ...(o.payloadRetention !== undefined ? { payloadsMs: o.payloadRetention } : {}),
+          },
+        }
+      : {}),
     ...(codec !== undefined ? { codec } : {}),
     ...(o.group !== undefined ? { groupId: o.group } : {}),
     port: o.port,

@@ -1,4 +1,6 @@
 import type { SagaContract } from '@troupe/core';
+import type { Logger } from 'pino';
+import { TrackerError } from '../errors.js';
 import { SAGA_STATUSES, compareEvents, project } from '../projection/index.js';
 import type { SagaProjection, SagaStatus } from '../projection/index.js';
 import { stuckInfo } from '../stuck.js';
@@ -16,21 +18,43 @@ import type {
   SagaChange,
   SagaDetail,
   SagaStore,
+  SagaSummary,
+  PurgeResult,
+  RetentionOptions,
+  TypeCounts,
   TypeStats,
 } from './saga-store.js';
 import { matchesSearch, postingKeys, requiredKeys } from './search.js';
+import { TypeCounters } from './type-counts.js';
 import { decodeCursor, deviationKinds, encodeCursor, listedBefore, noDeviations, percentiles, summarize } from './summary.js';
 import type { ListPosition } from './summary.js';
 
 export interface MemoryStoreOptions {
   /** Contracts by saga type; sagas of other types are projected from headers alone. @default [] */
   readonly contracts?: readonly SagaContract[];
+  /** At most this many sagas; beyond, the oldest finished sagas are evicted first. @default 200000 */
+  readonly maxSagas?: number;
+  /** At most about this many bytes of events (payloads included); beyond, sagas are evicted. @default 268435456 (256 MiB) */
+  readonly maxBytes?: number;
+  /** How long finished sagas and their payloads are kept, applied by {@link MemorySagaStore.purge}. @default forever */
+  readonly retention?: RetentionOptions;
+  /** Where evictions are reported (warn). @default none */
+  readonly logger?: Logger;
 }
 
 interface Entry {
   readonly events: Map<string, TrackedEvent>;
   projection: SagaProjection;
+  /** What the counters last counted for this saga. */
+  summary: SagaSummary;
   position: ListPosition & { readonly stuckAt: number };
+  /** Approximate size of the events held, for the byte bound. */
+  bytes: number;
+}
+
+/** Rough in-memory size of an event: its strings plus object overhead; payloads dominate when kept. */
+function sizeOf(e: TrackedEvent): number {
+  return 320 + e.id.length + e.type.length + e.source.length + e.sagaId.length + (e.payload?.length ?? 0) + (e.reason?.length ?? 0);
 }
 
 /**
@@ -48,7 +72,12 @@ export class MemorySagaStore implements SagaStore {
    * Sagas in reverse list order (oldest start first), so a page costs O(page), not O(sagas), and
    * the usual insert — a saga newer than all others, as when the topics are replayed — is a push.
    */
-  private readonly byAge: Entry[] = [];
+  private byAge: Entry[] = [];
+  private idsDirty = false;
+  private bytes = 0;
+  private readonly counters = new TypeCounters();
+  private readonly maxSagas: number;
+  private readonly maxBytes: number;
   /** Saga ids in code-point order, so an id-prefix query finds its range by binary search. */
   private ids: string[] = [];
   /** Ids not yet merged into `ids`: merged once per prefix query instead of spliced per saga. */
@@ -56,8 +85,13 @@ export class MemorySagaStore implements SagaStore {
   private readonly listeners = new ChangeListeners();
   private readonly contractOf = (sagaType: string): SagaContract | undefined => this.contracts.get(sagaType);
 
-  private constructor(opts: MemoryStoreOptions) {
+  private constructor(private readonly opts: MemoryStoreOptions) {
     this.contracts = new Map((opts.contracts ?? []).map((c) => [c.saga, c]));
+    this.maxSagas = opts.maxSagas ?? 200_000;
+    this.maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
+    for (const [name, v] of [['maxSagas', this.maxSagas], ['maxBytes', this.maxBytes]] as const) {
+      if (!(v > 0)) throw new TrackerError('INVALID_OPTIONS', `${name} must be a positive number, got ${v}.`);
+    }
   }
 
   static create(opts: MemoryStoreOptions = {}): Promise<MemorySagaStore> {
@@ -65,12 +99,12 @@ export class MemorySagaStore implements SagaStore {
   }
 
   apply(batch: EventBatch): Promise<SagaChange[]> {
-    const touched = new Map<string, { entry: Entry | undefined; events: Map<string, TrackedEvent>; added: boolean }>();
+    const touched = new Map<string, { entry: Entry | undefined; events: Map<string, TrackedEvent>; added: boolean; bytes: number }>();
     for (const e of batch.events) {
       let t = touched.get(e.sagaId);
       if (t === undefined) {
         const entry = this.sagas.get(e.sagaId);
-        t = { entry, events: entry?.events ?? new Map<string, TrackedEvent>(), added: false };
+        t = { entry, events: entry?.events ?? new Map<string, TrackedEvent>(), added: false, bytes: 0 };
         touched.set(e.sagaId, t);
       }
       const key = eventKey(e);
@@ -78,23 +112,27 @@ export class MemorySagaStore implements SagaStore {
       if (seen === undefined) {
         t.events.set(key, e);
         t.added = true;
+        t.bytes += sizeOf(e);
       } else if (compareCopies(e, seen) < 0) {
         // Another copy of a known event: the projection ignores coordinates, so nothing changes.
         t.events.set(key, e);
       }
     }
     const changes: SagaChange[] = [];
-    for (const { entry, events, added } of touched.values()) {
+    for (const { entry, events, added, bytes } of touched.values()) {
+      this.bytes += bytes;
       // A new event always changes the projection (its event count at least); a copy never does.
       if (!added) continue;
       const projection = project(events.values(), this.contractOf);
       if (entry === undefined) {
-        const created: Entry = { events, projection, position: positionOf(projection) };
+        const summary = summarize(projection);
+        const created: Entry = { events, projection, summary, position: positionOf(projection), bytes };
+        this.counters.add(summary, 1);
         this.sagas.set(projection.sagaId, created);
         this.pendingIds.push(projection.sagaId);
         this.index(created);
         this.post(created, 'add');
-        changes.push({ summary: summarize(projection) });
+        changes.push({ summary });
         continue;
       }
       const before = entry.projection;
@@ -104,10 +142,15 @@ export class MemorySagaStore implements SagaStore {
       this.post(entry, 'delete');
       entry.projection = projection;
       entry.position = positionOf(projection);
+      entry.bytes += bytes;
       this.post(entry, 'add');
       if (moved) this.index(entry);
-      changes.push({ previous: before.status, summary: summarize(projection) });
+      this.counters.add(entry.summary, -1);
+      entry.summary = summarize(projection);
+      this.counters.add(entry.summary, 1);
+      changes.push({ previous: before.status, summary: entry.summary });
     }
+    this.enforceBounds();
     if (changes.length > 0) this.listeners.emit(changes);
     return Promise.resolve(changes);
   }
@@ -232,6 +275,30 @@ export class MemorySagaStore implements SagaStore {
     });
   }
 
+  counts(opts: { type?: string; now: number }): Promise<TypeCounts[]> {
+    return Promise.resolve(this.counters.counts(opts.now, opts.type));
+  }
+
+  /** Retention: one pass over the sagas (oldest first), run on a timer, never per request. */
+  purge(now: number): Promise<PurgeResult> {
+    const { finishedMs, payloadsMs } = this.opts.retention ?? {};
+    const victims = new Set<Entry>();
+    let payloadsDropped = 0;
+    for (const entry of this.byAge) {
+      const ended = entry.projection.endedAt !== undefined && terminal(entry.projection.status) ? Date.parse(entry.projection.endedAt) : undefined;
+      if (ended === undefined) continue;
+      if (finishedMs !== undefined && ended < now - finishedMs) victims.add(entry);
+      else if (payloadsMs !== undefined && ended < now - payloadsMs) payloadsDropped += this.dropPayloads(entry);
+    }
+    this.remove(victims);
+    return Promise.resolve({ sagasDeleted: victims.size, payloadsDropped });
+  }
+
+  /** Approximate bytes held and sagas, for tests and the eviction log. */
+  usage(): { sagas: number; bytes: number } {
+    return { sagas: this.sagas.size, bytes: this.bytes };
+  }
+
   types(): Promise<string[]> {
     return Promise.resolve([...this.byType.keys()].sort());
   }
@@ -249,7 +316,68 @@ export class MemorySagaStore implements SagaStore {
     return Promise.resolve();
   }
 
+  private dropPayloads(entry: Entry): number {
+    let n = 0;
+    for (const [k, e] of entry.events) {
+      if (e.payload === undefined) continue;
+      const { payload, ...rest } = e;
+      entry.events.set(k, rest);
+      entry.bytes -= payload.length;
+      this.bytes -= payload.length;
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Keeps the store within its bounds: evicts finished sagas, oldest start first, then — only if
+   * that is not enough — running ones, and says so in the log (a running saga evicted is a saga
+   * the tracker no longer shows until its next event).
+   */
+  private enforceBounds(): void {
+    if (this.sagas.size <= this.maxSagas && this.bytes <= this.maxBytes) return;
+    const victims = new Set<Entry>();
+    let sagas = this.sagas.size;
+    let bytes = this.bytes;
+    const over = (): boolean => sagas > this.maxSagas || bytes > this.maxBytes;
+    for (const finishedOnly of [true, false]) {
+      for (const entry of this.byAge) {
+        if (!over()) break;
+        if (victims.has(entry) || (finishedOnly && !terminal(entry.projection.status))) continue;
+        victims.add(entry);
+        sagas--;
+        bytes -= entry.bytes;
+      }
+    }
+    const running = [...victims].filter((e) => !terminal(e.projection.status)).length;
+    this.remove(victims);
+    this.opts.logger?.warn(
+      { evicted: victims.size, running, sagas: this.sagas.size, bytes: this.bytes, maxSagas: this.maxSagas, maxBytes: this.maxBytes },
+      `memory store full: evicted ${victims.size} sagas (${running} still running), oldest finished first. Raise maxSagas/maxBytes, shorten retention, or use the postgres store.`,
+    );
+  }
+
+  private remove(victims: ReadonlySet<Entry>): void {
+    if (victims.size === 0) return;
+    this.byAge = this.byAge.filter((e) => !victims.has(e));
+    for (const entry of victims) {
+      this.byType.get(entry.projection.sagaType)?.delete(entry.projection.sagaId);
+      if (this.byType.get(entry.projection.sagaType)?.size === 0) this.byType.delete(entry.projection.sagaType);
+      this.post(entry, 'delete');
+      this.counters.add(entry.summary, -1);
+      this.sagas.delete(entry.projection.sagaId);
+      this.bytes -= entry.bytes;
+    }
+    this.idsDirty = true;
+  }
+
   private sortedIds(): readonly string[] {
+    if (this.idsDirty) {
+      // Evicted ids leave, and an id evicted then seen again must not appear twice.
+      this.ids = [...new Set([...this.ids, ...this.pendingIds])].filter((id) => this.sagas.has(id)).sort();
+      this.pendingIds = [];
+      this.idsDirty = false;
+    }
     if (this.pendingIds.length > 0) {
       const add = this.pendingIds.sort();
       const merged: string[] = new Array<string>(this.ids.length + add.length);
@@ -296,6 +424,8 @@ export class MemorySagaStore implements SagaStore {
     this.byType.get(entry.projection.sagaType)?.delete(entry.projection.sagaId);
   }
 }
+
+const terminal = (s: SagaStatus): boolean => s !== 'running' && s !== 'compensating';
 
 function positionOf(p: SagaProjection): ListPosition & { stuckAt: number } {
   // Parsed once here, so filtering 100k sagas by "stuck" compares numbers, not strings.

@@ -25,9 +25,9 @@ function freshSchema(): { schema: string; drop: () => Promise<void> } {
   };
 }
 
-describeSagaStoreContract('postgres', async () => {
+describeSagaStoreContract('postgres', async (opts) => {
   const { schema, drop } = freshSchema();
-  const store = await PostgresSagaStore.create({ connectionString: PG_URL, schema, contracts: [ORDER_CONTRACT] });
+  const store = await PostgresSagaStore.create({ connectionString: PG_URL, schema, contracts: [ORDER_CONTRACT], ...opts });
   return {
     store,
     dispose: async () => {

@@ -18,9 +18,13 @@ import type {
   SagaChange,
   SagaDetail,
   SagaStore,
+  PurgeResult,
+  RetentionOptions,
+  TypeCounts,
   TypeStats,
 } from './saga-store.js';
 import { searchFields } from './search.js';
+import { emptyCounts } from './type-counts.js';
 import { decodeCursor, deviationKinds, encodeCursor, noDeviations, summarize } from './summary.js';
 
 export interface PostgresStoreOptions {
@@ -34,7 +38,13 @@ export interface PostgresStoreOptions {
   readonly maxConnections?: number;
   /** Attempts for a transaction aborted by a deadlock or serialization failure. @default 5 */
   readonly maxAttempts?: number;
+  /** How long finished sagas and their payloads are kept, applied by {@link PostgresSagaStore.purge}. @default forever */
+  readonly retention?: RetentionOptions;
 }
+
+/** Rows deleted (or stripped of payloads) per transaction by purge(), so no transaction grows large. */
+const PURGE_BATCH = 1000;
+const TERMINAL = ['completed', 'compensated', 'failed'];
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 // Deadlock and serialization failure: another tracker instance touched the same sagas; try again.
@@ -42,7 +52,9 @@ const RETRY_SQLSTATES = new Set(['40P01', '40001']);
 
 interface SagaRow {
   saga_id: string;
+  saga_type: string | null;
   status: SagaStatus | null;
+  deviation_kinds: DeviationKind[];
 }
 
 /**
@@ -59,7 +71,7 @@ export class PostgresSagaStore implements SagaStore {
   private readonly listeners = new ChangeListeners();
   private readonly contracts: ReadonlyMap<string, SagaContract>;
   private readonly contractOf = (sagaType: string): SagaContract | undefined => this.contracts.get(sagaType);
-  private readonly t: { events: string; sagas: string; offsets: string };
+  private readonly t: { events: string; sagas: string; offsets: string; counts: string };
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -67,7 +79,7 @@ export class PostgresSagaStore implements SagaStore {
   ) {
     this.contracts = new Map((opts.contracts ?? []).map((c) => [c.saga, c]));
     const s = `"${opts.schema}"`;
-    this.t = { events: `${s}.events`, sagas: `${s}.sagas`, offsets: `${s}.offsets` };
+    this.t = { events: `${s}.events`, sagas: `${s}.sagas`, offsets: `${s}.offsets`, counts: `${s}.counts` };
   }
 
   static async create(opts: PostgresStoreOptions): Promise<PostgresSagaStore> {
@@ -129,6 +141,26 @@ export class PostgresSagaStore implements SagaStore {
       await c.query(`CREATE INDEX IF NOT EXISTS sagas_attributes ON ${sagas} USING gin (attributes jsonb_path_ops)`);
       await c.query(`CREATE INDEX IF NOT EXISTS sagas_participants ON ${sagas} USING gin (participants)`);
       await c.query(`CREATE INDEX IF NOT EXISTS sagas_event_types ON ${sagas} USING gin (event_types)`);
+      // Retention: finished sagas by end time; payloads not yet dropped.
+      await c.query(`ALTER TABLE ${sagas} ADD COLUMN IF NOT EXISTS ended_at bigint`);
+      await c.query(`ALTER TABLE ${sagas} ADD COLUMN IF NOT EXISTS payloads_dropped boolean NOT NULL DEFAULT false`);
+      await c.query(`CREATE INDEX IF NOT EXISTS sagas_ended ON ${sagas} (ended_at) WHERE ended_at IS NOT NULL`);
+      await c.query(`CREATE INDEX IF NOT EXISTS sagas_payloads ON ${sagas} (ended_at) WHERE ended_at IS NOT NULL AND NOT payloads_dropped`);
+      // Stuck sagas are few: a scrape counts them through this index, not by scanning.
+      await c.query(`CREATE INDEX IF NOT EXISTS sagas_stuck ON ${sagas} (stuck_after) WHERE stuck_after IS NOT NULL`);
+      // Counters per type, kept in the same transaction as every change: metrics read, never scan.
+      const created = await c.query<{ n: string }>(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'counts'`, [
+        this.opts.schema,
+      ]);
+      await c.query(`CREATE TABLE IF NOT EXISTS ${this.t.counts} (
+        saga_type text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, n bigint NOT NULL, PRIMARY KEY (saga_type, key))`);
+      if (created.rows[0]?.n === '0') {
+        // First start with counters on an existing database: count once from the stored sagas.
+        await c.query(`INSERT INTO ${this.t.counts} (saga_type, key, n)
+          SELECT saga_type, 'status:' || status, count(*) FROM ${sagas} WHERE status IS NOT NULL GROUP BY 1, 2
+          UNION ALL SELECT saga_type, 'nonconforming', count(*) FROM ${sagas} WHERE cardinality(deviation_kinds) > 0 GROUP BY 1
+          UNION ALL SELECT saga_type, 'deviation:' || k, count(*) FROM ${sagas}, unnest(deviation_kinds) AS k GROUP BY 1, 2`);
+      }
       await c.query(
         `CREATE INDEX IF NOT EXISTS sagas_nonconforming ON ${sagas} (started_at DESC, saga_id DESC) WHERE cardinality(deviation_kinds) > 0`,
       );
@@ -214,7 +246,7 @@ export class PostgresSagaStore implements SagaStore {
     const { events, sagas } = this.t;
     await c.query(`INSERT INTO ${sagas} (saga_id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT DO NOTHING`, [sagaIds]);
     const locked = await c.query<SagaRow>(
-      `SELECT saga_id, status FROM ${sagas} WHERE saga_id = ANY($1::text[]) ORDER BY saga_id FOR UPDATE`,
+      `SELECT saga_id, saga_type, status, deviation_kinds FROM ${sagas} WHERE saga_id = ANY($1::text[]) ORDER BY saga_id FOR UPDATE`,
       [sagaIds],
     );
     // Read after locking: this snapshot includes every event committed by whoever held the lock.
@@ -231,12 +263,15 @@ export class PostgresSagaStore implements SagaStore {
     }
     const changes: SagaChange[] = [];
     const updates: SagaProjection[] = [];
+    const deltas = new CountDeltas();
     for (const row of locked.rows) {
       const evs = bySaga.get(row.saga_id);
       if (evs === undefined || evs.length === 0) continue;
       // Every saga here gained an event only this transaction can see, so its projection changes.
       const projection = project(evs, this.contractOf);
       updates.push(projection);
+      if (row.status !== null && row.saga_type !== null) deltas.add(row.saga_type, row.status, row.deviation_kinds, -1);
+      deltas.add(projection.sagaType, projection.status, deviationKinds(projection), 1);
       changes.push({ ...(row.status !== null ? { previous: row.status } : {}), summary: summarize(projection) });
     }
     if (updates.length > 0) {
@@ -247,6 +282,7 @@ export class PostgresSagaStore implements SagaStore {
           st: p.status,
           sa: Date.parse(p.startedAt),
           sk: p.stuckAfter !== undefined ? Date.parse(p.stuckAfter) : null,
+          ea: p.endedAt !== undefined && TERMINAL.includes(p.status) ? Date.parse(p.endedAt) : null,
           dk: deviationKinds(p),
           ...searchColumns(p),
           p,
@@ -254,7 +290,7 @@ export class PostgresSagaStore implements SagaStore {
       );
       await c.query(
         `UPDATE ${sagas} AS s SET saga_type = u->>'t', status = u->>'st', started_at = (u->>'sa')::bigint,
-           stuck_after = (u->>'sk')::bigint, projection = u->'p',
+           stuck_after = (u->>'sk')::bigint, projection = u->'p', ended_at = (u->>'ea')::bigint, payloads_dropped = false,
            deviation_kinds = ARRAY(SELECT jsonb_array_elements_text(u->'dk')), projection_version = ${PROJECTION_VERSION},
            attributes = u->'p'->'attributes', participants = ARRAY(SELECT jsonb_array_elements_text(u->'pa')),
            event_types = ARRAY(SELECT jsonb_array_elements_text(u->'et')), failure_reasons = u->>'fr'
@@ -263,7 +299,72 @@ export class PostgresSagaStore implements SagaStore {
         [doc],
       );
     }
+    await deltas.write(c, this.t.counts);
     return changes;
+  }
+
+  async counts(opts: { type?: string; now: number }): Promise<TypeCounts[]> {
+    const typeFilter = opts.type !== undefined ? 'WHERE saga_type = $1' : '';
+    const rows = await this.query<{ saga_type: string; key: string; n: string }>(
+      `SELECT saga_type, key, n FROM ${this.t.counts} ${typeFilter}`,
+      opts.type !== undefined ? [opts.type] : [],
+    );
+    // Only stuck sagas are read, through the partial index on stuck_after.
+    const stuck = await this.query<{ saga_type: string; n: string }>(
+      `SELECT saga_type, count(*) AS n FROM ${this.t.sagas} WHERE stuck_after IS NOT NULL AND stuck_after <= $1
+       ${opts.type !== undefined ? 'AND saga_type = $2' : ''} GROUP BY 1`,
+      opts.type !== undefined ? [opts.now, opts.type] : [opts.now],
+    );
+    return countsFromRows(rows.rows, stuck.rows, opts.type);
+  }
+
+  /** Retention, in batches of {@link PURGE_BATCH} sagas per transaction, oldest end first. */
+  async purge(now: number): Promise<PurgeResult> {
+    const { finishedMs, payloadsMs } = this.opts.retention ?? {};
+    let sagasDeleted = 0;
+    let payloadsDropped = 0;
+    if (finishedMs !== undefined) {
+      for (;;) {
+        const n = await this.transaction(async (c) => {
+          const victims = await c.query<SagaRow>(
+            `DELETE FROM ${this.t.sagas} WHERE saga_id IN (
+               SELECT saga_id FROM ${this.t.sagas} WHERE ended_at IS NOT NULL AND ended_at < $1 AND status = ANY($2::text[])
+               ORDER BY ended_at LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)
+             RETURNING saga_id, saga_type, status, deviation_kinds`,
+            [now - finishedMs, TERMINAL],
+          );
+          if (victims.rows.length === 0) return 0;
+          await c.query(`DELETE FROM ${this.t.events} WHERE saga_id = ANY($1::text[])`, [victims.rows.map((r) => r.saga_id)]);
+          const deltas = new CountDeltas();
+          for (const r of victims.rows) if (r.status !== null && r.saga_type !== null) deltas.add(r.saga_type, r.status, r.deviation_kinds, -1);
+          await deltas.write(c, this.t.counts);
+          return victims.rows.length;
+        });
+        sagasDeleted += n;
+        if (n < PURGE_BATCH) break;
+      }
+    }
+    if (payloadsMs !== undefined) {
+      for (;;) {
+        const n = await this.transaction(async (c) => {
+          const sagas = await c.query<{ saga_id: string }>(
+            `UPDATE ${this.t.sagas} SET payloads_dropped = true WHERE saga_id IN (
+               SELECT saga_id FROM ${this.t.sagas} WHERE ended_at IS NOT NULL AND ended_at < $1 AND NOT payloads_dropped
+               ORDER BY ended_at LIMIT ${PURGE_BATCH} FOR UPDATE SKIP LOCKED)
+             RETURNING saga_id`,
+            [now - payloadsMs],
+          );
+          if (sagas.rows.length === 0) return { sagas: 0, events: 0 };
+          const r = await c.query(`UPDATE ${this.t.events} SET event = event - 'payload' WHERE saga_id = ANY($1::text[]) AND event ? 'payload'`, [
+            sagas.rows.map((x) => x.saga_id),
+          ]);
+          return { sagas: sagas.rows.length, events: r.rowCount ?? 0 };
+        });
+        payloadsDropped += n.events;
+        if (n.sagas < PURGE_BATCH) break;
+      }
+    }
+    return { sagasDeleted, payloadsDropped };
   }
 
   async offsets(group: string): Promise<ConsumedOffset[]> {
@@ -462,6 +563,56 @@ export class PostgresSagaStore implements SagaStore {
       }
     }
   }
+}
+
+/** Changes to the per-type counters of one transaction, written in key order (no deadlocks). */
+class CountDeltas {
+  private readonly d = new Map<string, { type: string; key: string; n: number }>();
+
+  add(type: string, status: SagaStatus, kinds: readonly DeviationKind[], sign: 1 | -1): void {
+    const keys = [`status:${status}`, ...(kinds.length > 0 ? ['nonconforming'] : []), ...kinds.map((k) => `deviation:${k}`)];
+    for (const key of keys) {
+      const k = `${type}\u0000${key}`;
+      const e = this.d.get(k) ?? { type, key, n: 0 };
+      e.n += sign;
+      this.d.set(k, e);
+    }
+  }
+
+  async write(c: pg.PoolClient, table: string): Promise<void> {
+    const rows = [...this.d.entries()].filter(([, e]) => e.n !== 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([, e]) => e);
+    if (rows.length === 0) return;
+    await c.query(
+      `INSERT INTO ${table} (saga_type, key, n) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+       ON CONFLICT (saga_type, key) DO UPDATE SET n = ${table}.n + EXCLUDED.n`,
+      [rows.map((r) => r.type), rows.map((r) => r.key), rows.map((r) => r.n)],
+    );
+  }
+}
+
+function countsFromRows(
+  rows: readonly { saga_type: string; key: string; n: string }[],
+  stuck: readonly { saga_type: string; n: string }[],
+  type: string | undefined,
+): TypeCounts[] {
+  const byType = new Map<string, TypeCounts & { byStatus: Record<SagaStatus, number>; deviations: Record<DeviationKind, number> }>();
+  const entry = (t: string) => {
+    let e = byType.get(t);
+    if (e === undefined) byType.set(t, (e = { ...emptyCounts(t), byStatus: { ...emptyCounts(t).byStatus }, deviations: noDeviations() }));
+    return e;
+  };
+  if (type !== undefined) entry(type);
+  for (const r of rows) {
+    const e = entry(r.saga_type);
+    const n = Number(r.n);
+    if (r.key.startsWith('status:')) {
+      e.byStatus[r.key.slice(7) as SagaStatus] = n;
+      Object.assign(e, { total: e.total + n });
+    } else if (r.key === 'nonconforming') Object.assign(e, { nonConforming: n });
+    else if (r.key.startsWith('deviation:')) e.deviations[r.key.slice(10) as DeviationKind] = n;
+  }
+  for (const r of stuck) Object.assign(entry(r.saga_type), { stuck: Number(r.n) });
+  return [...byType.values()].filter((e) => e.total > 0 || e.sagaType === type).sort((a, b) => (a.sagaType < b.sagaType ? -1 : 1));
 }
 
 /** The search columns of a saga row, as JSON fields of the update document. */

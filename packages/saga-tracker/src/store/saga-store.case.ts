@@ -3,10 +3,10 @@ import { ORDER_CONTRACT, T_START, chain, deadLettered, shuffled } from '../order
 import type { Kind } from '../order-saga.fixture.js';
 import { project } from '../projection/index.js';
 import type { TrackedEvent } from '../tracked-event.js';
-import type { SagaChange, SagaStore } from './saga-store.js';
+import type { RetentionOptions, SagaChange, SagaStore } from './saga-store.js';
 
 /** Builds a fresh, empty store for one test and disposes of it afterwards. */
-export type StoreFactory = () => Promise<{ store: SagaStore; dispose: () => Promise<void> }>;
+export type StoreFactory = (opts?: { retention?: RetentionOptions }) => Promise<{ store: SagaStore; dispose: () => Promise<void> }>;
 
 const MIN = 60_000;
 const OUTCOMES: Record<string, readonly Kind[]> = {
@@ -85,6 +85,33 @@ export function describeSagaStoreContract(name: string, factory: StoreFactory): 
       ]);
     });
 
+    it('deletes finished sagas after their retention, payloads sooner, and keeps the counters right', async () => {
+      const retained = await factory({ retention: { finishedMs: 10 * MIN, payloadsMs: 2 * MIN } });
+      try {
+        const s = retained.store;
+        const payload = Buffer.from('payload').toString('base64');
+        const withPayload = (events: TrackedEvent[]) => events.map((e) => ({ ...e, payload }));
+        await s.apply({ events: withPayload(chain('r-1', OUTCOMES['completed'] ?? [], { startMs: T_START })) });
+        await s.apply({ events: withPayload(chain('r-2', OUTCOMES['failed'] ?? [], { startMs: T_START + 5 * MIN })) });
+        await s.apply({ events: withPayload(chain('r-3', OUTCOMES['running'] ?? [], { startMs: T_START })) });
+        const counted = async (now: number) => (await s.counts({ now }))[0];
+        expect((await counted(T_START))?.byStatus).toMatchObject({ completed: 1, failed: 1, running: 1 });
+        // r-1 ended at +4s, r-2 at +5m3s: at +7m, r-1's payloads are gone, r-2's not yet; nothing deleted.
+        expect(await s.purge(T_START + 7 * MIN)).toEqual({ sagasDeleted: 0, payloadsDropped: 5 });
+        expect((await s.get('r-1'))?.events.every((e) => e.payload === undefined)).toBe(true);
+        expect((await s.get('r-2'))?.events.every((e) => e.payload === payload)).toBe(true);
+        // At +12m r-1 is past its 10 minutes; the running saga stays whatever its age.
+        expect(await s.purge(T_START + 12 * MIN)).toEqual({ sagasDeleted: 1, payloadsDropped: 4 });
+        expect(await s.get('r-1')).toBeUndefined();
+        expect((await s.get('r-3'))?.events.every((e) => e.payload === payload)).toBe(true);
+        expect((await counted(T_START + 12 * MIN))?.byStatus).toMatchObject({ completed: 0, failed: 1, running: 1 });
+        expect((await counted(T_START + 12 * MIN))?.total).toBe(2);
+        expect((await counted(T_START + 12 * MIN))?.stuck).toBe(1);
+      } finally {
+        await retained.dispose();
+      }
+    });
+
     describe('listing', () => {
       beforeEach(async () => {
         await store.apply({ events: fleet().flat() });
@@ -157,6 +184,16 @@ export function describeSagaStoreContract(name: string, factory: StoreFactory): 
         expect(o10?.deviationKinds).toEqual(['missing-steps', 'out-of-order']);
         const [orders] = await store.stats({ type: 'order-fulfillment', now });
         expect(orders?.nonConforming).toBe(2);
+        // The counters a scrape reads agree with the scan.
+        const [counted] = await store.counts({ type: 'order-fulfillment', now });
+        expect(counted).toEqual({
+          sagaType: 'order-fulfillment',
+          total: orders?.total,
+          byStatus: orders?.byStatus,
+          stuck: orders?.stuck,
+          nonConforming: 2,
+          deviations: orders?.deviations,
+        });
         expect(orders?.deviations).toEqual({
           'unexpected-event': 0,
           'wrong-participant': 0,

@@ -96,16 +96,7 @@ export interface Percentiles {
   readonly p99: number;
 }
 
-export interface TypeStats {
-  readonly sagaType: string;
-  readonly total: number;
-  readonly byStatus: Readonly<Record<SagaStatus, number>>;
-  /** Non-terminal sagas past their contract's limits at `now`. */
-  readonly stuck: number;
-  /** Sagas with at least one deviation from their contract. */
-  readonly nonConforming: number;
-  /** Sagas with at least one deviation of each kind. */
-  readonly deviations: Readonly<Record<DeviationKind, number>>;
+export interface TypeStats extends TypeCounts {
   /** Latency of each step's outcome (ms), over sagas where the step completed or failed. */
   readonly steps: readonly ({ readonly step: string } & Percentiles)[];
 }
@@ -140,6 +131,16 @@ export interface SagaStore {
   /** Statistics per saga type (all types when `type` is omitted), judged at `now`. */
   stats(opts: { type?: string; now: number }): Promise<TypeStats[]>;
   flow(type: string): Promise<FlowGraph>;
+  /**
+   * Sagas per type by status, stuck at `now`, and non-conforming, from counters kept up to date
+   * on every change: what a metrics scrape reads, without scanning the sagas.
+   */
+  counts(opts: { type?: string; now: number }): Promise<TypeCounts[]>;
+  /**
+   * Applies retention at `now`: deletes finished sagas that ended more than `finishedMs` ago and
+   * drops the payloads of those that ended more than `payloadsMs` ago (when configured).
+   */
+  purge(now: number): Promise<PurgeResult>;
   /** Saga types seen, sorted. */
   types(): Promise<string[]>;
   /** Throws when the store cannot answer (for `/health`). */
@@ -147,6 +148,30 @@ export interface SagaStore {
   /** Observes committed changes; returns the function that stops observing. */
   onChange(listener: (changes: readonly SagaChange[]) => void): () => void;
   close(): Promise<void>;
+}
+
+/** Counts of one saga type, kept up to date as sagas change (a metrics scrape reads, never scans). */
+export interface TypeCounts {
+  readonly sagaType: string;
+  readonly total: number;
+  readonly byStatus: Readonly<Record<SagaStatus, number>>;
+  /** Non-terminal sagas past their contract's limits at the instant asked for. */
+  readonly stuck: number;
+  readonly nonConforming: number;
+  readonly deviations: Readonly<Record<DeviationKind, number>>;
+}
+
+/** How long finished sagas and their payloads are kept; unset: forever. */
+export interface RetentionOptions {
+  /** Finished (completed, compensated, failed) sagas are deleted this long after they ended. */
+  readonly finishedMs?: number;
+  /** Payloads of finished sagas are dropped this long after they ended (shorter than `finishedMs`). */
+  readonly payloadsMs?: number;
+}
+
+export interface PurgeResult {
+  readonly sagasDeleted: number;
+  readonly payloadsDropped: number;
 }
 
 export const DEFAULT_LIST_LIMIT = 50;
