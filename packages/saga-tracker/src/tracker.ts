@@ -46,6 +46,8 @@ export interface SagaTrackerOptions {
   readonly port?: number;
   /** @default '127.0.0.1' (only this machine: set `auth` before listening on other interfaces) */
   readonly host?: string;
+  /** Link to each saga's trace: a URL with `{traceId}` (Jaeger, Tempo). @default none */
+  readonly traceUrl?: string;
   /** Bearer tokens or JWT verification, payload access, redaction. @default open (local-only) */
   readonly auth?: TrackerAuthOptions;
   /** @default pino at level 'info' */
@@ -128,6 +130,7 @@ export class SagaTracker {
       health: () => ingest.health(),
       ...(opts.codec !== undefined ? { codec: opts.codec } : {}),
       ...(opts.auth !== undefined ? { auth: opts.auth } : {}),
+      ...(opts.traceUrl !== undefined ? { traceUrl: opts.traceUrl } : {}),
     });
     try {
       await app.listen({ port, host: opts.host ?? '127.0.0.1' });

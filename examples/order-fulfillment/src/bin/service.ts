@@ -11,6 +11,7 @@ import { createSchemaRegistry } from '@troupe/schema-registry';
 import { KafkaTransport, OperationsServer, PostgresIdempotencyStore, shutdownGracefully } from '@troupe/sdk';
 import { pino } from 'pino';
 import { SERVICE_NAMES, startService, type ServiceName } from '../services/index.js';
+import { startTracing } from '../tracing.js';
 
 const name = process.argv[2] as ServiceName | undefined;
 const usage =
@@ -29,6 +30,8 @@ const env = (key: string): string => {
   return v;
 };
 
+// Before any span is made: spans go to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+const tracing = startTracing(name);
 const logger = pino({ name, level: process.env['LOG_LEVEL'] ?? 'warn' }, pino.destination(2));
 env('KAFKA_BROKERS');
 const kafka = kafkaConnectionFrom(connectionValuesFromEnv(KAFKA_CONNECTION_OPTIONS, process.env), (file) => readFileSync(file, 'utf8'));
@@ -50,5 +53,5 @@ const participant = await startService(name, {
 // Health and metrics for orchestrators (docker compose, Kubernetes) when a port is given.
 const opsPort = process.env['HEALTH_PORT'];
 const ops = opsPort === undefined ? undefined : await OperationsServer.create({ participants: [participant], port: Number(opsPort), host: '0.0.0.0' });
-shutdownGracefully([...(ops !== undefined ? [ops] : []), participant, transport, store], { logger });
+shutdownGracefully([...(ops !== undefined ? [ops] : []), participant, transport, store, ...(tracing !== undefined ? [tracing] : [])], { logger });
 process.stderr.write(`${name} ready (pid ${process.pid})\n`);

@@ -155,6 +155,7 @@ export function buildTrackerCli(io: CliIo, started: (tracker: SagaTracker) => vo
     .addOption(new Option('--jwt-secret <secret>', 'verify HS256 JWT bearer tokens with this secret').env('TRACKER_JWT_SECRET'))
     .addOption(new Option('--jwt-issuer <iss>', 'required JWT issuer').env('TRACKER_JWT_ISSUER'))
     .addOption(new Option('--jwt-audience <aud>', 'required JWT audience').env('TRACKER_JWT_AUDIENCE'))
+    .addOption(new Option('--trace-url <template>', "link each saga to its trace, e.g. 'http://localhost:16686/trace/{traceId}'").env('TRACKER_TRACE_URL'))
     .addOption(new Option('--redact <rules>', "payload fields nobody sees, comma-separated '<type or *>:<field.path>'").env('TRACKER_REDACT'));
   return program;
 }
@@ -209,6 +210,7 @@ async function startTracker(program: Command): Promise<SagaTracker> {
     port: o.port,
     host: o.host,
     auth,
+    ...(program.opts<{ traceUrl?: string }>().traceUrl !== undefined ? { traceUrl: program.opts<{ traceUrl?: string }>().traceUrl } : {}),
     logger,
     ingest: {
       sessionTimeoutMs: o.sessionTimeout,

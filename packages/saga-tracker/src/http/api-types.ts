@@ -21,6 +21,10 @@ export interface SagaDetailResponse extends SagaProjection {
   readonly stuck: StuckInfo;
   readonly contract: SagaContract | null;
   readonly timeline: readonly TimelineEntry[];
+  /** The saga's trace (from its start event's `traceparent`), when its events carry one. */
+  readonly traceId?: string;
+  /** `traceId` in the configured trace viewer (`traceUrl` option), e.g. Jaeger or Tempo. */
+  readonly traceUrl?: string;
 }
 
 /** `GET /api/stats`. */

@@ -36,6 +36,11 @@ export interface TrackerAppOptions {
   readonly logger?: Logger | false;
   /** Interval of SSE keep-alive comments, so proxies do not close an idle stream. @default 15000 */
   readonly sseKeepAliveMs?: number;
+  /**
+   * Link to each saga's trace: a URL with `{traceId}`, e.g. `http://localhost:16686/trace/{traceId}`
+   * (Jaeger) or a Grafana Explore URL for Tempo. @default none (the API still returns `traceId`)
+   */
+  readonly traceUrl?: string;
   /** Who may read, who may see payloads, which payload fields nobody sees. @default open, nothing redacted */
   readonly auth?: TrackerAuthOptions;
 }
@@ -98,11 +103,14 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
     const detail = await store.get(req.params.id);
     if (detail === undefined) return reply.code(404).send({ error: 'NOT_FOUND', message: `no saga '${req.params.id}' has been seen.` });
     const timeline = await Promise.all(detail.events.map((e) => timelineEntry(e, withPayloads ? opts.codec : undefined, withPayloads, redact)));
+    const traceId = sagaTraceId(detail.events);
     const body: SagaDetailResponse = {
       ...detail.projection,
       stuck: stuckInfo(detail.projection, now()),
       contract: contracts.get(detail.projection.sagaType) ?? null,
       timeline,
+      ...(traceId !== undefined ? { traceId } : {}),
+      ...(traceId !== undefined && opts.traceUrl !== undefined ? { traceUrl: opts.traceUrl.replaceAll('{traceId}', traceId) } : {}),
     };
     return body;
   });
@@ -169,6 +177,15 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
   }
 
   return app;
+}
+
+/** A saga is one trace: the trace id of its earliest event that carries a `traceparent`. */
+function sagaTraceId(events: readonly TrackedEvent[]): string | undefined {
+  for (const e of events) {
+    const m = e.traceparent === undefined ? null : /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(e.traceparent);
+    if (m?.[1] !== undefined && !/^0+$/.test(m[1])) return m[1];
+  }
+  return undefined;
 }
 
 async function timelineEntry(
