@@ -160,7 +160,7 @@ async function sagaGroup(): Promise<void> {
     for (const [kind, load] of rotated([['saturation', opts.sagaSaturation], ['fixed', opts.sagaFixed]] as const, round)) {
       say(`saga: round ${round + 1}/${opts.sagaRounds}, ${kind}: ${load.sagas} sagas offered at ${load.rate}/s; ${uptime()}`);
       const r = await runSagas({ brokers, registryUrl, databaseUrl, sagas: load.sagas, rate: load.rate, partitions: opts.partitions });
-      say(`  ${r.sagasPerSecond.toFixed(0)} sagas/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, verified ${r.verified}`);
+      say(`  ${r.sagasPerSecond.toFixed(0)} sagas/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, verified ${r.verified}${r.problem !== undefined ? `: ${r.problem}` : ''}`);
       sagaRuns[kind].push(r);
     }
   }
@@ -223,6 +223,7 @@ const result = {
       ? { offeredPerSecond: opts.sagaFixed.rate, p50: median(sagaRuns.fixed.map((r) => r.latencyMs.p50)), p95: median(sagaRuns.fixed.map((r) => r.latencyMs.p95)), p99: median(sagaRuns.fixed.map((r) => r.latencyMs.p99)) }
       : null,
   sagasVerified: [...sagaRuns.saturation, ...sagaRuns.fixed].every((r) => r.verified),
+  sagaProblems: [...sagaRuns.saturation, ...sagaRuns.fixed].flatMap((r) => (r.problem !== undefined ? [r.problem] : [])),
   failed: process.exitCode === 1,
 };
 const file = await writeResult(opts.resultsDir, result);

@@ -17,6 +17,8 @@ export interface SagaRun {
   readonly latencyMs: { readonly p50: number; readonly p95: number; readonly p99: number };
   /** The tracker's outcome counts equal the driver's ground truth, and every saga was read back. */
   readonly verified: boolean;
+  /** Why not, when not verified: the demo's exit code and last lines, and how many sagas were read back. */
+  readonly problem?: string;
 }
 
 export async function runSagas(args: { brokers: readonly string[]; registryUrl: string; databaseUrl: string; sagas: number; rate: number; partitions: number }): Promise<SagaRun> {
@@ -44,6 +46,9 @@ export async function runSagas(args: { brokers: readonly string[]; registryUrl: 
     sagasPerSecond: (ended / Math.max(1, last - up)) * 1000,
     latencyMs: { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99) },
     verified: agreed && spans.length === args.sagas,
+    ...(agreed && spans.length === args.sagas
+      ? {}
+      : { problem: `demo exit ${demo.child.exitCode}, ${spans.length}/${args.sagas} sagas read back; demo said: ${demo.stderr().trim().split('\n').slice(-3).join(' | ').slice(-600)}` }),
   };
 }
 
