@@ -14,7 +14,11 @@ export type SdkErrorCode =
   /** The broker refused the client's SASL credentials. */
   | 'AUTHENTICATION_FAILED'
   /** An ACL does not allow what the client tried (topic, group, transactional id, cluster). */
-  | 'NOT_AUTHORIZED';
+  | 'NOT_AUTHORIZED'
+  /** A step handler returned without `ctx.complete(...)` or `ctx.fail(...)`. */
+  | 'STEP_WITHOUT_OUTCOME'
+  /** The consumer stopped for good; `participant.run()` rejects with this. */
+  | 'CONSUMER_CRASHED';
 
 const RETRIABLE: ReadonlySet<SdkErrorCode> = new Set(['TRANSPORT_ERROR', 'IDEMPOTENCY_STORE_ERROR', 'TIMEOUT']);
 

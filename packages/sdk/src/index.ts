@@ -13,6 +13,8 @@ export type {
   HandlerArgs,
   HandlerDefinition,
   StepDefinition,
+  StepImplementation,
+  StepOutcome,
   EventHandlerDefinition,
 } from './participant/handlers.js';
 // The context handlers receive, built as the runtime builds it; for test kits (`testStep`).

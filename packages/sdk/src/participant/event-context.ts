@@ -4,7 +4,7 @@ import { toHeaders, type EventEnvelope, type SagaContract } from '@troupe/core';
 import { type EventCodec, type EventType } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import { encodeOrThrow } from './encode.js';
-import type { CompensationContext, EmitOptions, StepContext } from './handlers.js';
+import type { CompensationContext, EmitOptions, StepContext, StepOutcome } from './handlers.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { ROUTING_SLIP_HEADER, writeRoutingSlip, type RoutingSlip } from './routing-slip.js';
 import { roleInContracts } from './saga-roles.js';
@@ -52,6 +52,7 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
   readonly emitted: EventEnvelope[] = [];
   private emitCount = 0;
   private onceCount = 0;
+  private outcomeValue: StepOutcome | undefined;
 
   constructor(private readonly deps: EventContextDeps) {}
 
@@ -84,15 +85,24 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
     return this.emitWithSlip(type, payload, this.deps.slip, options);
   }
 
-  async complete(payload: unknown, log?: unknown): Promise<void> {
+  async complete(payload: unknown, log?: unknown): Promise<StepOutcome> {
     const step = this.requireStep('complete');
     const slip = log === undefined ? this.deps.slip : { ...this.deps.slip, [step.name]: log };
     await this.emitWithSlip(step.completed, payload, slip, { role: 'step-completed', step: step.name });
+    this.outcomeValue = { stepOutcome: 'completed' };
+    return this.outcomeValue;
   }
 
-  async fail(payload: unknown): Promise<void> {
+  async fail(payload: unknown): Promise<StepOutcome> {
     const step = this.requireStep('fail');
     await this.emitWithSlip(step.failed, payload, this.deps.slip, { role: 'step-failed', step: step.name });
+    this.outcomeValue = { stepOutcome: 'failed' };
+    return this.outcomeValue;
+  }
+
+  /** The step's outcome once `complete` or `fail` ran; undefined before (or for other handlers). */
+  get outcome(): StepOutcome | undefined {
+    return this.outcomeValue;
   }
 
   async compensated(payload: unknown): Promise<void> {

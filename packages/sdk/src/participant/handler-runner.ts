@@ -50,6 +50,13 @@ export interface HandlerRunnerDeps {
   readonly deadLetters: DeadLetterer;
 }
 
+const stepWithoutOutcome = (step: string): SdkError =>
+  new SdkError(
+    'STEP_WITHOUT_OUTCOME',
+    `step ${step} returned without an outcome, so its saga would wait forever: end the handler with ` +
+      '`return ctx.complete(...)` or `return ctx.fail(...)`',
+  );
+
 const isStoreTrouble = (err: unknown): boolean => err instanceof SdkError && err.code === 'IDEMPOTENCY_STORE_ERROR';
 
 /** Runs handlers: in-place retries, the OpenTelemetry context, metrics, and giving up. */
@@ -123,12 +130,15 @@ export class HandlerRunner {
     return out;
   }
 
-  private invoke(route: Route, a: Handling, ctx: EventContext): Promise<void> {
+  private async invoke(route: Route, a: Handling, ctx: EventContext): Promise<void> {
     switch (route.kind) {
       case 'on':
         return route.def.handle({ payload: a.payload, ctx });
       case 'step':
-        return route.def.handle({ payload: a.payload, ctx });
+        await route.def.handle({ payload: a.payload, ctx });
+        // A step that neither completed nor failed would leave its saga waiting forever.
+        if (ctx.outcome === undefined) throw stepWithoutOutcome(route.def.name);
+        return;
       case 'compensate': {
         const trigger: CompensationTrigger = { type: a.env.type, payload: a.payload, envelope: a.env };
         const compensate = route.def.compensate;

@@ -1,5 +1,5 @@
 import type { EventEnvelope, SagaRole } from '@troupe/core';
-import type { EventType } from '@troupe/schema-registry';
+import type { EventType, StepDescriptor } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 
 /** Overrides for an emitted event's saga headers (normally derived from the saga contract). */
@@ -42,12 +42,20 @@ export interface HandlerContext {
   idempotencyKey(name?: string): string;
 }
 
+/**
+ * How a step's handler ended: `return ctx.complete(...)` or `return ctx.fail(...)`. A handler that
+ * returns without one fails with STEP_WITHOUT_OUTCOME instead of leaving the saga hanging.
+ */
+export interface StepOutcome {
+  readonly stepOutcome: 'completed' | 'failed';
+}
+
 /** Context of a forward step: it completes (recording what compensation will need) or fails. */
 export interface StepContext<TDone, TFail, TLog> extends HandlerContext {
   /** Emits the step's completed event and records `log` for this step's compensation. */
-  complete(payload: TDone, log?: TLog): Promise<void>;
+  complete(payload: TDone, log?: TLog): Promise<StepOutcome>;
   /** Emits the step's failure event; the other participants compensate. */
-  fail(payload: TFail): Promise<void>;
+  fail(payload: TFail): Promise<StepOutcome>;
 }
 
 /** Context of a compensation handler. */
@@ -86,7 +94,9 @@ export interface StepDefinition<TIn, TDone, TFail, TLog = undefined, TComp = nev
   readonly on: EventType<TIn>;
   readonly completed: EventType<TDone>;
   readonly failed: EventType<TFail>;
-  readonly handle: (args: HandlerArgs<TIn, StepContext<TDone, TFail, TLog>>) => Promise<void>;
+  readonly handle: (args: HandlerArgs<TIn, StepContext<TDone, TFail, TLog>>) => Promise<StepOutcome | void>;
+  /** The participant that owns the step in the contract (set when built from a step descriptor). */
+  readonly participant?: string;
   /**
    * Builds the failure event's payload when the handler gives up (retries exhausted or a
    * non-retriable error), so the saga compensates instead of hanging.
@@ -124,10 +134,45 @@ export function on<T>(type: EventType<T>, handle: (args: HandlerArgs<T, HandlerC
   return def;
 }
 
-/** Declares a saga step with its outcome events and (optionally) its compensation. */
-export function step<TIn, TDone, TFail, TLog = undefined, TComp = never>(
-  def: Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp>, 'kind'>,
-): HandlerDefinition {
-  const full: StepDefinition<TIn, TDone, TFail, TLog, TComp> = { kind: 'step', ...def };
-  return full;
+/** What a service writes for a step whose events come from the contract (a step descriptor). */
+export interface StepImplementation<TIn, TDone, TFail, TLog, TComp> {
+  /** Ends with `return ctx.complete(...)` or `return ctx.fail(...)`. */
+  readonly handle: (args: HandlerArgs<TIn, StepContext<TDone, TFail, TLog>>) => Promise<StepOutcome>;
+  /** Builds the failure event when the handler gives up (retries used up, or a non-retriable error). */
+  readonly onGiveUp: StepDefinition<TIn, TDone, TFail, TLog, TComp>['onGiveUp'];
+  /** Undoes the step; `log` is what `ctx.complete` recorded (declare its type with `.withLog<L>()`). */
+  readonly compensate?: StepDefinition<TIn, TDone, TFail, TLog, TComp>['compensate'];
+  /** @default the failure events of the later steps, from the contract */
+  readonly compensateOn?: readonly EventType[];
+}
+
+/**
+ * Declares a saga step. From a generated step descriptor (events, owner and compensation triggers
+ * come from the contract): `step(orderFulfillment.payment, { handle, onGiveUp, compensate })`.
+ */
+export function step<TIn, TDone, TFail, TComp, TLog>(
+  descriptor: StepDescriptor<TIn, TDone, TFail, TComp, TLog>,
+  implementation: StepImplementation<TIn, TDone, TFail, TLog, TComp>,
+): StepDefinition<TIn, TDone, TFail, TLog, TComp>;
+/** Declares a saga step with its outcome events spelled out (when there is no generated descriptor). */
+export function step<TIn, TDone, TFail, TLog = undefined, TComp = never>(def: Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp>, 'kind'>): HandlerDefinition;
+export function step<TIn, TDone, TFail, TLog, TComp>(
+  a: StepDescriptor<TIn, TDone, TFail, TComp, TLog> | Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp>, 'kind'>,
+  implementation?: StepImplementation<TIn, TDone, TFail, TLog, TComp>,
+): StepDefinition<TIn, TDone, TFail, TLog, TComp> {
+  if (implementation === undefined) return { kind: 'step', ...(a as Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp>, 'kind'>) };
+  const d = a as StepDescriptor<TIn, TDone, TFail, TComp, TLog>;
+  return {
+    kind: 'step',
+    name: d.name,
+    participant: d.participant,
+    on: d.on,
+    completed: d.completed,
+    failed: d.failed,
+    ...(d.compensated !== undefined ? { compensated: d.compensated } : {}),
+    compensateOn: implementation.compensateOn ?? d.compensateOn,
+    handle: implementation.handle,
+    onGiveUp: implementation.onGiveUp,
+    ...(implementation.compensate !== undefined ? { compensate: implementation.compensate } : {}),
+  };
 }

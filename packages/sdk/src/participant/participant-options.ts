@@ -8,17 +8,38 @@ import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { defaultDeadLetterTopic } from '../dead-letter/dead-letter.js';
 import { retryPolicy, type RetryOptions, type RetryPolicy } from '../retry/retry-policy.js';
 import type { RetryTopicOptions } from '../retry/retry-topic.js';
+import type { KafkaTransportOptions } from '../transport/kafka/kafka-transport.js';
 import type { DeliveryMode, Transport } from '../transport/transport.js';
 
 export interface ParticipantOptions {
-  /** Participant (service) name: the `ce_source` of what it emits and the contracts' `participant`. */
-  readonly name: string;
-  readonly transport: Transport;
-  readonly codec: EventCodec;
+  /**
+   * Participant (service) name: the `ce_source` of what it emits and the contracts' `participant`.
+   * @default the owner of its steps, when they come from step descriptors of one participant
+   */
+  readonly name?: string;
+  /**
+   * Kafka brokers (`host:port`): the participant creates its own Kafka transport and closes it
+   * on `close()`. Give `transport` instead to share one or to use the memory transport.
+   */
+  readonly brokers?: readonly string[];
+  /** Client settings of the transport made from `brokers` (ssl, sasl, timeouts, ...). */
+  readonly kafka?: Omit<KafkaTransportOptions, 'brokers'>;
+  /** @default a KafkaTransport on `brokers`, owned by the participant */
+  readonly transport?: Transport;
+  /**
+   * Schema registry URL: the participant creates its own client and closes it on `close()`.
+   * @default the SCHEMA_REGISTRY_URL environment variable (see createSchemaRegistry)
+   */
+  readonly registryUrl?: string;
+  /** @default a registry client on `registryUrl`, owned by the participant */
+  readonly codec?: EventCodec;
   /** Handlers built with `on(...)` and `step(...)`. */
   readonly handlers: readonly HandlerDefinition[];
-  /** Saga contracts: step definitions are checked against them and roles derived from them. */
-  readonly contracts?: readonly SagaContract[];
+  /**
+   * Saga contracts (a list, or codegen's `contracts` object): step definitions are checked against
+   * them and roles derived from them.
+   */
+  readonly contracts?: readonly SagaContract[] | Readonly<Record<string, SagaContract>>;
   /** Event types known to the service (codegen's list), to resolve contract names to topics. */
   readonly events?: readonly EventType[];
   /**
@@ -94,16 +115,23 @@ export interface NormalizedOptions {
   readonly events: readonly EventType[];
 }
 
+/** The owner its descriptor-built steps name, when they name exactly one. */
+function ownerOfSteps(handlers: readonly HandlerDefinition[]): string | undefined {
+  const owners = new Set((Array.isArray(handlers) ? handlers : []).map((h) => (h as { participant?: string }).participant).filter((p) => p !== undefined));
+  return owners.size === 1 ? [...owners][0] : undefined;
+}
+
 /** Applies the defaults and refuses impossible settings, naming each problem. */
 export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
   const check = new OptionChecks();
-  check.matches('name', opts.name, /^[A-Za-z0-9._-]+$/, "a non-empty string of letters, digits, '.', '_' or '-'");
-  check.required('transport', opts.transport, 'MemoryTransport.create() or KafkaTransport.create({ brokers })');
-  check.required('codec', opts.codec, 'an EventCodec, e.g. a schema registry client');
+  const name = opts.name ?? ownerOfSteps(opts.handlers) ?? '';
+  check.matches('name', name, /^[A-Za-z0-9._-]+$/, "a non-empty string of letters, digits, '.', '_' or '-'");
+  if (!opts.transport && !opts.brokers) check.add("transport or brokers is required (brokers: ['host:port'], or MemoryTransport.create() for tests)");
   if (!Array.isArray(opts.handlers) || opts.handlers.length === 0) check.add('handlers must list at least one on(...) or step(...)');
+  const contracts = opts.contracts ?? [];
   const n: NormalizedOptions = {
-    name: opts.name,
-    groupId: opts.groupId ?? opts.name,
+    name,
+    groupId: opts.groupId ?? name,
     delivery: check.oneOf('delivery', opts.delivery ?? 'exactly-once', ['exactly-once', 'at-least-once']),
     maxBatchSize: check.int('maxBatchSize', opts.maxBatchSize ?? 100),
     maxBatchMs: check.int('maxBatchMs', opts.maxBatchMs ?? 500),
@@ -113,7 +141,7 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
       opts.retryTopic === undefined
         ? undefined
         : {
-            topic: opts.retryTopic.topic ?? retryTopicOf(opts.groupId ?? opts.name),
+            topic: opts.retryTopic.topic ?? retryTopicOf(opts.groupId ?? name),
             delayMs: check.number('retryTopic.delayMs', opts.retryTopic.delayMs ?? 5000),
             attempts: check.int('retryTopic.attempts', opts.retryTopic.attempts ?? 3),
           },
@@ -121,9 +149,9 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
     partitions: check.int('topics.partitions', opts.topics?.partitions ?? 3),
     replicationFactor: check.int('topics.replicationFactor', opts.topics?.replicationFactor ?? 1),
     fromBeginning: opts.fromBeginning ?? true,
-    contracts: opts.contracts ?? [],
+    contracts: Array.isArray(contracts) ? contracts : Object.values(contracts),
     events: opts.events ?? [],
   };
-  throwIfInvalid(check, `participant ${String(opts.name)}`);
+  throwIfInvalid(check, `participant ${name || '(unnamed)'}`);
   return n;
 }

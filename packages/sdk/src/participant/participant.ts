@@ -2,7 +2,7 @@ import { transactionalIdPrefixOf } from '@troupe/core';
 import { pino, type Logger } from 'pino';
 import { register as globalRegistry, type Registry } from 'prom-client';
 import { DeadLetterer } from '../dead-letter/dead-letterer.js';
-import { describeError } from '../errors.js';
+import { describeError, SdkError } from '../errors.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { MemoryIdempotencyStore } from '../idempotency/memory-idempotency-store.js';
 import { ParticipantMetrics } from '../operations/metrics.js';
@@ -13,7 +13,9 @@ import { Dispatcher } from './dispatch.js';
 import { HandlerRunner } from './handler-runner.js';
 import { normalizeOptions, type NormalizedOptions, type ParticipantOptions } from './participant-options.js';
 import { ParkedSagas } from './parking.js';
+import { openResources, type ParticipantResources } from './resources.js';
 import { buildRoutes, type RouteTable } from './routes.js';
+import { RunState } from './run-state.js';
 
 /** What a participant reports about itself to health checks. */
 export interface ParticipantHealth {
@@ -39,6 +41,7 @@ export class Participant {
   readonly metrics: Registry;
   private readonly opts: NormalizedOptions;
   private readonly transport: Transport;
+  private readonly resources: ParticipantResources;
   private readonly store: IdempotencyStore;
   private readonly ownsStore: boolean;
   private readonly logger: Logger;
@@ -48,11 +51,13 @@ export class Participant {
   private consumer: ConsumerHandle | undefined;
   private closed = false;
   private lastProgressAt = Date.now();
+  private readonly runState = new RunState();
 
-  private constructor(options: ParticipantOptions, opts: NormalizedOptions, routes: RouteTable) {
+  private constructor(options: ParticipantOptions, opts: NormalizedOptions, routes: RouteTable, resources: ParticipantResources) {
     this.opts = opts;
     this.name = opts.name;
-    this.transport = options.transport;
+    this.resources = resources;
+    this.transport = resources.transport;
     this.routes = routes;
     this.store = options.idempotencyStore ?? new MemoryIdempotencyStore();
     this.ownsStore = options.idempotencyStore === undefined;
@@ -64,7 +69,7 @@ export class Participant {
     this.dispatcher = new Dispatcher({
       participant: opts.name,
       groupId: opts.groupId,
-      codec: options.codec,
+      codec: resources.codec,
       routes,
       retryTopic: opts.retryTopic,
       parked: this.parked,
@@ -74,7 +79,7 @@ export class Participant {
       runner: new HandlerRunner({
         participant: opts.name,
         groupId: opts.groupId,
-        codec: options.codec,
+        codec: resources.codec,
         contracts: opts.contracts,
         store: this.store,
         retry: opts.retry,
@@ -91,9 +96,19 @@ export class Participant {
   static async create(options: ParticipantOptions): Promise<Participant> {
     const opts = normalizeOptions(options);
     const routes = buildRoutes(opts.name, options.handlers, opts.contracts, opts.events);
-    const p = new Participant(options, opts, routes);
+    const resources = await openResources(options, options.logger ?? pino({ name: opts.name, level: 'info' }));
+    try {
+      return await Participant.start(new Participant(options, opts, routes, resources));
+    } catch (err) {
+      await resources.close();
+      throw err;
+    }
+  }
+
+  private static async start(p: Participant): Promise<Participant> {
+    const { opts, routes } = p;
     const retryTopics = opts.retryTopic ? [opts.retryTopic.topic] : [];
-    await ensureSagaTopics(options.transport, {
+    await ensureSagaTopics(p.transport, {
       owner: `participant ${opts.name}`,
       sagaTopics: [...new Set([...routes.inputTopics, ...routes.outputTopics, ...retryTopics])],
       extraTopics: routes.inputTopics.map((t) => opts.deadLetterTopic(t)),
@@ -107,7 +122,7 @@ export class Participant {
       maxBatchMs: opts.maxBatchMs,
       onProgress: () => (p.lastProgressAt = Date.now()),
     };
-    p.consumer = await options.transport.consume({
+    p.consumer = await p.transport.consume({
       groupId: opts.groupId,
       topics: [...routes.inputTopics, ...retryTopics],
       // A retry record waits at its partition's head until due; fresh events must not wait behind it.
@@ -119,6 +134,9 @@ export class Participant {
       concurrency: opts.concurrency,
       handle: (batch) => handleBatch(loop, batch),
       onAssignment: () => p.parked.forget(),
+      onCrash: (error, restarting) => {
+        if (!restarting) p.crashed(error);
+      },
     });
     p.logger.info({ topics: routes.inputTopics, groupId: opts.groupId, delivery: opts.delivery }, 'participant started');
     return p;
@@ -129,13 +147,34 @@ export class Participant {
     return this.routes.inputTopics;
   }
 
+  /**
+   * Resolves when the participant is closed; rejects with CONSUMER_CRASHED when its consumer
+   * stops for good (kafkajs gave up restarting it), so a service can exit and be restarted.
+   */
+  run(): Promise<void> {
+    return this.runState.run();
+  }
+
+  /** Calls `listener` when the consumer crashes for good; returns the function that unsubscribes. */
+  onCrash(listener: (error: Error) => void): () => void {
+    return this.runState.onCrash(listener);
+  }
+
   /** Stops fetching, finishes and commits in-flight batches, leaves the group. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.consumer?.stop();
     if (this.ownsStore) await this.store.close();
+    await this.resources.close();
     this.logger.info('participant closed');
+    this.runState.closed();
+  }
+
+  private crashed(cause: Error): void {
+    if (this.closed) return;
+    const message = `participant ${this.name}: the consumer stopped for good (${describeError(cause)}); restart the service`;
+    if (this.runState.crashed(new SdkError('CONSUMER_CRASHED', message, { cause }))) this.logger.error({ err: describeError(cause) }, 'consumer crashed for good');
   }
 
   async health(): Promise<ParticipantHealth> {
