@@ -1,13 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { on, step, type HandlerDefinition, type IdempotencyStore } from '@troupe/sdk';
-import {
-  InventoryReleased,
-  InventoryReservationFailed,
-  InventoryReserved,
-  OrderPlaced,
-  PaymentCharged,
-  type OrderLine,
-} from '../generated/events.js';
+import { OrderPlaced, orderFulfillment, type OrderLine } from '../generated/events.js';
 import { SOLD_OUT_SKU } from '../world.js';
 import { OrderBook } from './order-book.js';
 import { shortName } from './payment-service.js';
@@ -17,22 +10,16 @@ export function inventoryHandlers(store: IdempotencyStore): HandlerDefinition[] 
   const lines = new OrderBook<OrderLine[]>(store, 'order-lines');
   return [
     on(OrderPlaced, async ({ payload }) => lines.remember(payload.orderId, payload.items)),
-    step<PaymentCharged, InventoryReserved, InventoryReservationFailed, { reservationId: string }, InventoryReleased>({
-      name: 'inventory',
-      on: PaymentCharged,
-      completed: InventoryReserved,
-      failed: InventoryReservationFailed,
-      compensated: InventoryReleased,
+    step(orderFulfillment.inventory.withLog<{ reservationId: string }>(), {
       handle: async ({ payload, ctx }) => {
         const items = await lines.lookup(payload.orderId);
         const soldOut = items.filter((l) => SOLD_OUT_SKU.test(l.sku)).map((l) => l.sku);
         if (soldOut.length > 0) {
-          await ctx.fail({ orderId: payload.orderId, unavailableSkus: soldOut, reason: `sold out: ${soldOut.join(', ')}` });
-          return;
+          return ctx.fail({ orderId: payload.orderId, unavailableSkus: soldOut, reason: `sold out: ${soldOut.join(', ')}` });
         }
         const reservationId = await ctx.once(() => Promise.resolve(`res-${randomUUID()}`));
         const reserved = items.map((l) => ({ sku: l.sku, quantity: l.quantity, warehouse: 'AMS-1' }));
-        await ctx.complete({ orderId: payload.orderId, reservationId, items: reserved }, { reservationId });
+        return ctx.complete({ orderId: payload.orderId, reservationId, items: reserved }, { reservationId });
       },
       onGiveUp: ({ payload, error }) => ({ orderId: payload.orderId, unavailableSkus: [], reason: String(error) }),
       compensate: async ({ log, trigger, ctx }) => {

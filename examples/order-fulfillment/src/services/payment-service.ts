@@ -1,11 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { step, type HandlerDefinition } from '@troupe/sdk';
-import {
-  OrderPlaced,
-  PaymentCharged,
-  PaymentDeclined,
-  PaymentRefunded,
-} from '../generated/events.js';
+import { orderFulfillment } from '../generated/events.js';
 import { EXPIRED_CARD_CUSTOMER } from '../world.js';
 
 /** What the payment step records for its compensation: enough to refund. */
@@ -18,21 +13,16 @@ interface PaymentLog {
 /** Charges the customer when an order is placed; refunds when a later step fails. */
 export function paymentHandlers(): HandlerDefinition[] {
   return [
-    step<OrderPlaced, PaymentCharged, PaymentDeclined, PaymentLog, PaymentRefunded>({
-      name: 'payment',
-      on: OrderPlaced,
-      completed: PaymentCharged,
-      failed: PaymentDeclined,
-      compensated: PaymentRefunded,
+    // Events, owner and compensation triggers come from the contract; only the log type is ours.
+    step(orderFulfillment.payment.withLog<PaymentLog>(), {
       handle: async ({ payload: order, ctx }) => {
         const amount = { orderId: order.orderId, amountCents: order.totalCents, currency: order.currency };
         if (EXPIRED_CARD_CUSTOMER.test(order.customerId)) {
-          await ctx.fail({ ...amount, reason: 'CARD_EXPIRED', detail: `the card of ${order.customerId} has expired` });
-          return;
+          return ctx.fail({ ...amount, reason: 'CARD_EXPIRED', detail: `the card of ${order.customerId} has expired` });
         }
         // The gateway call runs once per event even when the event is delivered again.
         const paymentId = await ctx.once(() => Promise.resolve(`pay-${randomUUID()}`));
-        await ctx.complete({ ...amount, paymentId, method: 'CARD' }, { paymentId, amountCents: amount.amountCents, currency: amount.currency });
+        return ctx.complete({ ...amount, paymentId, method: 'CARD' }, { paymentId, amountCents: amount.amountCents, currency: amount.currency });
       },
       onGiveUp: ({ payload: order, error }) => ({
         orderId: order.orderId,

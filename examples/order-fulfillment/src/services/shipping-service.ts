@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { on, step, type HandlerDefinition, type IdempotencyStore } from '@troupe/sdk';
-import { InventoryReserved, OrderPlaced, ShipmentFailed, ShipmentScheduled, type Address } from '../generated/events.js';
+import { OrderPlaced, orderFulfillment, type Address } from '../generated/events.js';
 import { SILENT_CARRIER_POSTCODE, UNDELIVERABLE_COUNTRY } from '../world.js';
 import { OrderBook } from './order-book.js';
 
@@ -11,25 +11,19 @@ export function shippingHandlers(store: IdempotencyStore): HandlerDefinition[] {
   const addresses = new OrderBook<Address>(store, 'address');
   return [
     on(OrderPlaced, async ({ payload }) => addresses.remember(payload.orderId, payload.shippingAddress)),
-    step<InventoryReserved, ShipmentScheduled, ShipmentFailed>({
-      name: 'shipping',
-      on: InventoryReserved,
-      completed: ShipmentScheduled,
-      failed: ShipmentFailed,
+    step(orderFulfillment.shipping, {
       handle: async ({ payload, ctx }) => {
         const address = await addresses.lookup(payload.orderId);
         if (address.country === UNDELIVERABLE_COUNTRY) {
-          await ctx.fail({ orderId: payload.orderId, reason: 'ADDRESS_UNDELIVERABLE', detail: `no carrier delivers to ${address.city}` });
-          return;
+          return ctx.fail({ orderId: payload.orderId, reason: 'ADDRESS_UNDELIVERABLE', detail: `no carrier delivers to ${address.city}` });
         }
         if (address.postalCode === SILENT_CARRIER_POSTCODE) {
           // The carrier's booking API accepted the request and never called back: the step
           // neither completes nor fails, and the tracker reports the saga stuck in `shipping`.
-          ctx.logger.info('carrier did not confirm the booking; waiting');
-          return;
+          return ctx.defer('carrier did not confirm the booking; waiting');
         }
         const shipmentId = await ctx.once(() => Promise.resolve(`shp-${randomUUID()}`));
-        await ctx.complete({
+        return ctx.complete({
           orderId: payload.orderId,
           shipmentId,
           carrier: 'POSTNL',

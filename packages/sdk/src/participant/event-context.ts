@@ -100,7 +100,14 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
     return this.outcomeValue;
   }
 
-  /** The step's outcome once `complete` or `fail` ran; undefined before (or for other handlers). */
+  defer(reason: string): StepOutcome {
+    const step = this.requireStep('defer');
+    this.deps.logger.info({ step: step.name, reason }, 'step outcome deferred');
+    this.outcomeValue = { stepOutcome: 'deferred' };
+    return this.outcomeValue;
+  }
+
+  /** The step's outcome once `complete`, `fail` or `defer` ran; undefined before (or for other handlers). */
   get outcome(): StepOutcome | undefined {
     return this.outcomeValue;
   }

@@ -54,7 +54,7 @@ const stepWithoutOutcome = (step: string): SdkError =>
   new SdkError(
     'STEP_WITHOUT_OUTCOME',
     `step ${step} returned without an outcome, so its saga would wait forever: end the handler with ` +
-      '`return ctx.complete(...)` or `return ctx.fail(...)`',
+      '`return ctx.complete(...)` or `return ctx.fail(...)` (or `return ctx.defer(reason)` when the outcome comes later)',
   );
 
 const isStoreTrouble = (err: unknown): boolean => err instanceof SdkError && err.code === 'IDEMPOTENCY_STORE_ERROR';

@@ -43,11 +43,12 @@ export interface HandlerContext {
 }
 
 /**
- * How a step's handler ended: `return ctx.complete(...)` or `return ctx.fail(...)`. A handler that
- * returns without one fails with STEP_WITHOUT_OUTCOME instead of leaving the saga hanging.
+ * How a step's handler ended: `return ctx.complete(...)`, `return ctx.fail(...)`, or, when the
+ * outcome comes later on purpose, `return ctx.defer(reason)`. A handler that returns without one
+ * fails with STEP_WITHOUT_OUTCOME instead of leaving the saga hanging unnoticed.
  */
 export interface StepOutcome {
-  readonly stepOutcome: 'completed' | 'failed';
+  readonly stepOutcome: 'completed' | 'failed' | 'deferred';
 }
 
 /** Context of a forward step: it completes (recording what compensation will need) or fails. */
@@ -56,6 +57,11 @@ export interface StepContext<TDone, TFail, TLog> extends HandlerContext {
   complete(payload: TDone, log?: TLog): Promise<StepOutcome>;
   /** Emits the step's failure event; the other participants compensate. */
   fail(payload: TFail): Promise<StepOutcome>;
+  /**
+   * Ends the handler without an outcome on purpose: the outcome comes later (an external callback,
+   * a timer). Nothing is emitted; until then the tracker shows the saga waiting in this step.
+   */
+  defer(reason: string): StepOutcome;
 }
 
 /** Context of a compensation handler. */
@@ -139,21 +145,30 @@ export interface StepImplementation<TIn, TDone, TFail, TLog, TComp> {
   /** Ends with `return ctx.complete(...)` or `return ctx.fail(...)`. */
   readonly handle: (args: HandlerArgs<TIn, StepContext<TDone, TFail, TLog>>) => Promise<StepOutcome>;
   /** Builds the failure event when the handler gives up (retries used up, or a non-retriable error). */
-  readonly onGiveUp: StepDefinition<TIn, TDone, TFail, TLog, TComp>['onGiveUp'];
+  readonly onGiveUp: (args: { readonly payload: TIn; readonly error: unknown; readonly ctx: HandlerContext }) => TFail;
   /** Undoes the step; `log` is what `ctx.complete` recorded (declare its type with `.withLog<L>()`). */
   readonly compensate?: StepDefinition<TIn, TDone, TFail, TLog, TComp>['compensate'];
   /** @default the failure events of the later steps, from the contract */
   readonly compensateOn?: readonly EventType[];
 }
 
+type AnyStepDescriptor = StepDescriptor<unknown, unknown, unknown, unknown, unknown>;
+
+/**
+ * What `step(descriptor, ...)` expects, computed from the descriptor alone, so the handlers are
+ * typed by the contract and literals in them stay literals (nothing is inferred from them).
+ */
+export type ImplementationOf<D> =
+  D extends StepDescriptor<infer I, infer Done, infer F, infer C, infer L> ? StepImplementation<I, Done, F, L, C> : never;
+
+/** The step definition `step(descriptor, ...)` returns. */
+export type DefinitionOf<D> = D extends StepDescriptor<infer I, infer Done, infer F, infer C, infer L> ? StepDefinition<I, Done, F, L, C> : never;
+
 /**
  * Declares a saga step. From a generated step descriptor (events, owner and compensation triggers
  * come from the contract): `step(orderFulfillment.payment, { handle, onGiveUp, compensate })`.
  */
-export function step<TIn, TDone, TFail, TComp, TLog>(
-  descriptor: StepDescriptor<TIn, TDone, TFail, TComp, TLog>,
-  implementation: StepImplementation<TIn, TDone, TFail, TLog, TComp>,
-): StepDefinition<TIn, TDone, TFail, TLog, TComp>;
+export function step<D extends AnyStepDescriptor>(descriptor: D, implementation: ImplementationOf<D>): DefinitionOf<D>;
 /** Declares a saga step with its outcome events spelled out (when there is no generated descriptor). */
 export function step<TIn, TDone, TFail, TLog = undefined, TComp = never>(def: Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp>, 'kind'>): HandlerDefinition;
 export function step<TIn, TDone, TFail, TLog, TComp>(
