@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { describeError } from '../errors.js';
 import type { BatchOutcome, OutboundRecord, PartitionBatch } from '../transport/transport.js';
-import type { Dispatcher, MessageOutcome } from './dispatch.js';
+import type { Dispatcher } from './dispatch.js';
+import type { MessageOutcome } from './outcomes.js';
 import type { ParkedSagas } from './parking.js';
 
 export interface BatchLoopDeps {

@@ -1,8 +1,8 @@
 import type { Context } from '@opentelemetry/api';
 import { EnvelopeError, parseEnvelope, type EventEnvelope } from '@troupe/core';
-import { SchemaRegistryError, type EventCodec } from '@troupe/schema-registry';
+import type { EventCodec } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
-import { MARKER_HEADER, type DeadLetterReason } from '../dead-letter/dead-letter.js';
+import { MARKER_HEADER } from '../dead-letter/dead-letter.js';
 import type { DeadLetterer } from '../dead-letter/dead-letterer.js';
 import { describeError } from '../errors.js';
 import type { ParticipantMetrics } from '../operations/metrics.js';
@@ -11,21 +11,12 @@ import { isRetriable } from '../retry/retry-policy.js';
 import { originalOf, readRetryInfo, retryRecord } from '../retry/retry-topic.js';
 import type { InboundMessage, OutboundRecord, PartitionBatch } from '../transport/transport.js';
 import { lazyChild } from '../util/lazy-logger.js';
+import { decodePayload } from './decode.js';
 import type { Handling, HandlerRunner } from './handler-runner.js';
+import { done, type MessageOutcome } from './outcomes.js';
 import type { ParkedSagas, ParkingLedger } from './parking.js';
 import type { Route, RouteTable } from './routes.js';
 import { readRoutingSlip } from './routing-slip.js';
-
-/**
- * What handling one consumed record came to; the batch loop acts on it.
- * - `done`: commit the record with `outputs`.
- * - `not-due`: the head of a retry partition waits until `dueAt`; commit what is before it.
- * - `transient`: infrastructure trouble; commit what is before it, deliver it again.
- */
-export type MessageOutcome =
-  | { readonly kind: 'done'; readonly outputs: readonly OutboundRecord[] }
-  | { readonly kind: 'not-due'; readonly dueAt: number }
-  | { readonly kind: 'transient'; readonly reason: string };
 
 export interface DispatcherDeps {
   readonly participant: string;
@@ -53,8 +44,6 @@ interface RetriedPass {
   readonly routes: readonly string[] | undefined;
   readonly key: string;
 }
-
-const done = (outputs: readonly OutboundRecord[]): MessageOutcome => ({ kind: 'done', outputs });
 
 /** Routes one consumed record: envelope, parked sagas, retry passes, decoding, handlers, failures. */
 export class Dispatcher {
@@ -134,7 +123,7 @@ export class Dispatcher {
   }): Promise<MessageOutcome> {
     const { message, env, turn, retried, routes, log, trace } = r;
     const { deadLetters, participant } = this.deps;
-    const decoded = await this.decode(message, routes[0], log);
+    const decoded = await decodePayload(this.deps, message, routes[0]?.reader, log);
     if (decoded.kind !== 'payload') return decoded.outcome;
 
     const a: Handling = { message, env, payload: decoded.payload, slip: readRoutingSlip(message.headers), log, batch: turn.batch, trace };
@@ -187,20 +176,4 @@ export class Dispatcher {
     return done(out);
   }
 
-  private async decode(
-    message: InboundMessage,
-    route: Route | undefined,
-    log: Logger,
-  ): Promise<{ kind: 'payload'; payload: unknown } | { kind: 'outcome'; outcome: MessageOutcome }> {
-    const dead = (reason: DeadLetterReason, error: string) =>
-      ({ kind: 'outcome', outcome: done([this.deps.deadLetters.record(message, reason, error, { log })]) }) as const;
-    if (message.value === null) return dead('UNDECODABLE_PAYLOAD', 'the record has no value');
-    try {
-      return { kind: 'payload', payload: (await this.deps.codec.decode(message.value, route?.reader)).payload };
-    } catch (err) {
-      if (!(err instanceof SchemaRegistryError)) return dead('UNDECODABLE_PAYLOAD', describeError(err));
-      if (err.retriable) return { kind: 'outcome', outcome: { kind: 'transient', reason: err.message } };
-      return dead(err.code === 'UNKNOWN_SCHEMA_ID' ? 'UNKNOWN_SCHEMA_ID' : 'UNDECODABLE_PAYLOAD', err.message);
-    }
-  }
 }
