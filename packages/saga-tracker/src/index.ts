@@ -58,6 +58,8 @@ export type {
   ErrorResponse,
 } from './http/api-types.js';
 export { TrackerMetrics } from './metrics.js';
+export { WebhookAlerts, ALERT_KINDS } from './alerts/webhook-alerts.js';
+export type { WebhookAlertOptions, SagaAlert, AlertKind } from './alerts/webhook-alerts.js';
 export { SagaTracker, topicsOfContracts } from './tracker.js';
 export type { SagaTrackerOptions } from './tracker.js';
 export { KafkaIngest } from './ingest/kafka-ingest.js';

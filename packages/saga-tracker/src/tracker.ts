@@ -13,6 +13,8 @@ import { TrackerMetrics } from './metrics.js';
 import { MemorySagaStore } from './store/memory-store.js';
 import { PostgresSagaStore } from './store/postgres-store.js';
 import type { RetentionOptions, SagaStore } from './store/saga-store.js';
+import { WebhookAlerts } from './alerts/webhook-alerts.js';
+import type { WebhookAlertOptions } from './alerts/webhook-alerts.js';
 
 export interface SagaTrackerOptions {
   /** Kafka bootstrap servers, `host:port`. */
@@ -38,6 +40,8 @@ export interface SagaTrackerOptions {
    * @default forever; intervalMs 60000
    */
   readonly retention?: RetentionOptions & { readonly intervalMs?: number };
+  /** Webhook alerts for stuck, failed, compensation-failed and non-conforming sagas. @default none */
+  readonly alerts?: Omit<WebhookAlertOptions, 'store' | 'now' | 'logger'>;
   /** Decodes payloads for the detail view and failure reasons. @default none */
   readonly codec?: EventCodec;
   /** @default see {@link KafkaIngestOptions.groupId} */
@@ -155,13 +159,17 @@ export class SagaTracker {
       }, retention.intervalMs ?? 60_000);
       tracker.purgeTimer.unref();
     }
+    if (opts.alerts !== undefined) tracker.alerts = new WebhookAlerts({ ...opts.alerts, store, now, logger });
     return tracker;
   }
 
   private purgeTimer: NodeJS.Timeout | undefined;
+  /** The webhook alerter, when `alerts` was given. */
+  alerts: WebhookAlerts | undefined;
 
   async close(): Promise<void> {
     clearInterval(this.purgeTimer);
+    await this.alerts?.close();
     await this.app.close();
     await this.ingest.close();
     await this.store.close();

@@ -64,6 +64,7 @@ interface CliOptions {
   retention?: number;
   payloadRetention?: number;
   memoryMaxSagas?: number;
+  alertWebhook?: string;
   port: number;
   host: string;
   logLevel: string;
@@ -140,6 +141,7 @@ export function buildTrackerCli(io: CliIo, started: (tracker: SagaTracker) => vo
     .option('--retention <duration>', 'delete finished sagas this long after they ended, e.g. 7d (default: keep)', duration('--retention'))
     .option('--payload-retention <duration>', 'drop payloads of finished sagas this long after they ended, e.g. 1d', duration('--payload-retention'))
     .option('--memory-max-sagas <n>', 'memory store: at most this many sagas (oldest finished evicted first)', integerAtLeast(1))
+    .option('--alert-webhook <url>', 'POST a JSON alert once per stuck, failed, compensation-failed or non-conforming saga')
     .option('--port <n>', 'HTTP port', port, 8080)
     .option('--host <addr>', 'HTTP interface', '127.0.0.1')
     .addOption(new Option('--log-level <level>', 'pino level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
@@ -205,6 +207,7 @@ async function startTracker(program: Command): Promise<SagaTracker> {
           },
         }
       : {}),
+    ...(o.alertWebhook !== undefined ? { alerts: { url: o.alertWebhook } } : {}),
     ...(codec !== undefined ? { codec } : {}),
     ...(o.group !== undefined ? { groupId: o.group } : {}),
     port: o.port,
