@@ -34,6 +34,8 @@ export interface EventContextDeps {
   readonly envelope: EventEnvelope;
   readonly slip: RoutingSlip;
   readonly attempt: number;
+  /** Aborted when the attempt's deadline passes. */
+  readonly signal?: AbortSignal;
   /** Step name, for `complete`/`fail`/`compensated`. */
   readonly step?: {
     readonly name: string;
@@ -42,6 +44,9 @@ export interface EventContextDeps {
     readonly compensated?: EventType;
   };
 }
+
+/** The signal of contexts without a deadline (giving up, tests). */
+const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 /**
  * One handler invocation's context. Emitted events are buffered as records; the runtime appends
@@ -79,6 +84,9 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
   }
   get logger(): Logger {
     return this.deps.logger;
+  }
+  get signal(): AbortSignal {
+    return this.deps.signal ?? NEVER_ABORTED;
   }
 
   emit<T>(type: EventType<T>, payload: T, options?: EmitOptions): Promise<void> {

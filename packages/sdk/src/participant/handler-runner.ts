@@ -46,6 +46,8 @@ export interface HandlerRunnerDeps {
   readonly contracts: readonly SagaContract[];
   readonly store: IdempotencyStore;
   readonly retry: RetryPolicy;
+  /** Deadline of one attempt unless the step sets its own. */
+  readonly handlerTimeoutMs: number;
   readonly instruments: ParticipantMetrics;
   readonly deadLetters: DeadLetterer;
 }
@@ -76,13 +78,20 @@ export class HandlerRunner {
           ...(route.kind === 'on' ? {} : { step: route.def.name }),
           attempt,
         });
-        ctx = this.contextFor(route, a, attempt, handle);
+        const abort = new AbortController();
+        const current = this.contextFor(route, a, attempt, { handle, signal: abort.signal });
+        ctx = current;
         const timer = instruments.duration.startTimer(labels);
         try {
           // Active for spans the user starts (with a context manager installed); emits use it explicitly.
-          await context.with(handle.ctx, () => this.invoke(route, a, ctx as EventContext));
+          await withDeadline(
+            context.with(handle.ctx, () => this.invoke(route, a, current)),
+            this.timeoutOf(route),
+            abort,
+            route.label,
+          );
           endSpan(handle.span);
-          return ctx.outputs;
+          return current.outputs;
         } catch (err) {
           endSpan(handle.span, err);
           instruments.failed.inc(labels);
@@ -130,6 +139,10 @@ export class HandlerRunner {
     return out;
   }
 
+  private timeoutOf(route: Route): number {
+    return (route.kind === 'on' ? undefined : route.def.timeoutMs) ?? this.deps.handlerTimeoutMs;
+  }
+
   private async invoke(route: Route, a: Handling, ctx: EventContext): Promise<void> {
     switch (route.kind) {
       case 'on':
@@ -147,7 +160,14 @@ export class HandlerRunner {
     }
   }
 
-  private contextFor(route: Route, a: Handling, attempt: number, handle: { readonly span: Span; readonly ctx: Context } | undefined): EventContext {
+  private contextFor(
+    route: Route,
+    a: Handling,
+    attempt: number,
+    live: { readonly handle: { readonly span: Span; readonly ctx: Context }; readonly signal: AbortSignal } | undefined,
+  ): EventContext {
+    const handle = live?.handle;
+    const signal = live?.signal;
     const d = this.deps;
     return new EventContext({
       trace: handle?.ctx ?? a.trace,
@@ -161,6 +181,7 @@ export class HandlerRunner {
       envelope: a.env,
       slip: a.slip,
       attempt,
+      ...(signal ? { signal } : {}),
       ...(route.kind === 'on'
         ? {}
         : {
@@ -173,4 +194,29 @@ export class HandlerRunner {
           }),
     });
   }
+}
+
+/**
+ * Settles with `work`, or rejects with a retriable TIMEOUT once `ms` passed, aborting `abort` so
+ * the handler can cancel what it waits for. The late result of `work` is ignored (its context's
+ * outputs are never used); a late rejection is swallowed.
+ */
+function withDeadline(work: Promise<void>, ms: number, abort: AbortController, label: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const err = new SdkError('TIMEOUT', `${label} took longer than ${ms} ms; the attempt counts as failed (raise timeoutMs or handlerTimeoutMs if that is normal)`);
+      abort.abort(err);
+      reject(err);
+    }, ms);
+    work.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }

@@ -22,6 +22,12 @@ export interface HandlerContext {
   readonly envelope: EventEnvelope;
   /** W3C `traceparent` of the handled event. */
   readonly traceparent: string | undefined;
+  /**
+   * Aborted when this attempt's deadline passes (`handlerTimeoutMs`, or the step's `timeoutMs`):
+   * pass it to the downstream call (`fetch(url, { signal: ctx.signal })`) so it is cancelled too.
+   * What the handler emits after that is ignored.
+   */
+  readonly signal: AbortSignal;
   /** pino child logger bound to saga id, event id, type and participant. */
   readonly logger: Logger;
   /**
@@ -103,6 +109,11 @@ export interface StepDefinition<TIn, TDone, TFail, TLog = undefined, TComp = nev
   readonly handle: (args: HandlerArgs<TIn, StepContext<TDone, TFail, TLog>>) => Promise<StepOutcome | void>;
   /** The participant that owns the step in the contract (set when built from a step descriptor). */
   readonly participant?: string;
+  /**
+   * Deadline of one attempt of `handle` (and of `compensate`).
+   * @default the participant's `handlerTimeoutMs`
+   */
+  readonly timeoutMs?: number;
   /**
    * Builds the failure event's payload when the handler gives up (retries exhausted or a
    * non-retriable error), so the saga compensates instead of hanging.

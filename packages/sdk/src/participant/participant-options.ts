@@ -67,6 +67,14 @@ export interface ParticipantOptions {
   /** In-place retries; see {@link RetryOptions} for the defaults. */
   readonly retry?: RetryOptions;
   /**
+   * Deadline of one handler attempt. On expiry the attempt counts as a transient failure (the
+   * retry policy applies), whatever it returns later is ignored, and `ctx.signal` is aborted so the
+   * handler can cancel its downstream call. A step may set its own (`step({ timeoutMs })`). The
+   * partition number's worker waits meanwhile; fetching and heartbeats do not.
+   * @default 30_000
+   */
+  readonly handlerTimeoutMs?: number;
+  /**
    * After the in-place retries, move the event to a retry topic and try again later without
    * blocking the partition; later events of the same saga queue behind it (per-saga order kept),
    * other sagas flow. Off unless given; see {@link RetryTopicOptions}.
@@ -106,6 +114,7 @@ export interface NormalizedOptions {
   readonly maxBatchMs: number;
   readonly concurrency: number;
   readonly retry: RetryPolicy;
+  readonly handlerTimeoutMs: number;
   readonly retryTopic: { readonly topic: string; readonly delayMs: number; readonly attempts: number } | undefined;
   readonly deadLetterTopic: (topic: string) => string;
   readonly partitions: number;
@@ -137,6 +146,7 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
     maxBatchMs: check.int('maxBatchMs', opts.maxBatchMs ?? 500),
     concurrency: check.int('concurrency', opts.concurrency ?? 4),
     retry: retryPolicy(opts.retry, check),
+    handlerTimeoutMs: check.int('handlerTimeoutMs', opts.handlerTimeoutMs ?? 30_000),
     retryTopic:
       opts.retryTopic === undefined
         ? undefined

@@ -83,6 +83,7 @@ export class Participant {
         contracts: opts.contracts,
         store: this.store,
         retry: opts.retry,
+        handlerTimeoutMs: opts.handlerTimeoutMs,
         instruments,
         deadLetters,
       }),
@@ -190,11 +191,24 @@ export class Participant {
       details['broker'] = `unreachable: ${describeError(err)}`;
     }
     const lag = live ? await this.consumer?.lag() : undefined;
-    const idleMs = Date.now() - this.lastProgressAt;
+    const now = Date.now();
+    const idleMs = now - this.lastProgressAt;
     // Stalled: work is waiting but nothing completed for a long while (a wedged handler or broker).
-    const stalled = lag !== undefined && lag > 0 && idleMs > Math.max(60_000, this.opts.maxBatchMs * 20);
+    const bound = Math.max(60_000, this.opts.maxBatchMs * 20, this.opts.handlerTimeoutMs * 2);
+    let stalled = lag !== undefined && lag > 0 && idleMs > bound;
     details['lag'] = lag === undefined ? 'unknown' : String(lag);
     if (stalled) details['stalled'] = `no batch completed for ${Math.round(idleMs / 1000)}s with ${lag} messages waiting`;
+    // A single partition number can stall while others flow: records queued, nothing committed.
+    const stuck = (this.consumer?.workers?.() ?? []).filter((w) => w.queued > 0 && now - w.lastProgressAt > bound);
+    if (stuck.length > 0) {
+      stalled = true;
+      details['stalledPartitions'] = stuck.map((w) => `${w.partition} (${w.queued} queued, ${Math.round((now - w.lastProgressAt) / 1000)}s without a commit)`).join(', ');
+    }
+    if (live && this.consumer) {
+      const owned = this.consumer.assignment();
+      const joins = this.consumer.joins?.();
+      details['group'] = `${this.opts.groupId}: ${owned.length} topic-partitions${joins === undefined ? '' : `, assigned ${joins} times`}`;
+    }
     return { live, ready: live && brokerOk && !stalled, details };
   }
 }

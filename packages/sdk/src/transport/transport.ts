@@ -111,6 +111,10 @@ export interface ConsumerHandle {
   assignment(): readonly { topic: string; partition: number }[];
   /** Sum over owned partitions of (end offset − committed offset); undefined if unknown. */
   lag(): Promise<number | undefined>;
+  /** How many times the group assigned partitions to this member (joins and rebalances), if known. */
+  joins?(): number;
+  /** Per owned partition number: records waiting and when its last batch committed, if known. */
+  workers?(): readonly { readonly partition: number; readonly queued: number; readonly lastProgressAt: number }[];
 }
 
 export interface TopicSpec {

@@ -54,7 +54,7 @@ type EndOffsets = { readonly at: number; readonly offsets: ReadonlyMap<number, {
  */
 export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
   private readonly producers = new Map<number, Promise<Producer>>();
-  private readonly workers = new Map<number, PartitionWorker>();
+  private readonly byNumber = new Map<number, PartitionWorker>();
   private readonly endOffsetReads = new Map<string, { startedAt: number; result: Promise<EndOffsets> }>();
   private reader: KafkaReader | undefined;
   private owned: readonly TopicPartition[] = [];
@@ -96,7 +96,7 @@ export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
         onRebalancing: () => loop.holdCommits(),
         // Batches of only transaction markers or aborted records never reach the handler; the
         // fetcher moved past them all the same, which the merge needs to know.
-        onSkipped: (tp, next) => loop.workers.get(tp.partition)?.fetchedUpTo(tp.topic, BigInt(next)),
+        onSkipped: (tp, next) => loop.byNumber.get(tp.partition)?.fetchedUpTo(tp.topic, BigInt(next)),
         onCrash: (error, restarting) => {
           if (restarting) {
             // kafkajs restarts the consumer and rejoins: commits wait for the new assignment.
@@ -133,7 +133,7 @@ export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
 
   /** Per owned partition number: records queued and when a batch last committed. */
   workerStates(): readonly { partition: number; queued: number; bytes: number; lastProgressAt: number }[] {
-    return [...this.workers.values()].map((w) => {
+    return [...this.byNumber.values()].map((w) => {
       const q = w.queued();
       return { partition: w.partition, queued: q.records, bytes: q.bytes, lastProgressAt: w.lastProgressAt };
     });
@@ -165,8 +165,8 @@ export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
     this.stopping ??= (async () => {
       // Workers finish (and commit) the batch in flight and take no more; then the member leaves.
       this.settleRebalance();
-      await Promise.all([...this.workers.values()].map((w) => w.stop('finish')));
-      this.workers.clear();
+      await Promise.all([...this.byNumber.values()].map((w) => w.stop('finish')));
+      this.byNumber.clear();
       await this.reader?.stop();
       const producers = await Promise.allSettled(this.producers.values());
       this.producers.clear();
@@ -178,7 +178,7 @@ export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
   // ---- reader side: hand over and return ----
 
   private handOver(batch: ReaderBatch): void {
-    const worker = this.workers.get(batch.partition);
+    const worker = this.byNumber.get(batch.partition);
     const last = batch.records[batch.records.length - 1];
     if (!worker || !last) return;
     // The fetch position moves on now (the reader also skips a trailing transaction marker); what
@@ -203,20 +203,20 @@ export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
   private assign(owned: readonly TopicPartition[]): void {
     this.generations += 1;
     this.owned = owned;
-    const byNumber = new Map<number, string[]>();
-    for (const { topic, partition } of owned) byNumber.set(partition, [...(byNumber.get(partition) ?? []), topic]);
-    for (const [partition, worker] of this.workers) {
-      const topics = byNumber.get(partition);
+    const topicsOf = new Map<number, string[]>();
+    for (const { topic, partition } of owned) topicsOf.set(partition, [...(topicsOf.get(partition) ?? []), topic]);
+    for (const [partition, worker] of this.byNumber) {
+      const topics = topicsOf.get(partition);
       if (topics && topics.length === worker.topics.length && topics.every((t) => worker.topics.includes(t))) continue;
-      this.workers.delete(partition);
+      this.byNumber.delete(partition);
       worker.revoked = true;
       void this.retire(partition, worker);
     }
     if (this.stopping === undefined && this.crashed === undefined) {
-      for (const [partition, topics] of byNumber) {
-        if (this.workers.has(partition)) continue;
+      for (const [partition, topics] of topicsOf) {
+        if (this.byNumber.has(partition)) continue;
         const worker = new PartitionWorker(partition, topics, this);
-        this.workers.set(partition, worker);
+        this.byNumber.set(partition, worker);
         worker.start();
       }
     }
@@ -227,13 +227,13 @@ export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
   /** Stops a worker that lost its partition number and closes its producer (taking it back fences again). */
   private async retire(partition: number, worker: PartitionWorker): Promise<void> {
     await worker.stop('revoked');
-    if (this.workers.has(partition)) return;
+    if (this.byNumber.has(partition)) return;
     this.dropProducer(partition);
   }
 
   private async revokeAll(): Promise<void> {
-    const workers = [...this.workers.values()];
-    this.workers.clear();
+    const workers = [...this.byNumber.values()];
+    this.byNumber.clear();
     this.settleRebalance();
     await Promise.all(workers.map((w) => w.stop('revoked')));
   }

@@ -229,6 +229,8 @@ export class KafkaTransport implements Transport {
       isRunning: () => handle.isRunning(),
       assignment: () => handle.assignment(),
       lag: () => handle.lag(),
+      joins: () => handle.generations,
+      workers: () => handle.workerStates(),
     };
   }
 
