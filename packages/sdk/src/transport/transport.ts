@@ -1,4 +1,4 @@
-import type { KafkaHeaders } from '@troupe/core';
+import type { KafkaRecord } from '@troupe/kafka';
 
 /** A record to append to a topic. The partition is chosen from the key (murmur2) unless given. */
 export interface OutboundRecord {
@@ -9,18 +9,11 @@ export interface OutboundRecord {
   readonly partition?: number;
 }
 
-/** A record as consumed, with its coordinates. */
-export interface InboundMessage {
-  readonly topic: string;
-  readonly partition: number;
-  /** Kafka offsets are 64-bit; kept as decimal strings like kafkajs does. */
-  readonly offset: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: KafkaHeaders;
-  /** Append time, ms since the epoch, as a decimal string. */
-  readonly timestamp: string;
-}
+/**
+ * A record as consumed, with its coordinates: `@troupe/kafka`'s record, so what the shared reader
+ * delivers reaches handlers unchanged (the memory transport builds the same shape).
+ */
+export type InboundMessage = KafkaRecord;
 
 /**
  * Messages of one partition number, from one or several co-partitioned topics. Each topic's
