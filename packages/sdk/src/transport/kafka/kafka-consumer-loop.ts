@@ -55,6 +55,8 @@ type EndOffsets = { readonly at: number; readonly offsets: ReadonlyMap<number, {
 export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
   private readonly producers = new Map<number, Promise<Producer>>();
   private readonly byNumber = new Map<number, PartitionWorker>();
+  /** Workers of a partition number being stopped (revoked, or replaced by one with other topics). */
+  private readonly retiring = new Map<number, Promise<void>>();
   private readonly endOffsetReads = new Map<string, { startedAt: number; result: Promise<EndOffsets> }>();
   private reader: KafkaReader | undefined;
   private owned: readonly TopicPartition[] = [];
@@ -210,7 +212,11 @@ export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
       if (topics && topics.length === worker.topics.length && topics.every((t) => worker.topics.includes(t))) continue;
       this.byNumber.delete(partition);
       worker.revoked = true;
-      void this.retire(partition, worker);
+      const retired = this.retire(partition, worker);
+      this.retiring.set(partition, retired);
+      void retired.finally(() => {
+        if (this.retiring.get(partition) === retired) this.retiring.delete(partition);
+      });
     }
     if (this.stopping === undefined && this.crashed === undefined) {
       for (const [partition, topics] of topicsOf) {
@@ -257,6 +263,9 @@ export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
   }
 
   async takeOver(partition: number, topics: readonly string[]): Promise<ReadonlyMap<string, bigint | undefined>> {
+    // A worker this member just replaced (same number, other topics) shares the producer and may
+    // still be committing: read the committed offsets only once it has stopped.
+    await this.retiring.get(partition);
     if (this.spec.delivery === 'exactly-once') await this.transactionalProducer(partition);
     const committed = new Map<string, bigint | undefined>();
     for (const topic of topics) {
