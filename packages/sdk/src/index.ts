@@ -1,7 +1,7 @@
 export { Publisher } from './publisher/publisher.js';
 export type { PublisherOptions, PublishOptions } from './publisher/publisher.js';
 export { Participant } from './participant/participant.js';
-export type { ParticipantHealth } from './participant/participant.js';
+export type { ParticipantHealth } from './participant/health.js';
 export type { ParticipantOptions } from './participant/participant-options.js';
 export { on, step } from './participant/handlers.js';
 export type {

@@ -9,6 +9,7 @@ import { ParticipantMetrics } from '../operations/metrics.js';
 import { ensureSagaTopics } from '../transport/topics.js';
 import type { ConsumerHandle, Transport } from '../transport/transport.js';
 import { handleBatch } from './batch-loop.js';
+import { participantHealth, type ParticipantHealth } from './health.js';
 import { Dispatcher } from './dispatch.js';
 import { HandlerRunner } from './handler-runner.js';
 import { normalizeOptions, type NormalizedOptions, type ParticipantOptions } from './participant-options.js';
@@ -16,15 +17,6 @@ import { ParkedSagas } from './parking.js';
 import { openResources, type ParticipantResources } from './resources.js';
 import { buildRoutes, type RouteTable } from './routes.js';
 import { RunState } from './run-state.js';
-
-/** What a participant reports about itself to health checks. */
-export interface ParticipantHealth {
-  /** The consumer runs (not closed, not crashed). */
-  readonly live: boolean;
-  /** Live, broker reachable, and not stalled (behind while nothing completed recently). */
-  readonly ready: boolean;
-  readonly details: Readonly<Record<string, string>>;
-}
 
 /**
  * A service's part in one or more choreographed sagas: consumes the event types its handlers react
@@ -179,36 +171,7 @@ export class Participant {
   }
 
   async health(): Promise<ParticipantHealth> {
-    const details: Record<string, string> = {};
-    const live = !this.closed && this.consumer !== undefined && this.consumer.isRunning();
-    details['consumer'] = live ? 'running' : this.closed ? 'closed' : 'stopped (crashed? see the logs)';
-    let brokerOk = false;
-    try {
-      await this.transport.ping();
-      brokerOk = true;
-      details['broker'] = 'reachable';
-    } catch (err) {
-      details['broker'] = `unreachable: ${describeError(err)}`;
-    }
-    const lag = live ? await this.consumer?.lag() : undefined;
-    const now = Date.now();
-    const idleMs = now - this.lastProgressAt;
-    // Stalled: work is waiting but nothing completed for a long while (a wedged handler or broker).
-    const bound = Math.max(60_000, this.opts.maxBatchMs * 20, this.opts.handlerTimeoutMs * 2);
-    let stalled = lag !== undefined && lag > 0 && idleMs > bound;
-    details['lag'] = lag === undefined ? 'unknown' : String(lag);
-    if (stalled) details['stalled'] = `no batch completed for ${Math.round(idleMs / 1000)}s with ${lag} messages waiting`;
-    // A single partition number can stall while others flow: records queued, nothing committed.
-    const stuck = (this.consumer?.workers?.() ?? []).filter((w) => w.queued > 0 && now - w.lastProgressAt > bound);
-    if (stuck.length > 0) {
-      stalled = true;
-      details['stalledPartitions'] = stuck.map((w) => `${w.partition} (${w.queued} queued, ${Math.round((now - w.lastProgressAt) / 1000)}s without a commit)`).join(', ');
-    }
-    if (live && this.consumer) {
-      const owned = this.consumer.assignment();
-      const joins = this.consumer.joins?.();
-      details['group'] = `${this.opts.groupId}: ${owned.length} topic-partitions${joins === undefined ? '' : `, assigned ${joins} times`}`;
-    }
-    return { live, ready: live && brokerOk && !stalled, details };
+    const { closed, consumer, transport, lastProgressAt, opts } = this;
+    return participantHealth({ closed, consumer, transport, lastProgressAt, opts });
   }
 }

@@ -1,0 +1,56 @@
+import { describeError } from '../errors.js';
+import type { ConsumerHandle, Transport } from '../transport/transport.js';
+import type { NormalizedOptions } from './participant-options.js';
+
+/** What a participant reports about itself to health checks. */
+export interface ParticipantHealth {
+  /** The consumer runs (not closed, not crashed). */
+  readonly live: boolean;
+  /** Live, broker reachable, and not stalled (behind while nothing completed recently). */
+  readonly ready: boolean;
+  readonly details: Readonly<Record<string, string>>;
+}
+
+export interface HealthInputs {
+  readonly closed: boolean;
+  readonly consumer: ConsumerHandle | undefined;
+  readonly transport: Transport;
+  /** When the participant last completed a batch (ms since the epoch). */
+  readonly lastProgressAt: number;
+  readonly opts: Pick<NormalizedOptions, 'groupId' | 'maxBatchMs' | 'handlerTimeoutMs'>;
+}
+
+/** Liveness, readiness and their reasons, from the consumer's state and one broker round trip. */
+export async function participantHealth(p: HealthInputs): Promise<ParticipantHealth> {
+  const details: Record<string, string> = {};
+  const live = !p.closed && p.consumer !== undefined && p.consumer.isRunning();
+  details['consumer'] = live ? 'running' : p.closed ? 'closed' : 'stopped (crashed? see the logs)';
+  let brokerOk = false;
+  try {
+    await p.transport.ping();
+    brokerOk = true;
+    details['broker'] = 'reachable';
+  } catch (err) {
+    details['broker'] = `unreachable: ${describeError(err)}`;
+  }
+  const lag = live ? await p.consumer?.lag() : undefined;
+  const now = Date.now();
+  const idleMs = now - p.lastProgressAt;
+  // Stalled: work is waiting but nothing completed for a long while (a wedged handler or broker).
+  const bound = Math.max(60_000, p.opts.maxBatchMs * 20, p.opts.handlerTimeoutMs * 2);
+  let stalled = lag !== undefined && lag > 0 && idleMs > bound;
+  details['lag'] = lag === undefined ? 'unknown' : String(lag);
+  if (stalled) details['stalled'] = `no batch completed for ${Math.round(idleMs / 1000)}s with ${lag} messages waiting`;
+  // A single partition number can stall while others flow: records queued, nothing committed.
+  const stuck = (p.consumer?.workers?.() ?? []).filter((w) => w.queued > 0 && now - w.lastProgressAt > bound);
+  if (stuck.length > 0) {
+    stalled = true;
+    details['stalledPartitions'] = stuck.map((w) => `${w.partition} (${w.queued} queued, ${Math.round((now - w.lastProgressAt) / 1000)}s without a commit)`).join(', ');
+  }
+  if (live && p.consumer) {
+    const owned = p.consumer.assignment();
+    const joins = p.consumer.joins?.();
+    details['group'] = `${p.opts.groupId}: ${owned.length} topic-partitions${joins === undefined ? '' : `, assigned ${joins} times`}`;
+  }
+  return { live, ready: live && brokerOk && !stalled, details };
+}
