@@ -25,7 +25,9 @@ describe('flow control on Kafka', () => {
     const topic = `flow-events-${suffix}`;
     const A = defineEventType<Ev>({ name: 'test.flow.A', topic, schema: schema('A') });
     const B = defineEventType<Ev>({ name: 'test.flow.B', topic, schema: schema('B') });
-    // Session timeout 6 s; the hung attempt lasts until its 9 s deadline: past the session timeout.
+    // Session timeout 6 s; the hung attempt lasts until its 30 s deadline: past the session timeout.
+    // The deadline also bounds the time the other sagas have to be published and handled before the
+    // check below (abortedAt still unset): 9 s was too close on a loaded 2-core box.
     const transport = await KafkaTransport.create({ brokers: kafkaBrokers(), logger: silentLogger, sessionTimeoutMs: 6_000, redeliveryDelayMs: 50 });
     cleanup.push(() => transport.close());
     const codec = new MemorySchemaRegistry();
@@ -45,7 +47,7 @@ describe('flow control on Kafka', () => {
       logger: silentLogger,
       metricsRegistry: new Registry(),
       topics: { partitions: PARTITIONS },
-      handlerTimeoutMs: 9_000,
+      handlerTimeoutMs: 30_000,
       retry: { attempts: 3, initialDelayMs: 10, maxDelayMs: 10 },
       handlers: [
         on(A, async ({ payload, ctx }) => {
