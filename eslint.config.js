@@ -2,9 +2,21 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.troupe/**', 'test-results/**', 'coverage/**', '**/*.js', '**/*.mjs', '**/*.cjs', '**/generated/**',
-    // The tracker's page is hand-written JS served as is: linted here, type-checked by its tsconfig.
-    '!packages/saga-tracker/ui/app.js'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '.troupe/**',
+      'test-results/**',
+      'coverage/**',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.cjs',
+      '**/generated/**',
+      // The tracker's page is hand-written JS served as is: linted here, type-checked by its tsconfig.
+      '!packages/saga-tracker/ui/app.js',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

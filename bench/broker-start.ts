@@ -42,7 +42,11 @@ async function dirSize(dir: string): Promise<{ bytes: number; jars: number }> {
   return { bytes, jars };
 }
 
-console.log(`Apache Kafka ${KAFKA_VERSION}, single node, ${ROUNDS} rounds each; ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `Apache Kafka ${KAFKA_VERSION}, single node, ${ROUNDS} rounds each; ${cpus().length} CPUs, load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 await series('cold (empty jar cache)', async () => {
   const cacheDir = await mkdtemp(join(tmpdir(), 'troupe-bench-cache-'));
   try {
@@ -55,5 +59,9 @@ const jars = await ensureKafkaJars();
 await series('warm (jars cached)', () => timedStart({}));
 await series('warm, no warm-up', () => timedStart({ warmUp: false }));
 const size = await dirSize(jars.dir);
-console.log(`load average after: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `load average after: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 console.log(`jar cache ${jars.dir}: ${size.jars} jars, ${(size.bytes / 1024 / 1024).toFixed(1)} MiB`);

@@ -59,7 +59,9 @@ function summarise(file: string, top: number): void {
     if (n === undefined) return 0;
     let t = self.get(id) ?? 0;
     const { functionName, url, lineNumber } = n.callFrame;
-    const key = bucketOf(url, functionName).startsWith('@troupe/') ? `${functionName || '(anonymous)'}  ${url.replace(/^.*\/packages\//, '')}:${lineNumber + 1}` : undefined;
+    const key = bucketOf(url, functionName).startsWith('@troupe/')
+      ? `${functionName || '(anonymous)'}  ${url.replace(/^.*\/packages\//, '')}:${lineNumber + 1}`
+      : undefined;
     const counted = key !== undefined && !open.has(key);
     if (counted) open.add(key);
     for (const c of n.children ?? []) t += subtree(c, open);

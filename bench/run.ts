@@ -24,7 +24,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORKER = join(ROOT, 'bench/contenders/worker.ts');
 const say = (m: string): void => void process.stderr.write(`[bench] ${m}\n`);
 const uptime = (): string => execSync('uptime').toString().trim();
-const versionOf = (pkg: string): string => (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+const versionOf = (pkg: string): string =>
+  (JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(USAGE);
@@ -70,7 +71,12 @@ let classpath: string | undefined;
 function startContender(cfg: StepConfig): Contender {
   if (cfg.contender.startsWith('kstreams-')) {
     classpath ??= buildKafkaStreams(say);
-    return startKafkaStreams({ ...cfg, classpath, guarantee: cfg.contender === 'kstreams-eos' ? 'exactly_once_v2' : 'at_least_once', commitIntervalMs: 100 });
+    return startKafkaStreams({
+      ...cfg,
+      classpath,
+      guarantee: cfg.contender === 'kstreams-eos' ? 'exactly_once_v2' : 'at_least_once',
+      commitIntervalMs: 100,
+    });
   }
   const job: WorkerJob = { kind: 'step', ...cfg };
   // One folder per run: tsx's loader thread writes a profile of its own next to the main thread's.
@@ -79,13 +85,31 @@ function startContender(cfg: StepConfig): Contender {
 }
 
 /** One timed run of one step contender on a fresh output topic and group: events/s and CPU µs per event. */
-async function stepRun(contender: string, input: { topic: string; n: number; label: string }): Promise<{ rate: number; cpuUs: number | undefined }> {
+async function stepRun(
+  contender: string,
+  input: { topic: string; n: number; label: string },
+): Promise<{ rate: number; cpuUs: number | undefined }> {
   const id = `${contender}-${run}-${input.label}-${randomBytes(2).toString('hex')}`;
-  const cfg: StepConfig = { contender, brokers, inTopic: input.topic, outTopic: `bench-out-${id}`, groupId: `bench-${id}`, partitions: opts.partitions, batch: opts.batch };
+  const cfg: StepConfig = {
+    contender,
+    brokers,
+    inTopic: input.topic,
+    outTopic: `bench-out-${id}`,
+    groupId: `bench-${id}`,
+    partitions: opts.partitions,
+    batch: opts.batch,
+  };
   await createTopics([cfg.outTopic]);
   const proc = startContender(cfg);
   try {
-    const t = await timeStep(admin, { inTopic: cfg.inTopic, outTopic: cfg.outTopic, groupId: cfg.groupId, pid: proc.child.pid, exited: proc.exited, timeoutMs: 600_000 });
+    const t = await timeStep(admin, {
+      inTopic: cfg.inTopic,
+      outTopic: cfg.outTopic,
+      groupId: cfg.groupId,
+      pid: proc.child.pid,
+      exited: proc.exited,
+      timeoutMs: 600_000,
+    });
     return { rate: input.n / t.seconds, cpuUs: t.cpuSeconds === undefined ? undefined : (t.cpuSeconds * 1e6) / input.n };
   } finally {
     await proc.stop();
@@ -157,15 +181,30 @@ async function sagaGroup(): Promise<void> {
   }
   if (!(await postgresReachable())) throw new Error(`the order saga needs PostgreSQL at ${databaseUrl} (set DATABASE_URL)`);
   for (let round = 0; round < opts.sagaRounds; round++) {
-    for (const [kind, load] of rotated([['saturation', opts.sagaSaturation], ['fixed', opts.sagaFixed]] as const, round)) {
+    for (const [kind, load] of rotated(
+      [
+        ['saturation', opts.sagaSaturation],
+        ['fixed', opts.sagaFixed],
+      ] as const,
+      round,
+    )) {
       say(`saga: round ${round + 1}/${opts.sagaRounds}, ${kind}: ${load.sagas} sagas offered at ${load.rate}/s; ${uptime()}`);
       const r = await runSagas({ brokers, registryUrl, databaseUrl, sagas: load.sagas, rate: load.rate, partitions: opts.partitions });
-      say(`  ${r.sagasPerSecond.toFixed(0)} sagas/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, verified ${r.verified}${r.problem !== undefined ? `: ${r.problem}` : ''}`);
+      say(
+        `  ${r.sagasPerSecond.toFixed(0)} sagas/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, verified ${r.verified}${r.problem !== undefined ? `: ${r.problem}` : ''}`,
+      );
       sagaRuns[kind].push(r);
     }
   }
-  results[`order saga, saturation (offered ${opts.sagaSaturation.rate}/s)`] = series('sagas/s', sagaRuns.saturation.map((r) => r.sagasPerSecond));
-  for (const p of ['p50', 'p95', 'p99'] as const) results[`order saga latency ${p} at ${opts.sagaFixed.rate}/s`] = series('ms', sagaRuns.fixed.map((r) => r.latencyMs[p]));
+  results[`order saga, saturation (offered ${opts.sagaSaturation.rate}/s)`] = series(
+    'sagas/s',
+    sagaRuns.saturation.map((r) => r.sagasPerSecond),
+  );
+  for (const p of ['p50', 'p95', 'p99'] as const)
+    results[`order saga latency ${p} at ${opts.sagaFixed.rate}/s`] = series(
+      'ms',
+      sagaRuns.fixed.map((r) => r.latencyMs[p]),
+    );
 }
 
 try {
@@ -186,8 +225,12 @@ try {
 
 const n = opts.events;
 const s = opts.streamsEvents > 0 && opts.groups.includes('streams200k') ? opts.streamsEvents : n;
-const bestRawTx = (results[`raw-tx-100ms @${n}`]?.median ?? 0) >= (results[`raw-tx @${n}`]?.median ?? 0) ? `raw-tx-100ms @${n}` : `raw-tx @${n}`;
-const trackerKey = Object.keys(results).find((k) => k.startsWith('tracker-raw'))?.split(' @')[1] ?? '';
+const bestRawTx =
+  (results[`raw-tx-100ms @${n}`]?.median ?? 0) >= (results[`raw-tx @${n}`]?.median ?? 0) ? `raw-tx-100ms @${n}` : `raw-tx @${n}`;
+const trackerKey =
+  Object.keys(results)
+    .find((k) => k.startsWith('tracker-raw'))
+    ?.split(' @')[1] ?? '';
 const result = {
   mode: opts.quick ? 'quick' : 'full',
   date: started.toISOString(),
@@ -195,9 +238,25 @@ const result = {
   load: { before: loadBefore, after: uptime() },
   machine: machine(),
   baseline: process.env['BENCH_SDK_BASELINE'] ?? null,
-  versions: { node: process.version, kafkajs: versionOf('kafkajs'), kafka: KAFKA_VERSION, kafkaStreams: '4.1.2', nestjsMicroservices: versionOf('@nestjs/microservices') },
+  versions: {
+    node: process.version,
+    kafkajs: versionOf('kafkajs'),
+    kafka: KAFKA_VERSION,
+    kafkaStreams: '4.1.2',
+    nestjsMicroservices: versionOf('@nestjs/microservices'),
+  },
   broker: { kind: kafkaHandle.kind, brokers },
-  config: { rounds: opts.rounds, events: n, streamsEvents: opts.streamsEvents, partitions: opts.partitions, batch: opts.batch, trackerSagas: opts.trackerSagas, sagaSaturation: opts.sagaSaturation, sagaFixed: opts.sagaFixed, sagaRounds: opts.sagaRounds },
+  config: {
+    rounds: opts.rounds,
+    events: n,
+    streamsEvents: opts.streamsEvents,
+    partitions: opts.partitions,
+    batch: opts.batch,
+    trackerSagas: opts.trackerSagas,
+    sagaSaturation: opts.sagaSaturation,
+    sagaFixed: opts.sagaFixed,
+    sagaRounds: opts.sagaRounds,
+  },
   results,
   ratios: {
     sdkVsRaw: ratio(results, `troupe-alo @${n}`, `raw-alo @${n}`),
@@ -220,7 +279,12 @@ const result = {
   sagasPerSecond: sagaRuns.saturation.length > 0 ? Math.round(median(sagaRuns.saturation.map((r) => r.sagasPerSecond))) : null,
   sagaLatencyMs:
     sagaRuns.fixed.length > 0
-      ? { offeredPerSecond: opts.sagaFixed.rate, p50: median(sagaRuns.fixed.map((r) => r.latencyMs.p50)), p95: median(sagaRuns.fixed.map((r) => r.latencyMs.p95)), p99: median(sagaRuns.fixed.map((r) => r.latencyMs.p99)) }
+      ? {
+          offeredPerSecond: opts.sagaFixed.rate,
+          p50: median(sagaRuns.fixed.map((r) => r.latencyMs.p50)),
+          p95: median(sagaRuns.fixed.map((r) => r.latencyMs.p95)),
+          p99: median(sagaRuns.fixed.map((r) => r.latencyMs.p99)),
+        }
       : null,
   sagasVerified: [...sagaRuns.saturation, ...sagaRuns.fixed].every((r) => r.verified),
   sagaProblems: [...sagaRuns.saturation, ...sagaRuns.fixed].flatMap((r) => (r.problem !== undefined ? [r.problem] : [])),

@@ -78,7 +78,8 @@ async function apiLatency(store: SagaStore, label: string, analyze?: () => Promi
     const id = `api-${String(Math.floor(Math.random() * API_SAGAS)).padStart(7, '0')}`;
     getMs.push(await time(`/api/sagas/${id}`));
   }
-  const f = (p: { p50: number; p95: number; p99: number }): string => `p50 ${p.p50.toFixed(2)} ms, p95 ${p.p95.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms`;
+  const f = (p: { p50: number; p95: number; p99: number }): string =>
+    `p50 ${p.p50.toFixed(2)} ms, p95 ${p.p95.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms`;
   console.log(`[api:${label}] list (${API_REQUESTS} requests, 5 filter mixes): ${f(pct(listMs))}`);
   for (const [path, ms] of byFilter) console.log(`[api:${label}]   ${path}: ${f(pct(ms))}`);
   console.log(`[api:${label}] list, cursor pages 1-20 of 100: ${f(pct(pageMs))}`);
@@ -88,7 +89,11 @@ async function apiLatency(store: SagaStore, label: string, analyze?: () => Promi
 
 async function main(): Promise<void> {
   if (brokers.length > 0) {
-    const { topics, events: total } = await produceSagaEvents(brokers, { prefix: `bench-trk-${Date.now().toString(36)}`, sagas: SAGAS, partitions: 3 });
+    const { topics, events: total } = await produceSagaEvents(brokers, {
+      prefix: `bench-trk-${Date.now().toString(36)}`,
+      sagas: SAGAS,
+      partitions: 3,
+    });
     console.log(`[ingest] ${SAGAS} sagas, ${total} events on ${topics.length} topics x 3 partitions`);
     const raw = await rawConsume(brokers, topics, total);
     console.log(`[ingest] raw kafkajs consumer (count only): ${raw.toFixed(0)} events/s`);

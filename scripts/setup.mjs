@@ -9,10 +9,16 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
-const say = (msg) => { if (!quiet) process.stderr.write(`[setup] ${msg}\n`); };
+const say = (msg) => {
+  if (!quiet) process.stderr.write(`[setup] ${msg}\n`);
+};
 
 function run(cmd, args) {
-  const res = spawnSync(cmd, args, { cwd: root, stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit', shell: process.platform === 'win32' });
+  const res = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
+    shell: process.platform === 'win32',
+  });
   if (res.error) {
     process.stderr.write(`[setup] could not run ${cmd}: ${res.error.message}\n`);
     process.exit(1);
@@ -25,7 +31,9 @@ function run(cmd, args) {
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 20 || (major === 20 && minor < 19)) {
-  process.stderr.write(`[setup] Troupe needs Node.js 20.19 or newer; this is ${process.version}. Install a current Node.js LTS and run again.\n`);
+  process.stderr.write(
+    `[setup] Troupe needs Node.js 20.19 or newer; this is ${process.version}. Install a current Node.js LTS and run again.\n`,
+  );
   process.exit(1);
 }
 
@@ -44,7 +52,9 @@ if (process.argv.includes('--browser') && !existsSync('/usr/bin/chromium')) {
     run('apt-get', ['update', '-qq']);
     run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium', 'chromium-driver']);
   } else {
-    process.stderr.write('[setup] the browser tests need Chromium at /usr/bin/chromium: install it (Debian: apt-get install chromium chromium-driver) and run again.\n');
+    process.stderr.write(
+      '[setup] the browser tests need Chromium at /usr/bin/chromium: install it (Debian: apt-get install chromium chromium-driver) and run again.\n',
+    );
     process.exit(1);
   }
 }

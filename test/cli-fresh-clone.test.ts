@@ -15,7 +15,9 @@ const clone = join(work, 'troupe');
 
 // A user's shell: no broker or registry configured, no npm lifecycle variables of the test run.
 const env: NodeJS.ProcessEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !k.startsWith('npm_') && !['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'NODE_OPTIONS'].includes(k)),
+  Object.entries(process.env).filter(
+    ([k]) => !k.startsWith('npm_') && !['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'NODE_OPTIONS'].includes(k),
+  ),
 );
 // The dependencies are in npm's cache already (this checkout installed them): no network needed.
 env['npm_config_prefer_offline'] = 'true';

@@ -44,7 +44,11 @@ function runDemo(args: string[], onStderr?: (text: string, all: string) => void)
         if (prefix === undefined) throw new Error('the demo did not print its saga id prefix');
         resolve({ code, stdout, stderr, summary: JSON.parse(last) as Summary, prefix });
       } catch (err) {
-        reject(new Error(`demo exited ${code} without a JSON summary as its last line (${String(err)}).\nstdout:\n${stdout}\nstderr:\n${stderr.slice(-4000)}`));
+        reject(
+          new Error(
+            `demo exited ${code} without a JSON summary as its last line (${String(err)}).\nstdout:\n${stdout}\nstderr:\n${stderr.slice(-4000)}`,
+          ),
+        );
       }
     });
   });
@@ -140,13 +144,16 @@ describe('npm run demo', () => {
       if (!killing && /placed \d+\/150/.test(all)) {
         killing = true;
         SERVICES.forEach((name, i) => {
-          setTimeout(() => {
-            const pid = pids.get(name);
-            if (pid !== undefined) {
-              process.kill(pid, 'SIGKILL');
-              killed.push(name);
-            }
-          }, 1500 + i * 2500);
+          setTimeout(
+            () => {
+              const pid = pids.get(name);
+              if (pid !== undefined) {
+                process.kill(pid, 'SIGKILL');
+                killed.push(name);
+              }
+            },
+            1500 + i * 2500,
+          );
         });
       }
     });

@@ -36,7 +36,9 @@ async function startSchemaRegistry(project: TestProject): Promise<Teardown> {
   if (given) {
     const res = await fetch(`${given.replace(/\/+$/, '')}/subjects`).catch((error: unknown) => error as Error);
     if (res instanceof Error || !res.ok) {
-      throw new Error(`SCHEMA_REGISTRY_URL=${given} does not answer GET /subjects (${res instanceof Error ? res.message : `HTTP ${res.status}`}); start it or unset the variable to get a local one.`);
+      throw new Error(
+        `SCHEMA_REGISTRY_URL=${given} does not answer GET /subjects (${res instanceof Error ? res.message : `HTTP ${res.status}`}); start it or unset the variable to get a local one.`,
+      );
     }
     project.provide('schemaRegistryUrl', given);
     log(`SCHEMA_REGISTRY_URL=${given} (given)`);

@@ -61,7 +61,9 @@ describe('import graph', () => {
   it('reads Kafka in one place: only @troupe/kafka creates kafkajs consumers', () => {
     // The broker launcher's warm-up joins a group once to load the coordinator; it reads nothing.
     const exempt = new Set(['packages/testing/src/kafka/warm-up.ts']);
-    const files = [...PACKAGES.map((p) => join(root, 'packages', p, 'src')), join(root, 'examples', 'order-fulfillment', 'src')].flatMap(sourceFiles);
+    const files = [...PACKAGES.map((p) => join(root, 'packages', p, 'src')), join(root, 'examples', 'order-fulfillment', 'src')].flatMap(
+      sourceFiles,
+    );
     const readers = files.map((f) => relative(root, f)).filter((f) => /\.consumer\(\{/.test(readFileSync(join(root, f), 'utf8')));
     expect(readers.filter((f) => !f.startsWith('packages/kafka/') && !exempt.has(f))).toEqual([]);
     expect(readers.some((f) => f.startsWith('packages/kafka/'))).toBe(true);
@@ -70,7 +72,11 @@ describe('import graph', () => {
   it('keeps @troupe/core free of I/O and third-party code: it imports only its own modules', () => {
     const files = sourceFiles(join(root, 'packages', 'core', 'src'));
     expect(files.length).toBeGreaterThan(3);
-    const foreign = files.flatMap((f) => importsOf(f).filter((s) => !s.startsWith('.')).map((s) => `${relative(root, f)}: ${s}`));
+    const foreign = files.flatMap((f) =>
+      importsOf(f)
+        .filter((s) => !s.startsWith('.'))
+        .map((s) => `${relative(root, f)}: ${s}`),
+    );
     expect(foreign).toEqual([]);
   });
 

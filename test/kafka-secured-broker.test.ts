@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, Partitioners, ResourcePatternTypes, logLevel, type KafkaConfig } from 'kafkajs';
+import {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
+  Kafka,
+  Partitioners,
+  ResourcePatternTypes,
+  logLevel,
+  type KafkaConfig,
+} from 'kafkajs';
 import { LocalKafka, uniqueTopic } from '@troupe/testing';
 
 // One secured broker for this file: SASL_SSL with SCRAM-SHA-512, StandardAuthorizer, ACLs enforced.
@@ -14,7 +23,15 @@ describe('LocalKafka with secured: SASL_SSL, SCRAM-SHA-512 and ACLs', () => {
   });
 
   const client = (config: Partial<KafkaConfig>): Kafka =>
-    new Kafka({ clientId: 'secured-test', logLevel: logLevel.NOTHING, connectionTimeout: 3_000, requestTimeout: 5_000, retry: { retries: 0 }, ...kafka.connection(), ...config });
+    new Kafka({
+      clientId: 'secured-test',
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 3_000,
+      requestTimeout: 5_000,
+      retry: { retries: 0 },
+      ...kafka.connection(),
+      ...config,
+    });
 
   it('the super user produces and reads back over TLS', async () => {
     const topic = uniqueTopic('secured');
@@ -40,7 +57,10 @@ describe('LocalKafka with secured: SASL_SSL, SCRAM-SHA-512 and ACLs', () => {
   });
 
   it('refuses a wrong password with a SASL authentication error', async () => {
-    const admin = client({ ...kafka.connection('alice'), sasl: { mechanism: 'scram-sha-512', username: 'alice', password: 'wrong' } }).admin();
+    const admin = client({
+      ...kafka.connection('alice'),
+      sasl: { mechanism: 'scram-sha-512', username: 'alice', password: 'wrong' },
+    }).admin();
     await expect(admin.connect()).rejects.toMatchObject({ name: 'KafkaJSSASLAuthenticationError' });
   });
 
@@ -85,7 +105,9 @@ describe('LocalKafka with secured: SASL_SSL, SCRAM-SHA-512 and ACLs', () => {
       // CREATE alone does not imply DESCRIBE, so do not wait for leaders through metadata.
       let created: unknown = false;
       for (let i = 0; i < 50 && created !== true; i++) {
-        created = await alice.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: false }).catch((error: unknown) => error);
+        created = await alice
+          .createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: false })
+          .catch((error: unknown) => error);
         if (created !== true) await new Promise((r) => setTimeout(r, 100));
       }
       expect(created).toBe(true);

@@ -79,7 +79,9 @@ describe('OpenTelemetry spans across a saga on Kafka', () => {
     const out: string[] = [];
     const walk = (s: ReadableSpan, depth: number): void => {
       out.push(`${'  '.repeat(depth)}${s.name} [${SpanKind[s.kind]}]`);
-      const children = spans.filter((c) => parentOf(c) === s.spanContext().spanId).sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1]);
+      const children = spans
+        .filter((c) => parentOf(c) === s.spanContext().spanId)
+        .sort((a, b) => a.startTime[0] - b.startTime[0] || a.startTime[1] - b.startTime[1]);
       for (const c of children) walk(c, depth + 1);
     };
     for (const root of spans.filter((s) => parentOf(s) === undefined)) walk(root, 0);
@@ -91,7 +93,10 @@ describe('OpenTelemetry spans across a saga on Kafka', () => {
       const spans = spansOf(id);
       expect(new Set(spans.map((s) => s.spanContext().traceId)).size, id).toBe(1);
       const roots = spans.filter((s) => parentOf(s) === undefined);
-      expect(roots.map((r) => `${r.name} ${SpanKind[r.kind]}`), id).toEqual([`send ${saga.events.OrderPlaced.topic} PRODUCER`]);
+      expect(
+        roots.map((r) => `${r.name} ${SpanKind[r.kind]}`),
+        id,
+      ).toEqual([`send ${saga.events.OrderPlaced.topic} PRODUCER`]);
     }
     expect(new Set([...happy, failing].map((id) => spansOf(id)[0]?.spanContext().traceId)).size).toBe(3);
   });
@@ -118,7 +123,13 @@ describe('OpenTelemetry spans across a saga on Kafka', () => {
 
   it('compensations of a failed saga stay in its trace', () => {
     const t = tree(spansOf(failing)).map((l) => l.trim());
-    expect(t).toEqual(expect.arrayContaining(['handle step:shipping [INTERNAL]', 'handle compensate:inventory [INTERNAL]', 'handle compensate:payment [INTERNAL]']));
+    expect(t).toEqual(
+      expect.arrayContaining([
+        'handle step:shipping [INTERNAL]',
+        'handle compensate:inventory [INTERNAL]',
+        'handle compensate:payment [INTERNAL]',
+      ]),
+    );
     expect(t.filter((l) => l.startsWith(`process ${saga.events.ShipmentFailed.topic}`))).toHaveLength(2);
   });
 
@@ -134,9 +145,17 @@ describe('OpenTelemetry spans across a saga on Kafka', () => {
     });
     expect(typeof consume?.attributes['messaging.kafka.offset']).toBe('number');
     const handle = spans.find((s) => s.name === 'handle step:inventory');
-    expect(handle?.attributes).toMatchObject({ 'troupe.participant': 'inventory-service', 'troupe.saga.step': 'inventory', 'troupe.attempt': 1 });
+    expect(handle?.attributes).toMatchObject({
+      'troupe.participant': 'inventory-service',
+      'troupe.saga.step': 'inventory',
+      'troupe.attempt': 1,
+    });
     const send = spans.find((s) => s.name === `send ${saga.events.PaymentCharged.topic}`);
-    expect(send?.attributes).toMatchObject({ 'messaging.operation.type': 'send', 'cloudevents.event_type': saga.events.PaymentCharged.name, 'troupe.saga.step': 'payment' });
+    expect(send?.attributes).toMatchObject({
+      'messaging.operation.type': 'send',
+      'cloudevents.event_type': saga.events.PaymentCharged.name,
+      'troupe.saga.step': 'payment',
+    });
   });
 
   it('log lines written in a handler carry its trace_id and span_id', () => {

@@ -49,12 +49,17 @@ describe('troupe-schemas bad input', () => {
   it('validate exits non-zero naming file and path for malformed JSON, invalid Avro, an unknown event and a step without participant', async () => {
     const s = join(dir, 'schemas');
     await writeFile(join(s, 'orders/OrderCompleted.avsc'), '{\n  "type": "record",\n  "name": "OrderCompleted"\n  "fields": []\n}\n');
-    const declined = JSON.parse(await readFile(join(s, 'payments/PaymentDeclined.avsc'), 'utf8')) as { fields: { name: string; type: unknown }[] };
+    const declined = JSON.parse(await readFile(join(s, 'payments/PaymentDeclined.avsc'), 'utf8')) as {
+      fields: { name: string; type: unknown }[];
+    };
     declined.fields[1] = { name: 'amountCents', type: 'money' };
     await writeFile(join(s, 'payments/PaymentDeclined.avsc'), JSON.stringify(declined, null, 2));
     const contract = await readFile(join(s, 'sagas/order-fulfillment.saga.yaml'), 'utf8');
     await writeFile(join(s, 'sagas/order-fulfillment.saga.yaml'), contract.replace('    participant: inventory-service\n', ''));
-    await writeFile(join(s, 'sagas/refund.saga.yaml'), 'saga: refund\nstart: com.acme.orders.OrderPlaced\nsteps:\n  - name: refund\n    participant: payment-service\n    completed: com.acme.payments.PaymentRefunded\n    failed: com.acme.payments.RefundFailed\nend:\n  completed: com.acme.payments.PaymentRefunded2\n  aborted: com.acme.orders.OrderCancelled\n');
+    await writeFile(
+      join(s, 'sagas/refund.saga.yaml'),
+      'saga: refund\nstart: com.acme.orders.OrderPlaced\nsteps:\n  - name: refund\n    participant: payment-service\n    completed: com.acme.payments.PaymentRefunded\n    failed: com.acme.payments.RefundFailed\nend:\n  completed: com.acme.payments.PaymentRefunded2\n  aborted: com.acme.orders.OrderCancelled\n',
+    );
 
     const r = await troupeSchemas(['--schemas', s, 'validate']);
     expect(r.code).toBe(1);
@@ -88,7 +93,9 @@ describe('troupe-schemas register and check against the real registry', () => {
     expect(first.code, first.out).toBe(0);
     const ids = first.out.split('\n').filter((l) => l.includes(': id '));
     expect(ids).toHaveLength(11);
-    expect((await inProcess('--schemas', s, 'register', '--registry', registryUrl())).out.split('\n').filter((l) => l.includes(': id '))).toEqual(ids);
+    expect(
+      (await inProcess('--schemas', s, 'register', '--registry', registryUrl())).out.split('\n').filter((l) => l.includes(': id ')),
+    ).toEqual(ids);
 
     const unchanged = await inProcess('--schemas', s, 'check', '--registry', registryUrl());
     expect(unchanged.code, unchanged.out).toBe(0);
@@ -96,10 +103,15 @@ describe('troupe-schemas register and check against the real registry', () => {
 
     const file = join(s, `payments-${suffix}/PaymentCharged.avsc`);
     const schema = JSON.parse(await readFile(file, 'utf8')) as { fields: unknown[] };
-    await writeFile(file, JSON.stringify({ ...schema, fields: [...schema.fields, { name: 'cardBrand', type: ['null', 'string'], default: null }] }));
+    await writeFile(
+      file,
+      JSON.stringify({ ...schema, fields: [...schema.fields, { name: 'cardBrand', type: ['null', 'string'], default: null }] }),
+    );
     const compatible = await inProcess('--schemas', s, 'check', '--registry', registryUrl());
     expect(compatible.code, compatible.out).toBe(0);
-    expect(compatible.out).toContain(`payments-${suffix}-com.acme.payments.PaymentCharged: compatible (BACKWARD), registry says compatible, would be registered as version 2`);
+    expect(compatible.out).toContain(
+      `payments-${suffix}-com.acme.payments.PaymentCharged: compatible (BACKWARD), registry says compatible, would be registered as version 2`,
+    );
 
     await writeFile(file, JSON.stringify({ ...schema, fields: [...schema.fields, { name: 'cardBrand', type: 'string' }] }));
     const incompatible = await inProcess('--schemas', s, 'check', '--registry', registryUrl());

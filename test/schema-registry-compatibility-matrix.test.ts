@@ -8,7 +8,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMPATIBILITY_LEVELS, runSchemasCli, type AvroField, type AvroRecordSchema, type CompatibilityLevel } from '@troupe/schema-registry';
+import {
+  COMPATIBILITY_LEVELS,
+  runSchemasCli,
+  type AvroField,
+  type AvroRecordSchema,
+  type CompatibilityLevel,
+} from '@troupe/schema-registry';
 
 type Verdicts = Record<CompatibilityLevel, boolean>;
 
@@ -41,20 +47,52 @@ function oneStep(backward: boolean, forward: boolean): Verdicts {
 }
 
 const CASES: readonly Case[] = [
-  { change: 'add field with default', versions: [record(id), record(id, { name: 'note', type: 'string', default: '' })], expected: oneStep(true, true) },
-  { change: 'add field without default', versions: [record(id), record(id, { name: 'note', type: 'string' })], expected: oneStep(false, true) },
-  { change: 'remove field with default', versions: [record(id, { name: 'note', type: 'string', default: '' }), record(id)], expected: oneStep(true, true) },
-  { change: 'remove field without default', versions: [record(id, { name: 'note', type: 'string' }), record(id)], expected: oneStep(true, false) },
-  { change: 'int → long', versions: [record(id, { name: 'qty', type: 'int' }), record(id, { name: 'qty', type: 'long' })], expected: oneStep(true, false) },
-  { change: 'long → int', versions: [record(id, { name: 'qty', type: 'long' }), record(id, { name: 'qty', type: 'int' })], expected: oneStep(false, true) },
-  { change: 'enum symbol added', versions: [record(id, status(['OPEN'])), record(id, status(['OPEN', 'CLOSED']))], expected: oneStep(true, false) },
+  {
+    change: 'add field with default',
+    versions: [record(id), record(id, { name: 'note', type: 'string', default: '' })],
+    expected: oneStep(true, true),
+  },
+  {
+    change: 'add field without default',
+    versions: [record(id), record(id, { name: 'note', type: 'string' })],
+    expected: oneStep(false, true),
+  },
+  {
+    change: 'remove field with default',
+    versions: [record(id, { name: 'note', type: 'string', default: '' }), record(id)],
+    expected: oneStep(true, true),
+  },
+  {
+    change: 'remove field without default',
+    versions: [record(id, { name: 'note', type: 'string' }), record(id)],
+    expected: oneStep(true, false),
+  },
+  {
+    change: 'int → long',
+    versions: [record(id, { name: 'qty', type: 'int' }), record(id, { name: 'qty', type: 'long' })],
+    expected: oneStep(true, false),
+  },
+  {
+    change: 'long → int',
+    versions: [record(id, { name: 'qty', type: 'long' }), record(id, { name: 'qty', type: 'int' })],
+    expected: oneStep(false, true),
+  },
+  {
+    change: 'enum symbol added',
+    versions: [record(id, status(['OPEN'])), record(id, status(['OPEN', 'CLOSED']))],
+    expected: oneStep(true, false),
+  },
   {
     // Avro 1.9+: a reader enum's default stands in for symbols it does not know.
     change: 'enum symbol added, enum has a default',
     versions: [record(id, status(['OPEN', 'UNKNOWN'], 'UNKNOWN')), record(id, status(['OPEN', 'CLOSED', 'UNKNOWN'], 'UNKNOWN'))],
     expected: oneStep(true, true),
   },
-  { change: 'enum symbol removed', versions: [record(id, status(['OPEN', 'CLOSED'])), record(id, status(['OPEN']))], expected: oneStep(false, true) },
+  {
+    change: 'enum symbol removed',
+    versions: [record(id, status(['OPEN', 'CLOSED'])), record(id, status(['OPEN']))],
+    expected: oneStep(false, true),
+  },
   {
     change: 'field widened to union with null',
     versions: [record(id, { name: 'note', type: 'string' }), record(id, { name: 'note', type: ['null', 'string'], default: null })],
@@ -67,7 +105,10 @@ const CASES: readonly Case[] = [
   },
   {
     change: 'nested record gains a field without default',
-    versions: [record(id, address({ name: 'city', type: 'string' })), record(id, address({ name: 'city', type: 'string' }, { name: 'zip', type: 'string' }))],
+    versions: [
+      record(id, address({ name: 'city', type: 'string' })),
+      record(id, address({ name: 'city', type: 'string' }, { name: 'zip', type: 'string' })),
+    ],
     expected: oneStep(false, true),
   },
   {

@@ -51,7 +51,10 @@ describe('@kafkajs/confluent-schema-registry against the real registry', () => {
     expect(new Set(ids.values()).size).toBe(catalog.events.length);
     for (const e of catalog.events) {
       const subject = `${e.topic}-${suffix}-${e.name}`;
-      const again = await new SchemaRegistry({ host: registryUrl() }).register({ type: SchemaType.AVRO, schema: JSON.stringify(e.schema) }, { subject });
+      const again = await new SchemaRegistry({ host: registryUrl() }).register(
+        { type: SchemaType.AVRO, schema: JSON.stringify(e.schema) },
+        { subject },
+      );
       expect(again.id).toBe(ids.get(subject));
       // avsc's random() gives a valid value of every field type, including enums, unions and arrays.
       const payload: unknown = avro.Type.forSchema(e.schema as avro.Schema).random();

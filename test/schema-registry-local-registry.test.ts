@@ -38,7 +38,10 @@ describe('LocalSchemaRegistry', () => {
       script,
       `import { LocalSchemaRegistry } from ${JSON.stringify(launcher)};\nconst r = await LocalSchemaRegistry.start({ logFile: ${JSON.stringify(join(dir, 'orphan.log'))} });\nprocess.stdout.write(JSON.stringify({ pid: r.pid }) + '\\n');\nsetInterval(() => undefined, 1000);\n`,
     );
-    const owner = spawn(process.execPath, ['--import', 'tsx', script], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    const owner = spawn(process.execPath, ['--import', 'tsx', script], {
+      cwd: join(import.meta.dirname, '..'),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const jvm = await new Promise<number>((resolve, reject) => {
       let out = '';
       owner.stdout.on('data', (c: Buffer) => {

@@ -47,7 +47,9 @@ describe('participant process crash and shutdown on a real broker', () => {
 
   async function publishAll(harness: SagaHarness, saga: OrderSaga, ids: readonly string[]): Promise<void> {
     for (let i = 0; i < ids.length; i += 40) {
-      await Promise.all(ids.slice(i, i + 40).map((id) => harness.publish(saga.events.OrderPlaced, { orderId: id, amount: 1 }, { sagaId: id })));
+      await Promise.all(
+        ids.slice(i, i + 40).map((id) => harness.publish(saga.events.OrderPlaced, { orderId: id, amount: 1 }, { sagaId: id })),
+      );
     }
   }
 

@@ -48,9 +48,17 @@ describe('failure handling on a real broker', () => {
     expect(String((failed?.payload as { reason: string }).reason)).toContain('courier API keeps failing');
     expect(ledger.refunds).toContain('ch-giveup-shipping-1');
     expect(ledger.releases).toContain('res-giveup-shipping-1');
-    const dead = harness.deadLetters().map((m) => ({ m, info: readDeadLetter(m.headers) })).filter((d) => headerString(d.m.headers, 'ce_sagaid') === 'giveup-1');
+    const dead = harness
+      .deadLetters()
+      .map((m) => ({ m, info: readDeadLetter(m.headers) }))
+      .filter((d) => headerString(d.m.headers, 'ce_sagaid') === 'giveup-1');
     expect(dead).toHaveLength(1);
-    expect(dead[0]?.info).toMatchObject({ reason: 'HANDLER_FAILED', attempts: 3, participant: 'shipping-service', originalTopic: e.InventoryReserved.topic });
+    expect(dead[0]?.info).toMatchObject({
+      reason: 'HANDLER_FAILED',
+      attempts: 3,
+      participant: 'shipping-service',
+      originalTopic: e.InventoryReserved.topic,
+    });
     expect(dead[0]?.info?.error).toContain('courier API keeps failing');
   });
 
@@ -58,7 +66,15 @@ describe('failure handling on a real broker', () => {
     const e = saga.events;
     const topic = e.OrderPlaced.topic;
     const headers = (sagaId: string, id: string) =>
-      toHeaders({ id, source: 'rogue', type: e.OrderPlaced.name, time: new Date().toISOString(), sagaId, sagaType: 'order-fulfillment', sagaRole: 'start' });
+      toHeaders({
+        id,
+        source: 'rogue',
+        type: e.OrderPlaced.name,
+        time: new Date().toISOString(),
+        sagaId,
+        sagaType: 'order-fulfillment',
+        sagaRole: 'start',
+      });
     await transport.send([
       { topic, key: 'poison-1', value: Buffer.from('{"orderId":"json, not avro"}'), headers: headers('poison-1', 'p-1') },
       { topic, key: 'poison-2', value: Buffer.from([0, 0x7f, 0, 0, 1, 2, 3]), headers: headers('poison-2', 'p-2') },
@@ -69,7 +85,11 @@ describe('failure handling on a real broker', () => {
     const reasons = harness
       .deadLetters()
       .filter((m) => m.topic === `${topic}.dlq`)
-      .map((m) => [m.key?.toString(), headerString(m.headers, DLQ_HEADER.reason), headerString(m.headers, DLQ_HEADER.offset) !== undefined]);
+      .map((m) => [
+        m.key?.toString(),
+        headerString(m.headers, DLQ_HEADER.reason),
+        headerString(m.headers, DLQ_HEADER.offset) !== undefined,
+      ]);
     expect(reasons).toEqual([
       ['poison-1', 'UNDECODABLE_PAYLOAD', true],
       ['poison-2', 'UNKNOWN_SCHEMA_ID', true],
@@ -82,7 +102,16 @@ describe('failure handling on a real broker', () => {
   it('troupe-dlq lists dead letters and replays one onto its original topic', async () => {
     const e = saga.events;
     const dlq = `${e.OrderPlaced.topic}.dlq`;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli/troupe-dlq.ts', '--brokers', kafkaBrokers().join(','), 'list', dlq, '--json']);
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      '--import',
+      'tsx',
+      'packages/sdk/src/cli/troupe-dlq.ts',
+      '--brokers',
+      kafkaBrokers().join(','),
+      'list',
+      dlq,
+      '--json',
+    ]);
     const listed = JSON.parse(stdout) as { reason: string; saga?: string; from: string }[];
     expect(listed.map((l) => [l.reason, l.saga ?? null])).toEqual([
       ['UNDECODABLE_PAYLOAD', 'poison-1'],

@@ -28,12 +28,19 @@ describe('flow control on Kafka', () => {
     // Session timeout 6 s; the hung attempt lasts until its 30 s deadline: past the session timeout.
     // The deadline also bounds the time the other sagas have to be published and handled before the
     // check below (abortedAt still unset): 9 s was too close on a loaded 2-core box.
-    const transport = await KafkaTransport.create({ brokers: kafkaBrokers(), logger: silentLogger, sessionTimeoutMs: 6_000, redeliveryDelayMs: 50 });
+    const transport = await KafkaTransport.create({
+      brokers: kafkaBrokers(),
+      logger: silentLogger,
+      sessionTimeoutMs: 6_000,
+      redeliveryDelayMs: 50,
+    });
     cleanup.push(() => transport.close());
     const codec = new MemorySchemaRegistry();
     const slow = 'slow-saga';
     const slowPartition = partitionForKey(slow, PARTITIONS);
-    const others = Array.from({ length: 200 }, (_, i) => `saga-${i}`).filter((id) => partitionForKey(id, PARTITIONS) !== slowPartition).slice(0, 60);
+    const others = Array.from({ length: 200 }, (_, i) => `saga-${i}`)
+      .filter((id) => partitionForKey(id, PARTITIONS) !== slowPartition)
+      .slice(0, 60);
     const publishedAt = new Map<string, number>();
     const latencies: number[] = [];
     const slowEvents: string[] = [];
@@ -72,7 +79,9 @@ describe('flow control on Kafka', () => {
     });
     cleanup.push(() => participant.close());
     const publisher = await Publisher.create({ transport, codec, source: 'test', topics: { partitions: PARTITIONS } });
-    await waitFor(async () => (await participant.health()).details['group']?.includes(`${PARTITIONS} topic-partitions`) === true, { timeoutMs: 60_000 });
+    await waitFor(async () => (await participant.health()).details['group']?.includes(`${PARTITIONS} topic-partitions`) === true, {
+      timeoutMs: 60_000,
+    });
 
     await publisher.publish(A, { id: slow }, { sagaId: slow, sagaType: 'flow-test' });
     await publisher.publish(B, { id: slow }, { sagaId: slow, sagaType: 'flow-test' });
@@ -99,7 +108,9 @@ describe('flow control on Kafka', () => {
 
     const sorted = [...latencies].sort((x, y) => x - y);
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-    console.log(`[flow] other sagas while one hangs: n=${sorted.length} p50=${at(0.5)}ms p99=${at(0.99)}ms max=${sorted.at(-1)}ms; group assigned ${joins} time(s)`);
+    console.log(
+      `[flow] other sagas while one hangs: n=${sorted.length} p50=${at(0.5)}ms p99=${at(0.99)}ms max=${sorted.at(-1)}ms; group assigned ${joins} time(s)`,
+    );
     // Reported, not asserted (team rule: no timing thresholds); the structural check above — every
     // other saga done while the slow attempt still hung — is what isolation means.
   });

@@ -59,7 +59,9 @@ describe('Participant.create with brokers and registryUrl on a real broker', () 
     let charged: string[] = [];
     for (let i = 0; i < 300 && charged.length < ids.length; i++) {
       const records = await readTopicToEnd(transport.kafka, e.PaymentCharged.topic);
-      charged = records.filter((r) => r.headers['ce_type']?.toString() === e.PaymentCharged.name).map((r) => r.headers['ce_id']?.toString() ?? '');
+      charged = records
+        .filter((r) => r.headers['ce_type']?.toString() === e.PaymentCharged.name)
+        .map((r) => r.headers['ce_id']?.toString() ?? '');
       if (charged.length < ids.length) await new Promise((r) => setTimeout(r, 100));
     }
     expect(charged).toHaveLength(ids.length);
@@ -76,7 +78,16 @@ describe('Participant.create with brokers and registryUrl on a real broker', () 
     const saga = orderSaga(uniqueName('sdk-create-bad'));
     const err = await Participant.create({
       name: 'x',
-      handlers: [step({ name: 'payment', on: saga.events.OrderPlaced, completed: saga.events.PaymentCharged, failed: saga.events.PaymentDeclined, handle: () => Promise.resolve(), onGiveUp: () => ({ orderId: '', reason: '' }) })],
+      handlers: [
+        step({
+          name: 'payment',
+          on: saga.events.OrderPlaced,
+          completed: saga.events.PaymentCharged,
+          failed: saga.events.PaymentDeclined,
+          handle: () => Promise.resolve(),
+          onGiveUp: () => ({ orderId: '', reason: '' }),
+        }),
+      ],
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SdkError);
     expect((err as SdkError).code).toBe('CONFIG_INVALID');

@@ -25,7 +25,11 @@ describe('3-participant saga on a real broker and registry, exactly-once', () =>
     services = await startSagaServices({ transport, codec, saga, ledger, logger: silentLogger, overrides: { maxBatchSize: 5 } });
     harness = await SagaHarness.create({ transport, codec, events: saga.all, contracts: [saga.contract] });
     const e = saga.events;
-    await Promise.all([...happy, ...failShipping, ...failInventory].map((id) => harness.publish(e.OrderPlaced, { orderId: id, amount: 10 }, { sagaId: id })));
+    await Promise.all(
+      [...happy, ...failShipping, ...failInventory].map((id) =>
+        harness.publish(e.OrderPlaced, { orderId: id, amount: 10 }, { sagaId: id }),
+      ),
+    );
     await Promise.all([
       ...happy.map((id) => harness.waitForEvents(id, [e.ShipmentScheduled], 60_000)),
       ...failShipping.map((id) => harness.waitForEvents(id, [e.PaymentRefunded, e.InventoryReleased], 60_000)),
@@ -54,7 +58,13 @@ describe('3-participant saga on a real broker and registry, exactly-once', () =>
       const charged = by(e.PaymentCharged.name);
       const reserved = by(e.InventoryReserved.name);
       const shipped = by(e.ShipmentScheduled.name);
-      expect(charged?.envelope).toMatchObject({ causationId: placed?.envelope.id, source: 'payment-service', sagaRole: 'step-completed', sagaStep: 'payment', sagaType: 'order-fulfillment' });
+      expect(charged?.envelope).toMatchObject({
+        causationId: placed?.envelope.id,
+        source: 'payment-service',
+        sagaRole: 'step-completed',
+        sagaStep: 'payment',
+        sagaType: 'order-fulfillment',
+      });
       expect(reserved?.envelope).toMatchObject({ causationId: charged?.envelope.id, source: 'inventory-service', sagaStep: 'inventory' });
       expect(shipped?.envelope).toMatchObject({ causationId: reserved?.envelope.id, source: 'shipping-service', sagaStep: 'shipping' });
       expect(shipped?.payload).toEqual({ orderId: id, trackingId: `trk-${id}` });
@@ -72,12 +82,17 @@ describe('3-participant saga on a real broker and registry, exactly-once', () =>
       const evs = await harness.events({ sagaId: id });
       const types = evs.map((x) => x.envelope.type).sort();
       expect(types, id).toEqual(
-        [e.OrderPlaced, e.PaymentCharged, e.InventoryReserved, e.ShipmentFailed, e.PaymentRefunded, e.InventoryReleased].map((t) => t.name).sort(),
+        [e.OrderPlaced, e.PaymentCharged, e.InventoryReserved, e.ShipmentFailed, e.PaymentRefunded, e.InventoryReleased]
+          .map((t) => t.name)
+          .sort(),
       );
       const failed = evs.find((x) => x.envelope.type === e.ShipmentFailed.name);
       expect(failed?.envelope.sagaRole).toBe('step-failed');
       for (const name of [e.PaymentRefunded.name, e.InventoryReleased.name]) {
-        expect(evs.find((x) => x.envelope.type === name)?.envelope).toMatchObject({ sagaRole: 'compensated', causationId: failed?.envelope.id });
+        expect(evs.find((x) => x.envelope.type === name)?.envelope).toMatchObject({
+          sagaRole: 'compensated',
+          causationId: failed?.envelope.id,
+        });
       }
       expect(evs.find((x) => x.envelope.type === e.PaymentRefunded.name)?.payload).toEqual({ orderId: id, chargeId: `ch-${id}` });
     }

@@ -55,7 +55,11 @@ describe('topics on a real broker', () => {
       logger: silentLogger,
     });
     try {
-      const counts = await transport.partitionCounts([saga.events.OrderPlaced.topic, saga.events.PaymentCharged.topic, `${saga.events.OrderPlaced.topic}.dlq`]);
+      const counts = await transport.partitionCounts([
+        saga.events.OrderPlaced.topic,
+        saga.events.PaymentCharged.topic,
+        `${saga.events.OrderPlaced.topic}.dlq`,
+      ]);
       expect([...counts.values()]).toEqual([4, 4, 4]);
       expect(await p.health()).toMatchObject({ live: true, ready: true, details: { broker: 'reachable', consumer: 'running' } });
     } finally {
@@ -90,6 +94,8 @@ describe('PostgresIdempotencyStore', () => {
   });
 
   it('refuses a table name that is not a plain identifier', async () => {
-    await expect(PostgresIdempotencyStore.create({ connectionString: PG_URL, table: 'x; drop table y' })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(PostgresIdempotencyStore.create({ connectionString: PG_URL, table: 'x; drop table y' })).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+    });
   });
 });

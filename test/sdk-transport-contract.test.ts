@@ -17,7 +17,16 @@ async function readCommitted(transport: KafkaTransport, topic: string, atLeast: 
     eachMessage: ({ partition, message }) => {
       const marker = message.headers?.[MARKER_HEADER];
       if (marker !== undefined) markers.add(String(marker));
-      else records.push({ topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers ?? {}, timestamp: message.timestamp });
+      else
+        records.push({
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key,
+          value: message.value,
+          headers: message.headers ?? {},
+          timestamp: message.timestamp,
+        });
       return Promise.resolve();
     },
   });

@@ -58,7 +58,12 @@ describe('KafkaTransport exactly-once', () => {
         await released;
         handled += batch.messages.length;
         return {
-          outputs: batch.messages.map((m) => ({ topic: output, key: m.key, value: Buffer.from(`owner-${m.value?.toString() ?? ''}`), headers: {} })),
+          outputs: batch.messages.map((m) => ({
+            topic: output,
+            key: m.key,
+            value: Buffer.from(`owner-${m.value?.toString() ?? ''}`),
+            headers: {},
+          })),
           processed: batch.messages.length,
         };
       },

@@ -16,8 +16,15 @@ const silent = pino({ level: 'silent' });
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Runs a Troupe CLI from source; resolves its exit code and output once it exits. */
-function runCli(script: string, args: readonly string[], env: Record<string, string>): { output: () => string; stop: () => void; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, env: { ...process.env, SCHEMA_REGISTRY_URL: '', ...env } });
+function runCli(
+  script: string,
+  args: readonly string[],
+  env: Record<string, string>,
+): { output: () => string; stop: () => void; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: root,
+    env: { ...process.env, SCHEMA_REGISTRY_URL: '', ...env },
+  });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -73,7 +80,10 @@ describe('least privilege from the contracts on a secured broker', () => {
     await admin.connect();
 
     const out: string[] = [];
-    const code = await runSchemasCli(['--schemas', 'schemas', 'acl', '--format', 'json'], { out: (l) => out.push(l), err: (l) => out.push(l) });
+    const code = await runSchemasCli(['--schemas', 'schemas', 'acl', '--format', 'json'], {
+      out: (l) => out.push(l),
+      err: (l) => out.push(l),
+    });
     expect(code).toBe(0);
     plans = JSON.parse(out.join('\n')) as ServiceAcls[];
     await admin.createAcls({ acl: plans.flatMap((p) => p.acls.map(toKafkajsAcl)) });
@@ -98,7 +108,14 @@ describe('least privilege from the contracts on a secured broker', () => {
     ]);
     const payment = plans.find((p) => p.service === 'payment-service');
     expect(payment?.writes).toEqual(['inventory.dlq', 'orders.dlq', 'payments', 'shipping.dlq']);
-    expect(payment?.acls).toContainEqual(expect.objectContaining({ resourceType: 'TRANSACTIONAL_ID', resourceName: 'troupe-payment-service-', patternType: 'PREFIXED', operation: 'WRITE' }));
+    expect(payment?.acls).toContainEqual(
+      expect.objectContaining({
+        resourceType: 'TRANSACTIONAL_ID',
+        resourceName: 'troupe-payment-service-',
+        patternType: 'PREFIXED',
+        operation: 'WRITE',
+      }),
+    );
   });
 
   it('each service works with only its ACLs: every saga ends exactly once', async () => {
@@ -110,21 +127,40 @@ describe('least privilege from the contracts on a secured broker', () => {
       intervalMs: 200,
     });
     for (const name of SERVICE_NAMES) {
-      services.push(await startService(name, { transport: await transportAs(name), codec, store: new MemoryIdempotencyStore(), logger: silent, partitions: 2 }));
+      services.push(
+        await startService(name, {
+          transport: await transportAs(name),
+          codec,
+          store: new MemoryIdempotencyStore(),
+          logger: silent,
+          partitions: 2,
+        }),
+      );
     }
     tracker = await SagaTracker.create({
       brokers: kafka.brokers,
       contracts: [contracts['order-fulfillment']],
       topics: ['orders', 'payments', 'inventory', 'shipping'],
-      ingest: { kafka: { ssl: kafka.connection('troupe-tracker').ssl, sasl: kafka.connection('troupe-tracker').sasl }, topicRefreshMs: 500 },
+      ingest: {
+        kafka: { ssl: kafka.connection('troupe-tracker').ssl, sasl: kafka.connection('troupe-tracker').sasl },
+        topicRefreshMs: 500,
+      },
       codec,
       port: 0,
       logger: silent,
     });
-    const publisher = await Publisher.create({ transport: publisherTransport, codec, source: 'shop', contracts: [contracts['order-fulfillment']], topics: { partitions: 2 } });
+    const publisher = await Publisher.create({
+      transport: publisherTransport,
+      codec,
+      source: 'shop',
+      contracts: [contracts['order-fulfillment']],
+      topics: { partitions: 2 },
+    });
     let seed = 7;
-    const random = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-    await Promise.all(sagaIds.map((id, i) => publisher.publish(OrderPlaced, orderFor(id, SCENARIOS[i] ?? 'happy', random), { sagaId: id })));
+    const random = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    await Promise.all(
+      sagaIds.map((id, i) => publisher.publish(OrderPlaced, orderFor(id, SCENARIOS[i] ?? 'happy', random), { sagaId: id })),
+    );
 
     const ends = await waitForValue(
       async () => {
@@ -136,7 +172,10 @@ describe('least privilege from the contracts on a secured broker', () => {
     );
     const ids = ends.map((e) => e.id);
     expect(new Set(ids).size).toBe(ids.length);
-    const endedSagas = ends.filter((e) => END_EVENTS.has(e.type)).map((e) => e.sagaId).sort();
+    const endedSagas = ends
+      .filter((e) => END_EVENTS.has(e.type))
+      .map((e) => e.sagaId)
+      .sort();
     expect(endedSagas).toEqual([...sagaIds].sort());
 
     // The tracker, reading with its own principal, sees them all end.
@@ -153,18 +192,28 @@ describe('least privilege from the contracts on a secured broker', () => {
   });
 
   it('troupe-tracker and troupe-dlq connect with the KAFKA_* variables and never print the password', async () => {
-    const secured = { KAFKA_BROKERS: kafka.brokers.join(','), KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SSL_CA_FILE: kafka.caFile ?? '' };
+    const secured = {
+      KAFKA_BROKERS: kafka.brokers.join(','),
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SSL_CA_FILE: kafka.caFile ?? '',
+    };
     const port = await freePort();
     const password = users['troupe-tracker'] ?? '';
-    const tracker = runCli('packages/saga-tracker/src/cli/troupe-tracker.ts', ['--schemas', 'schemas', '--port', String(port), '--log-level', 'info'], {
-      ...secured,
-      KAFKA_SASL_USERNAME: 'troupe-tracker',
-      KAFKA_SASL_PASSWORD: password,
-    });
+    const tracker = runCli(
+      'packages/saga-tracker/src/cli/troupe-tracker.ts',
+      ['--schemas', 'schemas', '--port', String(port), '--log-level', 'info'],
+      {
+        ...secured,
+        KAFKA_SASL_USERNAME: 'troupe-tracker',
+        KAFKA_SASL_PASSWORD: password,
+      },
+    );
     try {
       const ended = await waitForValue(
         async () => {
-          const page = (await (await fetch(`http://127.0.0.1:${port}/api/sagas?prefix=${run}-&limit=20`)).json()) as { items: { status: string }[] };
+          const page = (await (await fetch(`http://127.0.0.1:${port}/api/sagas?prefix=${run}-&limit=20`)).json()) as {
+            items: { status: string }[];
+          };
           const done = page.items.filter((s) => s.status === 'completed' || s.status === 'compensated');
           return done.length === sagaIds.length ? done.length : undefined;
         },
@@ -179,7 +228,11 @@ describe('least privilege from the contracts on a secured broker', () => {
     expect(tracker.output()).not.toContain(password);
 
     const admin = kafka.connection().sasl as { username: string; password: string };
-    const dlq = runCli('packages/sdk/src/cli/troupe-dlq.ts', ['list', 'orders.dlq'], { ...secured, KAFKA_SASL_USERNAME: admin.username, KAFKA_SASL_PASSWORD: admin.password });
+    const dlq = runCli('packages/sdk/src/cli/troupe-dlq.ts', ['list', 'orders.dlq'], {
+      ...secured,
+      KAFKA_SASL_USERNAME: admin.username,
+      KAFKA_SASL_PASSWORD: admin.password,
+    });
     expect(await dlq.exited).toBe(0);
     expect(dlq.output()).toContain('0 dead letter(s)');
     expect(dlq.output()).not.toContain(admin.password);
@@ -192,8 +245,16 @@ describe('least privilege from the contracts on a secured broker', () => {
     expect(error.message).toContain('troupe-schemas acl');
     expect(error.retriable).toBe(false);
 
-    const asPayment = await Publisher.create({ transport: payments, codec, source: 'payment-service', contracts: [contracts['order-fulfillment']] });
-    await refusedWith(asPayment.publish(OrderPlaced, orderFor(`${run}-forged`, 'happy', Math.random), { sagaId: `${run}-forged` }), 'NOT_AUTHORIZED');
+    const asPayment = await Publisher.create({
+      transport: payments,
+      codec,
+      source: 'payment-service',
+      contracts: [contracts['order-fulfillment']],
+    });
+    await refusedWith(
+      asPayment.publish(OrderPlaced, orderFor(`${run}-forged`, 'happy', Math.random), { sagaId: `${run}-forged` }),
+      'NOT_AUTHORIZED',
+    );
 
     const trackerPrincipal = await transportAs('troupe-tracker');
     await refusedWith(trackerPrincipal.send([{ topic: 'payments', key: 'k', value: Buffer.from('x'), headers: {} }]), 'NOT_AUTHORIZED');
@@ -201,7 +262,12 @@ describe('least privilege from the contracts on a secured broker', () => {
 
   it('a service without ACLs cannot start, and says which ACLs to add', async () => {
     const error = await refusedWith(
-      startService('payment-service', { transport: await transportAs('stranger'), codec, store: new MemoryIdempotencyStore(), logger: silent }),
+      startService('payment-service', {
+        transport: await transportAs('stranger'),
+        codec,
+        store: new MemoryIdempotencyStore(),
+        logger: silent,
+      }),
       'NOT_AUTHORIZED',
     );
     expect(error.message).toContain('User:stranger');
@@ -210,7 +276,12 @@ describe('least privilege from the contracts on a secured broker', () => {
   it('wrong credentials fail with AUTHENTICATION_FAILED', async () => {
     const { ssl } = kafka.connection();
     await refusedWith(
-      KafkaTransport.create({ brokers: kafka.brokers, ssl, sasl: { mechanism: 'scram-sha-512', username: 'payment-service', password: 'guess' }, logger: silent }),
+      KafkaTransport.create({
+        brokers: kafka.brokers,
+        ssl,
+        sasl: { mechanism: 'scram-sha-512', username: 'payment-service', password: 'guess' },
+        logger: silent,
+      }),
       'AUTHENTICATION_FAILED',
     );
   });
@@ -225,7 +296,10 @@ describe('least privilege from the contracts on a secured broker', () => {
 async function readCommitted(admin: Admin, kafka: LocalKafka, topic: string): Promise<{ id: string; type: string; sagaId: string }[]> {
   const ends = await admin.fetchTopicOffsets(topic);
   const total = ends.reduce((n, p) => n + Number(p.high), 0);
-  const consumer = new Kafka({ clientId: 'lp-reader', logLevel: logLevel.NOTHING, ...kafka.connection() }).consumer({ groupId: `lp-reader-${Math.random().toString(36).slice(2)}`, readUncommitted: false });
+  const consumer = new Kafka({ clientId: 'lp-reader', logLevel: logLevel.NOTHING, ...kafka.connection() }).consumer({
+    groupId: `lp-reader-${Math.random().toString(36).slice(2)}`,
+    readUncommitted: false,
+  });
   const seen: { id: string; type: string; sagaId: string }[] = [];
   await consumer.connect();
   try {

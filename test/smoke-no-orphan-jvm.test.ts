@@ -8,7 +8,6 @@ import { cleanupStaleKafkaRuns, isAlive, waitFor } from '@troupe/testing';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-
 // A test process that starts a broker and then ends in one of several ways without stop().
 const childSource = (stateDir: string): string => `
 import { LocalKafka } from ${JSON.stringify(join(root, 'packages/testing/src/index.ts'))};

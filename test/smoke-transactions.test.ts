@@ -39,10 +39,22 @@ describe('smoke: transactions on a real broker', () => {
     await producer.connect();
 
     const aborted = await producer.transaction();
-    await aborted.send({ topic, messages: [{ key: 'k', value: 'aborted-1' }, { key: 'k', value: 'aborted-2' }] });
+    await aborted.send({
+      topic,
+      messages: [
+        { key: 'k', value: 'aborted-1' },
+        { key: 'k', value: 'aborted-2' },
+      ],
+    });
     await aborted.abort();
     const committed = await producer.transaction();
-    await committed.send({ topic, messages: [{ key: 'k', value: 'committed-1' }, { key: 'k', value: 'committed-2' }] });
+    await committed.send({
+      topic,
+      messages: [
+        { key: 'k', value: 'committed-1' },
+        { key: 'k', value: 'committed-2' },
+      ],
+    });
     await committed.commit();
 
     // One partition, read in order: once the committed messages arrived, the aborted ones (earlier

@@ -78,13 +78,21 @@ describe('tracker webhook alerts on a real broker', () => {
     await alerts.check();
     const ok = (await (await fetch(`${tracker.url}/api/sagas/${run}-ok`)).json()) as { deviations: unknown[] };
     expect(ok.deviations).toEqual([]);
-    expect(mine().map((a) => [a.kind, a.sagaId.slice(run.length + 1)]).sort()).toEqual([
+    expect(
+      mine()
+        .map((a) => [a.kind, a.sagaId.slice(run.length + 1)])
+        .sort(),
+    ).toEqual([
       ['compensation-failed', 'compfail'],
       ['non-conforming', 'deviating'],
       ['stuck', 'stuck'],
     ]);
     const byKind = Object.fromEntries(mine().map((a) => [a.kind, a]));
-    expect(byKind['compensation-failed']).toMatchObject({ status: 'failed', sagaType: 'order-fulfillment', reason: 'compensation-failed in payment: bank offline' });
+    expect(byKind['compensation-failed']).toMatchObject({
+      status: 'failed',
+      sagaType: 'order-fulfillment',
+      reason: 'compensation-failed in payment: bank offline',
+    });
     // Whichever of its events were read when the check ran, the saga has waited ten minutes.
     expect(byKind['stuck']?.reason).toMatch(/^waiting 10m( \d+s)? for /);
     expect(byKind['non-conforming']?.reason).toBe('deviations: missing-steps');

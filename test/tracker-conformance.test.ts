@@ -27,7 +27,8 @@ describe('tracker conformance on a real broker', () => {
   it('detects each class of deviation, lists and counts them, and leaves conforming sagas alone', async () => {
     const ev = orderEvents(topics);
     const startMs = Date.now() - 60_000;
-    const chain = (id: string, specs: Parameters<typeof SagaEventWriter.chain>[1]) => SagaEventWriter.chain(`${run}-${id}`, specs, { startMs });
+    const chain = (id: string, specs: Parameters<typeof SagaEventWriter.chain>[1]) =>
+      SagaEventWriter.chain(`${run}-${id}`, specs, { startMs });
     const authorised = { ...ev.charged, type: 'com.acme.payments.PaymentAuthorised' };
     const sagas = {
       conforming: chain('ok', [ev.placed, ev.charged, ev.reserved, ev.scheduled, ev.completed]),
@@ -64,7 +65,9 @@ describe('tracker conformance on a real broker', () => {
     expect((await kindsOf('unexpected')).map((d) => [d.kind, d.message])).toEqual([
       ['unexpected-event', 'PaymentAuthorised is not an event of the order-fulfillment contract'],
     ]);
-    expect((await kindsOf('wrong')).map((d) => [d.kind, d.source, d.step])).toEqual([['wrong-participant', 'inventory-service', 'payment']]);
+    expect((await kindsOf('wrong')).map((d) => [d.kind, d.source, d.step])).toEqual([
+      ['wrong-participant', 'inventory-service', 'payment'],
+    ]);
     expect((await kindsOf('dup')).map((d) => [d.kind, d.eventId])).toEqual([['duplicate-outcome', `${run}-dup-2`]]);
     expect((await kindsOf('missing')).map((d) => [d.kind, d.message])).toEqual([
       ['missing-steps', 'OrderCompleted ended the saga without steps inventory, shipping completing'],

@@ -55,7 +55,13 @@ describe('tracker against ground truth from SDK participants on a real broker', 
   beforeAll(async () => {
     transport = await KafkaTransport.create({ brokers: kafkaBrokers(), redeliveryDelayMs: 50, logger: silent });
     const ledger = newLedger();
-    const inventory: HandlerDefinition = step<PaymentCharged, InventoryReserved, ReservationFailed, { reservationId: string }, InventoryReleased>({
+    const inventory: HandlerDefinition = step<
+      PaymentCharged,
+      InventoryReserved,
+      ReservationFailed,
+      { reservationId: string },
+      InventoryReleased
+    >({
       name: 'inventory',
       on: e.PaymentCharged,
       completed: e.InventoryReserved,
@@ -72,7 +78,9 @@ describe('tracker against ground truth from SDK participants on a real broker', 
         if (log) await ctx.compensated({ orderId: ctx.sagaId, reservationId: log.reservationId });
       },
     });
-    const orders = on<ShipmentScheduled>(e.ShipmentScheduled, async ({ payload, ctx }) => ctx.emit(OrderCompleted, { orderId: payload.orderId }));
+    const orders = on<ShipmentScheduled>(e.ShipmentScheduled, async ({ payload, ctx }) =>
+      ctx.emit(OrderCompleted, { orderId: payload.orderId }),
+    );
     const events = [...saga.all, OrderCompleted];
     const make = (name: string, handlers: HandlerDefinition[]): Promise<Participant> =>
       Participant.create({
@@ -147,7 +155,8 @@ describe('tracker against ground truth from SDK participants on a real broker', 
       const res = await fetch(`${tracker.url}/api/sagas/${encodeURIComponent(id)}`);
       const s = (await res.json()) as { status: SagaStatus; stuck: { stuck: boolean; step?: string; participant?: string } };
       if (s.status !== t.status || s.stuck.stuck !== t.stuck) wrong.push(`${id}: ${s.status}${s.stuck.stuck ? ' (stuck)' : ''}`);
-      if (t.stuck && (s.stuck.step !== 'inventory' || s.stuck.participant !== 'inventory-service')) wrong.push(`${id}: stuck at ${s.stuck.step}`);
+      if (t.stuck && (s.stuck.step !== 'inventory' || s.stuck.participant !== 'inventory-service'))
+        wrong.push(`${id}: stuck at ${s.stuck.step}`);
     }
     expect(wrong).toEqual([]);
 

@@ -33,7 +33,10 @@ describe('tracker ingestion', () => {
     const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     cleanup.push(() => producer.disconnect());
-    await producer.send({ topic: orders, messages: [{ key: `${prefix}-1`, value: null, headers: event(`${prefix}-1`, `${prefix}-placed`, 'start') }] });
+    await producer.send({
+      topic: orders,
+      messages: [{ key: `${prefix}-1`, value: null, headers: event(`${prefix}-1`, `${prefix}-placed`, 'start') }],
+    });
 
     // The store becomes unavailable for a few calls of `offsets`, which every (re)start makes.
     const inner = await MemorySagaStore.create({ contracts: [] });
@@ -68,7 +71,13 @@ describe('tracker ingestion', () => {
     await createTopics([{ topic: dlq, partitions: 1 }]);
     await producer.send({
       topic: dlq,
-      messages: [{ key: `${prefix}-1`, value: null, headers: { ...event(`${prefix}-1`, `${prefix}-charged`, 'step-completed'), troupe_dlq_reason: 'HANDLER_FAILED' } }],
+      messages: [
+        {
+          key: `${prefix}-1`,
+          value: null,
+          headers: { ...event(`${prefix}-1`, `${prefix}-charged`, 'step-completed'), troupe_dlq_reason: 'HANDLER_FAILED' },
+        },
+      ],
     });
     await waitFor(() => !ingest.health().ok, { description: 'health to report the failed restart', timeoutMs: 60_000, intervalMs: 20 });
     expect(ingest.health()).toMatchObject({ ok: false, consumer: 'restarting', lastError: 'store unavailable' });

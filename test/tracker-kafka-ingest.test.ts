@@ -116,15 +116,23 @@ describe('tracker ingestion from a real broker', () => {
     });
 
     const s3 = await get<SagaJson>(`/api/sagas/${run}-3`);
-    expect(s3.failures).toEqual([expect.objectContaining({ kind: 'step-failed', participant: 'inventory-service', reason: 'out of stock' })]);
+    expect(s3.failures).toEqual([
+      expect.objectContaining({ kind: 'step-failed', participant: 'inventory-service', reason: 'out of stock' }),
+    ]);
     // Payloads are decoded only on request, through the registry; the other events carry plain bytes.
-    const detail = await get<{ timeline: { type: string; payload?: unknown; payloadError?: string }[] }>(`/api/sagas/${run}-3?payloads=true`);
+    const detail = await get<{ timeline: { type: string; payload?: unknown; payloadError?: string }[] }>(
+      `/api/sagas/${run}-3?payloads=true`,
+    );
     const failedEvent = detail.timeline.find((x) => x.type === 'com.acme.inventory.InventoryReservationFailed');
     expect(failedEvent?.payload).toEqual({ orderId: `${run}-3`, unavailableSkus: ['sku-1'], reason: 'out of stock' });
     expect(detail.timeline.find((x) => x.type === 'com.acme.orders.OrderPlaced')?.payloadError).toMatch(/Confluent/);
     const s4 = await get<SagaJson>(`/api/sagas/${run}-4`);
     expect(s4.deadLetters).toEqual([
-      expect.objectContaining({ topic: topics.paymentsDlq, participant: 'inventory-service', reason: 'HANDLER_FAILED: inventory database unavailable' }),
+      expect.objectContaining({
+        topic: topics.paymentsDlq,
+        participant: 'inventory-service',
+        reason: 'HANDLER_FAILED: inventory database unavailable',
+      }),
     ]);
     const s5 = await get<SagaJson>(`/api/sagas/${run}-5`);
     expect(s5.stuck).toMatchObject({ stuck: true, participant: 'inventory-service' });
@@ -150,7 +158,9 @@ describe('tracker ingestion from a real broker', () => {
     expect(pattern).not.toContain(lateDlq);
     // A participant creates its DLQ on its first failure; the tracker must notice on its own.
     await createTopics([{ topic: lateDlq, partitions: 3 }]);
-    await writer.send([{ ...charged, topic: lateDlq, headers: { ...charged.headers, troupe_dlq_reason: 'HANDLER_FAILED', troupe_dlq_error: 'boom' } }]);
+    await writer.send([
+      { ...charged, topic: lateDlq, headers: { ...charged.headers, troupe_dlq_reason: 'HANDLER_FAILED', troupe_dlq_error: 'boom' } },
+    ]);
     const s6 = await waitForValue(
       async () => {
         const res = await fetch(`${tracker?.url ?? ''}/api/sagas/${run}-6`);

@@ -26,7 +26,9 @@ function sagaRecords(t: SagaTopics, run: string): ReturnType<typeof SagaEventWri
     [ev.placed, ev.charged, ev.reserved],
   ];
   const start = Date.now() - 60_000;
-  return Array.from({ length: SAGAS }, (_, i) => SagaEventWriter.chain(`${run}-${i}`, shapes[i % shapes.length] ?? [], { startMs: start + i }));
+  return Array.from({ length: SAGAS }, (_, i) =>
+    SagaEventWriter.chain(`${run}-${i}`, shapes[i % shapes.length] ?? [], { startMs: start + i }),
+  );
 }
 
 async function endOffsets(topics: readonly string[]): Promise<number> {
@@ -45,7 +47,9 @@ async function storedOffsetSum(schema: string, group: string): Promise<number> {
   const c = new pg.Client({ connectionString: PG_URL });
   await c.connect();
   try {
-    const r = await c.query<{ n: string | null }>(`SELECT sum(next_offset)::text AS n FROM "${schema}".offsets WHERE group_id = $1`, [group]);
+    const r = await c.query<{ n: string | null }>(`SELECT sum(next_offset)::text AS n FROM "${schema}".offsets WHERE group_id = $1`, [
+      group,
+    ]);
     return Number(r.rows[0]?.n ?? 0);
   } catch {
     return 0; // tables not created yet
@@ -122,24 +126,38 @@ describe('tracker with the postgres store', () => {
     schemas.push(schema);
     const group = uniqueName('trk-pg-group');
     const args = [
-      '--brokers', kafkaBrokers().join(','),
-      '--schemas', SCHEMAS,
-      '--topics', sagaTopicsList(),
-      '--dlq-pattern', dlqPattern(),
-      '--store', 'postgres',
-      '--postgres-url', PG_URL,
-      '--postgres-schema', schema,
-      '--group', group,
+      '--brokers',
+      kafkaBrokers().join(','),
+      '--schemas',
+      SCHEMAS,
+      '--topics',
+      sagaTopicsList(),
+      '--dlq-pattern',
+      dlqPattern(),
+      '--store',
+      'postgres',
+      '--postgres-url',
+      PG_URL,
+      '--postgres-schema',
+      schema,
+      '--group',
+      group,
       // The killed instance's partitions move to the restarted one after this long.
-      '--session-timeout', '6000',
-      '--port', '0',
-      '--log-level', 'warn',
+      '--session-timeout',
+      '6000',
+      '--port',
+      '0',
+      '--log-level',
+      'warn',
     ];
     const first = startCli(args);
     children.push(first.child);
     await first.url;
     // Kill it without any chance to commit or close, as soon as it has applied something.
-    await waitFor(async () => (await storedOffsetSum(schema, group)) > 0, { description: 'the first tracker to apply a batch', timeoutMs: 60_000 });
+    await waitFor(async () => (await storedOffsetSum(schema, group)) > 0, {
+      description: 'the first tracker to apply a batch',
+      timeoutMs: 60_000,
+    });
     first.child.kill('SIGKILL');
     await new Promise((r) => first.child.once('exit', r));
     const appliedBeforeKill = await storedOffsetSum(schema, group);
@@ -153,7 +171,10 @@ describe('tracker with the postgres store', () => {
     const second = startCli(args);
     children.push(second.child);
     const url = await second.url;
-    await waitFor(async () => (await storedOffsetSum(schema, group)) === total, { description: 'the restarted tracker to reach the end', timeoutMs: 90_000 });
+    await waitFor(async () => (await storedOffsetSum(schema, group)) === total, {
+      description: 'the restarted tracker to reach the end',
+      timeoutMs: 90_000,
+    });
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const ingested = [...metrics.matchAll(/^troupe_tracker_events_ingested_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
     // Exact resume: the restart applied every record after the stored offsets, and none before them.

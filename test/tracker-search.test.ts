@@ -38,10 +38,14 @@ describe('tracker search on a real broker', () => {
       }),
     });
     const startMs = Date.now() - 60_000;
-    const chain = (id: string, specs: Parameters<typeof SagaEventWriter.chain>[1]) => SagaEventWriter.chain(`${run}-${id}`, specs, { startMs });
+    const chain = (id: string, specs: Parameters<typeof SagaEventWriter.chain>[1]) =>
+      SagaEventWriter.chain(`${run}-${id}`, specs, { startMs });
     await writer.send([
       ...chain('1', [await placed('c-42', 'DE'), ev.charged, ev.reserved]),
-      ...chain('2', [await placed('c-42', 'FR'), { ...ev.declined, extraHeaders: { troupe_reason: 'CARD_EXPIRED: the card has expired' } }]),
+      ...chain('2', [
+        await placed('c-42', 'FR'),
+        { ...ev.declined, extraHeaders: { troupe_reason: 'CARD_EXPIRED: the card has expired' } },
+      ]),
       ...chain('3', [await placed('c-7', 'DE'), ev.charged]),
     ]);
   });

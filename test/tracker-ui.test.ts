@@ -17,7 +17,9 @@ describe('tracker web page in a real browser', () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`the browser test needs Chromium at ${CHROMIUM}: install it with 'apt-get install -y chromium chromium-driver' (Debian) or run 'npm test', whose setup does.`);
+      throw new Error(
+        `the browser test needs Chromium at ${CHROMIUM}: install it with 'apt-get install -y chromium chromium-driver' (Debian) or run 'npm test', whose setup does.`,
+      );
     }
     store = await MemorySagaStore.create({ contracts: [ORDER_CONTRACT] });
     const now = Date.now();
@@ -41,7 +43,15 @@ describe('tracker web page in a real browser', () => {
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {
@@ -66,10 +76,9 @@ describe('tracker web page in a real browser', () => {
 
     await page.selectOption('#filters select[name=status]', 'compensated');
     await page.click('#filters button[type=submit]');
-    await expect.poll(() => page.locator('#sagas tbody tr').allTextContents()).toEqual([
-      expect.stringContaining('order-4715'),
-      expect.stringContaining('order-4713'),
-    ]);
+    await expect
+      .poll(() => page.locator('#sagas tbody tr').allTextContents())
+      .toEqual([expect.stringContaining('order-4715'), expect.stringContaining('order-4713')]);
 
     // Live: a new saga appears in the counts without a reload.
     await store.apply({ events: chain('order-4717', ['placed'], { startMs: Date.now() - 1000 }) });
@@ -88,9 +97,9 @@ describe('tracker web page in a real browser', () => {
     // The list is filtered to compensated sagas now: open the deviating one by its link.
     await page.goto(`${url}#/saga/order-4718`);
     await page.waitForSelector('body[data-ready=true]');
-    await expect.poll(() => page.locator('#deviations li[data-kind=missing-steps]').textContent()).toContain(
-      'OrderCompleted ended the saga without steps inventory, shipping completing',
-    );
+    await expect
+      .poll(() => page.locator('#deviations li[data-kind=missing-steps]').textContent())
+      .toContain('OrderCompleted ended the saga without steps inventory, shipping completing');
 
     mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

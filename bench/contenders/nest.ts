@@ -14,7 +14,11 @@ import { stepTransform, type StepConfig } from '../lib/step.js';
 
 export async function nestMicroservice(cfg: StepConfig): Promise<() => Promise<void>> {
   const transform = await stepTransform(cfg);
-  const client = new ClientKafka({ client: { clientId: 'bench-nest-out', brokers: [...cfg.brokers] }, producerOnlyMode: true, producer: { idempotent: true, createPartitioner: Partitioners.DefaultPartitioner } });
+  const client = new ClientKafka({
+    client: { clientId: 'bench-nest-out', brokers: [...cfg.brokers] },
+    producerOnlyMode: true,
+    producer: { idempotent: true, createPartitioner: Partitioners.DefaultPartitioner },
+  });
   await client.connect();
 
   class StepController {

@@ -73,7 +73,10 @@ export async function rawTransactional(kafka: Kafka, cfg: StepConfig & { readonl
         const tx = await producer.transaction();
         try {
           await tx.send({ topic: cfg.outTopic, messages: out });
-          await tx.sendOffsets({ consumerGroupId: cfg.groupId, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(BigInt(last.offset) + 1n) }] }] });
+          await tx.sendOffsets({
+            consumerGroupId: cfg.groupId,
+            topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: String(BigInt(last.offset) + 1n) }] }],
+          });
           await tx.commit();
         } catch (err) {
           await tx.abort();

@@ -21,10 +21,31 @@ export interface SagaRun {
   readonly problem?: string;
 }
 
-export async function runSagas(args: { brokers: readonly string[]; registryUrl: string; databaseUrl: string; sagas: number; rate: number; partitions: number }): Promise<SagaRun> {
+export async function runSagas(args: {
+  brokers: readonly string[];
+  registryUrl: string;
+  databaseUrl: string;
+  sagas: number;
+  rate: number;
+  partitions: number;
+}): Promise<SagaRun> {
   const demo = startProcess(
     process.execPath,
-    [DEMO, '--kafka', '--sagas', String(args.sagas), '--rate', String(args.rate), '--exit-when-done', '--port', '0', '--partitions', String(args.partitions), '--carrier-silent-rate', '0'],
+    [
+      DEMO,
+      '--kafka',
+      '--sagas',
+      String(args.sagas),
+      '--rate',
+      String(args.rate),
+      '--exit-when-done',
+      '--port',
+      '0',
+      '--partitions',
+      String(args.partitions),
+      '--carrier-silent-rate',
+      '0',
+    ],
     { ...process.env, KAFKA_BROKERS: args.brokers.join(','), SCHEMA_REGISTRY_URL: args.registryUrl, DATABASE_URL: args.databaseUrl },
   );
   await new Promise<void>((resolve) => demo.child.on('exit', () => resolve()));
@@ -48,12 +69,18 @@ export async function runSagas(args: { brokers: readonly string[]; registryUrl: 
     verified: agreed && spans.length === args.sagas,
     ...(agreed && spans.length === args.sagas
       ? {}
-      : { problem: `demo exit ${demo.child.exitCode}, ${spans.length}/${args.sagas} sagas read back; demo said: ${demo.stderr().trim().split('\n').slice(-3).join(' | ').slice(-600)}` }),
+      : {
+          problem: `demo exit ${demo.child.exitCode}, ${spans.length}/${args.sagas} sagas read back; demo said: ${demo.stderr().trim().split('\n').slice(-3).join(' | ').slice(-600)}`,
+        }),
   };
 }
 
 /** First and last record timestamp per saga id with `prefix`, read committed from the saga topics. */
-async function readSpans(brokers: readonly string[], prefix: string, expected: number): Promise<Map<string, { first: number; last: number }>> {
+async function readSpans(
+  brokers: readonly string[],
+  prefix: string,
+  expected: number,
+): Promise<Map<string, { first: number; last: number }>> {
   const kafka = new Kafka({ clientId: 'bench-saga-reader', brokers: [...brokers], logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `bench-saga-reader-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 200 });
   await consumer.connect();

@@ -18,13 +18,19 @@ const SHAPES: readonly (readonly Kind[])[] = [
 ];
 
 export function sagaEvents(i: number, prefix: string, startMs: number): TrackedEvent[] {
-  return chain(`${prefix}-${String(i).padStart(7, '0')}`, SHAPES[i % SHAPES.length] ?? [], { startMs: startMs + i * 10, gapMs: 50 + (i % 200) });
+  return chain(`${prefix}-${String(i).padStart(7, '0')}`, SHAPES[i % SHAPES.length] ?? [], {
+    startMs: startMs + i * 10,
+    gapMs: 50 + (i % 200),
+  });
 }
 
 export const TRACKER_TOPICS = ['orders', 'payments', 'inventory', 'shipping'] as const;
 
 /** Creates the 4 topics under `prefix` and writes `sagas` sagas to them; returns topics and event count. */
-export async function produceSagaEvents(brokers: readonly string[], args: { prefix: string; sagas: number; partitions: number }): Promise<{ topics: string[]; events: number }> {
+export async function produceSagaEvents(
+  brokers: readonly string[],
+  args: { prefix: string; sagas: number; partitions: number },
+): Promise<{ topics: string[]; events: number }> {
   const kafka = new Kafka({ clientId: 'bench', brokers: [...brokers], logLevel: logLevel.ERROR });
   const topicOf = (t: string): string => `${args.prefix}.${t}`;
   const topics = TRACKER_TOPICS.map(topicOf);
@@ -94,8 +100,19 @@ export async function rawConsume(brokers: readonly string[], topics: readonly st
 }
 
 /** Events/s of the tracker's Kafka ingest into `store`, counted the same way as {@link rawConsume}. */
-export async function trackerConsume(brokers: readonly string[], store: SagaStore, args: { topics: readonly string[]; total: number }): Promise<number> {
-  const ingest = await KafkaIngest.create({ brokers, store, topics: args.topics, groupId: `bench-trk-${randomBytes(4).toString('hex')}`, topicRefreshMs: 0, logger: pino({ level: 'silent' }) });
+export async function trackerConsume(
+  brokers: readonly string[],
+  store: SagaStore,
+  args: { topics: readonly string[]; total: number },
+): Promise<number> {
+  const ingest = await KafkaIngest.create({
+    brokers,
+    store,
+    topics: args.topics,
+    groupId: `bench-trk-${randomBytes(4).toString('hex')}`,
+    topicRefreshMs: 0,
+    logger: pino({ level: 'silent' }),
+  });
   while (ingest.eventsApplied === 0) await new Promise((r) => setTimeout(r, 2));
   const t0 = performance.now();
   const first = ingest.eventsApplied;

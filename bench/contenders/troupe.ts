@@ -8,7 +8,11 @@ import { paymentFor, stepCodec, stepTypes, type StepConfig } from '../lib/step.j
 
 export type Sdk = typeof TroupeSdk;
 
-export async function troupeParticipant(sdk: Sdk, transport: KafkaTransport, cfg: StepConfig & { readonly delivery: DeliveryMode }): Promise<() => Promise<void>> {
+export async function troupeParticipant(
+  sdk: Sdk,
+  transport: KafkaTransport,
+  cfg: StepConfig & { readonly delivery: DeliveryMode },
+): Promise<() => Promise<void>> {
   const { In, Out } = stepTypes(cfg);
   const p = await sdk.Participant.create({
     name: 'payment-service',

@@ -15,7 +15,14 @@ import { troupeParticipant, type Sdk } from './troupe.js';
 
 export type WorkerJob =
   | ({ readonly kind: 'step' } & StepConfig)
-  | { readonly kind: 'tracker'; readonly contender: string; readonly brokers: readonly string[]; readonly topics: readonly string[]; readonly total: number; readonly pgUrl?: string };
+  | {
+      readonly kind: 'tracker';
+      readonly contender: string;
+      readonly brokers: readonly string[];
+      readonly topics: readonly string[];
+      readonly total: number;
+      readonly pgUrl?: string;
+    };
 
 async function startStep(job: StepConfig): Promise<() => Promise<void>> {
   const kafka = (): Kafka => new Kafka({ clientId: job.contender, brokers: [...job.brokers], logLevel: logLevel.NOTHING });
@@ -33,10 +40,22 @@ async function startStep(job: StepConfig): Promise<() => Promise<void>> {
     case 'troupe-alo-baseline':
     case 'troupe-eos-baseline': {
       const baseline = process.env['BENCH_SDK_BASELINE'];
-      if (job.contender.endsWith('-baseline') && baseline === undefined) throw new Error(`${job.contender} needs BENCH_SDK_BASELINE (a built packages/sdk/dist)`);
-      const sdk = (job.contender.endsWith('-baseline') ? await import(pathToFileURL(join(baseline ?? '', 'index.js')).href) : await import('@troupe/sdk')) as Sdk;
-      const transport = await sdk.KafkaTransport.create({ brokers: [...job.brokers], clientId: job.contender, logger: pino({ level: 'silent' }) });
-      const stop = await troupeParticipant(sdk, transport, { ...job, delivery: job.contender.startsWith('troupe-eos') ? 'exactly-once' : 'at-least-once' });
+      if (job.contender.endsWith('-baseline') && baseline === undefined)
+        throw new Error(`${job.contender} needs BENCH_SDK_BASELINE (a built packages/sdk/dist)`);
+      const sdk = (
+        job.contender.endsWith('-baseline')
+          ? await import(pathToFileURL(join(baseline ?? '', 'index.js')).href)
+          : await import('@troupe/sdk')
+      ) as Sdk;
+      const transport = await sdk.KafkaTransport.create({
+        brokers: [...job.brokers],
+        clientId: job.contender,
+        logger: pino({ level: 'silent' }),
+      });
+      const stop = await troupeParticipant(sdk, transport, {
+        ...job,
+        delivery: job.contender.startsWith('troupe-eos') ? 'exactly-once' : 'at-least-once',
+      });
       return async () => {
         await stop();
         await transport.close();

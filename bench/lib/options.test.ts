@@ -8,7 +8,15 @@ import { formatTable, median, percentile, ratio, series, writeResult } from './r
 describe('parseBenchArgs', () => {
   it('runs every group and contender, 3 rounds, full sizes by default', () => {
     const o = parseBenchArgs([], '/r');
-    expect(o).toMatchObject({ quick: false, rounds: 3, events: 50_000, streamsEvents: 200_000, partitions: 6, resultsDir: '/r', profileDir: undefined });
+    expect(o).toMatchObject({
+      quick: false,
+      rounds: 3,
+      events: 50_000,
+      streamsEvents: 200_000,
+      partitions: 6,
+      resultsDir: '/r',
+      profileDir: undefined,
+    });
     expect(o.groups).toEqual(GROUPS);
     expect(o.contenders).toEqual(STEP_CONTENDERS);
     expect(o.contendersChosen).toBe(false);
@@ -20,8 +28,32 @@ describe('parseBenchArgs', () => {
   });
 
   it('takes explicit lists and numbers', () => {
-    const o = parseBenchArgs(['--only', 'step,tracker', '--contenders', 'raw-alo,troupe-eos', '--events', '2000', '--rounds', '1', '--profile', '/p', '--results', '/x'], '/r');
-    expect(o).toMatchObject({ groups: ['step', 'tracker'], contenders: ['raw-alo', 'troupe-eos'], contendersChosen: true, events: 2000, rounds: 1, profileDir: '/p', resultsDir: '/x' });
+    const o = parseBenchArgs(
+      [
+        '--only',
+        'step,tracker',
+        '--contenders',
+        'raw-alo,troupe-eos',
+        '--events',
+        '2000',
+        '--rounds',
+        '1',
+        '--profile',
+        '/p',
+        '--results',
+        '/x',
+      ],
+      '/r',
+    );
+    expect(o).toMatchObject({
+      groups: ['step', 'tracker'],
+      contenders: ['raw-alo', 'troupe-eos'],
+      contendersChosen: true,
+      events: 2000,
+      rounds: 1,
+      profileDir: '/p',
+      resultsDir: '/x',
+    });
   });
 
   it('refuses unknown names, bad numbers and unknown flags with the usage', () => {

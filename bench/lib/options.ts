@@ -1,7 +1,16 @@
 // What `npm run bench` is asked to do: its command line and the sizes each mode runs at.
 import { parseArgs } from 'node:util';
 
-export const STEP_CONTENDERS = ['raw-alo', 'raw-tx', 'raw-tx-100ms', 'troupe-alo', 'troupe-eos', 'nest', 'kstreams-alo', 'kstreams-eos'] as const;
+export const STEP_CONTENDERS = [
+  'raw-alo',
+  'raw-tx',
+  'raw-tx-100ms',
+  'troupe-alo',
+  'troupe-eos',
+  'nest',
+  'kstreams-alo',
+  'kstreams-eos',
+] as const;
 /** Troupe built from other code (BENCH_SDK_BASELINE=path/to/packages/sdk/dist), run next to the current build. */
 export const BASELINE_CONTENDERS = ['troupe-alo-baseline', 'troupe-eos-baseline'] as const;
 export const TRACKER_CONTENDERS = ['tracker-raw', 'tracker-memory', 'tracker-postgres'] as const;
@@ -55,11 +64,20 @@ const positiveInt = (name: string, v: string | undefined, fallback: number, min 
   return n;
 };
 
-function list<T extends string>(name: string, v: string | undefined, allowed: readonly T[], fallback: readonly T[] = allowed): readonly T[] {
+function list<T extends string>(
+  name: string,
+  v: string | undefined,
+  allowed: readonly T[],
+  fallback: readonly T[] = allowed,
+): readonly T[] {
   if (v === undefined) return fallback;
-  const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const items = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   const bad = items.filter((s) => !(allowed as readonly string[]).includes(s));
-  if (bad.length > 0 || items.length === 0) throw new Error(`--${name}: unknown '${bad.join(',') || v}'; choose from ${allowed.join(',')}\n${USAGE}`);
+  if (bad.length > 0 || items.length === 0)
+    throw new Error(`--${name}: unknown '${bad.join(',') || v}'; choose from ${allowed.join(',')}\n${USAGE}`);
   return items as T[];
 }
 

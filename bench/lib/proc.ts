@@ -49,10 +49,11 @@ export function startProcess(command: string, args: readonly string[], env: Node
   return {
     child,
     exited: () => ended,
-    printed: (line) => new Promise<void>((resolve, reject) => {
-      waiters.push({ line, resolve, reject });
-      settle();
-    }),
+    printed: (line) =>
+      new Promise<void>((resolve, reject) => {
+        waiters.push({ line, resolve, reject });
+        settle();
+      }),
     stdout: () => out,
     stderr: () => err,
     stop: async (graceMs = 10_000) => {

@@ -48,11 +48,21 @@ export const machine = (): Machine => ({
 });
 
 export function formatTable(all: Readonly<Record<string, Series>>): string {
-  const rows = Object.entries(all).map(([name, s]) => [name, s.median.toFixed(s.median < 100 ? 1 : 0), s.unit, s.rounds.map((r) => r.toFixed(r < 100 ? 1 : 0)).join(' / ')]);
+  const rows = Object.entries(all).map(([name, s]) => [
+    name,
+    s.median.toFixed(s.median < 100 ? 1 : 0),
+    s.unit,
+    s.rounds.map((r) => r.toFixed(r < 100 ? 1 : 0)).join(' / '),
+  ]);
   const head = ['contender', 'median', 'unit', 'rounds'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => (i === 1 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join(' | ')} |`;
-  return [line(head), `|${widths.map((w, i) => (i === 1 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`, ...rows.map(line)].join('\n');
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((c, i) => (i === 1 ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join(' | ')} |`;
+  return [
+    line(head),
+    `|${widths.map((w, i) => (i === 1 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
 }
 
 /** Writes `result` as `<dir>/<date>-<mode>.json` and `<dir>/latest-<mode>.json`; returns the dated path. */

@@ -42,7 +42,13 @@ export const SCHEMA_IDS = { in: 1, out: 2 } as const;
 
 /** The step's business logic, shared by every Node contender. */
 export function paymentFor(order: OrderPlaced): PaymentCharged {
-  return { orderId: order.orderId, paymentId: `p-${order.orderId}`, amountCents: order.totalCents, currency: order.currency, method: 'CARD' };
+  return {
+    orderId: order.orderId,
+    paymentId: `p-${order.orderId}`,
+    amountCents: order.totalCents,
+    currency: order.currency,
+    method: 'CARD',
+  };
 }
 
 /**
@@ -60,11 +66,17 @@ export async function stepTransform(cfg: Pick<StepConfig, 'inTopic' | 'outTopic'
  * gives up when a fresh KRaft broker answers UNKNOWN_TOPIC_OR_PARTITION for a moment.
  */
 export async function createTopics(admin: Admin, args: { topics: readonly string[]; partitions: number }): Promise<void> {
-  await admin.createTopics({ waitForLeaders: false, topics: args.topics.map((topic) => ({ topic, numPartitions: args.partitions, replicationFactor: 1 })) });
+  await admin.createTopics({
+    waitForLeaders: false,
+    topics: args.topics.map((topic) => ({ topic, numPartitions: args.partitions, replicationFactor: 1 })),
+  });
   await waitFor(
     async () => {
       const { topics } = await admin.fetchTopicMetadata({ topics: [...args.topics] });
-      return topics.length === args.topics.length && topics.every((t) => t.partitions.length === args.partitions && t.partitions.every((p) => p.leader >= 0));
+      return (
+        topics.length === args.topics.length &&
+        topics.every((t) => t.partitions.length === args.partitions && t.partitions.every((p) => p.leader >= 0))
+      );
     },
     { description: `leaders for ${args.topics.join(', ')}`, timeoutMs: 60_000, intervalMs: 100 },
   );
@@ -91,7 +103,15 @@ export async function produceInput(kafka: Kafka, args: { topic: string; n: numbe
         shippingAddress: { line1: 'Main 1', line2: null, city: 'Utrecht', postalCode: '3511', country: 'NL' },
         couponCode: null,
       });
-      const headers = toHeaders({ id: `e-${id}`, source: 'bench', type: In.name, time, sagaId: id, sagaType: 'order-fulfillment', sagaRole: 'start' });
+      const headers = toHeaders({
+        id: `e-${id}`,
+        source: 'bench',
+        type: In.name,
+        time,
+        sagaId: id,
+        sagaType: 'order-fulfillment',
+        sagaRole: 'start',
+      });
       messages.push({ key: id, value, headers });
     }
     await producer.send({ topic, messages });
@@ -125,7 +145,14 @@ const CLOCK_TICKS = 100;
  */
 export async function timeStep(
   admin: Admin,
-  args: { inTopic: string; outTopic: string; groupId: string; pid: number | undefined; exited: () => string | undefined; timeoutMs: number },
+  args: {
+    inTopic: string;
+    outTopic: string;
+    groupId: string;
+    pid: number | undefined;
+    exited: () => string | undefined;
+    timeoutMs: number;
+  },
 ): Promise<{ seconds: number; cpuSeconds: number | undefined }> {
   const { inTopic, outTopic, groupId } = args;
   const endSum = sumOffsets(await admin.fetchTopicOffsets(inTopic), 'high');

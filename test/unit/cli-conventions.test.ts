@@ -57,9 +57,11 @@ describe.each(tools)('$name', ({ name, pkg, build }) => {
 describe('errors an action throws', () => {
   const failing = (error: unknown) => (io: CliIo) => {
     const c = buildSchemasCli(io);
-    c.command('boom').description('fails').action(() => {
-      throw error;
-    });
+    c.command('boom')
+      .description('fails')
+      .action(() => {
+        throw error;
+      });
     return c;
   };
 

@@ -36,7 +36,11 @@ const MARKER = /<!--\s*doc-check:?([^\n]*?)(?:\n([\s\S]*?))?-->\s*$/;
 /** The markdown files whose code blocks are checked: root and package/example READMEs, docs/*.md. */
 export function docFiles(root: string): string[] {
   const md = (dir: string): string[] =>
-    existsSync(join(root, dir)) ? readdirSync(join(root, dir)).filter((f) => f.endsWith('.md')).map((f) => join(dir, f)) : [];
+    existsSync(join(root, dir))
+      ? readdirSync(join(root, dir))
+          .filter((f) => f.endsWith('.md'))
+          .map((f) => join(dir, f))
+      : [];
   const readmes = (dir: string): string[] =>
     existsSync(join(root, dir))
       ? readdirSync(join(root, dir), { withFileTypes: true })
@@ -86,7 +90,10 @@ function markerAbove(lines: readonly string[], fence: number): { attributes: str
 
 function parseAttributes(text: string, where: string): { run: boolean; in?: string } {
   const out: { run: boolean; in?: string } = { run: false };
-  for (const word of text.trim().split(/\s+/).filter((w) => w !== '')) {
+  for (const word of text
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== '')) {
     if (word === 'run') out.run = true;
     else if (word.startsWith('in=')) out.in = word.slice(3);
     else throw new Error(`${where}: unknown doc-check attribute '${word}' (known: run, in=<dir>)`);
@@ -120,7 +127,11 @@ function virtualName(block: DocBlock): string {
  * for each error, pointing into the markdown; empty when all compile.
  */
 export function typeCheck(root: string, blocks: readonly DocBlock[]): string[] {
-  const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.check.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
+  const config = ts.getParsedCommandLineOfConfigFile(
+    join(root, 'tsconfig.check.json'),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined },
+  );
   if (!config) throw new Error('cannot read tsconfig.check.json');
   const virtual = new Map<string, string>();
   const owner = new Map<string, { block: DocBlock; preambleLines: number }>();
@@ -131,7 +142,10 @@ export function typeCheck(root: string, blocks: readonly DocBlock[]): string[] {
     owner.set(name, { block, preambleLines });
     for (const [file, source] of block.siblings) {
       const path = join(block.dir, file);
-      if (virtual.has(path) && virtual.get(path) !== source) throw new Error(`${block.doc}:${block.line}: doc-check module ${file} is declared differently by another block; give it another name`);
+      if (virtual.has(path) && virtual.get(path) !== source)
+        throw new Error(
+          `${block.doc}:${block.line}: doc-check module ${file} is declared differently by another block; give it another name`,
+        );
       virtual.set(path, source);
     }
   }
@@ -163,7 +177,11 @@ export function typeCheck(root: string, blocks: readonly DocBlock[]): string[] {
     const own = owner.get(file);
     if (own === undefined) return [`${relative(root, file)} (a doc-check sibling module):${line + 1}: ${message}`];
     const inBlock = line - own.preambleLines;
-    return [inBlock >= 0 ? `${own.block.doc}:${own.block.line + inBlock}: ${message}` : `${own.block.doc}:${own.block.line} (preamble line ${line + 1}): ${message}`];
+    return [
+      inBlock >= 0
+        ? `${own.block.doc}:${own.block.line + inBlock}: ${message}`
+        : `${own.block.doc}:${own.block.line} (preamble line ${line + 1}): ${message}`,
+    ];
   });
 }
 

@@ -24,7 +24,14 @@ async function printed(block: DocBlock): Promise<string[]> {
 describe('documentation code blocks', () => {
   it('are found in the root README, every package README and docs/', () => {
     const docs = new Set(blocks.map((b) => b.doc));
-    for (const doc of ['README.md', 'packages/sdk/README.md', 'packages/schema-registry/README.md', 'packages/saga-tracker/README.md', 'packages/testing/README.md', 'docs/participants.md']) {
+    for (const doc of [
+      'README.md',
+      'packages/sdk/README.md',
+      'packages/schema-registry/README.md',
+      'packages/saga-tracker/README.md',
+      'packages/testing/README.md',
+      'docs/participants.md',
+    ]) {
       expect(docs, `${doc} has no \`\`\`ts block`).toContain(doc);
     }
   });
@@ -33,9 +40,12 @@ describe('documentation code blocks', () => {
     expect(typeCheck(root, blocks)).toEqual([]);
   });
 
-  it.each(blocks.filter((b) => b.run).map((b) => [`${b.doc}:${b.line}`, b] as const))('%s runs and prints what it says', async (_where, block) => {
-    expect(await printed(block)).toEqual(expectedOutput(block));
-  });
+  it.each(blocks.filter((b) => b.run).map((b) => [`${b.doc}:${b.line}`, b] as const))(
+    '%s runs and prints what it says',
+    async (_where, block) => {
+      expect(await printed(block)).toEqual(expectedOutput(block));
+    },
+  );
 });
 
 describe('the check is not vacuous', () => {
@@ -50,7 +60,15 @@ describe('the check is not vacuous', () => {
   });
 
   it('fails a runnable block whose output differs from its // prints: lines', async () => {
-    const block: DocBlock = { doc: 'x.md', line: 1, code: "console.log('two');\n// prints: one", run: true, dir: root, preamble: '', siblings: new Map() };
+    const block: DocBlock = {
+      doc: 'x.md',
+      line: 1,
+      code: "console.log('two');\n// prints: one",
+      run: true,
+      dir: root,
+      preamble: '',
+      siblings: new Map(),
+    };
     expect(await printed(block)).not.toEqual(expectedOutput(block));
   });
 

@@ -4,7 +4,6 @@ import type { EventCodec, EventType } from '@troupe/schema-registry';
 import { MemorySagaStore, buildTrackerApp, toTrackedEvent, topicsOfContracts, type TrackedEvent } from '@troupe/saga-tracker';
 import { defaultDeadLetterTopic, type ConsumerHandle, type Transport } from '@troupe/sdk';
 
-
 export interface EmbeddedTracker {
   readonly url: string;
   readonly store: MemorySagaStore;
@@ -60,7 +59,9 @@ export async function startEmbeddedTracker(opts: {
     await store.close();
     const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
     throw new Error(
-      inUse ? `port ${opts.port} is in use: pass --port N for another one (--port 0 picks a free one)` : `the tracker cannot listen: ${String(err)}`,
+      inUse
+        ? `port ${opts.port} is in use: pass --port N for another one (--port 0 picks a free one)`
+        : `the tracker cannot listen: ${String(err)}`,
       { cause: err },
     );
   }

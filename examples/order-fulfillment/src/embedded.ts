@@ -23,10 +23,22 @@ export async function runEmbedded(demo: DemoOptions, signal: AbortSignal): Promi
     for (const name of SERVICE_NAMES) {
       // Each service has its own store, as it would have its own database.
       participants.push(
-        await startService(name, { transport, codec, store: new MemoryIdempotencyStore(), logger: logger.child({ service: name }), partitions: demo.partitions }),
+        await startService(name, {
+          transport,
+          codec,
+          store: new MemoryIdempotencyStore(),
+          logger: logger.child({ service: name }),
+          partitions: demo.partitions,
+        }),
       );
     }
-    const publisher = await Publisher.create({ transport, codec, source: 'order-service', contracts: sagaContracts, topics: { partitions: demo.partitions } });
+    const publisher = await Publisher.create({
+      transport,
+      codec,
+      source: 'order-service',
+      contracts: sagaContracts,
+      topics: { partitions: demo.partitions },
+    });
     process.stderr.write(`tracker: ${tracker.url}/  (embedded: memory transport, in-process registry)\n`);
     return await driveOrders({ demo, publisher, trackerUrl: tracker.url, signal, sagaIdPrefix: `order-${Date.now().toString(36)}-` });
   } finally {

@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { connectionValuesToEnv, kafkaConnectionFrom, KAFKA_CONNECTION_OPTIONS, registryConnectionFrom, REGISTRY_CONNECTION_OPTIONS } from '@troupe/core';
+import {
+  connectionValuesToEnv,
+  kafkaConnectionFrom,
+  KAFKA_CONNECTION_OPTIONS,
+  registryConnectionFrom,
+  REGISTRY_CONNECTION_OPTIONS,
+} from '@troupe/core';
 import { createSchemaRegistry } from '@troupe/schema-registry';
 import { KafkaTransport, Publisher } from '@troupe/sdk';
 import { LocalKafka, LocalSchemaRegistry, freePort, waitFor } from '@troupe/testing';
@@ -49,11 +55,15 @@ export async function runOnKafka(demo: DemoOptions, signal: AbortSignal): Promis
       intervalMs: 250,
     });
     if (signal.aborted) throw new Error('interrupted');
-    const where = demo.trackerUrl === undefined ? `${SERVICE_NAMES.length} service processes + tracker` : 'services and tracker run elsewhere';
+    const where =
+      demo.trackerUrl === undefined ? `${SERVICE_NAMES.length} service processes + tracker` : 'services and tracker run elsewhere';
     say(`tracker: ${trackerUrl}/  (Kafka mode: ${where})`);
 
     const values = { ...given, brokers, registry: registryUrl };
-    const transport = await KafkaTransport.create({ ...kafkaConnectionFrom(values, (f) => readFileSync(f, 'utf8')), clientId: 'order-service-shop' });
+    const transport = await KafkaTransport.create({
+      ...kafkaConnectionFrom(values, (f) => readFileSync(f, 'utf8')),
+      clientId: 'order-service-shop',
+    });
     cleanup.push(() => transport.close());
     const registry = registryConnectionFrom(values);
     const codec = await createSchemaRegistry({ url: registryUrl, ...(registry?.auth ? { confluent: { auth: registry.auth } } : {}) });

@@ -22,11 +22,13 @@ export interface DemoOptions {
   readonly connection: Partial<Record<KafkaConnectionKey | RegistryConnectionKey, string | boolean>>;
 }
 
-const int = (min: number) => (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
-  return n;
-};
+const int =
+  (min: number) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return n;
+  };
 const positive = (v: string): number => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
@@ -44,35 +46,55 @@ export function parseDemoOptions(argv: readonly string[]): DemoOptions {
     .option('--sagas <n>', 'orders to place (default: keep going until Ctrl-C)', int(1))
     .option('--rate <r>', 'orders per second', positive, 20)
     .option('--card-expired-rate <p>', 'share of orders whose card is declined (payment fails)', fraction, DEFAULT_RATES.cardExpired)
-    .option('--sold-out-rate <p>', 'share of orders with a sold-out item (inventory fails, payment refunds)', fraction, DEFAULT_RATES.soldOut)
-    .option('--undeliverable-rate <p>', 'share of orders no carrier delivers (shipping fails, both compensate)', fraction, DEFAULT_RATES.undeliverable)
-    .option('--carrier-silent-rate <p>', "share of orders whose carrier never answers (stuck after the contract's 1m)", fraction, DEFAULT_RATES.carrierSilent)
+    .option(
+      '--sold-out-rate <p>',
+      'share of orders with a sold-out item (inventory fails, payment refunds)',
+      fraction,
+      DEFAULT_RATES.soldOut,
+    )
+    .option(
+      '--undeliverable-rate <p>',
+      'share of orders no carrier delivers (shipping fails, both compensate)',
+      fraction,
+      DEFAULT_RATES.undeliverable,
+    )
+    .option(
+      '--carrier-silent-rate <p>',
+      "share of orders whose carrier never answers (stuck after the contract's 1m)",
+      fraction,
+      DEFAULT_RATES.carrierSilent,
+    )
     .option('--seed <n>', 'seed of the order generator', int(0), 4711)
     .option('--port <n>', 'tracker page port (0 = any free port)', int(0), 8080)
     .option('--partitions <n>', 'partitions per saga topic', int(1), 3)
     .option('--exit-when-done', 'wait until every saga has ended, print a JSON summary as the last line and exit', false)
     .option('--kafka', 'run on Apache Kafka: each service and the tracker in its own process', false)
     .option('--no-supervise', 'Kafka mode: do not restart a service that dies')
-    .option('--tracker-url <url>', 'Kafka mode: the services and tracker already run (e.g. docker compose); only place orders and watch this tracker')
+    .option(
+      '--tracker-url <url>',
+      'Kafka mode: the services and tracker already run (e.g. docker compose); only place orders and watch this tracker',
+    )
     .showHelpAfterError()
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   addConnectionOptions(program, [...KAFKA_CONNECTION_OPTIONS, ...REGISTRY_CONNECTION_OPTIONS]);
   program.parse([...argv], { from: 'user' });
-  const o = program.opts<Partial<Record<KafkaConnectionKey | RegistryConnectionKey, string | boolean>> & {
-    sagas?: number;
-    rate: number;
-    cardExpiredRate: number;
-    soldOutRate: number;
-    undeliverableRate: number;
-    carrierSilentRate: number;
-    seed: number;
-    port: number;
-    partitions: number;
-    exitWhenDone: boolean;
-    kafka: boolean;
-    supervise: boolean;
-    trackerUrl?: string;
-  }>();
+  const o = program.opts<
+    Partial<Record<KafkaConnectionKey | RegistryConnectionKey, string | boolean>> & {
+      sagas?: number;
+      rate: number;
+      cardExpiredRate: number;
+      soldOutRate: number;
+      undeliverableRate: number;
+      carrierSilentRate: number;
+      seed: number;
+      port: number;
+      partitions: number;
+      exitWhenDone: boolean;
+      kafka: boolean;
+      supervise: boolean;
+      trackerUrl?: string;
+    }
+  >();
   const rates: FailureRates = {
     cardExpired: o.cardExpiredRate,
     soldOut: o.soldOutRate,

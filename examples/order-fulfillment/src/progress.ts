@@ -33,7 +33,13 @@ export async function fetchCounts(trackerUrl: string, sagaType: string, idPrefix
     for (const s of page.items) {
       c.total += 1;
       if (s.stuck.stuck) c.stuck += 1;
-      if (s.status === 'running' || s.status === 'compensating' || s.status === 'completed' || s.status === 'compensated' || s.status === 'failed') {
+      if (
+        s.status === 'running' ||
+        s.status === 'compensating' ||
+        s.status === 'completed' ||
+        s.status === 'compensated' ||
+        s.status === 'failed'
+      ) {
         c[s.status] += 1;
       }
     }

@@ -13,7 +13,12 @@ export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = proce
   // As the OTLP spec says: the traces endpoint is used as is, the generic one gets /v1/traces.
   const traces = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'];
   const base = env['OTEL_EXPORTER_OTLP_ENDPOINT'];
-  const url = traces !== undefined && traces !== '' ? traces : base !== undefined && base !== '' ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined;
+  const url =
+    traces !== undefined && traces !== ''
+      ? traces
+      : base !== undefined && base !== ''
+        ? `${base.replace(/\/+$/, '')}/v1/traces`
+        : undefined;
   if (url === undefined) return undefined;
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': env['OTEL_SERVICE_NAME'] ?? serviceName }),

@@ -18,7 +18,9 @@ export interface KafkaConnection {
 }
 
 /** SASL credentials, one member per mechanism (as kafkajs types them). */
-export type KafkaSasl = { readonly [M in SaslMechanism]: { readonly mechanism: M; readonly username: string; readonly password: string } }[SaslMechanism];
+export type KafkaSasl = {
+  readonly [M in SaslMechanism]: { readonly mechanism: M; readonly username: string; readonly password: string };
+}[SaslMechanism];
 
 /** Confluent-compatible registry settings (`ConfluentSchemaRegistry.create`). */
 export interface RegistryConnection {
@@ -37,24 +39,52 @@ export interface ConnectionOptionSpec<K extends string = string> {
   readonly secret?: boolean;
 }
 
-export type KafkaConnectionKey = 'brokers' | 'saslMechanism' | 'saslUsername' | 'saslPassword' | 'ssl' | 'sslCaFile' | 'sslCertFile' | 'sslKeyFile';
+export type KafkaConnectionKey =
+  'brokers' | 'saslMechanism' | 'saslUsername' | 'saslPassword' | 'ssl' | 'sslCaFile' | 'sslCertFile' | 'sslKeyFile';
 export type RegistryConnectionKey = 'registry' | 'registryUsername' | 'registryPassword';
 
 export const KAFKA_CONNECTION_OPTIONS: readonly ConnectionOptionSpec<KafkaConnectionKey>[] = [
   { key: 'brokers', flag: '--brokers <list>', env: 'KAFKA_BROKERS', description: 'Kafka bootstrap servers, host:port[,host:port]' },
-  { key: 'saslMechanism', flag: '--sasl-mechanism <mechanism>', env: 'KAFKA_SASL_MECHANISM', description: `SASL mechanism: ${SASL_MECHANISMS.join(', ')}` },
+  {
+    key: 'saslMechanism',
+    flag: '--sasl-mechanism <mechanism>',
+    env: 'KAFKA_SASL_MECHANISM',
+    description: `SASL mechanism: ${SASL_MECHANISMS.join(', ')}`,
+  },
   { key: 'saslUsername', flag: '--sasl-username <name>', env: 'KAFKA_SASL_USERNAME', description: 'SASL user name' },
-  { key: 'saslPassword', flag: '--sasl-password <password>', env: 'KAFKA_SASL_PASSWORD', description: 'SASL password (prefer the environment variable)', secret: true },
+  {
+    key: 'saslPassword',
+    flag: '--sasl-password <password>',
+    env: 'KAFKA_SASL_PASSWORD',
+    description: 'SASL password (prefer the environment variable)',
+    secret: true,
+  },
   { key: 'ssl', flag: '--ssl', env: 'KAFKA_SSL', description: 'connect with TLS (implied by the --ssl-*-file options)' },
-  { key: 'sslCaFile', flag: '--ssl-ca-file <file>', env: 'KAFKA_SSL_CA_FILE', description: 'PEM file of the CA that signed the brokers\' certificates' },
+  {
+    key: 'sslCaFile',
+    flag: '--ssl-ca-file <file>',
+    env: 'KAFKA_SSL_CA_FILE',
+    description: "PEM file of the CA that signed the brokers' certificates",
+  },
   { key: 'sslCertFile', flag: '--ssl-cert-file <file>', env: 'KAFKA_SSL_CERT_FILE', description: 'PEM client certificate (mutual TLS)' },
   { key: 'sslKeyFile', flag: '--ssl-key-file <file>', env: 'KAFKA_SSL_KEY_FILE', description: 'PEM client key (mutual TLS)', secret: true },
 ];
 
 export const REGISTRY_CONNECTION_OPTIONS: readonly ConnectionOptionSpec<RegistryConnectionKey>[] = [
-  { key: 'registry', flag: '--registry <url>', env: 'SCHEMA_REGISTRY_URL', description: 'Confluent-compatible schema registry URL (https:// for TLS; a private CA via NODE_EXTRA_CA_CERTS)' },
+  {
+    key: 'registry',
+    flag: '--registry <url>',
+    env: 'SCHEMA_REGISTRY_URL',
+    description: 'Confluent-compatible schema registry URL (https:// for TLS; a private CA via NODE_EXTRA_CA_CERTS)',
+  },
   { key: 'registryUsername', flag: '--registry-username <name>', env: 'SCHEMA_REGISTRY_USERNAME', description: 'registry basic-auth user' },
-  { key: 'registryPassword', flag: '--registry-password <password>', env: 'SCHEMA_REGISTRY_PASSWORD', description: 'registry basic-auth password (prefer the environment variable)', secret: true },
+  {
+    key: 'registryPassword',
+    flag: '--registry-password <password>',
+    env: 'SCHEMA_REGISTRY_PASSWORD',
+    description: 'registry basic-auth password (prefer the environment variable)',
+    secret: true,
+  },
 ];
 
 /** Wrong or incomplete connection settings; the message names the flag and variable to fix. */
@@ -69,7 +99,10 @@ export class ConnectionOptionsError extends TroupeError<'INVALID_CONNECTION_OPTI
 type Values<K extends string> = Partial<Record<K, string | boolean | undefined>>;
 
 /** Values from the environment only (services configured by env, e.g. in docker-compose). */
-export function connectionValuesFromEnv<K extends string>(specs: readonly ConnectionOptionSpec<K>[], env: Readonly<Record<string, string | undefined>>): Values<K> {
+export function connectionValuesFromEnv<K extends string>(
+  specs: readonly ConnectionOptionSpec<K>[],
+  env: Readonly<Record<string, string | undefined>>,
+): Values<K> {
   const values: Values<K> = {};
   for (const s of specs) {
     const v = env[s.env];
@@ -79,7 +112,10 @@ export function connectionValuesFromEnv<K extends string>(specs: readonly Connec
 }
 
 /** The environment variables that carry `values` to a child process (secrets included, never argv). */
-export function connectionValuesToEnv<K extends string>(specs: readonly ConnectionOptionSpec<K>[], values: Values<K>): Record<string, string> {
+export function connectionValuesToEnv<K extends string>(
+  specs: readonly ConnectionOptionSpec<K>[],
+  values: Values<K>,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const s of specs) {
     const v = values[s.key];
@@ -107,7 +143,10 @@ function flag(v: string | boolean | undefined): boolean {
  */
 export function kafkaConnectionFrom(values: Values<KafkaConnectionKey>, readFile: (path: string) => string): KafkaConnection {
   const problems: string[] = [];
-  const brokers = (text(values.brokers) ?? '').split(',').map((b) => b.trim()).filter((b) => b !== '');
+  const brokers = (text(values.brokers) ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
   if (brokers.length === 0) problems.push(`${name(specOf('brokers'))} is required, e.g. 127.0.0.1:9092`);
   for (const b of brokers) if (!/^[^:\s]+:\d+$/.test(b)) problems.push(`${name(specOf('brokers'))}: '${b}' is not host:port`);
 
@@ -117,7 +156,9 @@ export function kafkaConnectionFrom(values: Values<KafkaConnectionKey>, readFile
   let sasl: KafkaConnection['sasl'];
   if (mechanism !== undefined || username !== undefined || password !== undefined) {
     if (mechanism === undefined || !(SASL_MECHANISMS as readonly string[]).includes(mechanism)) {
-      problems.push(`${name(specOf('saslMechanism'))} must be one of ${SASL_MECHANISMS.join(', ')}${mechanism === undefined ? '' : `, got '${mechanism}'`}`);
+      problems.push(
+        `${name(specOf('saslMechanism'))} must be one of ${SASL_MECHANISMS.join(', ')}${mechanism === undefined ? '' : `, got '${mechanism}'`}`,
+      );
     }
     if (username === undefined) problems.push(`${name(specOf('saslUsername'))} is required with SASL`);
     if (password === undefined) problems.push(`${name(specOf('saslPassword'))} is required with SASL`);
@@ -160,7 +201,9 @@ export function registryConnectionFrom(values: Values<RegistryConnectionKey>): R
   const password = text(values.registryPassword);
   if (url === undefined) return undefined;
   if ((username === undefined) !== (password === undefined)) {
-    throw new ConnectionOptionsError('Registry connection settings: --registry-username (SCHEMA_REGISTRY_USERNAME) and --registry-password (SCHEMA_REGISTRY_PASSWORD) go together.');
+    throw new ConnectionOptionsError(
+      'Registry connection settings: --registry-username (SCHEMA_REGISTRY_USERNAME) and --registry-password (SCHEMA_REGISTRY_PASSWORD) go together.',
+    );
   }
   return { url, ...(username !== undefined && password !== undefined ? { auth: { username, password } } : {}) };
 }
@@ -168,6 +211,11 @@ export function registryConnectionFrom(values: Values<RegistryConnectionKey>): R
 /** A one-line description for logs: how, and as whom — never a password or key. */
 export function describeKafkaConnection(c: KafkaConnection): string {
   const how = c.sasl ? `SASL ${c.sasl.mechanism} as ${c.sasl.username}` : 'no SASL';
-  const tls = c.ssl === undefined ? 'no TLS' : c.ssl === true ? 'TLS' : `TLS (${[c.ssl.ca ? 'private CA' : '', c.ssl.cert ? 'client certificate' : ''].filter(Boolean).join(', ')})`;
+  const tls =
+    c.ssl === undefined
+      ? 'no TLS'
+      : c.ssl === true
+        ? 'TLS'
+        : `TLS (${[c.ssl.ca ? 'private CA' : '', c.ssl.cert ? 'client certificate' : ''].filter(Boolean).join(', ')})`;
   return `${c.brokers.join(',')} (${how}, ${tls})`;
 }

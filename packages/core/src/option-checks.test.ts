@@ -13,7 +13,7 @@ describe('OptionChecks', () => {
     expect(check.ok).toBe(false);
     expect(() => check.throwIfAny((p) => new RangeError(p))).toThrow(
       new RangeError(
-        "size must be an integer >= 1 (got 0); port must be an integer from 0 to 65535 (got 70000); delayMs must be a number >= 0 (got -1); " +
+        'size must be an integer >= 1 (got 0); port must be an integer from 0 to 65535 (got 70000); delayMs must be a number >= 0 (got -1); ' +
           "delivery must be 'once' (got 'twice'); name must be one word (got 'a b'); codec is required (a schema registry client)",
       ),
     );

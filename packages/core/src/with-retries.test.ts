@@ -16,7 +16,11 @@ describe('withRetries', () => {
 
   it('stops at the attempt limit and returns the last error instead of throwing it', async () => {
     const seen: number[] = [];
-    const r = await withRetries((n) => Promise.reject(new Error(`boom ${n}`)), { attempts: 3, delayMs: () => 0, onRetry: (_e, n) => void seen.push(n) });
+    const r = await withRetries((n) => Promise.reject(new Error(`boom ${n}`)), {
+      attempts: 3,
+      delayMs: () => 0,
+      onRetry: (_e, n) => void seen.push(n),
+    });
     expect(r.ok).toBe(false);
     expect(r.attempts).toBe(3);
     expect(!r.ok && (r.error as Error).message).toBe('boom 3');
@@ -24,7 +28,11 @@ describe('withRetries', () => {
   });
 
   it('stops at once for an error not worth retrying', async () => {
-    const r = await withRetries(() => Promise.reject(new Error('fatal')), { attempts: 9, delayMs: () => 0, retryOn: (e) => (e as Error).message !== 'fatal' });
+    const r = await withRetries(() => Promise.reject(new Error('fatal')), {
+      attempts: 9,
+      delayMs: () => 0,
+      retryOn: (e) => (e as Error).message !== 'fatal',
+    });
     expect(r).toMatchObject({ ok: false, attempts: 1 });
   });
 });

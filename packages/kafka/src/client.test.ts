@@ -7,14 +7,21 @@ import { heartbeatIntervalFor } from './reader.js';
 
 describe('Kafka client set-up', () => {
   it.each([[[]], [['localhost']], [['a:1', 'b: 2']]])('refuses broker list %j with advice', (brokers) => {
-    expect(() => createKafkaClient({ brokers })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining("brokers must be a non-empty list of 'host:port'") as unknown }));
+    expect(() => createKafkaClient({ brokers })).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG_INVALID',
+        message: expect.stringContaining("brokers must be a non-empty list of 'host:port'") as unknown,
+      }),
+    );
   });
 
   it('accepts host:port lists, and reports every problem at once', () => {
     const check = new OptionChecks();
     checkBrokers(check, ['kafka-1:9092', '127.0.0.1:19092']);
     expect(check.ok).toBe(true);
-    expect(() => createKafkaClient({ brokers: [], requestTimeoutMs: 0 })).toThrow(/brokers must be .*; requestTimeoutMs must be an integer >= 1/);
+    expect(() => createKafkaClient({ brokers: [], requestTimeoutMs: 0 })).toThrow(
+      /brokers must be .*; requestTimeoutMs must be an integer >= 1/,
+    );
   });
 
   it('lets kafkajs log only what the pino logger keeps, at the matching level', () => {

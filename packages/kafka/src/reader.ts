@@ -126,12 +126,15 @@ export class KafkaReader {
     });
     const reader = new KafkaReader(consumer, opts);
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
-      reader.owned = Object.entries(e.payload.memberAssignment).flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
+      reader.owned = Object.entries(e.payload.memberAssignment).flatMap(([topic, parts]) =>
+        parts.map((partition) => ({ topic, partition })),
+      );
       opts.onAssignment?.(reader.owned);
     });
     consumer.on(consumer.events.REBALANCING, () => opts.onRebalancing?.());
     consumer.on(consumer.events.START_BATCH_PROCESS, (e) => {
-      if (e.payload.batchSize === 0) opts.onSkipped?.({ topic: e.payload.topic, partition: e.payload.partition }, nextOffset(e.payload.lastOffset));
+      if (e.payload.batchSize === 0)
+        opts.onSkipped?.({ topic: e.payload.topic, partition: e.payload.partition }, nextOffset(e.payload.lastOffset));
     });
     consumer.on(consumer.events.CRASH, (e) => {
       // kafkajs restarts the consumer after retriable crashes; only a final one ends the reader.
@@ -149,9 +152,13 @@ export class KafkaReader {
       });
     } catch (err) {
       await consumer.disconnect().catch(() => undefined);
-      throw new KafkaError('CONSUMER_START_FAILED', `cannot start consumer group ${opts.groupId} on ${opts.topics.join(', ')}: ${describeKafkaError(err)}`, {
-        cause: err,
-      });
+      throw new KafkaError(
+        'CONSUMER_START_FAILED',
+        `cannot start consumer group ${opts.groupId} on ${opts.topics.join(', ')}: ${describeKafkaError(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
     return reader;
   }

@@ -16,7 +16,15 @@ export interface KafkaRecord {
 
 /** The one conversion of a kafkajs message into a {@link KafkaRecord}. */
 export function toKafkaRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecord {
-  return { topic, partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null, headers: m.headers ?? {}, timestamp: m.timestamp };
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key ?? null,
+    value: m.value ?? null,
+    headers: m.headers ?? {},
+    timestamp: m.timestamp,
+  };
 }
 
 /** The offset after `offset` (what a group commits once `offset` is done). */

@@ -27,7 +27,11 @@ export async function readTopicToEnd(
   const pending = new Set(wanted.filter((e) => BigInt(e.high) > (BigInt(e.low) > from ? BigInt(e.low) : from)).map((e) => e.partition));
   const records: KafkaRecord[] = [];
   if (pending.size === 0) return records;
-  const consumer = kafka.consumer({ groupId: `${READER_GROUP_PREFIX}${randomBytes(6).toString('hex')}`, readUncommitted: false, maxWaitTimeInMs: 200 });
+  const consumer = kafka.consumer({
+    groupId: `${READER_GROUP_PREFIX}${randomBytes(6).toString('hex')}`,
+    readUncommitted: false,
+    maxWaitTimeInMs: 200,
+  });
   const high = new Map(ends.map((e) => [e.partition, BigInt(e.high)]));
   let markDone: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (markDone = resolve));

@@ -50,7 +50,8 @@ export class TrackerMetrics {
     });
     // Both gauges read one counts() answer per scrape: counters the store keeps, never a scan.
     let scrape: Promise<TypeCounts[]> | undefined;
-    const stats = (): Promise<TypeCounts[]> => (scrape ??= store.counts({ now: now() }).finally(() => setImmediate(() => (scrape = undefined))));
+    const stats = (): Promise<TypeCounts[]> =>
+      (scrape ??= store.counts({ now: now() }).finally(() => setImmediate(() => (scrape = undefined))));
     new Gauge({
       name: 'troupe_tracker_nonconforming_sagas',
       help: 'Sagas that deviate from their contract, by type and deviation kind (a saga may count under several kinds)',

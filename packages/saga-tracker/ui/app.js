@@ -218,10 +218,20 @@ async function loadFlow(type) {
     add('text', { x: p.x + 6, y: p.y + 18, 'font-size': 11 }, short(n));
   }
   const rows = flow.edges.map((e) =>
-    el('tr', {}, [short(e.from), short(e.to), String(e.count), ms(e.p50), ms(e.p95), ms(e.p99)].map((v) => el('td', { text: v }))),
+    el(
+      'tr',
+      {},
+      [short(e.from), short(e.to), String(e.count), ms(e.p50), ms(e.p95), ms(e.p99)].map((v) => el('td', { text: v })),
+    ),
   );
   const table = el('table', {}, [
-    el('thead', {}, [el('tr', {}, ['From', 'To', 'Count', 'p50', 'p95', 'p99'].map((h) => el('th', { text: h })))]),
+    el('thead', {}, [
+      el(
+        'tr',
+        {},
+        ['From', 'To', 'Count', 'p50', 'p95', 'p99'].map((h) => el('th', { text: h })),
+      ),
+    ]),
     el('tbody', {}, rows),
   ]);
   $('#flow').replaceChildren(el('p', { text: `${flow.sagas} sagas of type ${type}` }), svg, table);

@@ -46,7 +46,12 @@ afterEach(async () => {
 describe('loadCatalog', () => {
   it('loads the repository schemas: 11 events on 4 topics and the order-fulfillment contract', async () => {
     const catalog = await loadCatalog(join(import.meta.dirname, '../../../schemas'));
-    expect(catalog.events.map((e) => e.topic).filter((t, i, a) => a.indexOf(t) === i)).toEqual(['inventory', 'orders', 'payments', 'shipping']);
+    expect(catalog.events.map((e) => e.topic).filter((t, i, a) => a.indexOf(t) === i)).toEqual([
+      'inventory',
+      'orders',
+      'payments',
+      'shipping',
+    ]);
     expect(catalog.events).toHaveLength(11);
     const c = catalog.contracts[0]?.contract;
     expect(c?.saga).toBe('order-fulfillment');
@@ -78,7 +83,16 @@ describe('loadCatalog', () => {
 
   it('reports invalid Avro at the path of the offending sub-schema', async () => {
     await validCatalog();
-    await put('orders/Placed.avsc', JSON.stringify({ ...placed, fields: [{ name: 'orderId', type: 'string' }, { name: 'qty', type: 'integer' }] }));
+    await put(
+      'orders/Placed.avsc',
+      JSON.stringify({
+        ...placed,
+        fields: [
+          { name: 'orderId', type: 'string' },
+          { name: 'qty', type: 'integer' },
+        ],
+      }),
+    );
     const problems = (await inspectCatalog(dir)).problems.filter((p) => p.file.endsWith('.avsc'));
     expect(problems).toHaveLength(1);
     expect(formatProblem(problems[0]!)).toMatch(/orders\/Placed\.avsc: fields\[1\]\.type: is not valid Avro: .*integer/);
@@ -110,13 +124,22 @@ describe('loadCatalog', () => {
     await validCatalog();
     await put(
       'sagas/t-saga.saga.yaml',
-      contract.replace('    participant: pay-service\n', '').replace('deadline: 5m', 'deadline: 5 minutes').replace('within: 250ms', 'compensate: com.acme.t.Done'),
+      contract
+        .replace('    participant: pay-service\n', '')
+        .replace('deadline: 5m', 'deadline: 5 minutes')
+        .replace('within: 250ms', 'compensate: com.acme.t.Done'),
     );
     const { problems } = await inspectCatalog(dir);
     const text = problems.map(formatProblem);
     expect(text).toContain(`${problems[0]?.file}:3: deadline: must be a duration such as 250ms, 30s, 5m or 1h`);
     expect(text.some((t) => /:5: steps\[0\]: missing 'participant': name the service that owns this step/.test(t))).toBe(true);
-    expect(text.some((t) => /steps\[0\]: unknown key 'compensate' \(allowed: name, participant, completed, failed, compensated, compensationFailed, within\)/.test(t))).toBe(true);
+    expect(
+      text.some((t) =>
+        /steps\[0\]: unknown key 'compensate' \(allowed: name, participant, completed, failed, compensated, compensationFailed, within\)/.test(
+          t,
+        ),
+      ),
+    ).toBe(true);
   });
 
   it('reports invalid YAML with its line', async () => {
@@ -131,10 +154,12 @@ describe('loadCatalog', () => {
     await validCatalog();
     await put('sagas/t-saga.saga.yaml', contract.replace('com.acme.t.Failed', 'com.acme.t.Done'));
     const { problems } = await inspectCatalog(dir);
-    expect(problems.map((p) => p.message)).toContain('com.acme.t.Done is already used as steps[0].completed; each event type may have one role in a saga');
+    expect(problems.map((p) => p.message)).toContain(
+      'com.acme.t.Done is already used as steps[0].completed; each event type may have one role in a saga',
+    );
   });
 
-  it('loads business attributes and checks each names a scalar field of one of the saga\'s events', async () => {
+  it("loads business attributes and checks each names a scalar field of one of the saga's events", async () => {
     await validCatalog();
     await put(
       'orders/Placed.avsc',
@@ -151,7 +176,9 @@ describe('loadCatalog', () => {
     await put('sagas/t-saga.saga.yaml', withAttributes('  - { name: customerId, from: com.acme.t.Placed, field: customer.id }\n'));
     const { catalog, problems } = await inspectCatalog(dir);
     expect(problems).toEqual([]);
-    expect(catalog.contracts[0]?.contract.attributes).toEqual([{ name: 'customerId', from: 'com.acme.t.Placed', path: ['customer', 'id'] }]);
+    expect(catalog.contracts[0]?.contract.attributes).toEqual([
+      { name: 'customerId', from: 'com.acme.t.Placed', path: ['customer', 'id'] },
+    ]);
 
     const wrong = [
       '  - { name: customerId, from: com.acme.t.Placed, field: customer.name }',
@@ -159,7 +186,10 @@ describe('loadCatalog', () => {
       '  - { name: lines, from: com.acme.t.Other, field: orderId }',
     ];
     // Format errors are reported first (and alone): the rest needs a well-formed document.
-    await put('sagas/t-saga.saga.yaml', withAttributes([...wrong, '  - { name: bad-name, from: com.acme.t.Placed, field: orderId }', ''].join('\n')));
+    await put(
+      'sagas/t-saga.saga.yaml',
+      withAttributes([...wrong, '  - { name: bad-name, from: com.acme.t.Placed, field: orderId }', ''].join('\n')),
+    );
     const found = (await inspectCatalog(dir)).problems.map((p) => `${p.path}: ${p.message}`);
     expect(found).toEqual(['attributes[3].name: must be a name such as customerId (letters, digits, _)']);
     await put('sagas/t-saga.saga.yaml', withAttributes([...wrong, ''].join('\n')));

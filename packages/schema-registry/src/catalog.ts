@@ -81,7 +81,11 @@ function loadSchemaFile(file: string, topic: string, text: string, problems: Cat
   try {
     json = JSON.parse(text);
   } catch (err) {
-    return bad('', `is not valid JSON (${(err as Error).message}); an .avsc file holds one JSON Avro schema`, lineOfPosition(text, (err as Error).message));
+    return bad(
+      '',
+      `is not valid JSON (${(err as Error).message}); an .avsc file holds one JSON Avro schema`,
+      lineOfPosition(text, (err as Error).message),
+    );
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json) || (json as { type?: unknown }).type !== 'record') {
     return bad('type', `must be "record": an event's schema is an Avro record`);
@@ -103,7 +107,10 @@ function loadSchemaFile(file: string, topic: string, text: string, problems: Cat
     });
   } catch (err) {
     const where = last === undefined ? undefined : findPath(json, last);
-    return bad(where === undefined ? '' : pathText(where), `is not valid Avro: ${(err as Error).message}. See the Avro specification for the schema syntax.`);
+    return bad(
+      where === undefined ? '' : pathText(where),
+      `is not valid Avro: ${(err as Error).message}. See the Avro specification for the schema syntax.`,
+    );
   }
   const fullName = type.name ?? '';
   const shortName = fullName.slice(fullName.lastIndexOf('.') + 1);
@@ -135,7 +142,13 @@ function loadContractFile(
   };
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
-      problems.push({ code: 'INVALID_CONTRACT', file, line: yamlProblemLine(lc, e.pos[0]) ?? 1, path: '', message: `is not valid YAML: ${e.message.split('\n')[0] ?? ''}` });
+      problems.push({
+        code: 'INVALID_CONTRACT',
+        file,
+        line: yamlProblemLine(lc, e.pos[0]) ?? 1,
+        path: '',
+        message: `is not valid YAML: ${e.message.split('\n')[0] ?? ''}`,
+      });
     }
     return undefined;
   }
@@ -150,7 +163,10 @@ function loadContractFile(
     if (name !== undefined && !known.has(name)) {
       const ns = name.slice(0, name.lastIndexOf('.'));
       const near = [...known.keys()].filter((k) => k.startsWith(`${ns}.`));
-      bad(path, `names unknown event type ${name}: add schemas/<topic>/${name.slice(ns.length + 1)}.avsc or fix the name${near.length > 0 ? ` (known in ${ns}: ${near.join(', ')})` : ''}`);
+      bad(
+        path,
+        `names unknown event type ${name}: add schemas/<topic>/${name.slice(ns.length + 1)}.avsc or fix the name${near.length > 0 ? ` (known in ${ns}: ${near.join(', ')})` : ''}`,
+      );
     }
   };
   if (!file.endsWith(`/${c.saga}.saga.yaml`)) bad(['saga'], `saga '${c.saga}' must live in a file named ${c.saga}.saga.yaml`);
@@ -158,7 +174,11 @@ function loadContractFile(
   ref(['end', 'completed'], c.end.completed);
   ref(['end', 'aborted'], c.end.aborted);
   const seenSteps = new Set<string>();
-  const seenEvents = new Map<string, string>([[c.start, 'start'], [c.end.completed, 'end.completed'], [c.end.aborted, 'end.aborted']]);
+  const seenEvents = new Map<string, string>([
+    [c.start, 'start'],
+    [c.end.completed, 'end.completed'],
+    [c.end.aborted, 'end.aborted'],
+  ]);
   c.steps.forEach((s, i) => {
     if (seenSteps.has(s.name)) bad(['steps', i, 'name'], `step '${s.name}' is declared twice; step names must be unique`);
     seenSteps.add(s.name);
@@ -174,7 +194,8 @@ function loadContractFile(
   });
   const seenAttributes = new Set<string>();
   (c.attributes ?? []).forEach((a, i) => {
-    if (seenAttributes.has(a.name)) bad(['attributes', i, 'name'], `attribute '${a.name}' is declared twice; attribute names must be unique`);
+    if (seenAttributes.has(a.name))
+      bad(['attributes', i, 'name'], `attribute '${a.name}' is declared twice; attribute names must be unique`);
     seenAttributes.add(a.name);
     if (!seenEvents.has(a.from)) {
       bad(['attributes', i, 'from'], `${a.from} is not an event of this saga; take attributes from its start, step or end events`);
@@ -201,7 +222,9 @@ function loadContractFile(
     ...(c.deadline === undefined ? {} : { deadlineMs: parseDuration(c.deadline) ?? 0 }),
     steps,
     end: { completed: c.end.completed, aborted: c.end.aborted },
-    ...(c.attributes === undefined ? {} : { attributes: c.attributes.map((a) => ({ name: a.name, from: a.from, path: a.field.split('.') })) }),
+    ...(c.attributes === undefined
+      ? {}
+      : { attributes: c.attributes.map((a) => ({ name: a.name, from: a.from, path: a.field.split('.') })) }),
   };
 }
 
@@ -221,7 +244,11 @@ export async function inspectCatalog(dir: string): Promise<{ catalog: Catalog; p
   try {
     top = await listDir(dir);
   } catch (err) {
-    throw new SchemaRegistryError('INVALID_SCHEMA', `cannot read schemas directory ${dir}: ${(err as Error).message}. Pass the directory that holds <topic>/*.avsc and sagas/.`, { cause: err, path: dir });
+    throw new SchemaRegistryError(
+      'INVALID_SCHEMA',
+      `cannot read schemas directory ${dir}: ${(err as Error).message}. Pass the directory that holds <topic>/*.avsc and sagas/.`,
+      { cause: err, path: dir },
+    );
   }
   // Paths as the user typed them from here, absolute when outside the working directory.
   const rel = (p: string): string => {
@@ -232,14 +259,24 @@ export async function inspectCatalog(dir: string): Promise<{ catalog: Catalog; p
     for (const f of (await listDir(join(dir, t.name))).filter((e) => !e.isDir && e.name.endsWith('.avsc'))) {
       const file = rel(join(dir, t.name, f.name));
       if (!TOPIC.test(t.name)) {
-        problems.push({ code: 'INVALID_SCHEMA', file, path: '', message: `folder '${t.name}' is not a valid Kafka topic name (letters, digits, '.', '_', '-')` });
+        problems.push({
+          code: 'INVALID_SCHEMA',
+          file,
+          path: '',
+          message: `folder '${t.name}' is not a valid Kafka topic name (letters, digits, '.', '_', '-')`,
+        });
         continue;
       }
       const ev = loadSchemaFile(file, t.name, await readFile(join(dir, t.name, f.name), 'utf8'), problems);
       if (ev === undefined) continue;
       const dup = events.find((e) => e.name === ev.name);
       if (dup) {
-        problems.push({ code: 'INVALID_SCHEMA', file, path: 'name', message: `${ev.name} is also defined by ${dup.file}; each event type has one schema file` });
+        problems.push({
+          code: 'INVALID_SCHEMA',
+          file,
+          path: 'name',
+          message: `${ev.name} is also defined by ${dup.file}; each event type has one schema file`,
+        });
         continue;
       }
       events.push(ev);

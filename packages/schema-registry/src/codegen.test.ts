@@ -7,7 +7,15 @@ import type { Catalog } from './catalog.js';
 import { loadCatalog } from './catalog.js';
 import { generateModule } from './codegen.js';
 import { MemorySchemaRegistry } from './memory-registry.js';
-import { InventoryReservationFailed, OrderPlaced, PaymentCharged, ShipmentFailed, contracts, eventTypes, orderFulfillment } from '../../../test/generated/events.js';
+import {
+  InventoryReservationFailed,
+  OrderPlaced,
+  PaymentCharged,
+  ShipmentFailed,
+  contracts,
+  eventTypes,
+  orderFulfillment,
+} from '../../../test/generated/events.js';
 
 const root = join(import.meta.dirname, '../../..');
 
@@ -50,7 +58,12 @@ describe('generateModule', () => {
       [['null', 'int', 'long'], 'null | { "int": number } | { "long": number }'],
     ];
     for (const [union, ts] of unions) {
-      const schema: AvroRecordSchema = { type: 'record', name: 'U', namespace: 'com.acme.t', fields: [{ name: 'u', type: union as string[] }] };
+      const schema: AvroRecordSchema = {
+        type: 'record',
+        name: 'U',
+        namespace: 'com.acme.t',
+        fields: [{ name: 'u', type: union as string[] }],
+      };
       expect(generateModule(catalogOf(schema))).toContain(`  u: ${ts};`);
       const wrapped = avro.Type.forSchema({ type: 'record', name: 'U', fields: [{ name: 'u', type: union }] } as avro.Schema);
       expect((wrapped as avro.types.RecordType).fields[0]?.type instanceof avro.types.WrappedUnionType).toBe(ts.includes('{'));
@@ -58,8 +71,18 @@ describe('generateModule', () => {
   });
 
   it('qualifies colliding short names with their namespace', () => {
-    const a: AvroRecordSchema = { type: 'record', name: 'A', namespace: 'com.acme.orders', fields: [{ name: 'c', type: { type: 'enum', name: 'Currency', symbols: ['EUR'] } }] };
-    const b: AvroRecordSchema = { type: 'record', name: 'B', namespace: 'com.acme.payments', fields: [{ name: 'c', type: { type: 'enum', name: 'Currency', symbols: ['USD'] } }] };
+    const a: AvroRecordSchema = {
+      type: 'record',
+      name: 'A',
+      namespace: 'com.acme.orders',
+      fields: [{ name: 'c', type: { type: 'enum', name: 'Currency', symbols: ['EUR'] } }],
+    };
+    const b: AvroRecordSchema = {
+      type: 'record',
+      name: 'B',
+      namespace: 'com.acme.payments',
+      fields: [{ name: 'c', type: { type: 'enum', name: 'Currency', symbols: ['USD'] } }],
+    };
     const out = generateModule(catalogOf(a, b));
     expect(out).toContain('export type OrdersCurrency = "EUR";');
     expect(out).toContain('export type PaymentsCurrency = "USD";');

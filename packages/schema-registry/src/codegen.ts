@@ -96,7 +96,11 @@ function collectNamed(events: readonly CatalogEvent[]): Map<string, Named> {
       const canonical = JSON.stringify(s);
       const prev = named.get(fullName);
       if (prev !== undefined && prev.canonical !== canonical) {
-        throw new SchemaRegistryError('INVALID_SCHEMA', `${fullName} is defined differently in ${prev.file} and ${file}; make the definitions identical or rename one.`, { path: file });
+        throw new SchemaRegistryError(
+          'INVALID_SCHEMA',
+          `${fullName} is defined differently in ${prev.file} and ${file}; make the definitions identical or rename one.`,
+          { path: file },
+        );
       }
       if (prev === undefined) named.set(fullName, { fullName, canonical, file, schema: s, namespace: nsOf(fullName) });
       if (t === 'record' || t === 'error') {
@@ -279,7 +283,11 @@ function camel(s: string): string {
 function stepDescriptors(contract: SagaContract, tsNameOf: (eventName: string) => string | undefined): string {
   const ref = (name: string): string => {
     const ts = tsNameOf(name);
-    if (ts === undefined) throw new SchemaRegistryError('INVALID_SCHEMA', `saga ${contract.saga} names ${name}, which has no schema under schemas/; add it or fix the contract.`);
+    if (ts === undefined)
+      throw new SchemaRegistryError(
+        'INVALID_SCHEMA',
+        `saga ${contract.saga} names ${name}, which has no schema under schemas/; add it or fix the contract.`,
+      );
     return ts;
   };
   const entries = contract.steps.map((step, i) => {

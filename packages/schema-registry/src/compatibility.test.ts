@@ -31,7 +31,9 @@ describe('checkCompatibility', () => {
     ]);
     const e = (symbols: string[]): AvroRecordSchema => v({ name: 'm', type: { type: 'enum', name: 'M', symbols } });
     const r = checkCompatibility('FORWARD', [e(['A'])], e(['A', 'B']));
-    expect(formatCompatibility(r)).toBe("incompatible (FORWARD):\n  version 1, old reads new: field 'm': enum com.acme.t.M lacks symbol 'B' that the writer may send (add it, or give the enum a default)");
+    expect(formatCompatibility(r)).toBe(
+      "incompatible (FORWARD):\n  version 1, old reads new: field 'm': enum com.acme.t.M lacks symbol 'B' that the writer may send (add it, or give the enum a default)",
+    );
   });
 
   it('accepts anything at NONE and anything as the first version', () => {
@@ -41,6 +43,8 @@ describe('checkCompatibility', () => {
 
   it('explains a union branch the reader cannot take', () => {
     const r = checkCompatibility('FORWARD', [v({ name: 'a', type: 'int' })], v({ name: 'a', type: ['null', 'int'], default: null }));
-    expect(r.problems[0]?.reason).toBe("field 'a': the writer's union branch null cannot be read (field 'a': type changed from null to int, which Avro cannot promote)");
+    expect(r.problems[0]?.reason).toBe(
+      "field 'a': the writer's union branch null cannot be read (field 'a': type changed from null to int, which Avro cannot promote)",
+    );
   });
 });

@@ -80,7 +80,8 @@ export function explainIncompatibility(reader: avro.Type, writer: avro.Type, pat
     return `${at(path)}: type changed from ${label(writer)} to ${label(reader)}, which Avro cannot promote`;
   }
   if (reader instanceof avro.types.RecordType && writer instanceof avro.types.RecordType) {
-    if (!namesMatch(reader, writer)) return `${at(path)}: record name changed from ${writer.name ?? '?'} to ${reader.name ?? '?'} without an alias`;
+    if (!namesMatch(reader, writer))
+      return `${at(path)}: record name changed from ${writer.name ?? '?'} to ${reader.name ?? '?'} without an alias`;
     for (const rf of reader.fields) {
       const wf = writer.fields.find((f) => f.name === rf.name || rf.aliases.includes(f.name));
       if (wf === undefined) {
@@ -95,7 +96,8 @@ export function explainIncompatibility(reader: avro.Type, writer: avro.Type, pat
     return undefined;
   }
   if (reader instanceof avro.types.EnumType && writer instanceof avro.types.EnumType) {
-    if (!namesMatch(reader, writer)) return `${at(path)}: enum name changed from ${writer.name ?? '?'} to ${reader.name ?? '?'} without an alias`;
+    if (!namesMatch(reader, writer))
+      return `${at(path)}: enum name changed from ${writer.name ?? '?'} to ${reader.name ?? '?'} without an alias`;
     const missing = writer.symbols.filter((s) => !reader.symbols.includes(s));
     const readerDefault = (reader.schema() as { default?: string }).default;
     if (missing.length > 0 && readerDefault === undefined) {
@@ -161,8 +163,7 @@ export function checkCompatibility(
 /** One line per problem, for CLI output and error messages. */
 export function formatCompatibility(result: CompatibilityResult): string {
   if (result.compatible) return `compatible (${result.level})`;
-  return [
-    `incompatible (${result.level}):`,
-    ...result.problems.map((p) => `  version ${p.version}, ${p.direction}: ${p.reason}`),
-  ].join('\n');
+  return [`incompatible (${result.level}):`, ...result.problems.map((p) => `  version ${p.version}, ${p.direction}: ${p.reason}`)].join(
+    '\n',
+  );
 }

@@ -32,7 +32,9 @@ interface HttpFailure {
 }
 
 function statusOf(err: unknown): number | undefined {
-  return err !== null && typeof err === 'object' && typeof (err as HttpFailure).status === 'number' ? (err as HttpFailure).status : undefined;
+  return err !== null && typeof err === 'object' && typeof (err as HttpFailure).status === 'number'
+    ? (err as HttpFailure).status
+    : undefined;
 }
 
 /**
@@ -50,7 +52,9 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
     super();
     this.baseUrl = options.url.replace(/\/+$/, '');
     this.authHeader =
-      options.auth === undefined ? undefined : `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`;
+      options.auth === undefined
+        ? undefined
+        : `Basic ${Buffer.from(`${options.auth.username}:${options.auth.password}`).toString('base64')}`;
     this.client = new SchemaRegistry({
       host: this.baseUrl,
       ...(options.auth === undefined ? {} : { auth: { username: options.auth.username, password: options.auth.password } }),
@@ -63,7 +67,11 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
     try {
       url = new URL(options.url);
     } catch (err) {
-      throw new SchemaRegistryError('REGISTRY_ERROR', `registry url '${options.url}' is not a URL; pass e.g. http://127.0.0.1:8081 (set SCHEMA_REGISTRY_URL).`, { cause: err });
+      throw new SchemaRegistryError(
+        'REGISTRY_ERROR',
+        `registry url '${options.url}' is not a URL; pass e.g. http://127.0.0.1:8081 (set SCHEMA_REGISTRY_URL).`,
+        { cause: err },
+      );
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new SchemaRegistryError('REGISTRY_ERROR', `registry url '${options.url}' must be http or https.`);
@@ -90,7 +98,11 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
-      throw new SchemaRegistryError('REGISTRY_UNAVAILABLE', `cannot reach the schema registry at ${this.baseUrl} (${(err as Error).message}); check that it runs and that SCHEMA_REGISTRY_URL is right.`, { cause: err });
+      throw new SchemaRegistryError(
+        'REGISTRY_UNAVAILABLE',
+        `cannot reach the schema registry at ${this.baseUrl} (${(err as Error).message}); check that it runs and that SCHEMA_REGISTRY_URL is right.`,
+        { cause: err },
+      );
     }
     const text = await res.text();
     const data = text === '' ? undefined : (JSON.parse(text) as T);
@@ -98,7 +110,10 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
       throw new SchemaRegistryError('REGISTRY_UNAVAILABLE', `schema registry ${method} ${path} answered ${res.status}: ${text}`);
     }
     if (res.status >= 400 && res.status !== 404) {
-      throw new SchemaRegistryError(res.status === 401 || res.status === 403 ? 'REGISTRY_ERROR' : 'REGISTRY_ERROR', `schema registry ${method} ${path} answered ${res.status}: ${text}${res.status === 401 ? ' (check the credentials)' : ''}`);
+      throw new SchemaRegistryError(
+        res.status === 401 || res.status === 403 ? 'REGISTRY_ERROR' : 'REGISTRY_ERROR',
+        `schema registry ${method} ${path} answered ${res.status}: ${text}${res.status === 401 ? ' (check the credentials)' : ''}`,
+      );
     }
     return { status: res.status, data };
   }
@@ -110,11 +125,19 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
     const msg = (err as Error).message;
     const path = subject === undefined ? {} : { path: subject };
     if (status === 409) {
-      throw new SchemaRegistryError('INCOMPATIBLE_SCHEMA', `${what}: the registry rejects the schema as incompatible with ${subject ?? 'the subject'} (${msg}). Run \`troupe-schemas check\` for the reason.`, { cause: err, ...path });
+      throw new SchemaRegistryError(
+        'INCOMPATIBLE_SCHEMA',
+        `${what}: the registry rejects the schema as incompatible with ${subject ?? 'the subject'} (${msg}). Run \`troupe-schemas check\` for the reason.`,
+        { cause: err, ...path },
+      );
     }
-    if (status === 422) throw new SchemaRegistryError('INVALID_SCHEMA', `${what}: the registry rejects the schema (${msg}).`, { cause: err, ...path });
+    if (status === 422)
+      throw new SchemaRegistryError('INVALID_SCHEMA', `${what}: the registry rejects the schema (${msg}).`, { cause: err, ...path });
     if (status === undefined || status >= 500) {
-      throw new SchemaRegistryError('REGISTRY_UNAVAILABLE', `${what}: schema registry at ${this.baseUrl} is unavailable (${msg}).`, { cause: err, ...path });
+      throw new SchemaRegistryError('REGISTRY_UNAVAILABLE', `${what}: schema registry at ${this.baseUrl} is unavailable (${msg}).`, {
+        cause: err,
+        ...path,
+      });
     }
     throw new SchemaRegistryError('REGISTRY_ERROR', `${what}: ${msg}`, { cause: err, ...path });
   }
@@ -127,7 +150,12 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
     try {
       const { id } = await this.client.register(
         { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-        { subject, ...(configured !== undefined && isCompatibilityLevel(configured) ? { compatibility: configured as never } : { compatibility: undefined }) },
+        {
+          subject,
+          ...(configured !== undefined && isCompatibilityLevel(configured)
+            ? { compatibility: configured as never }
+            : { compatibility: undefined }),
+        },
       );
       return id;
     } catch (err) {
@@ -153,7 +181,11 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
       return (await this.client.getSchema(id)) as unknown as avro.Type;
     } catch (err) {
       if (statusOf(err) === 404) {
-        throw new SchemaRegistryError('UNKNOWN_SCHEMA_ID', `schema id ${id} is not known to the registry at ${this.baseUrl}; the message was produced against another registry.`, { cause: err });
+        throw new SchemaRegistryError(
+          'UNKNOWN_SCHEMA_ID',
+          `schema id ${id} is not known to the registry at ${this.baseUrl}; the message was produced against another registry.`,
+          { cause: err },
+        );
       }
       this.fail(err, `fetching schema id ${id}`);
     }
@@ -189,7 +221,11 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
     const found = own.status === 404 ? (await this.http<{ compatibilityLevel?: string }>('GET', '/config')).data : own.data;
     const level = found?.compatibilityLevel?.toUpperCase() ?? 'BACKWARD';
     if (!isCompatibilityLevel(level)) {
-      throw new SchemaRegistryError('REGISTRY_ERROR', `subject ${subject} has compatibility level '${level}', which Troupe does not know.`, { path: subject });
+      throw new SchemaRegistryError(
+        'REGISTRY_ERROR',
+        `subject ${subject} has compatibility level '${level}', which Troupe does not know.`,
+        { path: subject },
+      );
     }
     return level;
   }
@@ -202,14 +238,20 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
   async testCompatibility(subject: string, schema: AvroRecordSchema): Promise<{ compatible: boolean; messages: string[] }> {
     const s = encodeURIComponent(subject);
     const body = { schema: JSON.stringify(schema) };
-    let res = await this.http<{ is_compatible?: boolean; messages?: string[] }>('POST', `/compatibility/subjects/${s}/versions?verbose=true`, body).catch(
-      (err: unknown) => {
-        if (err instanceof SchemaRegistryError && err.code === 'REGISTRY_ERROR' && / answered 405/.test(err.message)) return undefined;
-        throw err;
-      },
-    );
+    let res = await this.http<{ is_compatible?: boolean; messages?: string[] }>(
+      'POST',
+      `/compatibility/subjects/${s}/versions?verbose=true`,
+      body,
+    ).catch((err: unknown) => {
+      if (err instanceof SchemaRegistryError && err.code === 'REGISTRY_ERROR' && / answered 405/.test(err.message)) return undefined;
+      throw err;
+    });
     if (res === undefined || res.status === 404) {
-      res = await this.http<{ is_compatible?: boolean; messages?: string[] }>('POST', `/compatibility/subjects/${s}/versions/latest?verbose=true`, body);
+      res = await this.http<{ is_compatible?: boolean; messages?: string[] }>(
+        'POST',
+        `/compatibility/subjects/${s}/versions/latest?verbose=true`,
+        body,
+      );
     }
     if (res.status === 404) return { compatible: true, messages: ['subject not registered yet'] };
     return { compatible: res.data?.is_compatible === true, messages: res.data?.messages ?? [] };

@@ -21,11 +21,7 @@ export interface EventType<TPayload = unknown> {
 export type PayloadOf<E> = E extends EventType<infer P> ? P : never;
 
 /** Builds an {@link EventType}; the type parameter is the payload the schema describes. */
-export function defineEventType<TPayload>(def: {
-  name: string;
-  topic: string;
-  schema: AvroRecordSchema;
-}): EventType<TPayload> {
+export function defineEventType<TPayload>(def: { name: string; topic: string; schema: AvroRecordSchema }): EventType<TPayload> {
   return Object.freeze({ name: def.name, topic: def.topic, schema: def.schema });
 }
 

@@ -57,6 +57,12 @@ export {
   usageError,
 } from './cli/cli-kit.js';
 export type { CliIo, CliSpec, ExitCode, RunCliOptions } from './cli/cli-kit.js';
-export { addConnectionOptions, kafkaConnectionOptions, registryAuthOptions, requireKafkaConnection, registryConnectionOf } from './cli/connection-options.js';
+export {
+  addConnectionOptions,
+  kafkaConnectionOptions,
+  registryAuthOptions,
+  requireKafkaConnection,
+  registryConnectionOf,
+} from './cli/connection-options.js';
 export { planAcls, renderAclCommands } from './acl/acl-plan.js';
 export type { AclEntry, AclOperation, AclPatternType, AclPlanOptions, AclResourceType, AclRole, ServiceAcls } from './acl/acl-plan.js';

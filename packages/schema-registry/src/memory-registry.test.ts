@@ -22,7 +22,17 @@ const schemaV1: AvroRecordSchema = {
     { name: 'method', type: { type: 'enum', name: 'Method', symbols: ['CARD', 'PAYPAL'] } },
     {
       name: 'items',
-      type: { type: 'array', items: { type: 'record', name: 'Line', fields: [{ name: 'sku', type: 'string' }, { name: 'quantity', type: 'int' }] } },
+      type: {
+        type: 'array',
+        items: {
+          type: 'record',
+          name: 'Line',
+          fields: [
+            { name: 'sku', type: 'string' },
+            { name: 'quantity', type: 'int' },
+          ],
+        },
+      },
     },
     { name: 'note', type: ['null', 'string'], default: null },
   ],

@@ -38,11 +38,17 @@ export class MemorySchemaRegistry extends AvroEventCodec implements SchemaRegist
     super();
     const level = options.defaultCompatibility ?? 'BACKWARD';
     if (!isCompatibilityLevel(level)) {
-      throw new SchemaRegistryError('REGISTRY_ERROR', `defaultCompatibility '${String(level)}' is not a compatibility level; use one of BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE, NONE.`);
+      throw new SchemaRegistryError(
+        'REGISTRY_ERROR',
+        `defaultCompatibility '${String(level)}' is not a compatibility level; use one of BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE, NONE.`,
+      );
     }
     const firstId = options.firstId ?? 1;
     if (!Number.isInteger(firstId) || firstId < 1 || firstId > 0x7fffffff) {
-      throw new SchemaRegistryError('REGISTRY_ERROR', `firstId ${firstId} must be an integer between 1 and 2^31-1 (it is written as a 4-byte signed int).`);
+      throw new SchemaRegistryError(
+        'REGISTRY_ERROR',
+        `firstId ${firstId} must be an integer between 1 and 2^31-1 (it is written as a 4-byte signed int).`,
+      );
     }
     this.defaultLevel = level;
     this.nextId = firstId;
@@ -66,7 +72,11 @@ export class MemorySchemaRegistry extends AvroEventCodec implements SchemaRegist
     const existing = known === undefined ? undefined : entry.versions.find((v) => v.id === known);
     if (existing) return existing.id;
     const level = entry.level ?? this.defaultLevel;
-    const verdict = checkCompatibility(level, entry.versions.map((v) => v.schema), schema);
+    const verdict = checkCompatibility(
+      level,
+      entry.versions.map((v) => v.schema),
+      schema,
+    );
     if (!verdict.compatible) {
       throw new SchemaRegistryError(
         'INCOMPATIBLE_SCHEMA',

@@ -36,11 +36,16 @@ describe('createSchemaRegistry', () => {
   it('prefers an explicit memory: true over SCHEMA_REGISTRY_URL, and refuses memory together with an explicit url', async () => {
     vi.stubEnv('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:1');
     expect(await createSchemaRegistry({ memory: true })).toBeInstanceOf(MemorySchemaRegistry);
-    await expect(createSchemaRegistry({ url: 'http://127.0.0.1:1', memory: true })).rejects.toMatchObject({ code: 'REGISTRY_NOT_CONFIGURED' });
+    await expect(createSchemaRegistry({ url: 'http://127.0.0.1:1', memory: true })).rejects.toMatchObject({
+      code: 'REGISTRY_NOT_CONFIGURED',
+    });
   });
 
   it('uses the URL from SCHEMA_REGISTRY_URL: an unreachable one fails as REGISTRY_UNAVAILABLE instead of falling back', async () => {
     vi.stubEnv('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:1');
-    await expect(createSchemaRegistry({ confluent: { retries: 0 } })).rejects.toMatchObject({ code: 'REGISTRY_UNAVAILABLE', retriable: true });
+    await expect(createSchemaRegistry({ confluent: { retries: 0 } })).rejects.toMatchObject({
+      code: 'REGISTRY_UNAVAILABLE',
+      retriable: true,
+    });
   });
 });

@@ -44,6 +44,6 @@ export async function createSchemaRegistry(options: CreateSchemaRegistryOptions 
     'REGISTRY_NOT_CONFIGURED',
     'no schema registry configured: set SCHEMA_REGISTRY_URL (or pass { url }) to a Confluent-compatible registry, ' +
       'e.g. http://localhost:8081 (`npm run registry:start` prints one). For an in-process registry whose schema ids ' +
-      "no other service can read (tests, demos), pass { memory: true } or set SCHEMA_REGISTRY_URL=memory:.",
+      'no other service can read (tests, demos), pass { memory: true } or set SCHEMA_REGISTRY_URL=memory:.',
   );
 }

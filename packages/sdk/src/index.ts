@@ -40,7 +40,14 @@ export { MemoryIdempotencyStore } from './idempotency/memory-idempotency-store.j
 export { PostgresIdempotencyStore } from './idempotency/postgres-idempotency-store.js';
 export type { PostgresIdempotencyStoreOptions } from './idempotency/postgres-idempotency-store.js';
 export type { IdempotencyStore } from './idempotency/idempotency-store.js';
-export { DEAD_LETTER_REASONS, DLQ_HEADER, MARKER_HEADER, readDeadLetter, replayRecord, defaultDeadLetterTopic } from './dead-letter/dead-letter.js';
+export {
+  DEAD_LETTER_REASONS,
+  DLQ_HEADER,
+  MARKER_HEADER,
+  readDeadLetter,
+  replayRecord,
+  defaultDeadLetterTopic,
+} from './dead-letter/dead-letter.js';
 export type { DeadLetterReason, DeadLetterInfo } from './dead-letter/dead-letter.js';
 export { ROUTING_SLIP_HEADER, readRoutingSlip } from './participant/routing-slip.js';
 export { partitionForKey } from './transport/murmur2.js';

@@ -7,6 +7,8 @@ const cli = new URL('../dist/cli/troupe-registry.js', import.meta.url);
 if (existsSync(cli)) {
   await import(cli.href);
 } else {
-  process.stderr.write('troupe-registry: not built yet (dist/cli/troupe-registry.js is missing). In a Troupe checkout run `npm run build` (or `node scripts/setup.mjs`, which installs and builds), then try again.\n');
+  process.stderr.write(
+    'troupe-registry: not built yet (dist/cli/troupe-registry.js is missing). In a Troupe checkout run `npm run build` (or `node scripts/setup.mjs`, which installs and builds), then try again.\n',
+  );
   process.exitCode = 1;
 }

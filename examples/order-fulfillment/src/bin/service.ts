@@ -6,7 +6,14 @@
  * where the killed one stopped.
  */
 import { readFileSync } from 'node:fs';
-import { connectionValuesFromEnv, describeKafkaConnection, kafkaConnectionFrom, KAFKA_CONNECTION_OPTIONS, registryConnectionFrom, REGISTRY_CONNECTION_OPTIONS } from '@troupe/core';
+import {
+  connectionValuesFromEnv,
+  describeKafkaConnection,
+  kafkaConnectionFrom,
+  KAFKA_CONNECTION_OPTIONS,
+  registryConnectionFrom,
+  REGISTRY_CONNECTION_OPTIONS,
+} from '@troupe/core';
 import { createSchemaRegistry } from '@troupe/schema-registry';
 import { KafkaTransport, OperationsServer, PostgresIdempotencyStore, shutdownGracefully } from '@troupe/sdk';
 import { pino } from 'pino';
@@ -16,7 +23,10 @@ import { startTracing } from '../tracing.js';
 const name = process.argv[2] as ServiceName | undefined;
 const usage =
   `usage: service.js <${SERVICE_NAMES.join('|')}> (env: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL; ` +
-  `secured: ${[...KAFKA_CONNECTION_OPTIONS, ...REGISTRY_CONNECTION_OPTIONS].map((s) => s.env).filter((e) => e !== 'KAFKA_BROKERS' && e !== 'SCHEMA_REGISTRY_URL').join(', ')})`;
+  `secured: ${[...KAFKA_CONNECTION_OPTIONS, ...REGISTRY_CONNECTION_OPTIONS]
+    .map((s) => s.env)
+    .filter((e) => e !== 'KAFKA_BROKERS' && e !== 'SCHEMA_REGISTRY_URL')
+    .join(', ')})`;
 if (name === undefined || !SERVICE_NAMES.includes(name)) {
   process.stderr.write(`${usage}\n`);
   process.exit(2);
@@ -38,7 +48,10 @@ const kafka = kafkaConnectionFrom(connectionValuesFromEnv(KAFKA_CONNECTION_OPTIO
 logger.info({ kafka: describeKafkaConnection(kafka) }, 'connecting');
 const transport = await KafkaTransport.create({ ...kafka, clientId: name });
 const registry = registryConnectionFrom(connectionValuesFromEnv(REGISTRY_CONNECTION_OPTIONS, process.env));
-const codec = await createSchemaRegistry({ url: env('SCHEMA_REGISTRY_URL'), ...(registry?.auth ? { confluent: { auth: registry.auth } } : {}) });
+const codec = await createSchemaRegistry({
+  url: env('SCHEMA_REGISTRY_URL'),
+  ...(registry?.auth ? { confluent: { auth: registry.auth } } : {}),
+});
 const store = await PostgresIdempotencyStore.create({
   connectionString: env('DATABASE_URL'),
   table: `${process.env['DEMO_TABLE_PREFIX'] ?? 'orders_demo'}_${name.replace(/-/g, '_')}`,
@@ -52,6 +65,11 @@ const participant = await startService(name, {
 });
 // Health and metrics for orchestrators (docker compose, Kubernetes) when a port is given.
 const opsPort = process.env['HEALTH_PORT'];
-const ops = opsPort === undefined ? undefined : await OperationsServer.create({ participants: [participant], port: Number(opsPort), host: '0.0.0.0' });
-shutdownGracefully([...(ops !== undefined ? [ops] : []), participant, transport, store, ...(tracing !== undefined ? [tracing] : [])], { logger });
+const ops =
+  opsPort === undefined
+    ? undefined
+    : await OperationsServer.create({ participants: [participant], port: Number(opsPort), host: '0.0.0.0' });
+shutdownGracefully([...(ops !== undefined ? [ops] : []), participant, transport, store, ...(tracing !== undefined ? [tracing] : [])], {
+  logger,
+});
 process.stderr.write(`${name} ready (pid ${process.pid})\n`);

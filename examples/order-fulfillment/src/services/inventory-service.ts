@@ -24,7 +24,11 @@ export function inventoryHandlers(store: IdempotencyStore): HandlerDefinition[] 
       onGiveUp: ({ payload, error }) => ({ orderId: payload.orderId, unavailableSkus: [], reason: String(error) }),
       compensate: async ({ log, trigger, ctx }) => {
         if (log === undefined) return;
-        await ctx.compensated({ orderId: ctx.sagaId, reservationId: log.reservationId, reason: `${shortName(trigger.type)} after inventory` });
+        await ctx.compensated({
+          orderId: ctx.sagaId,
+          reservationId: log.reservationId,
+          reason: `${shortName(trigger.type)} after inventory`,
+        });
       },
     }),
   ];

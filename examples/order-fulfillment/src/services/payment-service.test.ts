@@ -35,7 +35,11 @@ describe('payment step', () => {
     const shipmentFailed: ShipmentFailed = { orderId: 'o-1', reason: 'NO_CARRIER_AVAILABLE' };
     const refund = await testStep(payment, shipmentFailed, { log: charged.completed?.log, trigger: ShipmentFailed, sagaId: 'o-1' });
     expect(refund.outcome).toBe('compensated');
-    expect(refund.compensated?.payload).toEqual({ ...(charged.completed?.log as object), orderId: 'o-1', reason: 'ShipmentFailed after payment' });
+    expect(refund.compensated?.payload).toEqual({
+      ...(charged.completed?.log as object),
+      orderId: 'o-1',
+      reason: 'ShipmentFailed after payment',
+    });
   });
 
   it('refunds nothing for a saga it never charged', async () => {

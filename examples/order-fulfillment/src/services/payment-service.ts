@@ -22,7 +22,10 @@ export function paymentHandlers(): HandlerDefinition[] {
         }
         // The gateway call runs once per event even when the event is delivered again.
         const paymentId = await ctx.once(() => Promise.resolve(`pay-${randomUUID()}`));
-        return ctx.complete({ ...amount, paymentId, method: 'CARD' }, { paymentId, amountCents: amount.amountCents, currency: amount.currency });
+        return ctx.complete(
+          { ...amount, paymentId, method: 'CARD' },
+          { paymentId, amountCents: amount.amountCents, currency: amount.currency },
+        );
       },
       onGiveUp: ({ payload: order, error }) => ({
         orderId: order.orderId,

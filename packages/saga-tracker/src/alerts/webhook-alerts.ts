@@ -113,7 +113,8 @@ export class WebhookAlerts {
         const detail = await this.opts.store.get(c.summary.sagaId);
         const f = detail?.projection.failures.find((x) => x.kind !== 'step-failed');
         const kind: AlertKind = f?.kind === 'compensation-failed' ? 'compensation-failed' : 'failed';
-        const reason = f === undefined ? 'failed' : `${f.kind}${f.step !== undefined ? ` in ${f.step}` : ''}: ${f.reason ?? 'no reason given'}`;
+        const reason =
+          f === undefined ? 'failed' : `${f.kind}${f.step !== undefined ? ` in ${f.step}` : ''}: ${f.reason ?? 'no reason given'}`;
         this.raise(kind, { ...c.summary, stuck: { stuck: false } }, reason);
       });
     }

@@ -24,7 +24,9 @@ describe('troupe-tracker options', () => {
 
   it('requires a connection string for the postgres store', async () => {
     vi.stubEnv('DATABASE_URL', '');
-    expect(await failure(['--brokers', '127.0.0.1:9092', '--topics', 'orders', '--store', 'postgres'])).toContain('--store postgres needs --postgres-url');
+    expect(await failure(['--brokers', '127.0.0.1:9092', '--topics', 'orders', '--store', 'postgres'])).toContain(
+      '--store postgres needs --postgres-url',
+    );
   });
 
   it('rejects a bad store, port, pattern or broker list with the reason', async () => {

@@ -46,7 +46,10 @@ function authOptionsOf(o: AuthCliOptions): TrackerAuthOptions {
           ...(o.jwtAudience !== undefined ? { audience: o.jwtAudience } : {}),
         }
       : undefined;
-  const redact = (o.redact ?? '').split(',').map((r) => r.trim()).filter((r) => r !== '');
+  const redact = (o.redact ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter((r) => r !== '');
   return { tokens, ...(jwt !== undefined ? { jwt } : {}), redact };
 }
 
@@ -129,22 +132,39 @@ export function buildTrackerCli(io: CliIo, started: (tracker: SagaTracker) => vo
   })
     .addOption(brokersOption())
     .addOption(registryOption('Confluent-compatible schema registry, to decode payloads for the detail view'))
-    .option('--schemas <dir>', 'schemas directory: <topic>/*.avsc and sagas/*.saga.yaml (contracts and their topics)', existsSync('schemas') ? 'schemas' : undefined)
-    .option('--topics <list>', 'topics to read (default: the topics of the contracts\' event types)')
+    .option(
+      '--schemas <dir>',
+      'schemas directory: <topic>/*.avsc and sagas/*.saga.yaml (contracts and their topics)',
+      existsSync('schemas') ? 'schemas' : undefined,
+    )
+    .option('--topics <list>', "topics to read (default: the topics of the contracts' event types)")
     .option('--topic-pattern <regex>', 'also read every topic whose name matches', regex('--topic-pattern'))
     .option('--dlq-pattern <regex>', 'dead-letter topics', regex('--dlq-pattern'), '\\.dlq$')
     .addOption(new Option('--store <kind>', 'where projections live').choices(['memory', 'postgres']).default('memory'))
     .addOption(new Option('--postgres-url <url>', 'PostgreSQL connection string (with --store postgres)').env('DATABASE_URL'))
     .option('--postgres-schema <name>', 'PostgreSQL schema for the tracker tables', 'troupe_tracker')
     .option('--group <id>', 'consumer group (default: troupe-tracker for postgres, a fresh one per process for memory)')
-    .option('--session-timeout <ms>', 'how long the group waits for a silent instance before reassigning its partitions', integerAtLeast(1), 30_000)
+    .option(
+      '--session-timeout <ms>',
+      'how long the group waits for a silent instance before reassigning its partitions',
+      integerAtLeast(1),
+      30_000,
+    )
     .option('--retention <duration>', 'delete finished sagas this long after they ended, e.g. 7d (default: keep)', duration('--retention'))
-    .option('--payload-retention <duration>', 'drop payloads of finished sagas this long after they ended, e.g. 1d', duration('--payload-retention'))
+    .option(
+      '--payload-retention <duration>',
+      'drop payloads of finished sagas this long after they ended, e.g. 1d',
+      duration('--payload-retention'),
+    )
     .option('--memory-max-sagas <n>', 'memory store: at most this many sagas (oldest finished evicted first)', integerAtLeast(1))
     .option('--alert-webhook <url>', 'POST a JSON alert once per stuck, failed, compensation-failed or non-conforming saga')
     .option('--port <n>', 'HTTP port', port, 8080)
     .option('--host <addr>', 'HTTP interface', '127.0.0.1')
-    .addOption(new Option('--log-level <level>', 'pino level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .addOption(
+      new Option('--log-level <level>', 'pino level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
     .action(async () => {
       started(await startTracker(program));
     });
@@ -153,12 +173,20 @@ export function buildTrackerCli(io: CliIo, started: (tracker: SagaTracker) => vo
   program
     .addOption(new Option('--token <token>', 'bearer token that may read saga metadata (not payloads)').env('TRACKER_TOKEN'))
     .addOption(new Option('--payload-token <token>', 'bearer token that may also read decoded payloads').env('TRACKER_PAYLOAD_TOKEN'))
-    .addOption(new Option('--jwt-jwks-url <url>', 'verify JWT bearer tokens against this JWKS (your OIDC provider)').env('TRACKER_JWT_JWKS_URL'))
+    .addOption(
+      new Option('--jwt-jwks-url <url>', 'verify JWT bearer tokens against this JWKS (your OIDC provider)').env('TRACKER_JWT_JWKS_URL'),
+    )
     .addOption(new Option('--jwt-secret <secret>', 'verify HS256 JWT bearer tokens with this secret').env('TRACKER_JWT_SECRET'))
     .addOption(new Option('--jwt-issuer <iss>', 'required JWT issuer').env('TRACKER_JWT_ISSUER'))
     .addOption(new Option('--jwt-audience <aud>', 'required JWT audience').env('TRACKER_JWT_AUDIENCE'))
-    .addOption(new Option('--trace-url <template>', "link each saga to its trace, e.g. 'http://localhost:16686/trace/{traceId}'").env('TRACKER_TRACE_URL'))
-    .addOption(new Option('--redact <rules>', "payload fields nobody sees, comma-separated '<type or *>:<field.path>'").env('TRACKER_REDACT'));
+    .addOption(
+      new Option('--trace-url <template>', "link each saga to its trace, e.g. 'http://localhost:16686/trace/{traceId}'").env(
+        'TRACKER_TRACE_URL',
+      ),
+    )
+    .addOption(
+      new Option('--redact <rules>', "payload fields nobody sees, comma-separated '<type or *>:<field.path>'").env('TRACKER_REDACT'),
+    );
   return program;
 }
 
@@ -187,7 +215,10 @@ async function startTracker(program: Command): Promise<SagaTracker> {
   const logger = pino({ name: 'troupe-tracker', level: o.logLevel });
   const auth = authOptionsOf(program.opts<AuthCliOptions>());
   if (!authEnabled(auth) && !/^(127\.|::1$|localhost$)/.test(o.host)) {
-    logger.warn({ host: o.host }, 'the tracker is open to anyone who reaches this interface: set TRACKER_TOKEN (or --jwt-*) or listen on 127.0.0.1');
+    logger.warn(
+      { host: o.host },
+      'the tracker is open to anyone who reaches this interface: set TRACKER_TOKEN (or --jwt-*) or listen on 127.0.0.1',
+    );
   }
   const opts: SagaTrackerOptions = {
     brokers: kafka.brokers,
@@ -221,6 +252,15 @@ async function startTracker(program: Command): Promise<SagaTracker> {
     },
   };
   const tracker = await SagaTracker.create(opts);
-  logger.info({ url: tracker.url, store: o.store, topics: tracker.ingest.topics, group: tracker.ingest.groupId, kafka: describeKafkaConnection(kafka) }, 'tracker ready');
+  logger.info(
+    {
+      url: tracker.url,
+      store: o.store,
+      topics: tracker.ingest.topics,
+      group: tracker.ingest.groupId,
+      kafka: describeKafkaConnection(kafka),
+    },
+    'tracker ready',
+  );
   return tracker;
 }

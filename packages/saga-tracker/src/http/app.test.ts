@@ -79,7 +79,9 @@ describe('tracker HTTP API', () => {
       ['shipping', 'pending'],
     ]);
     expect((res.body['causal'] as { edges: unknown[] }).edges).toEqual([{ from: 'o-3-0-placed', to: 'o-3-1-charged', missing: false }]);
-    expect((res.body['stuck'] as { reason: string }).reason).toMatch(/^waiting 7m 59s for InventoryReserved or InventoryReservationFailed from inventory-service/);
+    expect((res.body['stuck'] as { reason: string }).reason).toMatch(
+      /^waiting 7m 59s for InventoryReserved or InventoryReservationFailed from inventory-service/,
+    );
     expect(res.body['contract']).toMatchObject({ saga: 'order-fulfillment' });
     expect((await json('/api/sagas/none')).status).toBe(404);
   });

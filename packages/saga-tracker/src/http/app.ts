@@ -98,11 +98,16 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
     }
     const withPayloads = parseBoolean(q, 'payloads');
     if (withPayloads && !maySeePayloads(req, authOn)) {
-      return reply.code(403).send({ error: 'FORBIDDEN', message: 'these credentials may see saga metadata, not payloads; ask for a token with payload access (JWT scope troupe:payloads).' });
+      return reply.code(403).send({
+        error: 'FORBIDDEN',
+        message: 'these credentials may see saga metadata, not payloads; ask for a token with payload access (JWT scope troupe:payloads).',
+      });
     }
     const detail = await store.get(req.params.id);
     if (detail === undefined) return reply.code(404).send({ error: 'NOT_FOUND', message: `no saga '${req.params.id}' has been seen.` });
-    const timeline = await Promise.all(detail.events.map((e) => timelineEntry(e, withPayloads ? opts.codec : undefined, withPayloads, redact)));
+    const timeline = await Promise.all(
+      detail.events.map((e) => timelineEntry(e, withPayloads ? opts.codec : undefined, withPayloads, redact)),
+    );
     const traceId = sagaTraceId(detail.events);
     const body: SagaDetailResponse = {
       ...detail.projection,
@@ -198,7 +203,9 @@ async function timelineEntry(
   if (!withPayloads || payload === undefined) return rest;
   if (codec === undefined) {
     // Raw bytes cannot be redacted field by field: with redaction rules they are not shown at all.
-    return redact.active ? { ...rest, payloadError: 'hidden: redaction needs a registry to decode the payload' } : { ...rest, payload: { base64: payload } };
+    return redact.active
+      ? { ...rest, payloadError: 'hidden: redaction needs a registry to decode the payload' }
+      : { ...rest, payload: { base64: payload } };
   }
   try {
     return { ...rest, payload: redact.apply(e.type, (await codec.decode(Buffer.from(payload, 'base64'))).payload) };

@@ -24,7 +24,17 @@ const Charged = defineEventType<Card>({
     namespace: 'test',
     fields: [
       { name: 'orderId', type: 'string' },
-      { name: 'card', type: { type: 'record', name: 'Card', fields: [{ name: 'holder', type: 'string' }, { name: 'number', type: 'string' }] } },
+      {
+        name: 'card',
+        type: {
+          type: 'record',
+          name: 'Card',
+          fields: [
+            { name: 'holder', type: 'string' },
+            { name: 'number', type: 'string' },
+          ],
+        },
+      },
     ],
   },
 });
@@ -60,9 +70,14 @@ describe('tracker access control', () => {
     await store.close();
   });
 
-  const get = (url: string, authorization?: string) => app.inject({ method: 'GET', url, headers: authorization !== undefined ? { authorization } : {} });
+  const get = (url: string, authorization?: string) =>
+    app.inject({ method: 'GET', url, headers: authorization !== undefined ? { authorization } : {} });
   const jwt = (claims: Record<string, unknown>, issuer = 'https://idp.test', secret = SECRET) =>
-    new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(issuer).setExpirationTime('5m').sign(new TextEncoder().encode(secret));
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(issuer)
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(secret));
 
   it('refuses the API without credentials or with a wrong token, and keeps /health open', async () => {
     const none = await get('/api/sagas');
@@ -94,16 +109,23 @@ describe('tracker access control', () => {
     const full = await get('/api/sagas/o-1?payloads=true', `Bearer ${PAYLOADS}`);
     expect(full.statusCode).toBe(200);
     const timeline = full.json<{ timeline: { type: string; payload?: unknown }[] }>().timeline;
-    expect(timeline.find((e) => e.type === chargedType)?.payload).toEqual({ orderId: 'o-1', card: { holder: 'Ada', number: '[redacted]' } });
+    expect(timeline.find((e) => e.type === chargedType)?.payload).toEqual({
+      orderId: 'o-1',
+      card: { holder: 'Ada', number: '[redacted]' },
+    });
     expect(full.body).not.toContain('4111');
   });
 
   it('verifies JWTs: the payload scope grants payloads, a wrong issuer or signature nothing', async () => {
     expect((await get('/api/sagas', `Bearer ${await jwt({ sub: 'ops' })}`)).statusCode).toBe(200);
     expect((await get('/api/sagas/o-1?payloads=true', `Bearer ${await jwt({ sub: 'ops' })}`)).statusCode).toBe(403);
-    expect((await get('/api/sagas/o-1?payloads=true', `Bearer ${await jwt({ sub: 'ops', scope: 'openid troupe:payloads' })}`)).statusCode).toBe(200);
+    expect(
+      (await get('/api/sagas/o-1?payloads=true', `Bearer ${await jwt({ sub: 'ops', scope: 'openid troupe:payloads' })}`)).statusCode,
+    ).toBe(200);
     expect((await get('/api/sagas', `Bearer ${await jwt({ sub: 'ops' }, 'https://evil.test')}`)).statusCode).toBe(401);
-    expect((await get('/api/sagas', `Bearer ${await jwt({ sub: 'ops' }, 'https://idp.test', 'another-secret-of-enough-length')}`)).statusCode).toBe(401);
+    expect(
+      (await get('/api/sagas', `Bearer ${await jwt({ sub: 'ops' }, 'https://idp.test', 'another-secret-of-enough-length')}`)).statusCode,
+    ).toBe(401);
   });
 
   it('refuses weak tokens, ambiguous JWT settings and bad redaction rules at start', () => {

@@ -55,11 +55,15 @@ export function authEnabled(options: TrackerAuthOptions | undefined): boolean {
 /** Checks the options at start-up: weak tokens and incomplete JWT settings are refused with advice. */
 export function checkAuthOptions(options: TrackerAuthOptions): void {
   for (const t of options.tokens ?? []) {
-    if (t.token.length < 16) throw new TrackerError('INVALID_OPTIONS', 'auth.tokens: a token must have at least 16 characters; generate one with `openssl rand -hex 24`.');
+    if (t.token.length < 16)
+      throw new TrackerError(
+        'INVALID_OPTIONS',
+        'auth.tokens: a token must have at least 16 characters; generate one with `openssl rand -hex 24`.',
+      );
   }
   const jwt = options.jwt;
   if (jwt !== undefined && (jwt.jwksUrl === undefined) === (jwt.secret === undefined)) {
-    throw new TrackerError('INVALID_OPTIONS', 'auth.jwt: give exactly one of jwksUrl (your identity provider\'s JWKS) or secret (HS256).');
+    throw new TrackerError('INVALID_OPTIONS', "auth.jwt: give exactly one of jwksUrl (your identity provider's JWKS) or secret (HS256).");
   }
   for (const rule of options.redact ?? []) parseRedaction(rule);
 }
@@ -74,14 +78,22 @@ export function installAuth(app: FastifyInstance, options: TrackerAuthOptions): 
   const tokens = (options.tokens ?? []).map((t) => ({ token: Buffer.from(t.token), access: t.access }));
   const jwt = options.jwt;
   const key: Uint8Array | JWTVerifyGetKey | undefined =
-    jwt === undefined ? undefined : jwt.secret !== undefined ? new TextEncoder().encode(jwt.secret) : createRemoteJWKSet(new URL(jwt.jwksUrl ?? ''));
+    jwt === undefined
+      ? undefined
+      : jwt.secret !== undefined
+        ? new TextEncoder().encode(jwt.secret)
+        : createRemoteJWKSet(new URL(jwt.jwksUrl ?? ''));
   const payloadScope = jwt?.payloadScope ?? 'troupe:payloads';
 
   const verifyJwt = async (token: string): Promise<TrackerAccess | undefined> => {
     if (key === undefined || token.split('.').length !== 3) return undefined;
     try {
-      const verifyOptions = { ...(jwt?.issuer !== undefined ? { issuer: jwt.issuer } : {}), ...(jwt?.audience !== undefined ? { audience: jwt.audience } : {}) };
-      const { payload } = key instanceof Uint8Array ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions);
+      const verifyOptions = {
+        ...(jwt?.issuer !== undefined ? { issuer: jwt.issuer } : {}),
+        ...(jwt?.audience !== undefined ? { audience: jwt.audience } : {}),
+      };
+      const { payload } =
+        key instanceof Uint8Array ? await jwtVerify(token, key, verifyOptions) : await jwtVerify(token, key, verifyOptions);
       return scopes(payload).includes(payloadScope) ? 'payloads' : 'metadata';
     } catch {
       return undefined;
@@ -95,7 +107,8 @@ export function installAuth(app: FastifyInstance, options: TrackerAuthOptions): 
     let access: TrackerAccess | undefined;
     if (presented !== undefined) {
       const given = Buffer.from(presented);
-      access = tokens.find((t) => t.token.length === given.length && timingSafeEqual(t.token, given))?.access ?? (await verifyJwt(presented));
+      access =
+        tokens.find((t) => t.token.length === given.length && timingSafeEqual(t.token, given))?.access ?? (await verifyJwt(presented));
     }
     if (access === undefined) {
       // The page gets a Basic challenge so a browser asks for the token; API clients a Bearer one.

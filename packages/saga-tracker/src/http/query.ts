@@ -92,7 +92,8 @@ export function parseListQuery(q: RawQuery, now: number): ListQuery {
   const limit = single(q, 'limit');
   if (limit !== undefined) {
     const n = Number(limit);
-    if (!Number.isInteger(n) || n < 1 || n > MAX_LIST_LIMIT) throw bad(`'limit' must be an integer from 1 to ${MAX_LIST_LIMIT}, got '${limit}'.`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_LIST_LIMIT)
+      throw bad(`'limit' must be an integer from 1 to ${MAX_LIST_LIMIT}, got '${limit}'.`);
     out.limit = n;
   }
   const cursor = single(q, 'cursor');

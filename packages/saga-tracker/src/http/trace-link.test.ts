@@ -8,7 +8,10 @@ const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 describe('saga → trace link', () => {
   it('returns the saga trace id and its link in the configured viewer', async () => {
     const store = await MemorySagaStore.create({ contracts: [ORDER_CONTRACT] });
-    const events = chain('o-1', ['placed', 'charged']).map((e, i) => ({ ...e, traceparent: `00-${TRACE}-${i === 0 ? '00f067aa0ba902b7' : 'b7ad6b7169203331'}-01` }));
+    const events = chain('o-1', ['placed', 'charged']).map((e, i) => ({
+      ...e,
+      traceparent: `00-${TRACE}-${i === 0 ? '00f067aa0ba902b7' : 'b7ad6b7169203331'}-01`,
+    }));
     await store.apply({ events: [...events, ...chain('o-2', ['placed'])] });
     const app = buildTrackerApp({ store, now: () => T_START, traceUrl: 'http://localhost:16686/trace/{traceId}' });
     try {

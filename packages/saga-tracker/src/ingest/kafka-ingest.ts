@@ -250,13 +250,20 @@ export class KafkaIngest {
       if (floor !== undefined && BigInt(m.offset) < floor) continue;
       const converted = await toTrackedEvent(
         { topic, partition, offset: m.offset, value: m.value, headers: m.headers },
-        { isDeadLetterTopic, attributesOf: (this.attributesOf ??= attributeLookup(this.opts.contracts ?? [])), ...(this.opts.codec !== undefined ? { codec: this.opts.codec } : {}) },
+        {
+          isDeadLetterTopic,
+          attributesOf: (this.attributesOf ??= attributeLookup(this.opts.contracts ?? [])),
+          ...(this.opts.codec !== undefined ? { codec: this.opts.codec } : {}),
+        },
       );
       if (converted.ok) {
         events.push(converted.event);
         if (converted.event.deadLetter !== undefined) this.opts.metrics?.deadLetters.inc({ topic });
       } else {
-        this.opts.metrics?.messagesRejected.inc({ topic, reason: isDeadLetterTopic(topic) ? 'dead-letter-without-envelope' : 'not-a-saga-event' });
+        this.opts.metrics?.messagesRejected.inc({
+          topic,
+          reason: isDeadLetterTopic(topic) ? 'dead-letter-without-envelope' : 'not-a-saga-event',
+        });
         this.opts.logger?.debug({ topic, partition, offset: m.offset, problems: converted.reason }, 'skipped record without saga envelope');
       }
     }

@@ -19,9 +19,14 @@ const wire = (h: Record<string, string>): Record<string, Buffer> =>
   Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.from(v)]));
 
 describe('toTrackedEvent', () => {
-  it('reads the contract\'s business attributes from the payload, as text, when a codec is given', async () => {
+  it("reads the contract's business attributes from the payload, as text, when a codec is given", async () => {
     const codec = new MemorySchemaRegistry();
-    const placedType = defineEventType<{ orderId: string; customerId: string; shipTo: { country: string; zip: string | null }; total: number }>({
+    const placedType = defineEventType<{
+      orderId: string;
+      customerId: string;
+      shipTo: { country: string; zip: string | null };
+      total: number;
+    }>({
       name: 'com.acme.orders.OrderPlaced',
       topic: 'orders',
       schema: {
@@ -31,7 +36,17 @@ describe('toTrackedEvent', () => {
         fields: [
           { name: 'orderId', type: 'string' },
           { name: 'customerId', type: 'string' },
-          { name: 'shipTo', type: { type: 'record', name: 'Addr', fields: [{ name: 'country', type: 'string' }, { name: 'zip', type: ['null', 'string'] }] } },
+          {
+            name: 'shipTo',
+            type: {
+              type: 'record',
+              name: 'Addr',
+              fields: [
+                { name: 'country', type: 'string' },
+                { name: 'zip', type: ['null', 'string'] },
+              ],
+            },
+          },
           { name: 'total', type: 'long' },
         ],
       },
@@ -102,7 +117,10 @@ describe('toTrackedEvent', () => {
       },
     });
     const value = await codec.encode(type, { orderId: 'o-1', reason: 'INSUFFICIENT_FUNDS', detail: 'limit reached' });
-    const r = await toTrackedEvent({ topic: 'payments', partition: 0, offset: '0', value, headers: wire(toHeaders(env)) }, { isDeadLetterTopic, codec });
+    const r = await toTrackedEvent(
+      { topic: 'payments', partition: 0, offset: '0', value, headers: wire(toHeaders(env)) },
+      { isDeadLetterTopic, codec },
+    );
     expect(r.ok && r.event.reason).toBe('INSUFFICIENT_FUNDS: limit reached');
   });
 
@@ -136,7 +154,10 @@ describe('toTrackedEvent', () => {
   });
 
   it('rejects a record without a saga envelope, naming the problems', async () => {
-    const r = await toTrackedEvent({ topic: 'payments', partition: 0, offset: '0', value: null, headers: wire({ ce_id: 'x' }) }, { isDeadLetterTopic });
+    const r = await toTrackedEvent(
+      { topic: 'payments', partition: 0, offset: '0', value: null, headers: wire({ ce_id: 'x' }) },
+      { isDeadLetterTopic },
+    );
     expect(r.ok).toBe(false);
     expect(!r.ok && r.reason).toContain('missing header ce_sagaid');
   });

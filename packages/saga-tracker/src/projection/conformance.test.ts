@@ -24,7 +24,12 @@ describe('conformance', () => {
   it('flags an event type the contract does not know, and a step header that contradicts the contract', () => {
     const [placed, charged] = chain('c-10', ['placed', 'charged']);
     if (placed === undefined || charged === undefined) throw new Error('fixture');
-    const foreign: TrackedEvent = { ...charged, id: 'c-10-x', type: 'com.acme.payments.PaymentAuthorised', time: '2026-11-23T09:00:05.000Z' };
+    const foreign: TrackedEvent = {
+      ...charged,
+      id: 'c-10-x',
+      type: 'com.acme.payments.PaymentAuthorised',
+      time: '2026-11-23T09:00:05.000Z',
+    };
     const misnamed: TrackedEvent = { ...charged, step: 'inventory' };
     expect(kinds([placed, misnamed, foreign])).toEqual([
       ['unexpected-event', 'payment', charged.id],
@@ -36,7 +41,9 @@ describe('conformance', () => {
   });
 
   it('flags an outcome emitted by a participant other than the step owner', () => {
-    const events = chain('c-11', ['placed', 'charged', 'reserved']).map((e) => (e.step === 'inventory' ? { ...e, source: 'payment-service' } : e));
+    const events = chain('c-11', ['placed', 'charged', 'reserved']).map((e) =>
+      e.step === 'inventory' ? { ...e, source: 'payment-service' } : e,
+    );
     const p = project(events, ORDER_CONTRACT);
     expect(p.deviations).toEqual([
       {

@@ -70,10 +70,16 @@ export function conformanceOf(f: Folded): Deviation[] {
       flag('wrong-participant', e, `${short(e.type)} was emitted by ${e.source}; the contract gives ${what} to ${owner}`, stepName);
     }
     if (stepName !== undefined && e.step !== undefined && e.step !== '' && e.step !== stepName) {
-      flag('unexpected-event', e, `${short(e.type)} names step ${e.step}, but the contract makes it an event of step ${stepName}`, stepName);
+      flag(
+        'unexpected-event',
+        e,
+        `${short(e.type)} names step ${e.step}, but the contract makes it an event of step ${stepName}`,
+        stepName,
+      );
     }
     if (end !== undefined && end.type === c.end.completed && x.outcome !== 'start') {
-      if (x.outcome === 'end-completed' || x.outcome === 'end-aborted') flag('duplicate-outcome', e, `a second end event (${short(e.type)}) after ${short(end.type)}`);
+      if (x.outcome === 'end-completed' || x.outcome === 'end-aborted')
+        flag('duplicate-outcome', e, `a second end event (${short(e.type)}) after ${short(end.type)}`);
       else flag('unexpected-event', e, `${short(e.type)} after the saga completed (${short(end.type)})`, stepName);
       continue;
     }
@@ -94,7 +100,12 @@ export function conformanceOf(f: Folded): Deviation[] {
           break;
         }
         const missing = c.steps.filter((s) => !doneBefore(firstCompletion.get(s.name), e)).map((s) => s.name);
-        if (missing.length > 0) flag('missing-steps', e, `${short(e.type)} ended the saga without step${missing.length > 1 ? 's' : ''} ${missing.join(', ')} completing`);
+        if (missing.length > 0)
+          flag(
+            'missing-steps',
+            e,
+            `${short(e.type)} ended the saga without step${missing.length > 1 ? 's' : ''} ${missing.join(', ')} completing`,
+          );
         break;
       }
       case 'completed':
@@ -107,10 +118,15 @@ export function conformanceOf(f: Folded): Deviation[] {
         }
         forward.set(name, e);
         if (end !== undefined) flag('unexpected-event', e, `${short(e.type)} after the saga was aborted (${short(end.type)})`, name);
-        else if (failedStep !== undefined) flag('unexpected-event', e, `${short(e.type)} after step ${failedStep} failed: the saga is compensating`, name);
+        else if (failedStep !== undefined)
+          flag('unexpected-event', e, `${short(e.type)} after step ${failedStep} failed: the saga is compensating`, name);
         else {
-          const late = c.steps.slice(0, x.index).filter((s) => !doneBefore(firstCompletion.get(s.name), e)).map((s) => s.name);
-          if (late.length > 0) flag('out-of-order', e, `${short(e.type)} before step${late.length > 1 ? 's' : ''} ${late.join(', ')} completed`, name);
+          const late = c.steps
+            .slice(0, x.index)
+            .filter((s) => !doneBefore(firstCompletion.get(s.name), e))
+            .map((s) => s.name);
+          if (late.length > 0)
+            flag('out-of-order', e, `${short(e.type)} before step${late.length > 1 ? 's' : ''} ${late.join(', ')} completed`, name);
         }
         if (x.outcome === 'completed') completions.set(name, e);
         else failedStep ??= name;
@@ -126,7 +142,8 @@ export function conformanceOf(f: Folded): Deviation[] {
         }
         undone.set(name, e);
         if (!completions.has(name)) flag('unexpected-event', e, `${short(e.type)} compensates step ${name}, which never completed`, name);
-        else if (failedStep === undefined) flag('unexpected-event', e, `${short(e.type)} while no step had failed and the saga was not aborted`, name);
+        else if (failedStep === undefined)
+          flag('unexpected-event', e, `${short(e.type)} while no step had failed and the saga was not aborted`, name);
         break;
       }
     }

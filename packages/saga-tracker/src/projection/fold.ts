@@ -172,5 +172,13 @@ export function fold(input: Iterable<TrackedEvent>, contracts: ContractSource | 
 }
 
 function failureOf(kind: FailureKind, e: TrackedEvent, step: string): Failure {
-  return { kind, eventId: e.id, type: e.type, time: e.time, step, participant: e.source, ...(e.reason !== undefined ? { reason: e.reason } : {}) };
+  return {
+    kind,
+    eventId: e.id,
+    type: e.type,
+    time: e.time,
+    step,
+    participant: e.source,
+    ...(e.reason !== undefined ? { reason: e.reason } : {}),
+  };
 }

@@ -36,7 +36,9 @@ describe('MemorySagaStore', () => {
     const store = await MemorySagaStore.create({ maxBytes: 20_000 });
     const payload = 'x'.repeat(4000);
     for (let i = 0; i < 10; i++) {
-      await store.apply({ events: chain(`p-${i}`, ['placed', 'declined'], { startMs: T_START + i * 1000 }).map((e) => ({ ...e, payload })) });
+      await store.apply({
+        events: chain(`p-${i}`, ['placed', 'declined'], { startMs: T_START + i * 1000 }).map((e) => ({ ...e, payload })),
+      });
     }
     expect(store.usage().bytes).toBeLessThanOrEqual(20_000);
     expect(store.usage().sagas).toBeLessThan(10);

@@ -89,7 +89,10 @@ export class MemorySagaStore implements SagaStore {
     this.contracts = new Map((opts.contracts ?? []).map((c) => [c.saga, c]));
     this.maxSagas = opts.maxSagas ?? 200_000;
     this.maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
-    for (const [name, v] of [['maxSagas', this.maxSagas], ['maxBytes', this.maxBytes]] as const) {
+    for (const [name, v] of [
+      ['maxSagas', this.maxSagas],
+      ['maxBytes', this.maxBytes],
+    ] as const) {
       if (!(v > 0)) throw new TrackerError('INVALID_OPTIONS', `${name} must be a positive number, got ${v}.`);
     }
   }
@@ -285,7 +288,8 @@ export class MemorySagaStore implements SagaStore {
     const victims = new Set<Entry>();
     let payloadsDropped = 0;
     for (const entry of this.byAge) {
-      const ended = entry.projection.endedAt !== undefined && terminal(entry.projection.status) ? Date.parse(entry.projection.endedAt) : undefined;
+      const ended =
+        entry.projection.endedAt !== undefined && terminal(entry.projection.status) ? Date.parse(entry.projection.endedAt) : undefined;
       if (ended === undefined) continue;
       if (finishedMs !== undefined && ended < now - finishedMs) victims.add(entry);
       else if (payloadsMs !== undefined && ended < now - payloadsMs) payloadsDropped += this.dropPayloads(entry);
@@ -429,7 +433,11 @@ const terminal = (s: SagaStatus): boolean => s !== 'running' && s !== 'compensat
 
 function positionOf(p: SagaProjection): ListPosition & { stuckAt: number } {
   // Parsed once here, so filtering 100k sagas by "stuck" compares numbers, not strings.
-  return { startedAt: Date.parse(p.startedAt), sagaId: p.sagaId, stuckAt: p.stuckAfter !== undefined ? Date.parse(p.stuckAfter) : Infinity };
+  return {
+    startedAt: Date.parse(p.startedAt),
+    sagaId: p.sagaId,
+    stuckAt: p.stuckAfter !== undefined ? Date.parse(p.stuckAfter) : Infinity,
+  };
 }
 
 /** Entries by index in list order (newest first), whatever array holds them. */

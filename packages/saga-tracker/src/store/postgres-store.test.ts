@@ -66,8 +66,14 @@ describe('PostgresSagaStore', () => {
       );
       const all = sagas.flat();
       // Each instance gets a different, overlapping, shuffled share, applied in small batches at once.
-      const shareA = shuffled(all.filter((_, i) => i % 3 !== 0), 1);
-      const shareB = shuffled(all.filter((_, i) => i % 3 !== 1), 2);
+      const shareA = shuffled(
+        all.filter((_, i) => i % 3 !== 0),
+        1,
+      );
+      const shareB = shuffled(
+        all.filter((_, i) => i % 3 !== 1),
+        2,
+      );
       const run = async (s: PostgresSagaStore, evs: typeof all): Promise<void> => {
         for (let i = 0; i < evs.length; i += 4) await s.apply({ events: evs.slice(i, i + 4) });
       };

@@ -149,9 +149,10 @@ export class PostgresSagaStore implements SagaStore {
       // Stuck sagas are few: a scrape counts them through this index, not by scanning.
       await c.query(`CREATE INDEX IF NOT EXISTS sagas_stuck ON ${sagas} (stuck_after) WHERE stuck_after IS NOT NULL`);
       // Counters per type, kept in the same transaction as every change: metrics read, never scan.
-      const created = await c.query<{ n: string }>(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'counts'`, [
-        this.opts.schema,
-      ]);
+      const created = await c.query<{ n: string }>(
+        `SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'counts'`,
+        [this.opts.schema],
+      );
       await c.query(`CREATE TABLE IF NOT EXISTS ${this.t.counts} (
         saga_type text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL, n bigint NOT NULL, PRIMARY KEY (saga_type, key))`);
       if (created.rows[0]?.n === '0') {
@@ -185,7 +186,12 @@ export class PostgresSagaStore implements SagaStore {
         [PROJECTION_VERSION],
       );
       if (stale.rows.length === 0) return;
-      await this.transaction((c) => this.reproject(c, stale.rows.map((r) => r.saga_id)));
+      await this.transaction((c) =>
+        this.reproject(
+          c,
+          stale.rows.map((r) => r.saga_id),
+        ),
+      );
     }
   }
 
@@ -336,7 +342,8 @@ export class PostgresSagaStore implements SagaStore {
           if (victims.rows.length === 0) return 0;
           await c.query(`DELETE FROM ${this.t.events} WHERE saga_id = ANY($1::text[])`, [victims.rows.map((r) => r.saga_id)]);
           const deltas = new CountDeltas();
-          for (const r of victims.rows) if (r.status !== null && r.saga_type !== null) deltas.add(r.saga_type, r.status, r.deviation_kinds, -1);
+          for (const r of victims.rows)
+            if (r.status !== null && r.saga_type !== null) deltas.add(r.saga_type, r.status, r.deviation_kinds, -1);
           await deltas.write(c, this.t.counts);
           return victims.rows.length;
         });
@@ -355,9 +362,10 @@ export class PostgresSagaStore implements SagaStore {
             [now - payloadsMs],
           );
           if (sagas.rows.length === 0) return { sagas: 0, events: 0 };
-          const r = await c.query(`UPDATE ${this.t.events} SET event = event - 'payload' WHERE saga_id = ANY($1::text[]) AND event ? 'payload'`, [
-            sagas.rows.map((x) => x.saga_id),
-          ]);
+          const r = await c.query(
+            `UPDATE ${this.t.events} SET event = event - 'payload' WHERE saga_id = ANY($1::text[]) AND event ? 'payload'`,
+            [sagas.rows.map((x) => x.saga_id)],
+          );
           return { sagas: sagas.rows.length, events: r.rowCount ?? 0 };
         });
         payloadsDropped += n.events;
@@ -393,7 +401,8 @@ export class PostgresSagaStore implements SagaStore {
     if (q.conforming === true) where.push('cardinality(deviation_kinds) = 0');
     if (q.conforming === false) where.push('cardinality(deviation_kinds) > 0');
     if (q.deviation !== undefined) where.push(`deviation_kinds @> ARRAY[${p(q.deviation)}]::text[]`);
-    if (q.attributes !== undefined && Object.keys(q.attributes).length > 0) where.push(`attributes @> ${p(JSON.stringify(q.attributes))}::jsonb`);
+    if (q.attributes !== undefined && Object.keys(q.attributes).length > 0)
+      where.push(`attributes @> ${p(JSON.stringify(q.attributes))}::jsonb`);
     if (q.participant !== undefined) where.push(`participants @> ARRAY[${p(q.participant)}]::text[]`);
     if (q.eventType !== undefined) where.push(`event_types @> ARRAY[${p(q.eventType)}]::text[]`);
     if (q.reason !== undefined) where.push(`strpos(lower(failure_reasons), lower(${p(q.reason)})) > 0`);
@@ -580,7 +589,10 @@ class CountDeltas {
   }
 
   async write(c: pg.PoolClient, table: string): Promise<void> {
-    const rows = [...this.d.entries()].filter(([, e]) => e.n !== 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([, e]) => e);
+    const rows = [...this.d.entries()]
+      .filter(([, e]) => e.n !== 0)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([, e]) => e);
     if (rows.length === 0) return;
     await c.query(
       `INSERT INTO ${table} (saga_type, key, n) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])

@@ -179,7 +179,11 @@ export function describeSagaStoreContract(name: string, factory: StoreFactory): 
         await store.apply({ events: chain('o-11', ['placed', 'charged', 'charged'], { startMs: T_START + 11 * MIN }) });
         expect(ids((await store.list({ now, conforming: false })).items)).toEqual(['o-11', 'o-10']);
         expect(ids((await store.list({ now, deviation: 'duplicate-outcome' })).items)).toEqual(['o-11']);
-        expect(ids((await store.list({ now, conforming: true, type: 'order-fulfillment', limit: 3 })).items)).toEqual(['o-09', 'o-08', 'o-07']);
+        expect(ids((await store.list({ now, conforming: true, type: 'order-fulfillment', limit: 3 })).items)).toEqual([
+          'o-09',
+          'o-08',
+          'o-07',
+        ]);
         const [o10] = (await store.list({ now, idPrefix: 'o-10' })).items;
         expect(o10?.deviationKinds).toEqual(['missing-steps', 'out-of-order']);
         const [orders] = await store.stats({ type: 'order-fulfillment', now });

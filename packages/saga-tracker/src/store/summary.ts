@@ -61,7 +61,10 @@ export function decodeCursor(cursor: string): ListPosition {
   } catch {
     // falls through to the error below
   }
-  throw new TrackerError('INVALID_QUERY', `cursor '${cursor}' is not one this tracker issued; pass the nextCursor of the previous page unchanged.`);
+  throw new TrackerError(
+    'INVALID_QUERY',
+    `cursor '${cursor}' is not one this tracker issued; pass the nextCursor of the previous page unchanged.`,
+  );
 }
 
 /** Whether position a is listed before b (newer first, then id descending). */

@@ -38,10 +38,42 @@ describe('planAcls', () => {
   it('grants the group, the transactional-id prefix and idempotent write', () => {
     const acls = of('ship-svc')?.acls ?? [];
     expect(acls.filter((a) => a.resourceType !== 'TOPIC')).toEqual([
-      { principal: 'User:ship-svc', resourceType: 'GROUP', resourceName: 'ship-svc', patternType: 'LITERAL', operation: 'READ', host: '*', permission: 'ALLOW' },
-      { principal: 'User:ship-svc', resourceType: 'TRANSACTIONAL_ID', resourceName: 'troupe-ship-svc-', patternType: 'PREFIXED', operation: 'WRITE', host: '*', permission: 'ALLOW' },
-      { principal: 'User:ship-svc', resourceType: 'TRANSACTIONAL_ID', resourceName: 'troupe-ship-svc-', patternType: 'PREFIXED', operation: 'DESCRIBE', host: '*', permission: 'ALLOW' },
-      { principal: 'User:ship-svc', resourceType: 'CLUSTER', resourceName: 'kafka-cluster', patternType: 'LITERAL', operation: 'IDEMPOTENT_WRITE', host: '*', permission: 'ALLOW' },
+      {
+        principal: 'User:ship-svc',
+        resourceType: 'GROUP',
+        resourceName: 'ship-svc',
+        patternType: 'LITERAL',
+        operation: 'READ',
+        host: '*',
+        permission: 'ALLOW',
+      },
+      {
+        principal: 'User:ship-svc',
+        resourceType: 'TRANSACTIONAL_ID',
+        resourceName: 'troupe-ship-svc-',
+        patternType: 'PREFIXED',
+        operation: 'WRITE',
+        host: '*',
+        permission: 'ALLOW',
+      },
+      {
+        principal: 'User:ship-svc',
+        resourceType: 'TRANSACTIONAL_ID',
+        resourceName: 'troupe-ship-svc-',
+        patternType: 'PREFIXED',
+        operation: 'DESCRIBE',
+        host: '*',
+        permission: 'ALLOW',
+      },
+      {
+        principal: 'User:ship-svc',
+        resourceType: 'CLUSTER',
+        resourceName: 'kafka-cluster',
+        patternType: 'LITERAL',
+        operation: 'IDEMPOTENT_WRITE',
+        host: '*',
+        permission: 'ALLOW',
+      },
     ]);
     expect(of('troupe-tracker')?.acls.every((a) => a.operation === 'READ' || a.operation === 'DESCRIBE')).toBe(true);
   });
@@ -56,7 +88,9 @@ describe('planAcls', () => {
   });
 
   it('adds reads of on(...) handlers and refuses unknown participants', () => {
-    expect(planAcls([contract], events, { extraReads: { 'ship-svc': ['audit'] } }).find((p) => p.service === 'ship-svc')?.reads).toContain('audit');
+    expect(planAcls([contract], events, { extraReads: { 'ship-svc': ['audit'] } }).find((p) => p.service === 'ship-svc')?.reads).toContain(
+      'audit',
+    );
     expect(() => planAcls([contract], events, { extraReads: { nobody: ['x'] } })).toThrow(/nobody is no participant/);
     expect(() => planAcls([contract], events.slice(1))).toThrow(/o\.Placed .* no schema/);
   });

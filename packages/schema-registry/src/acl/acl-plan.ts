@@ -1,6 +1,13 @@
 import type { CatalogEvent } from '../catalog.js';
 import { SchemaRegistryError } from '../errors.js';
-import { deadLetterTopicOf, READER_GROUP_PREFIX, retryTopicOf, TRACKER_GROUP, transactionalIdPrefixOf, type SagaContract } from '@troupe/core';
+import {
+  deadLetterTopicOf,
+  READER_GROUP_PREFIX,
+  retryTopicOf,
+  TRACKER_GROUP,
+  transactionalIdPrefixOf,
+  type SagaContract,
+} from '@troupe/core';
 
 export type AclResourceType = 'TOPIC' | 'GROUP' | 'TRANSACTIONAL_ID' | 'CLUSTER';
 export type AclPatternType = 'LITERAL' | 'PREFIXED';
@@ -64,12 +71,19 @@ interface Needs {
  * events. The initiator reads the last step's `completed` and every step's `failed` to end the saga.
  * Writes are the events each one owns. `on(...)` handlers beyond that go in `extraReads`.
  */
-export function planAcls(contracts: readonly SagaContract[], events: readonly Pick<CatalogEvent, 'name' | 'topic'>[], options: AclPlanOptions = {}): ServiceAcls[] {
+export function planAcls(
+  contracts: readonly SagaContract[],
+  events: readonly Pick<CatalogEvent, 'name' | 'topic'>[],
+  options: AclPlanOptions = {},
+): ServiceAcls[] {
   const topicOf = new Map(events.map((e) => [e.name, e.topic]));
   const topic = (eventName: string): string => {
     const found = topicOf.get(eventName);
     if (found === undefined) {
-      throw new SchemaRegistryError('UNKNOWN_EVENT_TYPE', `event type ${eventName} of a saga contract has no schema in the catalog; add schemas/<topic>/${eventName.split('.').pop() ?? eventName}.avsc`);
+      throw new SchemaRegistryError(
+        'UNKNOWN_EVENT_TYPE',
+        `event type ${eventName} of a saga contract has no schema in the catalog; add schemas/<topic>/${eventName.split('.').pop() ?? eventName}.avsc`,
+      );
     }
     return found;
   };
@@ -101,14 +115,22 @@ export function planAcls(contracts: readonly SagaContract[], events: readonly Pi
       if (last) n.reads.add(topic(last.completed));
       for (const s of c.steps) n.reads.add(topic(s.failed));
     }
-    for (const e of [c.start, c.end.completed, c.end.aborted, ...c.steps.flatMap((s) => [s.completed, s.failed, s.compensated, s.compensationFailed])]) {
+    for (const e of [
+      c.start,
+      c.end.completed,
+      c.end.aborted,
+      ...c.steps.flatMap((s) => [s.completed, s.failed, s.compensated, s.compensationFailed]),
+    ]) {
       if (e !== undefined) tracker.reads.add(topic(e));
     }
   }
   for (const [service, topics] of Object.entries(options.extraReads ?? {})) {
     const n = participants.get(service);
     if (!n) {
-      throw new SchemaRegistryError('INVALID_CONTRACT', `--reads ${service}=...: ${service} is no participant of the contracts (they have ${[...participants.keys()].join(', ')})`);
+      throw new SchemaRegistryError(
+        'INVALID_CONTRACT',
+        `--reads ${service}=...: ${service} is no participant of the contracts (they have ${[...participants.keys()].join(', ')})`,
+      );
     }
     for (const t of topics) n.reads.add(t);
   }
@@ -132,20 +154,41 @@ export function planAcls(contracts: readonly SagaContract[], events: readonly Pi
     if (retryTopics.length > 0) acl.add('GROUP', READER_GROUP_PREFIX, 'PREFIXED', 'READ');
     acl.add('TRANSACTIONAL_ID', `${transactionalIdPrefixOf(service)}-`, 'PREFIXED', 'WRITE', 'DESCRIBE');
     acl.add('CLUSTER', 'kafka-cluster', 'LITERAL', 'IDEMPOTENT_WRITE');
-    plans.push({ service, role: n.role, principal: principalOf(service), reads: sorted(n.reads), writes: sorted([...n.writes, ...dlqs]), acls: acl.entries() });
+    plans.push({
+      service,
+      role: n.role,
+      principal: principalOf(service),
+      reads: sorted(n.reads),
+      writes: sorted([...n.writes, ...dlqs]),
+      acls: acl.entries(),
+    });
   }
   {
     const acl = builder(principalOf(publisherName));
     for (const t of publisher.writes) acl.topic(t, 'WRITE', 'DESCRIBE', ...(autoCreate ? (['CREATE'] as const) : []));
     acl.add('CLUSTER', 'kafka-cluster', 'LITERAL', 'IDEMPOTENT_WRITE');
-    plans.push({ service: publisherName, role: 'publisher', principal: principalOf(publisherName), reads: [], writes: sorted(publisher.writes), acls: acl.entries() });
+    plans.push({
+      service: publisherName,
+      role: 'publisher',
+      principal: principalOf(publisherName),
+      reads: [],
+      writes: sorted(publisher.writes),
+      acls: acl.entries(),
+    });
   }
   {
     const acl = builder(principalOf(trackerName));
     for (const t of tracker.reads) acl.topic(t, 'READ', 'DESCRIBE');
     // Prefixed: with the memory store every tracker instance joins its own `troupe-tracker-<random>` group.
     acl.add('GROUP', TRACKER_GROUP, 'PREFIXED', 'READ');
-    plans.push({ service: trackerName, role: 'tracker', principal: principalOf(trackerName), reads: sorted(tracker.reads), writes: [], acls: acl.entries() });
+    plans.push({
+      service: trackerName,
+      role: 'tracker',
+      principal: principalOf(trackerName),
+      reads: sorted(tracker.reads),
+      writes: [],
+      acls: acl.entries(),
+    });
   }
   return plans;
 }
@@ -210,7 +253,9 @@ export function renderAclCommands(plans: readonly ServiceAcls[]): string[] {
           : `${first.resourceType === 'TOPIC' ? '--topic' : first.resourceType === 'GROUP' ? '--group' : '--transactional-id'} ${first.resourceName}`;
       const pattern = first.patternType === 'PREFIXED' ? ' --resource-pattern-type prefixed' : '';
       const ops = entries.map((e) => `--operation ${OPERATION_FLAG[e.operation]}`).join(' ');
-      lines.push(`kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config admin.properties --add --allow-principal ${plan.principal} ${ops} ${resource}${pattern}`);
+      lines.push(
+        `kafka-acls.sh --bootstrap-server "$BOOTSTRAP" --command-config admin.properties --add --allow-principal ${plan.principal} ${ops} ${resource}${pattern}`,
+      );
     }
   }
   return lines;

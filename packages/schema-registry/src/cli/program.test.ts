@@ -41,12 +41,17 @@ describe('troupe-schemas', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/s\/payments\/PaymentCharged\.avsc:1: is not valid JSON/);
     // The contract names the now-missing event: reported at its line and path too.
-    expect(r.err).toMatch(/s\/sagas\/order-fulfillment\.saga\.yaml:\d+: steps\[0\]\.completed: names unknown event type com\.acme\.payments\.PaymentCharged/);
+    expect(r.err).toMatch(
+      /s\/sagas\/order-fulfillment\.saga\.yaml:\d+: steps\[0\]\.completed: names unknown event type com\.acme\.payments\.PaymentCharged/,
+    );
   });
 
   it('compat: exit 0 compatible, 1 incompatible with the reason on stdout, 2 on bad input', async () => {
     const v1 = await avsc('v1', [{ name: 'a', type: 'int' }]);
-    const v2 = await avsc('v2', [{ name: 'a', type: 'int' }, { name: 'b', type: 'string' }]);
+    const v2 = await avsc('v2', [
+      { name: 'a', type: 'int' },
+      { name: 'b', type: 'string' },
+    ]);
     expect(await run('compat', '--level', 'FORWARD', v1, v2)).toMatchObject({ code: 0, out: 'compatible (FORWARD)' });
     const bad = await run('compat', '--level', 'BACKWARD', v1, v2);
     expect(bad.code).toBe(1);

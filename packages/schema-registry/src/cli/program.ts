@@ -55,7 +55,9 @@ export function buildSchemasCli(io: CliIo): Command {
 
   program
     .command('compat')
-    .description('can <candidate> replace the registered versions (oldest first) at LEVEL? exit 0 yes, 1 no (reason on stdout), 2 bad input')
+    .description(
+      'can <candidate> replace the registered versions (oldest first) at LEVEL? exit 0 yes, 1 no (reason on stdout), 2 bad input',
+    )
     .addOption(new Option('--level <level>', 'compatibility level').choices(COMPATIBILITY_LEVELS).default('BACKWARD'))
     .argument('<schemas...>', 'registered versions oldest first, then the candidate (.avsc files)')
     .action(async (files: string[], opts: { level: CompatibilityLevel }) => {
@@ -79,7 +81,9 @@ export function buildSchemasCli(io: CliIo): Command {
       if (opts.check === true) {
         const current = await readFile(opts.out, 'utf8').catch(() => undefined);
         if (current !== text) {
-          io.err(`${opts.out} is stale${current === undefined ? ' (missing)' : ''}: run \`troupe-schemas codegen --out ${opts.out}\` and commit the result.`);
+          io.err(
+            `${opts.out} is stale${current === undefined ? ' (missing)' : ''}: run \`troupe-schemas codegen --out ${opts.out}\` and commit the result.`,
+          );
           throw new CliExit(EXIT.failed);
         }
         io.out(`${opts.out} is up to date`);
@@ -108,11 +112,16 @@ export function buildSchemasCli(io: CliIo): Command {
           io.out(`${subject}: registered as version ${same.version} (id ${same.id})`);
         } else {
           const level = await reg.compatibilityLevel(subject);
-          const result = checkCompatibility(level, versions.map((v) => v.schema), e.schema);
+          const result = checkCompatibility(
+            level,
+            versions.map((v) => v.schema),
+            e.schema,
+          );
           // The registry decides on register; show its verdict too, and flag any disagreement.
           const server = await reg.testCompatibility(subject, e.schema);
           const serverText = `registry says ${server.compatible ? 'compatible' : 'incompatible'}${server.messages.length > 0 ? ` (${server.messages.join('; ')})` : ''}`;
-          const disagree = server.compatible !== result.compatible ? ' — troupe-schemas and the registry disagree: the registry decides on register' : '';
+          const disagree =
+            server.compatible !== result.compatible ? ' — troupe-schemas and the registry disagree: the registry decides on register' : '';
           if (result.compatible && server.compatible) {
             io.out(`${subject}: ${formatCompatibility(result)}, ${serverText}, would be registered as version ${versions.length + 1}`);
           } else {
@@ -161,24 +170,33 @@ export function buildSchemasCli(io: CliIo): Command {
     .option('--reads <participant=topic,...>', 'extra topics a participant reads through on(...) handlers (repeatable)', collect, [])
     .option('--publisher <name>', 'principal name of the publisher that starts sagas', 'publisher')
     .option('--tracker <name>', 'principal name of the tracker', 'troupe-tracker')
-    .action(async (opts: { format: 'commands' | 'json'; create: boolean; retryTopic?: string[]; reads: string[]; publisher: string; tracker: string }) => {
-      const catalog = await loadCatalog(schemasDir());
-      const extraReads: Record<string, string[]> = {};
-      for (const spec of opts.reads) {
-        const [who, topics] = spec.split('=', 2);
-        if (!who || !topics) {
-          usageError(program, `--reads ${spec}: expected <participant>=<topic>[,<topic>...], e.g. --reads inventory-service=orders`);
+    .action(
+      async (opts: {
+        format: 'commands' | 'json';
+        create: boolean;
+        retryTopic?: string[];
+        reads: string[];
+        publisher: string;
+        tracker: string;
+      }) => {
+        const catalog = await loadCatalog(schemasDir());
+        const extraReads: Record<string, string[]> = {};
+        for (const spec of opts.reads) {
+          const [who, topics] = spec.split('=', 2);
+          if (!who || !topics) {
+            usageError(program, `--reads ${spec}: expected <participant>=<topic>[,<topic>...], e.g. --reads inventory-service=orders`);
+          }
+          extraReads[who] = [...(extraReads[who] ?? []), ...topics.split(',').filter((t) => t !== '')];
         }
-        extraReads[who] = [...(extraReads[who] ?? []), ...topics.split(',').filter((t) => t !== '')];
-      }
-      const plans = planAcls(
-        catalog.contracts.map((c) => c.contract),
-        catalog.events,
-        { autoCreate: opts.create, retryTopic: opts.retryTopic ?? [], extraReads, publisher: opts.publisher, tracker: opts.tracker },
-      );
-      if (opts.format === 'json') io.out(JSON.stringify(plans, null, 2));
-      else for (const line of renderAclCommands(plans)) io.out(line);
-    });
+        const plans = planAcls(
+          catalog.contracts.map((c) => c.contract),
+          catalog.events,
+          { autoCreate: opts.create, retryTopic: opts.retryTopic ?? [], extraReads, publisher: opts.publisher, tracker: opts.tracker },
+        );
+        if (opts.format === 'json') io.out(JSON.stringify(plans, null, 2));
+        else for (const line of renderAclCommands(plans)) io.out(line);
+      },
+    );
 
   return program;
 }
@@ -192,6 +210,10 @@ export async function runSchemasCli(argv: readonly string[], io: CliIo): Promise
   return runCli(buildSchemasCli(io), argv, {
     // A registry that is down or refuses is a failed operation; a bad schema file is bad input.
     exitCodeOf: (err) =>
-      err instanceof SchemaRegistryError ? (err.code === 'REGISTRY_UNAVAILABLE' || err.code === 'REGISTRY_ERROR' ? EXIT.failed : EXIT.badInput) : undefined,
+      err instanceof SchemaRegistryError
+        ? err.code === 'REGISTRY_UNAVAILABLE' || err.code === 'REGISTRY_ERROR'
+          ? EXIT.failed
+          : EXIT.badInput
+        : undefined,
   });
 }

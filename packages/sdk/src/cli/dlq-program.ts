@@ -1,6 +1,17 @@
 import { Option, type Command } from 'commander';
 import { pino } from 'pino';
-import { CliExit, EXIT, brokersOption, createCli, integerAtLeast, kafkaConnectionOptions, packageVersion, requireKafkaConnection, runCli, type CliIo } from '@troupe/schema-registry';
+import {
+  CliExit,
+  EXIT,
+  brokersOption,
+  createCli,
+  integerAtLeast,
+  kafkaConnectionOptions,
+  packageVersion,
+  requireKafkaConnection,
+  runCli,
+  type CliIo,
+} from '@troupe/schema-registry';
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../dead-letter/dead-letter.js';
 import { listDeadLetters, replayDeadLetters, type DeadLetterEntry, type DeadLetterFilter } from '../dead-letter/dead-letter-tool.js';
 import { KafkaTransport } from '../transport/kafka/kafka-transport.js';
@@ -52,7 +63,9 @@ function print(io: CliIo, entries: DeadLetterEntry[], json: boolean | undefined)
   }
   for (const e of entries) {
     const s = summary(e);
-    io.out(`${String(s['at']).padEnd(10)} ${String(s['reason']).padEnd(20)} saga=${String(s['saga'])} type=${String(s['type'])} from=${String(s['from'])} by=${String(s['participant'])}`);
+    io.out(
+      `${String(s['at']).padEnd(10)} ${String(s['reason']).padEnd(20)} saga=${String(s['saga'])} type=${String(s['type'])} from=${String(s['from'])} by=${String(s['participant'])}`,
+    );
     io.out(`    ${String(s['error']).slice(0, 200)}`);
   }
   io.out(`${entries.length} dead letter(s)`);
@@ -93,8 +106,16 @@ export function buildDlqCli(io: CliIo): Command {
         io.err(`troupe-dlq: no dead letter at ${topic} ${partition}/${offset}; \`troupe-dlq list ${topic}\` shows where they are`);
         throw new CliExit(EXIT.failed);
       }
-      const headers = Object.fromEntries(Object.entries(entry.message.headers).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : String(v)]));
-      io.out(JSON.stringify({ ...summary(entry), key: entry.message.key?.toString(), headers, valueBase64: entry.message.value?.toString('base64') }, null, 2));
+      const headers = Object.fromEntries(
+        Object.entries(entry.message.headers).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : String(v)]),
+      );
+      io.out(
+        JSON.stringify(
+          { ...summary(entry), key: entry.message.key?.toString(), headers, valueBase64: entry.message.value?.toString('base64') },
+          null,
+          2,
+        ),
+      );
     });
 
   program

@@ -2,7 +2,13 @@ import { DLQ_HEADER, deadLetterTopicOf, headerString, type KafkaHeaders } from '
 import type { InboundMessage, OutboundRecord } from '../transport/transport.js';
 
 /** Every reason an event is dead-lettered for; a value so that `troupe-dlq --reason` offers them. */
-export const DEAD_LETTER_REASONS = ['MALFORMED_ENVELOPE', 'UNDECODABLE_PAYLOAD', 'UNKNOWN_SCHEMA_ID', 'HANDLER_FAILED', 'SAGA_DEAD_LETTERED'] as const;
+export const DEAD_LETTER_REASONS = [
+  'MALFORMED_ENVELOPE',
+  'UNDECODABLE_PAYLOAD',
+  'UNKNOWN_SCHEMA_ID',
+  'HANDLER_FAILED',
+  'SAGA_DEAD_LETTERED',
+] as const;
 
 /** Why an event was dead-lettered; stable strings for alerts and the `troupe-dlq` CLI. */
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];

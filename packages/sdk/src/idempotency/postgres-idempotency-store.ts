@@ -38,9 +38,13 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
       );
     } catch (err) {
       if (!opts.pool) await pool.end();
-      throw new SdkError('IDEMPOTENCY_STORE_ERROR', `cannot prepare table ${table}: is PostgreSQL reachable and may this user create tables?`, {
-        cause: err,
-      });
+      throw new SdkError(
+        'IDEMPOTENCY_STORE_ERROR',
+        `cannot prepare table ${table}: is PostgreSQL reachable and may this user create tables?`,
+        {
+          cause: err,
+        },
+      );
     }
     return new PostgresIdempotencyStore(pool, table, !opts.pool);
   }

@@ -28,26 +28,61 @@ export class ParticipantMetrics {
     lag: LagSource,
   ) {
     const registers = [registry];
-    this.handled = metric(registry, 'troupe_events_handled_total', () =>
-      new Counter({ name: 'troupe_events_handled_total', help: 'Events handled, by outcome (ok, gave-up, skipped)', labelNames: ['participant', 'type', 'outcome'], registers }),
+    this.handled = metric(
+      registry,
+      'troupe_events_handled_total',
+      () =>
+        new Counter({
+          name: 'troupe_events_handled_total',
+          help: 'Events handled, by outcome (ok, gave-up, skipped)',
+          labelNames: ['participant', 'type', 'outcome'],
+          registers,
+        }),
     );
-    this.failed = metric(registry, 'troupe_handler_failures_total', () =>
-      new Counter({ name: 'troupe_handler_failures_total', help: 'Handler attempts that threw', labelNames: ['participant', 'type'], registers }),
+    this.failed = metric(
+      registry,
+      'troupe_handler_failures_total',
+      () =>
+        new Counter({
+          name: 'troupe_handler_failures_total',
+          help: 'Handler attempts that threw',
+          labelNames: ['participant', 'type'],
+          registers,
+        }),
     );
-    this.retried = metric(registry, 'troupe_handler_retries_total', () =>
-      new Counter({ name: 'troupe_handler_retries_total', help: 'In-place retries of a handler', labelNames: ['participant', 'type'], registers }),
+    this.retried = metric(
+      registry,
+      'troupe_handler_retries_total',
+      () =>
+        new Counter({
+          name: 'troupe_handler_retries_total',
+          help: 'In-place retries of a handler',
+          labelNames: ['participant', 'type'],
+          registers,
+        }),
     );
-    this.deadLettered = metric(registry, 'troupe_dead_letters_total', () =>
-      new Counter({ name: 'troupe_dead_letters_total', help: 'Events sent to a dead-letter topic, by reason', labelNames: ['participant', 'reason'], registers }),
+    this.deadLettered = metric(
+      registry,
+      'troupe_dead_letters_total',
+      () =>
+        new Counter({
+          name: 'troupe_dead_letters_total',
+          help: 'Events sent to a dead-letter topic, by reason',
+          labelNames: ['participant', 'reason'],
+          registers,
+        }),
     );
-    this.duration = metric(registry, 'troupe_handler_duration_seconds', () =>
-      new Histogram({
-        name: 'troupe_handler_duration_seconds',
-        help: 'Handler duration per attempt',
-        labelNames: ['participant', 'type'],
-        buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
-        registers,
-      }),
+    this.duration = metric(
+      registry,
+      'troupe_handler_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'troupe_handler_duration_seconds',
+          help: 'Handler duration per attempt',
+          labelNames: ['participant', 'type'],
+          buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+          registers,
+        }),
     );
     let sources = lagSources.get(registry);
     if (!sources) {
@@ -56,19 +91,22 @@ export class ParticipantMetrics {
     }
     sources.set(participant, lag);
     const all = sources;
-    this.lag = metric(registry, 'troupe_consumer_lag', () =>
-      new Gauge({
-        name: 'troupe_consumer_lag',
-        help: 'Messages behind the end of the owned partitions (transaction markers included)',
-        labelNames: ['participant'],
-        registers,
-        async collect() {
-          for (const [name, source] of all) {
-            const value = await source();
-            if (value !== undefined) this.set({ participant: name }, value);
-          }
-        },
-      }),
+    this.lag = metric(
+      registry,
+      'troupe_consumer_lag',
+      () =>
+        new Gauge({
+          name: 'troupe_consumer_lag',
+          help: 'Messages behind the end of the owned partitions (transaction markers included)',
+          labelNames: ['participant'],
+          registers,
+          async collect() {
+            for (const [name, source] of all) {
+              const value = await source();
+              if (value !== undefined) this.set({ participant: name }, value);
+            }
+          },
+        }),
     );
   }
 }

@@ -1,4 +1,15 @@
-import { context, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Attributes,
+  type Context,
+  type Span,
+  type SpanContext,
+  type Tracer,
+} from '@opentelemetry/api';
 import { randomBytes } from 'node:crypto';
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -92,10 +103,18 @@ function parentContext(fallback: Context): Context {
  * span's own when an SDK records it, else `fallback` (the handled event's, so propagation works
  * without an SDK). End the span when the send is done (or, for emitted events, appended).
  */
-export function startSendSpan(topic: string, e: SpanEvent, parent: Context, fallback: string | undefined): { span: Span; traceparent: string | undefined } {
+export function startSendSpan(
+  topic: string,
+  e: SpanEvent,
+  parent: Context,
+  fallback: string | undefined,
+): { span: Span; traceparent: string | undefined } {
   const span = tracer().startSpan(
     `send ${topic}`,
-    { kind: SpanKind.PRODUCER, attributes: { ...eventAttributes(topic, e), 'messaging.operation.type': 'send', 'messaging.operation.name': 'send' } },
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: { ...eventAttributes(topic, e), 'messaging.operation.type': 'send', 'messaging.operation.name': 'send' },
+    },
     parentContext(parent),
   );
   const sc = span.spanContext();

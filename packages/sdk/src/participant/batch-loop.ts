@@ -24,7 +24,10 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
   try {
     await deps.parked.restore(batch.partition);
   } catch (err) {
-    deps.logger.warn({ partition: batch.partition, err: describeError(err) }, 'cannot read the retry topic yet; the batch will be delivered again');
+    deps.logger.warn(
+      { partition: batch.partition, err: describeError(err) },
+      'cannot read the retry topic yet; the batch will be delivered again',
+    );
     return { outputs: [], processed: 0 };
   }
   const outputs: OutboundRecord[] = [];

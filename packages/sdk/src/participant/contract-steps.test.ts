@@ -19,7 +19,12 @@ const order: Order = {
   currency: 'EUR',
   shippingAddress: { line1: 'Main St 1', city: 'Springfield', postalCode: '12345', country: 'DE' },
 };
-const declined = (o: Order) => ({ orderId: o.orderId, amountCents: o.totalCents, currency: o.currency, reason: 'PROVIDER_UNAVAILABLE' as const });
+const declined = (o: Order) => ({
+  orderId: o.orderId,
+  amountCents: o.totalCents,
+  currency: o.currency,
+  reason: 'PROVIDER_UNAVAILABLE' as const,
+});
 
 interface PaymentLog {
   paymentId: string;
@@ -66,7 +71,13 @@ describe('steps from the contract (step descriptors)', () => {
         onGiveUp: ({ payload: o }) => declined(o),
         compensate: async ({ log, ctx }) => {
           if (log) refunds.push(log);
-          await ctx.compensated({ orderId: ctx.sagaId, paymentId: log?.paymentId ?? '', amountCents: log?.amountCents ?? 0, currency: 'EUR', reason: 'refund' });
+          await ctx.compensated({
+            orderId: ctx.sagaId,
+            paymentId: log?.paymentId ?? '',
+            amountCents: log?.amountCents ?? 0,
+            currency: 'EUR',
+            reason: 'refund',
+          });
         },
       }),
     ]);
@@ -103,9 +114,14 @@ describe('steps from the contract (step descriptors)', () => {
     ]);
     const publisher = await Publisher.create({ transport, codec, source: 'order-service', contracts: [contracts['order-fulfillment']] });
     await publisher.publish(OrderPlaced, order, { sagaId: order.orderId });
-    await until(() => transport.records(payment.failed.topic).some((m) => headerString(m.headers, 'ce_type') === payment.failed.name), 'PaymentDeclined');
+    await until(
+      () => transport.records(payment.failed.topic).some((m) => headerString(m.headers, 'ce_type') === payment.failed.name),
+      'PaymentDeclined',
+    );
     const [dead] = transport.records(`${payment.on.topic}.dlq`);
-    expect(headerString(dead?.headers ?? {}, DLQ_HEADER.error)).toMatch(/STEP_WITHOUT_OUTCOME|returned without an outcome.*return ctx\.complete\(\.\.\.\)/);
+    expect(headerString(dead?.headers ?? {}, DLQ_HEADER.error)).toMatch(
+      /STEP_WITHOUT_OUTCOME|returned without an outcome.*return ctx\.complete\(\.\.\.\)/,
+    );
     const failure = transport.records(payment.failed.topic).find((m) => headerString(m.headers, 'ce_type') === payment.failed.name);
     expect(failure && parseEnvelope(failure.headers).sagaStep).toBe('payment');
   });
@@ -123,4 +139,3 @@ describe('steps from the contract (step descriptors)', () => {
     await expect(running).resolves.toBeUndefined();
   });
 });
-

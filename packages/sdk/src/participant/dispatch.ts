@@ -100,7 +100,12 @@ export class Dispatcher {
     const process = startProcessSpan(message, { ...env, ...(env.sagaStep !== undefined ? { step: env.sagaStep } : {}) }, this.deps.groupId);
     let failure: unknown;
     try {
-      const log = lazyChild(this.deps.logger, () => ({ sagaId: env.sagaId, eventId: env.id, eventType: env.type, ...logTraceFields(process.span) }));
+      const log = lazyChild(this.deps.logger, () => ({
+        sagaId: env.sagaId,
+        eventId: env.id,
+        eventType: env.type,
+        ...logTraceFields(process.span),
+      }));
       const outcome = await this.dispatchRoutes({ message, env, turn, retried, routes, log, trace: process.ctx });
       if (outcome.kind === 'transient') failure = new Error(outcome.reason);
       return outcome;
@@ -131,7 +136,11 @@ export class Dispatcher {
     const failed: { route: Route; error: unknown; attempts: number }[] = [];
     for (const route of routes) {
       if (route.kind !== 'compensate' && deadLetters.isDead(env.sagaId)) {
-        out.push(deadLetters.record(message, 'SAGA_DEAD_LETTERED', `an earlier event of saga ${env.sagaId} was dead-lettered by ${participant}`, { log }));
+        out.push(
+          deadLetters.record(message, 'SAGA_DEAD_LETTERED', `an earlier event of saga ${env.sagaId} was dead-lettered by ${participant}`, {
+            log,
+          }),
+        );
         this.deps.instruments.handled.inc({ participant, type: env.type, outcome: 'skipped' });
         continue;
       }
@@ -158,7 +167,10 @@ export class Dispatcher {
     if (worthRetrying && retried === undefined) {
       ledger.park(a.env.sagaId, 1);
       this.deps.instruments.retried.inc(labels);
-      a.log.warn({ routes: failed.map((f) => f.route.label), err: describeError(failed[0]?.error) }, 'handler failed; moved to the retry topic');
+      a.log.warn(
+        { routes: failed.map((f) => f.route.label), err: describeError(failed[0]?.error) },
+        'handler failed; moved to the retry topic',
+      );
       const routes = failed.map((f) => f.route.label);
       return done([retryRecord({ message: a.message, retryTopic: retry.topic, attempt: 1, dueAt: Date.now() + retry.delayMs, routes })]);
     }
@@ -175,5 +187,4 @@ export class Dispatcher {
     for (const f of failed) out.push(...(await this.deps.runner.giveUp(f.route, a, f.error, f.attempts * passes)));
     return done(out);
   }
-
 }

@@ -162,7 +162,13 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
     const id = derivedEventId([d.groupId, d.envelope.id, d.route, String(this.emitCount++)]);
     const send = startSendSpan(
       type.topic,
-      { id, type: type.name, sagaId: d.envelope.sagaId, sagaType: d.envelope.sagaType, ...(stepName !== undefined ? { step: stepName } : {}) },
+      {
+        id,
+        type: type.name,
+        sagaId: d.envelope.sagaId,
+        sagaType: d.envelope.sagaType,
+        ...(stepName !== undefined ? { step: stepName } : {}),
+      },
       d.trace ?? context.active(),
       outgoingTraceparent(d.envelope.traceparent),
     );

@@ -124,7 +124,9 @@ export class HandlerRunner {
   async giveUp(route: Route, a: Handling, error: unknown, attempts: number): Promise<OutboundRecord[]> {
     a.log.error({ attempts, err: describeError(error), route: route.label }, 'handler gave up; dead-lettering the event');
     this.deps.instruments.handled.inc({ participant: this.deps.participant, type: a.env.type, outcome: 'gave-up' });
-    const out: OutboundRecord[] = [this.deps.deadLetters.record(a.message, 'HANDLER_FAILED', describeError(error), { attempts, log: a.log })];
+    const out: OutboundRecord[] = [
+      this.deps.deadLetters.record(a.message, 'HANDLER_FAILED', describeError(error), { attempts, log: a.log }),
+    ];
     this.deps.deadLetters.rememberDead(a.env.sagaId);
     if (route.kind === 'step') {
       const ctx = this.contextFor(route, a, attempts + 1, undefined);
@@ -204,7 +206,10 @@ export class HandlerRunner {
 function withDeadline(work: Promise<void>, ms: number, abort: AbortController, label: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
-      const err = new SdkError('TIMEOUT', `${label} took longer than ${ms} ms; the attempt counts as failed (raise timeoutMs or handlerTimeoutMs if that is normal)`);
+      const err = new SdkError(
+        'TIMEOUT',
+        `${label} took longer than ${ms} ms; the attempt counts as failed (raise timeoutMs or handlerTimeoutMs if that is normal)`,
+      );
       abort.abort(err);
       reject(err);
     }, ms);

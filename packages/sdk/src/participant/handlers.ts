@@ -173,7 +173,8 @@ export type ImplementationOf<D> =
   D extends StepDescriptor<infer I, infer Done, infer F, infer C, infer L> ? StepImplementation<I, Done, F, L, C> : never;
 
 /** The step definition `step(descriptor, ...)` returns. */
-export type DefinitionOf<D> = D extends StepDescriptor<infer I, infer Done, infer F, infer C, infer L> ? StepDefinition<I, Done, F, L, C> : never;
+export type DefinitionOf<D> =
+  D extends StepDescriptor<infer I, infer Done, infer F, infer C, infer L> ? StepDefinition<I, Done, F, L, C> : never;
 
 /**
  * Declares a saga step. From a generated step descriptor (events, owner and compensation triggers
@@ -181,7 +182,9 @@ export type DefinitionOf<D> = D extends StepDescriptor<infer I, infer Done, infe
  */
 export function step<D extends AnyStepDescriptor>(descriptor: D, implementation: ImplementationOf<D>): DefinitionOf<D>;
 /** Declares a saga step with its outcome events spelled out (when there is no generated descriptor). */
-export function step<TIn, TDone, TFail, TLog = undefined, TComp = never>(def: Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp>, 'kind'>): HandlerDefinition;
+export function step<TIn, TDone, TFail, TLog = undefined, TComp = never>(
+  def: Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp>, 'kind'>,
+): HandlerDefinition;
 export function step<TIn, TDone, TFail, TLog, TComp>(
   a: StepDescriptor<TIn, TDone, TFail, TComp, TLog> | Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp>, 'kind'>,
   implementation?: StepImplementation<TIn, TDone, TFail, TLog, TComp>,

@@ -45,7 +45,9 @@ export async function participantHealth(p: HealthInputs): Promise<ParticipantHea
   const stuck = (p.consumer?.workers?.() ?? []).filter((w) => w.queued > 0 && now - w.lastProgressAt > bound);
   if (stuck.length > 0) {
     stalled = true;
-    details['stalledPartitions'] = stuck.map((w) => `${w.partition} (${w.queued} queued, ${Math.round((now - w.lastProgressAt) / 1000)}s without a commit)`).join(', ');
+    details['stalledPartitions'] = stuck
+      .map((w) => `${w.partition} (${w.queued} queued, ${Math.round((now - w.lastProgressAt) / 1000)}s without a commit)`)
+      .join(', ');
   }
   if (live && p.consumer) {
     const owned = p.consumer.assignment();

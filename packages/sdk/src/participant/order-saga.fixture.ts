@@ -21,15 +21,42 @@ const record = (name: string, fields: Record<string, 'string' | 'int'>): AvroRec
   fields: Object.entries(fields).map(([n, type]) => ({ name: n, type })),
 });
 
-export interface OrderPlaced { orderId: string; amount: number }
-export interface PaymentCharged { orderId: string; chargeId: string }
-export interface PaymentDeclined { orderId: string; reason: string }
-export interface PaymentRefunded { orderId: string; chargeId: string }
-export interface InventoryReserved { orderId: string; reservationId: string }
-export interface ReservationFailed { orderId: string; reason: string }
-export interface InventoryReleased { orderId: string; reservationId: string }
-export interface ShipmentScheduled { orderId: string; trackingId: string }
-export interface ShipmentFailed { orderId: string; reason: string }
+export interface OrderPlaced {
+  orderId: string;
+  amount: number;
+}
+export interface PaymentCharged {
+  orderId: string;
+  chargeId: string;
+}
+export interface PaymentDeclined {
+  orderId: string;
+  reason: string;
+}
+export interface PaymentRefunded {
+  orderId: string;
+  chargeId: string;
+}
+export interface InventoryReserved {
+  orderId: string;
+  reservationId: string;
+}
+export interface ReservationFailed {
+  orderId: string;
+  reason: string;
+}
+export interface InventoryReleased {
+  orderId: string;
+  reservationId: string;
+}
+export interface ShipmentScheduled {
+  orderId: string;
+  trackingId: string;
+}
+export interface ShipmentFailed {
+  orderId: string;
+  reason: string;
+}
 
 export function orderSaga(suffix: string) {
   const t = <T>(name: string, topic: string, fields: Record<string, 'string' | 'int'>): EventType<T> =>
@@ -84,7 +111,10 @@ export interface Ledger {
 }
 
 /** Registers every event type in a fixed order, so two in-process registries hand out the same ids. */
-export async function registerAll(codec: { register(subject: string, schema: EventType['schema']): Promise<number> }, saga: OrderSaga): Promise<void> {
+export async function registerAll(
+  codec: { register(subject: string, schema: EventType['schema']): Promise<number> },
+  saga: OrderSaga,
+): Promise<void> {
   for (const t of saga.all) await codec.register(`${t.topic}-${t.name}`, t.schema);
 }
 
@@ -220,5 +250,3 @@ export async function startSagaServices(o: SagaServicesOptions): Promise<Partici
     make('shipping-service', shippingHandlers(o.saga, o.ledger, o.hooks)),
   ]);
 }
-
-

@@ -126,7 +126,9 @@ export interface NormalizedOptions {
 
 /** The owner its descriptor-built steps name, when they name exactly one. */
 function ownerOfSteps(handlers: readonly HandlerDefinition[]): string | undefined {
-  const owners = new Set((Array.isArray(handlers) ? handlers : []).map((h) => (h as { participant?: string }).participant).filter((p) => p !== undefined));
+  const owners = new Set(
+    (Array.isArray(handlers) ? handlers : []).map((h) => (h as { participant?: string }).participant).filter((p) => p !== undefined),
+  );
   return owners.size === 1 ? [...owners][0] : undefined;
 }
 
@@ -135,7 +137,8 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
   const check = new OptionChecks();
   const name = opts.name ?? ownerOfSteps(opts.handlers) ?? '';
   check.matches('name', name, /^[A-Za-z0-9._-]+$/, "a non-empty string of letters, digits, '.', '_' or '-'");
-  if (!opts.transport && !opts.brokers) check.add("transport or brokers is required (brokers: ['host:port'], or MemoryTransport.create() for tests)");
+  if (!opts.transport && !opts.brokers)
+    check.add("transport or brokers is required (brokers: ['host:port'], or MemoryTransport.create() for tests)");
   if (!Array.isArray(opts.handlers) || opts.handlers.length === 0) check.add('handlers must list at least one on(...) or step(...)');
   const contracts = opts.contracts ?? [];
   const n: NormalizedOptions = {

@@ -69,7 +69,11 @@ describe('Participant on the memory transport', () => {
 
   it('runs the happy path: one event per step, same key, causation chain and trace', async () => {
     const start = await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-1', amount: 42 }, { sagaId: 'o-1' });
-    await waitUntil(transport, () => envelopes(transport, saga, 'o-1').some((e) => e.type === saga.events.ShipmentScheduled.name), 'ShipmentScheduled');
+    await waitUntil(
+      transport,
+      () => envelopes(transport, saga, 'o-1').some((e) => e.type === saga.events.ShipmentScheduled.name),
+      'ShipmentScheduled',
+    );
 
     const evs = envelopes(transport, saga, 'o-1');
     expect(evs.map((e) => e.type)).toEqual([
@@ -143,7 +147,11 @@ describe('Participant on the memory transport', () => {
 
   it('runs a side effect once and emits once when the handler throws after it', async () => {
     await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-4-throw-payment', amount: 1 }, { sagaId: 'o-4' });
-    await waitUntil(transport, () => envelopes(transport, saga, 'o-4').some((e) => e.type === saga.events.ShipmentScheduled.name), 'shipment');
+    await waitUntil(
+      transport,
+      () => envelopes(transport, saga, 'o-4').some((e) => e.type === saga.events.ShipmentScheduled.name),
+      'shipment',
+    );
     expect(ledger.charges).toEqual(['o-4-throw-payment']);
     expect(envelopes(transport, saga, 'o-4').filter((e) => e.type === saga.events.PaymentCharged.name)).toHaveLength(1);
   });
@@ -171,14 +179,22 @@ describe('Participant on the memory transport', () => {
       { topic, key: 'o-7', value: Buffer.from('x'), headers: { ce_type: saga.events.OrderPlaced.name } },
     ]);
     await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-7', amount: 1 }, { sagaId: 'o-7' });
-    await waitUntil(transport, () => envelopes(transport, saga, 'o-7').some((e) => e.type === saga.events.ShipmentScheduled.name), 'o-7 shipped');
+    await waitUntil(
+      transport,
+      () => envelopes(transport, saga, 'o-7').some((e) => e.type === saga.events.ShipmentScheduled.name),
+      'o-7 shipped',
+    );
     const reasons = transport.records(`${topic}.dlq`).map((m) => headerString(m.headers, DLQ_HEADER.reason));
     expect(reasons).toEqual(['UNDECODABLE_PAYLOAD', 'UNKNOWN_SCHEMA_ID', 'MALFORMED_ENVELOPE']);
   });
 
   it('exposes metrics and health', async () => {
     await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-8', amount: 1 }, { sagaId: 'o-8' });
-    await waitUntil(transport, () => envelopes(transport, saga, 'o-8').some((e) => e.type === saga.events.ShipmentScheduled.name), 'o-8 shipped');
+    await waitUntil(
+      transport,
+      () => envelopes(transport, saga, 'o-8').some((e) => e.type === saga.events.ShipmentScheduled.name),
+      'o-8 shipped',
+    );
     const payment = services[0];
     const text = await payment?.metrics.metrics();
     expect(text).toMatch(/troupe_events_handled_total\{participant="payment-service",type="test.sdk.OrderPlaced",outcome="ok"\} 1/);
@@ -186,7 +202,10 @@ describe('Participant on the memory transport', () => {
   });
 
   it('serves health, readiness and metrics over HTTP', async () => {
-    const ops = await OperationsServer.create({ participants: services, checks: { registry: () => Promise.reject(new Error('registry down')) } });
+    const ops = await OperationsServer.create({
+      participants: services,
+      checks: { registry: () => Promise.reject(new Error('registry down')) },
+    });
     try {
       const live = await fetch(`${ops.url}/health/live`);
       expect(live.status).toBe(200);

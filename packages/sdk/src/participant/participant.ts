@@ -57,7 +57,12 @@ export class Participant {
     this.metrics = options.metricsRegistry ?? globalRegistry;
     const instruments = new ParticipantMetrics(this.metrics, opts.name, () => this.consumer?.lag() ?? Promise.resolve(undefined));
     const deadLetters = new DeadLetterer({ participant: opts.name, topicFor: opts.deadLetterTopic, instruments, logger: this.logger });
-    this.parked = new ParkedSagas({ transport: this.transport, groupId: opts.groupId, retryTopic: opts.retryTopic?.topic, logger: this.logger });
+    this.parked = new ParkedSagas({
+      transport: this.transport,
+      groupId: opts.groupId,
+      retryTopic: opts.retryTopic?.topic,
+      logger: this.logger,
+    });
     this.dispatcher = new Dispatcher({
       participant: opts.name,
       groupId: opts.groupId,
@@ -167,7 +172,8 @@ export class Participant {
   private crashed(cause: Error): void {
     if (this.closed) return;
     const message = `participant ${this.name}: the consumer stopped for good (${describeError(cause)}); restart the service`;
-    if (this.runState.crashed(new SdkError('CONSUMER_CRASHED', message, { cause }))) this.logger.error({ err: describeError(cause) }, 'consumer crashed for good');
+    if (this.runState.crashed(new SdkError('CONSUMER_CRASHED', message, { cause })))
+      this.logger.error({ err: describeError(cause) }, 'consumer crashed for good');
   }
 
   async health(): Promise<ParticipantHealth> {

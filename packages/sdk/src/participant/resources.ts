@@ -24,7 +24,11 @@ export async function openResources(options: ParticipantOptions, logger: Logger)
   try {
     let transport = options.transport;
     if (transport === undefined) {
-      transport = await KafkaTransport.create({ ...options.kafka, brokers: options.brokers ?? [], logger: options.kafka?.logger ?? logger });
+      transport = await KafkaTransport.create({
+        ...options.kafka,
+        brokers: options.brokers ?? [],
+        logger: options.kafka?.logger ?? logger,
+      });
       owned.push(transport);
     }
     let codec = options.codec;

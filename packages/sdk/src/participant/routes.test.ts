@@ -32,7 +32,15 @@ describe('start-up checks', () => {
       { topic: saga.events.PaymentCharged.topic, partitions: 5, replicationFactor: 1 },
     ]);
     await expect(
-      Participant.create({ name: 'payment-service', transport, codec: new MemorySchemaRegistry(), handlers: paymentHandlers(saga, newLedger()), contracts: [saga.contract], events: saga.all, logger: silent }),
+      Participant.create({
+        name: 'payment-service',
+        transport,
+        codec: new MemorySchemaRegistry(),
+        handlers: paymentHandlers(saga, newLedger()),
+        contracts: [saga.contract],
+        events: saga.all,
+        logger: silent,
+      }),
     ).rejects.toMatchObject({ code: 'TOPIC_PARTITIONS_MISMATCH' });
   });
 

@@ -62,8 +62,10 @@ export function buildRoutes(
       } else {
         const { c, cs } = owner;
         if (cs.participant !== participant) problems.push(`step ${s.name} of ${c.saga} belongs to ${cs.participant}, not ${participant}`);
-        if (cs.completed !== s.completed.name) problems.push(`step ${s.name}: contract says completed is ${cs.completed}, handler says ${s.completed.name}`);
-        if (cs.failed !== s.failed.name) problems.push(`step ${s.name}: contract says failed is ${cs.failed}, handler says ${s.failed.name}`);
+        if (cs.completed !== s.completed.name)
+          problems.push(`step ${s.name}: contract says completed is ${cs.completed}, handler says ${s.completed.name}`);
+        if (cs.failed !== s.failed.name)
+          problems.push(`step ${s.name}: contract says failed is ${cs.failed}, handler says ${s.failed.name}`);
         if (s.compensated && cs.compensated !== s.compensated.name) {
           problems.push(`step ${s.name}: contract says compensated is ${cs.compensated ?? '(none)'}, handler says ${s.compensated.name}`);
         }

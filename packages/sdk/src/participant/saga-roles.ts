@@ -6,7 +6,11 @@ type ContractRole = { readonly role: SagaRole; readonly step?: string; readonly 
 const cache = new WeakMap<readonly SagaContract[], Map<string, ContractRole | undefined>>();
 
 /** The saga role and step of an event type according to the contracts, if any declares it. */
-export function roleInContracts(contracts: readonly SagaContract[], sagaType: string | undefined, typeName: string): ContractRole | undefined {
+export function roleInContracts(
+  contracts: readonly SagaContract[],
+  sagaType: string | undefined,
+  typeName: string,
+): ContractRole | undefined {
   let known = cache.get(contracts);
   if (known === undefined) cache.set(contracts, (known = new Map<string, ContractRole | undefined>()));
   const key = `${sagaType ?? ''}\u0000${typeName}`;

@@ -17,7 +17,9 @@ import { Participant } from '../participant/participant.js';
 import { Publisher } from '../publisher/publisher.js';
 import type { InboundMessage, Transport } from '../transport/transport.js';
 
-interface Ev { id: string }
+interface Ev {
+  id: string;
+}
 const schema = (name: string) => ({ type: 'record' as const, name, namespace: 'test.retry', fields: [{ name: 'id', type: 'string' }] });
 
 export interface RetryScenarioResult {
@@ -99,7 +101,14 @@ export async function runRetryScenario(args: {
     }
     return {
       handled,
-      deadLetters: dead.map((m) => [headerString(m.headers, 'ce_sagaid'), headerString(m.headers, DLQ_HEADER.reason), headerString(m.headers, DLQ_HEADER.attempts)] as const),
+      deadLetters: dead.map(
+        (m) =>
+          [
+            headerString(m.headers, 'ce_sagaid'),
+            headerString(m.headers, DLQ_HEADER.reason),
+            headerString(m.headers, DLQ_HEADER.attempts),
+          ] as const,
+      ),
       retryRecords: (await args.read(`${groupId}.retry`)).length,
     };
   } finally {

@@ -10,7 +10,9 @@ describe('retry policy', () => {
   });
 
   it('refuses impossible settings with every problem named', () => {
-    expect(() => retryPolicy({ attempts: 0, jitter: 2 })).toThrow(/attempts must be an integer >= 1.*jitter must be a number between 0 and 1/);
+    expect(() => retryPolicy({ attempts: 0, jitter: 2 })).toThrow(
+      /attempts must be an integer >= 1.*jitter must be a number between 0 and 1/,
+    );
   });
 
   it('treats errors that say retriable: false as final', () => {

@@ -58,6 +58,6 @@ export function backoffDelay(policy: RetryPolicy, failures: number, random: () =
 
 /** Errors that declare `retriable: false` (e.g. an invalid payload) are not worth another attempt. */
 export function isRetriable(err: unknown): boolean {
-  if (typeof err === 'object' && err !== null && 'retriable' in err) return (err).retriable !== false;
+  if (typeof err === 'object' && err !== null && 'retriable' in err) return err.retriable !== false;
   return true;
 }

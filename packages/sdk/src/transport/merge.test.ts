@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { mergeBatch, type MergeSource, type QueuedRecord } from './merge.js';
 
 const rec = (topic: string, offset: number, ts: number): QueuedRecord => ({
-  message: { topic, partition: 0, offset: String(offset), key: null, value: Buffer.from(`${topic}${offset}`), headers: {}, timestamp: String(ts) },
+  message: {
+    topic,
+    partition: 0,
+    offset: String(offset),
+    key: null,
+    value: Buffer.from(`${topic}${offset}`),
+    headers: {},
+    timestamp: String(ts),
+  },
   ts,
   offset: BigInt(offset),
   bytes: 10,

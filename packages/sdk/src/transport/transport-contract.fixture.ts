@@ -37,7 +37,10 @@ export function transportContract(name: string, open: () => Promise<TransportUnd
       opened.push(t);
       return t;
     };
-    const consume = async (t: Transport, spec: Partial<ConsumerSpec> & Pick<ConsumerSpec, 'groupId' | 'topics' | 'handle'>): Promise<ConsumerHandle> => {
+    const consume = async (
+      t: Transport,
+      spec: Partial<ConsumerSpec> & Pick<ConsumerSpec, 'groupId' | 'topics' | 'handle'>,
+    ): Promise<ConsumerHandle> => {
       const c = await t.consume({
         fromBeginning: true,
         delivery: 'exactly-once',
@@ -96,7 +99,9 @@ export function transportContract(name: string, open: () => Promise<TransportUnd
       };
       const c1 = await consume(transport, { groupId, topics: [topic], handle: ordered('m1') });
       const c2 = await consume(transport, { groupId, topics: [topic], handle: ordered('m2') });
-      const records = Array.from({ length: 8 }, (_, k) => Array.from({ length: 10 }, (__, n) => ({ topic, key: `k${k}`, value: Buffer.from(`k${k}:${n}`), headers: {} }))).flat();
+      const records = Array.from({ length: 8 }, (_, k) =>
+        Array.from({ length: 10 }, (__, n) => ({ topic, key: `k${k}`, value: Buffer.from(`k${k}:${n}`), headers: {} })),
+      ).flat();
       await transport.send(records);
       await eventually(() => (seen.size === records.length ? true : undefined), 'all records handled');
       // Each record handled by one member (no duplicates), each key in order.
@@ -114,9 +119,17 @@ export function transportContract(name: string, open: () => Promise<TransportUnd
       await transport.ensureTopics(topics.map((topic) => ({ topic, partitions: 4, replicationFactor: 1 })));
       const handle = (b: PartitionBatch) => Promise.resolve({ outputs: [], processed: b.messages.length });
       const members = [await consume(transport, { groupId, topics, handle }), await consume(transport, { groupId, topics, handle })];
-      await eventually(() => (members.every((m) => m.assignment().length === 4) ? true : undefined), 'two members with 4 topic-partitions each');
+      await eventually(
+        () => (members.every((m) => m.assignment().length === 4) ? true : undefined),
+        'two members with 4 topic-partitions each',
+      );
       for (const m of members) {
-        const numbers = (topic: string) => m.assignment().filter((a) => a.topic === topic).map((a) => a.partition).sort();
+        const numbers = (topic: string) =>
+          m
+            .assignment()
+            .filter((a) => a.topic === topic)
+            .map((a) => a.partition)
+            .sort();
         expect(numbers(topics[0] ?? '')).toEqual(numbers(topics[1] ?? ''));
       }
     });
@@ -185,7 +198,10 @@ export function transportContract(name: string, open: () => Promise<TransportUnd
           const first = batch.messages[0];
           if (first) firstOfBatch.push(value(first));
           // One message per transaction, whatever the batch size.
-          return Promise.resolve({ outputs: [{ topic: output, key: first?.key ?? null, value: first?.value ?? null, headers: {} }], processed: 1 });
+          return Promise.resolve({
+            outputs: [{ topic: output, key: first?.key ?? null, value: first?.value ?? null, headers: {} }],
+            processed: 1,
+          });
         },
       });
       await transport.send(['1', '2', '3', '4'].map((v) => ({ topic: input, key: 'k', value: Buffer.from(v), headers: {} })));

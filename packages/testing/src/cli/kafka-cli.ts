@@ -32,7 +32,11 @@ export function buildKafkaCli(io: CliIo): Command {
         startTimeoutMs: opts.timeout,
         onProgress: log,
       });
-      log(started ? `started broker pid ${state.pid}; log: ${state.logFile}` : `already running (pid ${state.pid}, started ${state.startedAt})`);
+      log(
+        started
+          ? `started broker pid ${state.pid}; log: ${state.logFile}`
+          : `already running (pid ${state.pid}, started ${state.startedAt})`,
+      );
       log('stop it with `npm run kafka:stop`');
       io.out(`KAFKA_BROKERS=${state.brokers.join(',')}`);
     });

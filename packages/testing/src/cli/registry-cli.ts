@@ -6,7 +6,12 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { createCli, integerAtLeast, packageVersion, type CliIo } from '@troupe/schema-registry';
 import { progressLogger, reportStatus } from './cli-support.js';
 import { APICURIO_VERSION } from '../registry/apicurio-version.js';
-import { defaultRegistryStateDir, registryStatus, startBackgroundRegistry, stopBackgroundRegistry } from '../registry/background-registry.js';
+import {
+  defaultRegistryStateDir,
+  registryStatus,
+  startBackgroundRegistry,
+  stopBackgroundRegistry,
+} from '../registry/background-registry.js';
 
 function property(value: string, previous: Record<string, string>): Record<string, string> {
   const eq = value.indexOf('=');
@@ -22,7 +27,10 @@ export function buildRegistryCli(io: CliIo): Command {
     description: `Run Apicurio Registry ${APICURIO_VERSION} (Confluent-compatible API) in the background, without Docker.`,
     version: packageVersion(import.meta.url),
     io,
-  }).option('--state-dir <dir>', 'where the registry keeps its log and pid file (default: $TROUPE_STATE_DIR/registry or ./.troupe/registry)');
+  }).option(
+    '--state-dir <dir>',
+    'where the registry keeps its log and pid file (default: $TROUPE_STATE_DIR/registry or ./.troupe/registry)',
+  );
 
   const stateDirOf = (): string => program.opts<{ stateDir?: string }>().stateDir ?? defaultRegistryStateDir();
 
@@ -39,8 +47,13 @@ export function buildRegistryCli(io: CliIo): Command {
         startTimeoutMs: opts.timeout,
         onProgress: log,
       });
-      log(started ? `started registry pid ${state.pid} in ${state.startupMs} ms; log: ${state.logFile}` : `already running (pid ${state.pid}, started ${state.startedAt})`);
-      const durable = opts.property['apicurio.storage.kind'] === 'kafkasql' || (opts.property['apicurio.storage.sql.kind'] ?? 'h2') !== 'h2';
+      log(
+        started
+          ? `started registry pid ${state.pid} in ${state.startupMs} ms; log: ${state.logFile}`
+          : `already running (pid ${state.pid}, started ${state.startedAt})`,
+      );
+      const durable =
+        opts.property['apicurio.storage.kind'] === 'kafkasql' || (opts.property['apicurio.storage.sql.kind'] ?? 'h2') !== 'h2';
       log(`${durable ? 'durable storage' : 'in-memory storage: schemas are lost on stop'}. Stop it with \`npm run registry:stop\``);
       io.out(`SCHEMA_REGISTRY_URL=${state.url}`);
     });

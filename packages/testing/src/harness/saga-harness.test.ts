@@ -16,8 +16,18 @@ describe('SagaHarness on the memory transport', () => {
     const codec = new MemorySchemaRegistry();
     const saga = orderSaga('harness');
     const harness = await SagaHarness.create({ transport, codec, events: saga.all, contracts: [saga.contract], timeoutMs: 5000 });
-    const services: Participant[] = await startSagaServices({ transport, codec, saga, ledger: newLedger(), logger: pino({ level: 'silent' }) });
-    closers.push(() => transport.close(), () => harness.close(), async () => void (await Promise.all(services.map((s) => s.close()))));
+    const services: Participant[] = await startSagaServices({
+      transport,
+      codec,
+      saga,
+      ledger: newLedger(),
+      logger: pino({ level: 'silent' }),
+    });
+    closers.push(
+      () => transport.close(),
+      () => harness.close(),
+      async () => void (await Promise.all(services.map((s) => s.close()))),
+    );
     return { saga, harness };
   }
 
@@ -26,7 +36,9 @@ describe('SagaHarness on the memory transport', () => {
     const e = saga.events;
     const start = await harness.publish(e.OrderPlaced, { orderId: 'h-1', amount: 3 }, { sagaId: 'h-1' });
     const events = await harness.waitForEvents('h-1', [e.PaymentCharged, e.InventoryReserved, e.ShipmentScheduled]);
-    expect(events.map((x) => x.envelope.type)).toEqual([e.OrderPlaced, e.PaymentCharged, e.InventoryReserved, e.ShipmentScheduled].map((t) => t.name));
+    expect(events.map((x) => x.envelope.type)).toEqual(
+      [e.OrderPlaced, e.PaymentCharged, e.InventoryReserved, e.ShipmentScheduled].map((t) => t.name),
+    );
     expect(events[1]?.payload).toEqual({ orderId: 'h-1', chargeId: 'ch-h-1' });
     expect(harness.published).toEqual([start]);
     await harness.settle();
@@ -38,6 +50,8 @@ describe('SagaHarness on the memory transport', () => {
   it('fails with what it waited for when the saga does not get there', async () => {
     const { saga, harness } = await setup();
     await harness.publish(saga.events.OrderPlaced, { orderId: 'h-2-fail-inventory', amount: 3 }, { sagaId: 'h-2' });
-    await expect(harness.waitForEvents('h-2', [saga.events.ShipmentScheduled], 300)).rejects.toThrow(/saga h-2 to produce test\.sdk\.ShipmentScheduled/);
+    await expect(harness.waitForEvents('h-2', [saga.events.ShipmentScheduled], 300)).rejects.toThrow(
+      /saga h-2 to produce test\.sdk\.ShipmentScheduled/,
+    );
   });
 });

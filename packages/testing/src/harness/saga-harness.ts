@@ -1,4 +1,11 @@
-import { deadLetterTopicOf, isDeadLetterTopic, parseEnvelope, type EventEnvelope, type KafkaHeaders, type SagaContract } from '@troupe/core';
+import {
+  deadLetterTopicOf,
+  isDeadLetterTopic,
+  parseEnvelope,
+  type EventEnvelope,
+  type KafkaHeaders,
+  type SagaContract,
+} from '@troupe/core';
 import { type EventCodec, type EventType } from '@troupe/schema-registry';
 import { KafkaTransport, MemoryTransport, Publisher, type InboundMessage, type PublishOptions, type Transport } from '@troupe/sdk';
 import { createRecorder, type Recorder } from './recorder.js';
@@ -155,7 +162,11 @@ export class SagaHarness {
         );
       };
       const timer = setTimeout(() => {
-        finish(() => reject(new Error(`harness: timed out after ${timeoutMs} ms waiting for ${description} (${this.recorder.records.length} records seen)`)));
+        finish(() =>
+          reject(
+            new Error(`harness: timed out after ${timeoutMs} ms waiting for ${description} (${this.recorder.records.length} records seen)`),
+          ),
+        );
       }, timeoutMs);
       const off = this.recorder.onRecord(evaluate);
       evaluate();

@@ -12,7 +12,10 @@ export function parseBrokerList(value: string, source = 'KAFKA_BROKERS'): string
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
   if (entries.length === 0) {
-    throw new TestingError('INVALID_BROKERS', `${source} is empty; set it to host:port[,host:port...], e.g. 127.0.0.1:9092, or unset it to start a local broker.`);
+    throw new TestingError(
+      'INVALID_BROKERS',
+      `${source} is empty; set it to host:port[,host:port...], e.g. 127.0.0.1:9092, or unset it to start a local broker.`,
+    );
   }
   for (const entry of entries) {
     const match = HOST_PORT.exec(entry);

@@ -57,7 +57,10 @@ export async function createTopics(topics: readonly TopicSpec[], brokers: readon
       })),
     });
     if (!created) {
-      throw new TestingError('INVALID_OPTIONS', `createTopics: one of ${topics.map((t) => t.topic).join(', ')} already exists; use uniqueTopic() names.`);
+      throw new TestingError(
+        'INVALID_OPTIONS',
+        `createTopics: one of ${topics.map((t) => t.topic).join(', ')} already exists; use uniqueTopic() names.`,
+      );
     }
     await waitFor(
       async () => {

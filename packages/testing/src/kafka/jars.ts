@@ -93,7 +93,9 @@ async function runMaven(mavenPath: string, outputDir: string, finalDir: string):
 function mavenFailure(result: CommandResult, dir: string): TestingError {
   const output = `${result.stdout}\n${result.stderr}`;
   const tail = output.trim().split('\n').slice(-20).join('\n');
-  const offline = /offline|Could not (?:transfer|resolve)|UnknownHost|Connection (?:refused|timed out)|Network is unreachable/i.test(output);
+  const offline = /offline|Could not (?:transfer|resolve)|UnknownHost|Connection (?:refused|timed out)|Network is unreachable/i.test(
+    output,
+  );
   const hint = offline
     ? `Maven could not download the broker (offline or no access to Maven Central?) and the jar cache ${dir} is empty. ` +
       'Run once with network access (or a Maven mirror in ~/.m2/settings.xml), or copy a filled cache folder there, or use KAFKA_BROKERS=host:port.'

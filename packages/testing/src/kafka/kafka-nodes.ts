@@ -14,7 +14,16 @@ import { KAFKA_LOG4J2_CONFIG } from './paths.js';
 import { assertPortFree, freePorts } from './ports.js';
 import { guardChild, release } from './process-guard.js';
 import { isAlive, isBrokerOf, runsDir, sweepStaleRuns, writeOwner } from './run-state.js';
-import { checkSecuredOptions, clientSecurity, createBrokerCertificate, scramFormatArgs, securedProperties, type BrokerSecurity, type KafkaClientSecurity, type SecuredKafkaOptions } from './security.js';
+import {
+  checkSecuredOptions,
+  clientSecurity,
+  createBrokerCertificate,
+  scramFormatArgs,
+  securedProperties,
+  type BrokerSecurity,
+  type KafkaClientSecurity,
+  type SecuredKafkaOptions,
+} from './security.js';
 import { warmUp } from './warm-up.js';
 
 /** Fully resolved launcher settings; the public classes fill in the defaults. */
@@ -151,7 +160,8 @@ export class KafkaNodes {
     }
     // Checked before any JVM runs: a bad user name would otherwise fail inside kafka-storage.
     const secured = settings.secured === undefined ? undefined : checkSecuredOptions(settings.secured);
-    const security = secured === undefined ? undefined : await createBrokerCertificate({ dir: runDir, javaPath: settings.javaPath, ...secured });
+    const security =
+      secured === undefined ? undefined : await createBrokerCertificate({ dir: runDir, javaPath: settings.javaPath, ...secured });
     const nodes: NodeRuntime[] = [];
     for (const address of addresses) {
       const dir = join(runDir, `node-${address.nodeId}`);
@@ -204,7 +214,10 @@ export class KafkaNodes {
   private node(nodeId: number): NodeRuntime {
     const node = this.nodes.find((n) => n.address.nodeId === nodeId);
     if (!node) {
-      throw new TestingError('INVALID_OPTIONS', `No node ${nodeId}: this cluster has nodes ${this.nodes.map((n) => n.address.nodeId).join(', ')}.`);
+      throw new TestingError(
+        'INVALID_OPTIONS',
+        `No node ${nodeId}: this cluster has nodes ${this.nodes.map((n) => n.address.nodeId).join(', ')}.`,
+      );
     }
     return node;
   }
@@ -319,9 +332,12 @@ export class KafkaNodes {
   private async raceWithExit<T>(work: Promise<T>, deadline: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        void this.failure(this.nodes[0] as NodeRuntime, 'did not finish the coordinator warm-up in time', 'START_TIMEOUT').then(reject);
-      }, Math.max(1_000, deadline - Date.now()));
+      timer = setTimeout(
+        () => {
+          void this.failure(this.nodes[0] as NodeRuntime, 'did not finish the coordinator warm-up in time', 'START_TIMEOUT').then(reject);
+        },
+        Math.max(1_000, deadline - Date.now()),
+      );
     });
     const exits = this.nodes.map(async (n) => {
       const code = await (n.exited ?? new Promise<never>(() => undefined));

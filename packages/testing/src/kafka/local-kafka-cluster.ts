@@ -24,10 +24,16 @@ export class LocalKafkaCluster {
     const replicationFactor = positiveInt('replicationFactor', options.replicationFactor, Math.min(3, nodeCount));
     const minInsyncReplicas = positiveInt('minInsyncReplicas', options.minInsyncReplicas, Math.max(1, replicationFactor - 1));
     if (replicationFactor > nodeCount) {
-      throw new TestingError('INVALID_OPTIONS', `replicationFactor ${replicationFactor} exceeds the ${nodeCount} brokers; lower it or add brokers.`);
+      throw new TestingError(
+        'INVALID_OPTIONS',
+        `replicationFactor ${replicationFactor} exceeds the ${nodeCount} brokers; lower it or add brokers.`,
+      );
     }
     if (minInsyncReplicas > replicationFactor) {
-      throw new TestingError('INVALID_OPTIONS', `minInsyncReplicas ${minInsyncReplicas} exceeds replicationFactor ${replicationFactor}: no write could ever succeed.`);
+      throw new TestingError(
+        'INVALID_OPTIONS',
+        `minInsyncReplicas ${minInsyncReplicas} exceeds replicationFactor ${replicationFactor}: no write could ever succeed.`,
+      );
     }
     const settings = commonSettings(options, { nodeCount, replicationFactor, minInsyncReplicas, defaultHeapMb: 384 });
     return new LocalKafkaCluster(await KafkaNodes.start({ ...settings, fixedPorts: [] }));

@@ -137,7 +137,8 @@ export class LocalKafka {
   connection(user?: string): LocalKafkaConnection {
     const security = this.nodes.clientSecurity(user);
     if (!security) {
-      if (user !== undefined) throw new TestingError('INVALID_OPTIONS', `connection(${user}): this broker is not secured; start it with { secured: { users } }.`);
+      if (user !== undefined)
+        throw new TestingError('INVALID_OPTIONS', `connection(${user}): this broker is not secured; start it with { secured: { users } }.`);
       return { brokers: this.brokers };
     }
     return { brokers: this.brokers, ...security };

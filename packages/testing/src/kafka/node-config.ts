@@ -65,7 +65,9 @@ export function nodeProperties(input: NodeConfigInput): Record<string, string> {
 
 /** Serialises properties in Java `.properties` syntax (values here never need escaping). */
 export function renderProperties(props: Readonly<Record<string, string>>): string {
-  return Object.entries(props)
-    .map(([key, value]) => `${key}=${value.replace(/\\/g, '\\\\')}`)
-    .join('\n') + '\n';
+  return (
+    Object.entries(props)
+      .map(([key, value]) => `${key}=${value.replace(/\\/g, '\\\\')}`)
+      .join('\n') + '\n'
+  );
 }

@@ -38,7 +38,10 @@ describe('secured broker settings', () => {
   });
 
   it('gives kafkajs settings per user and names the known users otherwise', () => {
-    expect(clientSecurity(security, 'alice')).toEqual({ ssl: { ca: ['PEM'] }, sasl: { mechanism: 'scram-sha-512', username: 'alice', password: 'a1' } });
+    expect(clientSecurity(security, 'alice')).toEqual({
+      ssl: { ca: ['PEM'] },
+      sasl: { mechanism: 'scram-sha-512', username: 'alice', password: 'a1' },
+    });
     expect(clientSecurity(security).sasl).toMatchObject({ username: 'admin' });
     expect(() => clientSecurity(security, 'eve')).toThrow(/known: admin, alice/);
   });

@@ -49,10 +49,16 @@ export function checkSecuredOptions(options: SecuredKafkaOptions): { superUser: 
   const users: Record<string, string> = { ...(options.users ?? {}) };
   for (const [name, password] of Object.entries({ [superUser]: 'x', ...users })) {
     if (!USER_NAME.test(name)) {
-      throw new TestingError('INVALID_OPTIONS', `secured.users: user name ${JSON.stringify(name)} must match ${String(USER_NAME)} (it becomes the ACL principal User:${name}).`);
+      throw new TestingError(
+        'INVALID_OPTIONS',
+        `secured.users: user name ${JSON.stringify(name)} must match ${String(USER_NAME)} (it becomes the ACL principal User:${name}).`,
+      );
     }
     if (password === '' || /["\\,\]=\s]/.test(password)) {
-      throw new TestingError('INVALID_OPTIONS', `secured.users: the password of ${name} must be non-empty without quotes, backslashes, commas, '=', ']' or spaces (kafka-storage --add-scram syntax).`);
+      throw new TestingError(
+        'INVALID_OPTIONS',
+        `secured.users: the password of ${name} must be non-empty without quotes, backslashes, commas, '=', ']' or spaces (kafka-storage --add-scram syntax).`,
+      );
     }
   }
   if (superUser in users) {
@@ -70,7 +76,12 @@ function keytoolPath(javaPath: string): string {
  * Makes a self-signed certificate for 127.0.0.1/localhost in a PKCS12 keystore and exports it as
  * PEM for clients. EC P-256 keeps generation fast; two days of validity is plenty for a test run.
  */
-export async function createBrokerCertificate(args: { dir: string; javaPath: string; superUser: string; users: Record<string, string> }): Promise<BrokerSecurity> {
+export async function createBrokerCertificate(args: {
+  dir: string;
+  javaPath: string;
+  superUser: string;
+  users: Record<string, string>;
+}): Promise<BrokerSecurity> {
   const keytool = keytoolPath(args.javaPath);
   const keystoreFile = join(args.dir, 'broker.p12');
   const caFile = join(args.dir, 'ca.pem');
@@ -87,9 +98,20 @@ export async function createBrokerCertificate(args: { dir: string; javaPath: str
   };
   const common = ['-alias', 'broker', '-keystore', keystoreFile, '-storetype', 'PKCS12', '-storepass', keystorePassword];
   await run('Generating the broker certificate', [
-    '-genkeypair', ...common,
-    '-keyalg', 'EC', '-groupname', 'secp256r1', '-sigalg', 'SHA256withECDSA',
-    '-validity', '2', '-dname', 'CN=localhost', '-ext', 'SAN=ip:127.0.0.1,dns:localhost',
+    '-genkeypair',
+    ...common,
+    '-keyalg',
+    'EC',
+    '-groupname',
+    'secp256r1',
+    '-sigalg',
+    'SHA256withECDSA',
+    '-validity',
+    '2',
+    '-dname',
+    'CN=localhost',
+    '-ext',
+    'SAN=ip:127.0.0.1,dns:localhost',
   ]);
   await run('Exporting the broker certificate', ['-exportcert', '-rfc', ...common, '-file', caFile]);
   return {
@@ -108,7 +130,10 @@ export async function createBrokerCertificate(args: { dir: string; javaPath: str
  * inter-broker traffic; the controller listener uses SASL PLAIN, because SCRAM credentials live in
  * the metadata log that the controller itself serves. Every node authenticates as the super user.
  */
-export function securedProperties(security: BrokerSecurity, ports: { host: string; brokerPort: number; controllerPort: number }): Record<string, string> {
+export function securedProperties(
+  security: BrokerSecurity,
+  ports: { host: string; brokerPort: number; controllerPort: number },
+): Record<string, string> {
   const { superUser: user, superPassword: password } = security;
   return {
     listeners: `SASL_SSL://${ports.host}:${ports.brokerPort},CONTROLLER://${ports.host}:${ports.controllerPort}`,
@@ -145,7 +170,10 @@ export function clientSecurity(security: BrokerSecurity, user?: string): KafkaCl
   const name = user ?? security.superUser;
   const password = name === security.superUser ? security.superPassword : security.users[name];
   if (password === undefined) {
-    throw new TestingError('INVALID_OPTIONS', `No user ${name} on this broker; add it to secured.users (known: ${[security.superUser, ...Object.keys(security.users)].join(', ')}).`);
+    throw new TestingError(
+      'INVALID_OPTIONS',
+      `No user ${name} on this broker; add it to secured.users (known: ${[security.superUser, ...Object.keys(security.users)].join(', ')}).`,
+    );
   }
   return { ssl: { ca: [security.caPem] }, sasl: { mechanism: 'scram-sha-512', username: name, password } };
 }

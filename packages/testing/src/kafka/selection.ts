@@ -15,9 +15,7 @@ export type KafkaMode = 'auto' | 'local' | 'testcontainers';
 export const KAFKA_MODES: readonly KafkaMode[] = ['auto', 'local', 'testcontainers'];
 
 export type KafkaBackend =
-  | { readonly kind: 'external'; readonly brokers: readonly string[] }
-  | { readonly kind: 'local' }
-  | { readonly kind: 'testcontainers' };
+  { readonly kind: 'external'; readonly brokers: readonly string[] } | { readonly kind: 'local' } | { readonly kind: 'testcontainers' };
 
 /** Environment checks, injectable so the decision is unit-testable without Java or Docker. */
 export interface SelectionProbes {

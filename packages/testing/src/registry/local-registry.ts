@@ -13,7 +13,8 @@ import { OWNER_PROPERTY, sweepOrphanRegistries } from './orphan-sweep.js';
 import { findRegistryJava } from './registry-java.js';
 
 /** Confluent's compatibility levels, as accepted by `PUT /config`. */
-export type RegistryCompatibility = 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FORWARD_TRANSITIVE' | 'FULL' | 'FULL_TRANSITIVE' | 'NONE';
+export type RegistryCompatibility =
+  'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FORWARD_TRANSITIVE' | 'FULL' | 'FULL_TRANSITIVE' | 'NONE';
 
 export interface LocalSchemaRegistryOptions {
   /** HTTP port on 127.0.0.1. @default a free port */
@@ -55,9 +56,11 @@ function validate(o: LocalSchemaRegistryOptions): void {
   const bad = (what: string): never => {
     throw new TestingError('INVALID_OPTIONS', `LocalSchemaRegistry: ${what}`);
   };
-  if (o.port !== undefined && (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)) bad(`port ${o.port} must be an integer 1-65535 (or omit it for a free port)`);
+  if (o.port !== undefined && (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535))
+    bad(`port ${o.port} must be an integer 1-65535 (or omit it for a free port)`);
   if (o.startTimeoutMs !== undefined && !(o.startTimeoutMs > 0)) bad(`startTimeoutMs ${o.startTimeoutMs} must be > 0`);
-  if (o.maxHeapMb !== undefined && !(Number.isInteger(o.maxHeapMb) && o.maxHeapMb >= 128)) bad(`maxHeapMb ${o.maxHeapMb} must be an integer >= 128`);
+  if (o.maxHeapMb !== undefined && !(Number.isInteger(o.maxHeapMb) && o.maxHeapMb >= 128))
+    bad(`maxHeapMb ${o.maxHeapMb} must be an integer >= 128`);
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -155,11 +158,17 @@ export class LocalSchemaRegistry {
     const deadline = t0 + (options.startTimeoutMs ?? 120_000);
     for (;;) {
       if (exited !== undefined) {
-        throw await failure('REGISTRY_FAILED', `Apicurio Registry exited with code ${exited} before it answered on ${url}. The log below says why (a port clash or a Java too old are the usual causes).`);
+        throw await failure(
+          'REGISTRY_FAILED',
+          `Apicurio Registry exited with code ${exited} before it answered on ${url}. The log below says why (a port clash or a Java too old are the usual causes).`,
+        );
       }
       if (await answers(url)) break;
       if (Date.now() > deadline) {
-        throw await failure('START_TIMEOUT', `Apicurio Registry did not answer on ${url} within ${options.startTimeoutMs ?? 120_000} ms. Raise startTimeoutMs on a slow machine, or read the log below.`);
+        throw await failure(
+          'START_TIMEOUT',
+          `Apicurio Registry did not answer on ${url} within ${options.startTimeoutMs ?? 120_000} ms. Raise startTimeoutMs on a slow machine, or read the log below.`,
+        );
       }
       await sleep(200);
     }
@@ -170,7 +179,11 @@ export class LocalSchemaRegistry {
       headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
       body: JSON.stringify({ compatibility: level }),
     });
-    if (!res.ok) throw await failure('REGISTRY_FAILED', `could not set the global compatibility level ${level}: HTTP ${res.status} ${await res.text()}`);
+    if (!res.ok)
+      throw await failure(
+        'REGISTRY_FAILED',
+        `could not set the global compatibility level ${level}: HTTP ${res.status} ${await res.text()}`,
+      );
     progress(`Apicurio Registry answered after ${startupMs} ms`);
     return new LocalSchemaRegistry({ url, port, logFile, startupMs, child });
   }

@@ -47,7 +47,9 @@ describe('findRegistryJava', () => {
     const java25 = await fakeJdk('jdk-25', '25.0.3');
     expect(await findRegistryJava({ TROUPE_REGISTRY_JAVA: java25 }, join(dir, 'none'))).toEqual({ path: java25, major: 25 });
     const java11 = await fakeJdk('jdk-11', '11.0.1');
-    await expect(findRegistryJava({ TROUPE_REGISTRY_JAVA: java11 }, join(dir, 'none'))).rejects.toThrow(/TROUPE_REGISTRY_JAVA=.* is Java 11; Apicurio Registry needs Java 17\+/);
+    await expect(findRegistryJava({ TROUPE_REGISTRY_JAVA: java11 }, join(dir, 'none'))).rejects.toThrow(
+      /TROUPE_REGISTRY_JAVA=.* is Java 11; Apicurio Registry needs Java 17\+/,
+    );
   });
 
   it('says what it found and what to install when nothing is new enough', async () => {

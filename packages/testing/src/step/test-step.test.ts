@@ -3,11 +3,25 @@ import { MemoryIdempotencyStore, SdkError, on, step } from '@troupe/sdk';
 import { describe, expect, it } from 'vitest';
 import { testStep } from './test-step.js';
 
-interface Order { orderId: string; totalCents: number }
-interface Charged { orderId: string; paymentId: string }
-interface Declined { orderId: string; reason: string }
-interface Refunded { orderId: string; paymentId: string }
-interface PaymentLog { paymentId: string }
+interface Order {
+  orderId: string;
+  totalCents: number;
+}
+interface Charged {
+  orderId: string;
+  paymentId: string;
+}
+interface Declined {
+  orderId: string;
+  reason: string;
+}
+interface Refunded {
+  orderId: string;
+  paymentId: string;
+}
+interface PaymentLog {
+  paymentId: string;
+}
 
 const record = (name: string, fields: Record<string, 'string' | 'int'>): AvroRecordSchema => ({
   type: 'record',
@@ -15,10 +29,26 @@ const record = (name: string, fields: Record<string, 'string' | 'int'>): AvroRec
   namespace: 'com.acme.test',
   fields: Object.entries(fields).map(([n, type]) => ({ name: n, type })),
 });
-const OrderPlaced = defineEventType<Order>({ name: 'com.acme.test.OrderPlaced', topic: 'orders', schema: record('OrderPlaced', { orderId: 'string', totalCents: 'int' }) });
-const PaymentCharged = defineEventType<Charged>({ name: 'com.acme.test.PaymentCharged', topic: 'payments', schema: record('PaymentCharged', { orderId: 'string', paymentId: 'string' }) });
-const PaymentDeclined = defineEventType<Declined>({ name: 'com.acme.test.PaymentDeclined', topic: 'payments', schema: record('PaymentDeclined', { orderId: 'string', reason: 'string' }) });
-const PaymentRefunded = defineEventType<Refunded>({ name: 'com.acme.test.PaymentRefunded', topic: 'payments', schema: record('PaymentRefunded', { orderId: 'string', paymentId: 'string' }) });
+const OrderPlaced = defineEventType<Order>({
+  name: 'com.acme.test.OrderPlaced',
+  topic: 'orders',
+  schema: record('OrderPlaced', { orderId: 'string', totalCents: 'int' }),
+});
+const PaymentCharged = defineEventType<Charged>({
+  name: 'com.acme.test.PaymentCharged',
+  topic: 'payments',
+  schema: record('PaymentCharged', { orderId: 'string', paymentId: 'string' }),
+});
+const PaymentDeclined = defineEventType<Declined>({
+  name: 'com.acme.test.PaymentDeclined',
+  topic: 'payments',
+  schema: record('PaymentDeclined', { orderId: 'string', reason: 'string' }),
+});
+const PaymentRefunded = defineEventType<Refunded>({
+  name: 'com.acme.test.PaymentRefunded',
+  topic: 'payments',
+  schema: record('PaymentRefunded', { orderId: 'string', paymentId: 'string' }),
+});
 
 /** A payment step with every path: decline over a limit, a flaky gateway, no outcome for 0 cents, a refund. */
 function paymentStep(gateway: { charges: number; down?: boolean }, seen: { attempt?: number } = {}) {
@@ -81,11 +111,17 @@ describe('testStep', () => {
     const seen: { attempt?: number } = {};
     await testStep(paymentStep({ charges: 0 }, seen), { orderId: 'o-5', totalCents: 10 }, { attempt: 2 });
     expect(seen.attempt).toBe(2);
-    await expect(testStep(paymentStep({ charges: 0 }), { orderId: 'o-5', totalCents: 10 }, { attempt: 0 })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+    await expect(testStep(paymentStep({ charges: 0 }), { orderId: 'o-5', totalCents: 10 }, { attempt: 0 })).rejects.toMatchObject({
+      code: 'INVALID_OPTIONS',
+    });
   });
 
   it('runs the compensation with a log, and does nothing without one', async () => {
-    const refunded = await testStep(paymentStep({ charges: 0 }), { anything: 'the trigger payload' }, { log: { paymentId: 'pay-o-6' }, sagaId: 'o-6' });
+    const refunded = await testStep(
+      paymentStep({ charges: 0 }),
+      { anything: 'the trigger payload' },
+      { log: { paymentId: 'pay-o-6' }, sagaId: 'o-6' },
+    );
     expect(refunded.outcome).toBe('compensated');
     expect(refunded.compensated).toEqual({ payload: { orderId: 'o-6', paymentId: 'pay-o-6' } });
     expect(refunded.emitted[0]).toMatchObject({ role: 'compensated', step: 'payment', type: PaymentRefunded.name });
@@ -123,6 +159,11 @@ describe('testStep', () => {
   });
 
   it('refuses an on(...) handler with advice', async () => {
-    await expect(testStep(on(OrderPlaced, () => Promise.resolve()), {})).rejects.toThrow(/testStep runs saga steps/);
+    await expect(
+      testStep(
+        on(OrderPlaced, () => Promise.resolve()),
+        {},
+      ),
+    ).rejects.toThrow(/testStep runs saga steps/);
   });
 });

@@ -111,18 +111,26 @@ export function testStep<TIn, TDone, TFail, TLog, TComp>(
   options?: TestStepOptions,
 ): Promise<StepTestResult<TDone, TFail, TLog, TComp>>;
 /** The same for a definition made by `step(...)`, whose types `step` erases. */
-export function testStep(definition: HandlerDefinition, payload: unknown, options?: TestStepOptions | TestCompensationOptions<unknown>): Promise<StepTestResult>;
+export function testStep(
+  definition: HandlerDefinition,
+  payload: unknown,
+  options?: TestStepOptions | TestCompensationOptions<unknown>,
+): Promise<StepTestResult>;
 export async function testStep(
   definition: HandlerDefinition,
   payload: unknown,
   options: TestStepOptions | TestCompensationOptions<unknown> = {},
 ): Promise<StepTestResult> {
   if (definition.kind !== 'step') {
-    throw new TestingError('INVALID_OPTIONS', `testStep runs saga steps; this is an on(...) handler (kind '${definition.kind}'). Call its handle function directly, or use SagaHarness.`);
+    throw new TestingError(
+      'INVALID_OPTIONS',
+      `testStep runs saga steps; this is an on(...) handler (kind '${definition.kind}'). Call its handle function directly, or use SagaHarness.`,
+    );
   }
   const def = definition as unknown as AnyStep;
   const attempt = options.attempt ?? 1;
-  if (!Number.isInteger(attempt) || attempt < 1) throw new TestingError('INVALID_OPTIONS', `testStep attempt ${attempt} must be an integer >= 1 (1 = first delivery).`);
+  if (!Number.isInteger(attempt) || attempt < 1)
+    throw new TestingError('INVALID_OPTIONS', `testStep attempt ${attempt} must be an integer >= 1 (1 = first delivery).`);
   const codec = options.codec ?? new MemorySchemaRegistry();
   const compensation = 'log' in options ? options : undefined;
   const inputType = compensation ? compensation.trigger : def.on;
@@ -174,7 +182,12 @@ export async function testStep(
   return summarize(ctx, codec, def.name, { threw, error });
 }
 
-async function summarize(ctx: EventContext, codec: EventCodec, step: string, run: { threw: boolean; error: unknown }): Promise<StepTestResult> {
+async function summarize(
+  ctx: EventContext,
+  codec: EventCodec,
+  step: string,
+  run: { threw: boolean; error: unknown },
+): Promise<StepTestResult> {
   const emitted: EmittedEvent[] = [];
   let completed: StepTestResult['completed'];
   let failed: StepTestResult['failed'];

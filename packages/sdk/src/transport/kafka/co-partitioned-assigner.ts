@@ -27,6 +27,9 @@ export const CoPartitionedAssigner: PartitionAssigner = ({ cluster }) => ({
     );
   },
   protocol({ topics }) {
-    return { name: 'TroupeCoPartitionedAssigner', metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }) };
+    return {
+      name: 'TroupeCoPartitionedAssigner',
+      metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }),
+    };
   },
 });

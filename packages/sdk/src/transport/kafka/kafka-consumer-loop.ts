@@ -30,7 +30,10 @@ export interface LoopHost {
 }
 
 export function toTopicMessages(records: readonly OutboundRecord[]) {
-  const byTopic = new Map<string, { key: string | Buffer | null; value: Buffer | null; headers: Record<string, string | Buffer>; partition?: number }[]>();
+  const byTopic = new Map<
+    string,
+    { key: string | Buffer | null; value: Buffer | null; headers: Record<string, string | Buffer>; partition?: number }[]
+  >();
   for (const r of records) {
     const list = byTopic.get(r.topic) ?? [];
     list.push({ key: r.key, value: r.value, headers: { ...r.headers }, ...(r.partition !== undefined ? { partition: r.partition } : {}) });
@@ -106,7 +109,10 @@ export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
           } else {
             const denied = accessError(error, `consumer group ${spec.groupId}`, opts.principal);
             loop.crashed = describeError(denied ?? error);
-            opts.logger.error({ groupId: spec.groupId, err: loop.crashed, ...(denied ? { code: denied.code } : {}) }, 'the Kafka consumer crashed for good');
+            opts.logger.error(
+              { groupId: spec.groupId, err: loop.crashed, ...(denied ? { code: denied.code } : {}) },
+              'the Kafka consumer crashed for good',
+            );
             void loop.revokeAll();
           }
           spec.onCrash?.(error, restarting);
@@ -275,7 +281,11 @@ export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
     return committed;
   }
 
-  async endOffsets(topics: readonly string[], partition: number, notBefore: number): Promise<{ at: number; offsets: ReadonlyMap<string, { low: bigint; end: bigint }> }> {
+  async endOffsets(
+    topics: readonly string[],
+    partition: number,
+    notBefore: number,
+  ): Promise<{ at: number; offsets: ReadonlyMap<string, { low: bigint; end: bigint }> }> {
     let at = Number.POSITIVE_INFINITY;
     const offsets = new Map<string, { low: bigint; end: bigint }>();
     for (const topic of topics) {

@@ -183,7 +183,10 @@ export class KafkaTransport implements Transport {
       const still = await this.partitionCounts(specs.map((s) => s.topic));
       const absent = specs.filter((s) => !still.has(s.topic)).map((s) => s.topic);
       if (absent.length > 0) {
-        throw new SdkError('TRANSPORT_ERROR', `topics ${absent.join(', ')} still do not exist 10 s after creating them; check the broker log and its topic-creation limits.`);
+        throw new SdkError(
+          'TRANSPORT_ERROR',
+          `topics ${absent.join(', ')} still do not exist 10 s after creating them; check the broker log and its topic-creation limits.`,
+        );
       }
       return still;
     }

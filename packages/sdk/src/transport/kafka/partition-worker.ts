@@ -31,7 +31,11 @@ export interface WorkerHost {
    */
   takeOver(partition: number, topics: readonly string[]): Promise<ReadonlyMap<string, bigint | undefined>>;
   /** Log start and last stable offset of each of the topics' `partition`, read no earlier than `notBefore`. */
-  endOffsets(topics: readonly string[], partition: number, notBefore: number): Promise<{ readonly at: number; readonly offsets: ReadonlyMap<string, { low: bigint; end: bigint }> }>;
+  endOffsets(
+    topics: readonly string[],
+    partition: number,
+    notBefore: number,
+  ): Promise<{ readonly at: number; readonly offsets: ReadonlyMap<string, { low: bigint; end: bigint }> }>;
   /** Resolves once no rebalance is under way; false if this worker lost its partition meanwhile. */
   mayCommit(worker: PartitionWorker): Promise<boolean>;
   /** One transaction (or offset commit) with the outputs and the next offsets per topic. */
@@ -228,10 +232,13 @@ export class PartitionWorker {
   private sleep(ms: number): Promise<void> {
     if (this.isStale()) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        if (this.wake === done) this.wake = undefined;
-        resolve();
-      }, Math.max(1, ms));
+      const timer = setTimeout(
+        () => {
+          if (this.wake === done) this.wake = undefined;
+          resolve();
+        },
+        Math.max(1, ms),
+      );
       const done = (): void => {
         clearTimeout(timer);
         resolve();
@@ -246,7 +253,10 @@ export class PartitionWorker {
         try {
           await this.takeOver();
         } catch (err) {
-          this.host.flow.logger.warn({ partition: this.partition, err: describeError(err) }, 'cannot take over the partition yet; trying again');
+          this.host.flow.logger.warn(
+            { partition: this.partition, err: describeError(err) },
+            'cannot take over the partition yet; trying again',
+          );
           await this.sleep(this.host.flow.redeliveryDelayMs);
           continue;
         }
@@ -271,7 +281,14 @@ export class PartitionWorker {
   private async takeOver(): Promise<void> {
     const committed = await this.host.takeOver(this.partition, this.topics);
     const missing = [...this.queues.values()].filter((q) => committed.get(q.topic) === undefined && q.fetchedNext === undefined);
-    const ends = missing.length > 0 ? await this.host.endOffsets(missing.map((q) => q.topic), this.partition, 0) : undefined;
+    const ends =
+      missing.length > 0
+        ? await this.host.endOffsets(
+            missing.map((q) => q.topic),
+            this.partition,
+            0,
+          )
+        : undefined;
     for (const q of this.queues.values()) {
       const c = committed.get(q.topic);
       if (c === undefined) {
@@ -283,7 +300,10 @@ export class PartitionWorker {
       q.dropBelow(c);
       if (q.fetchedNext === undefined || q.fetchedNext < c) {
         if (q.fetchedNext !== undefined) {
-          this.host.flow.logger.warn({ topic: q.topic, partition: this.partition, fetched: String(q.fetchedNext), committed: String(c) }, 'an earlier owner committed past the fetched offset; skipping ahead');
+          this.host.flow.logger.warn(
+            { topic: q.topic, partition: this.partition, fetched: String(q.fetchedNext), committed: String(c) },
+            'an earlier owner committed past the fetched offset; skipping ahead',
+          );
         }
         q.fetchedNext = c;
         this.host.seek(q.topic, this.partition, String(c));
@@ -356,7 +376,10 @@ export class PartitionWorker {
         }
       }
     } catch (err) {
-      this.host.flow.logger.warn({ partition: this.partition, err: describeError(err) }, 'cannot read end offsets; merging after the wait bound');
+      this.host.flow.logger.warn(
+        { partition: this.partition, err: describeError(err) },
+        'cannot read end offsets; merging after the wait bound',
+      );
       for (const topic of topics) {
         const q = this.queues.get(topic);
         if (q) q.lagging = true;
@@ -399,9 +422,15 @@ export class PartitionWorker {
       const denied = this.host.accessProblem(err, `committing outputs of partition ${this.partition}`);
       if (denied) {
         // Nothing is lost (the batch is delivered again), but it cannot succeed until an operator acts.
-        flow.logger.error({ topic: first?.topic, partition: this.partition, offset: first?.offset, code: denied.code }, `${denied.message} The batch will be delivered again.`);
+        flow.logger.error(
+          { topic: first?.topic, partition: this.partition, offset: first?.offset, code: denied.code },
+          `${denied.message} The batch will be delivered again.`,
+        );
       } else {
-        flow.logger.warn({ topic: first?.topic, partition: this.partition, offset: first?.offset, err: describeError(err) }, 'batch not committed; it will be delivered again');
+        flow.logger.warn(
+          { topic: first?.topic, partition: this.partition, offset: first?.offset, err: describeError(err) },
+          'batch not committed; it will be delivered again',
+        );
       }
       processed = 0;
       retryAfterMs = undefined;

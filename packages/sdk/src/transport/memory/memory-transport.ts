@@ -3,14 +3,7 @@ import { OptionChecks } from '@troupe/core';
 import { partitionForKey } from '../murmur2.js';
 import { Semaphore } from '../../util/semaphore.js';
 import { mergeBatch, type MergeSource, type QueuedRecord } from '../merge.js';
-import type {
-  ConsumerHandle,
-  ConsumerSpec,
-  InboundMessage,
-  OutboundRecord,
-  TopicSpec,
-  Transport,
-} from '../transport.js';
+import type { ConsumerHandle, ConsumerSpec, InboundMessage, OutboundRecord, TopicSpec, Transport } from '../transport.js';
 
 export interface MemoryTransportOptions {
   /**
@@ -224,8 +217,7 @@ export class MemoryTransport implements Transport {
     const appended: InboundMessage[] = [];
     for (const r of records) {
       const log = this.logs.get(r.topic) ?? [];
-      const partition =
-        r.partition ?? (r.key === null ? Math.floor(Math.random() * log.length) : partitionForKey(r.key, log.length));
+      const partition = r.partition ?? (r.key === null ? Math.floor(Math.random() * log.length) : partitionForKey(r.key, log.length));
       const plog = log[partition] ?? [];
       const headers: Record<string, Buffer> = {};
       for (const [k, v] of Object.entries(r.headers)) headers[k] = typeof v === 'string' ? Buffer.from(v) : Buffer.from(v);
@@ -375,7 +367,9 @@ export class MemoryTransport implements Transport {
           return {
             topic,
             rank: spec.topics.indexOf(topic),
-            records: log.slice(from, from + spec.maxBatchSize).map((message) => ({ message, ts: this.seq.get(message) ?? 0, offset: BigInt(message.offset), bytes: 0 })),
+            records: log
+              .slice(from, from + spec.maxBatchSize)
+              .map((message) => ({ message, ts: this.seq.get(message) ?? 0, offset: BigInt(message.offset), bytes: 0 })),
             caughtUpAsOf: Number.POSITIVE_INFINITY,
             waitedEnough: true,
           };
