@@ -68,7 +68,8 @@ describe('tracker against ground truth from SDK participants on a real broker', 
       failed: e.ReservationFailed,
       compensated: e.InventoryReleased,
       handle: async ({ payload, ctx }) => {
-        if (payload.orderId.includes('-stuck-')) return;
+        // The outcome never comes: deferred on purpose, so the saga waits in this step and is stuck.
+        if (payload.orderId.includes('-stuck-')) return ctx.defer('the inventory service swallows the event');
         if (payload.orderId.includes('-fail-inventory-')) return ctx.fail({ orderId: payload.orderId, reason: 'out of stock' });
         const reservationId = `res-${payload.orderId}`;
         await ctx.complete({ orderId: payload.orderId, reservationId }, { reservationId });
