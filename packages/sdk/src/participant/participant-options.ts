@@ -90,7 +90,13 @@ export interface ParticipantOptions {
    * @default a new MemoryIdempotencyStore (not durable: use PostgresIdempotencyStore in production)
    */
   readonly idempotencyStore?: IdempotencyStore;
-  /** Partition count and replication factor of topics the participant creates. */
+  /**
+   * Partition count and replication factor of topics the participant creates (saga, retry and
+   * dead-letter topics that do not exist yet). Without `replicationFactor` the broker's
+   * `default.replication.factor` and `min.insync.replicas` apply; with it, `min.insync.replicas`
+   * is set to `max(1, replicationFactor - 1)`. See docs/participants.md "Topics Troupe creates".
+   * @default { partitions: 3, replicationFactor: the broker's default }
+   */
   readonly topics?: { readonly partitions?: number; readonly replicationFactor?: number };
   /**
    * Where a new consumer group starts.
@@ -118,7 +124,7 @@ export interface NormalizedOptions {
   readonly retryTopic: { readonly topic: string; readonly delayMs: number; readonly attempts: number } | undefined;
   readonly deadLetterTopic: (topic: string) => string;
   readonly partitions: number;
-  readonly replicationFactor: number;
+  readonly replicationFactor: number | undefined;
   readonly fromBeginning: boolean;
   readonly contracts: readonly SagaContract[];
   readonly events: readonly EventType[];
@@ -160,7 +166,8 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
           },
     deadLetterTopic: opts.deadLetterTopic ?? defaultDeadLetterTopic,
     partitions: check.int('topics.partitions', opts.topics?.partitions ?? 3),
-    replicationFactor: check.int('topics.replicationFactor', opts.topics?.replicationFactor ?? 1),
+    replicationFactor:
+      opts.topics?.replicationFactor === undefined ? undefined : check.int('topics.replicationFactor', opts.topics.replicationFactor),
     fromBeginning: opts.fromBeginning ?? true,
     contracts: Array.isArray(contracts) ? contracts : Object.values(contracts),
     events: opts.events ?? [],

@@ -17,8 +17,9 @@ export interface PublisherOptions {
   /** Contracts to derive saga type and role from (publishing a contract's start event starts a saga). */
   readonly contracts?: readonly SagaContract[];
   /**
-   * Partition count and replication factor for topics that do not exist yet.
-   * @default { partitions: 3, replicationFactor: 1 }
+   * Partition count and replication factor for topics that do not exist yet; without
+   * `replicationFactor` the broker's default applies (docs/participants.md, "Topics Troupe creates").
+   * @default { partitions: 3, replicationFactor: the broker's default }
    */
   readonly topics?: { readonly partitions?: number; readonly replicationFactor?: number };
 }
@@ -45,7 +46,7 @@ export class Publisher {
   private constructor(
     private readonly opts: PublisherOptions,
     private readonly partitions: number,
-    private readonly replicationFactor: number,
+    private readonly replicationFactor: number | undefined,
   ) {}
 
   static create(opts: PublisherOptions): Promise<Publisher> {
@@ -56,7 +57,8 @@ export class Publisher {
       check.required('codec', opts.codec);
       check.matches('source', opts.source, /./, 'the publishing service name');
       const partitions = check.int('topics.partitions', opts.topics?.partitions ?? 3);
-      const replicationFactor = check.int('topics.replicationFactor', opts.topics?.replicationFactor ?? 1);
+      const rf = opts.topics?.replicationFactor;
+      const replicationFactor = rf === undefined ? undefined : check.int('topics.replicationFactor', rf);
       throwIfInvalid(check, 'publisher');
       resolve(new Publisher(opts, partitions, replicationFactor));
     });

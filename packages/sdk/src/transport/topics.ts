@@ -13,14 +13,18 @@ export async function ensureSagaTopics(
     readonly sagaTopics: readonly string[];
     readonly extraTopics?: readonly string[];
     readonly partitions: number;
-    readonly replicationFactor: number;
+    /** @default the broker's default (see {@link TopicSpec}) */
+    readonly replicationFactor?: number | undefined;
   },
 ): Promise<number> {
   const existing = await transport.partitionCounts(args.sagaTopics);
   assertSameCount(args.owner, existing);
   const partitions = existing.values().next().value ?? args.partitions;
   const all = [...new Set([...args.sagaTopics, ...(args.extraTopics ?? [])])];
-  const counts = await transport.ensureTopics(all.map((topic) => ({ topic, partitions, replicationFactor: args.replicationFactor })));
+  const rf = args.replicationFactor;
+  const counts = await transport.ensureTopics(
+    all.map((topic) => ({ topic, partitions, ...(rf !== undefined ? { replicationFactor: rf } : {}) })),
+  );
   assertSameCount(args.owner, new Map(args.sagaTopics.map((t) => [t, counts.get(t) ?? partitions])));
   return partitions;
 }

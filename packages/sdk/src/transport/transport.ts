@@ -113,7 +113,13 @@ export interface ConsumerHandle {
 export interface TopicSpec {
   readonly topic: string;
   readonly partitions: number;
-  readonly replicationFactor: number;
+  /**
+   * Replicas per partition. Left out, the broker's `default.replication.factor` and
+   * `min.insync.replicas` apply; given, the Kafka transport also sets the topic's
+   * `min.insync.replicas` to `max(1, replicationFactor - 1)` unless `config` names one.
+   * @default the broker's default
+   */
+  readonly replicationFactor?: number;
   /** Extra topic configs, e.g. `cleanup.policy`. */
   readonly config?: Readonly<Record<string, string>>;
 }

@@ -58,7 +58,7 @@ async function kafkaRecorder(transport: KafkaTransport, topics: readonly string[
   const sentinels = new Set<string>();
   const sentinelListeners = new Set<() => void>();
   // KRaft brokers refuse to serve unknown topics; create the missing ones the way participants would.
-  await transport.ensureTopics(topics.map((topic) => ({ topic, partitions, replicationFactor: 1 })));
+  await transport.ensureTopics(topics.map((topic) => ({ topic, partitions })));
   const reader = await KafkaReader.start(transport.kafka, {
     groupId: `troupe-harness-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`,
     topics,

@@ -82,7 +82,7 @@ export class SagaHarness {
       ...(opts.contracts ? { contracts: opts.contracts } : {}),
     });
     if (opts.transport instanceof MemoryTransport) {
-      await opts.transport.ensureTopics(topics.map((topic) => ({ topic, partitions, replicationFactor: 1 })));
+      await opts.transport.ensureTopics(topics.map((topic) => ({ topic, partitions })));
     }
     const recorder = await createRecorder(opts.transport, topics, partitions);
     return new SagaHarness(opts, publisher, recorder, eventTopics);

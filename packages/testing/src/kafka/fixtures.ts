@@ -33,7 +33,7 @@ export interface TopicSpec {
   readonly topic: string;
   /** Explicit on purpose: key-to-partition tests depend on it. */
   readonly partitions: number;
-  /** @default 1 */
+  /** @default the broker's `default.replication.factor` */
   readonly replicationFactor?: number;
   /** Topic configs, e.g. `{ 'cleanup.policy': 'compact' }`. @default {} */
   readonly config?: Readonly<Record<string, string>>;
@@ -52,7 +52,7 @@ export async function createTopics(topics: readonly TopicSpec[], brokers: readon
       topics: topics.map((t) => ({
         topic: t.topic,
         numPartitions: t.partitions,
-        replicationFactor: t.replicationFactor ?? 1,
+        ...(t.replicationFactor !== undefined ? { replicationFactor: t.replicationFactor } : {}),
         configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
       })),
     });

@@ -7,6 +7,7 @@ import { sleep } from '../../util/semaphore.js';
 import type { ConsumerHandle, ConsumerSpec, InboundMessage, OutboundRecord, TopicSpec, Transport } from '../transport.js';
 import { accessError, rethrowAccess } from './access-errors.js';
 import { KafkaConsumerLoop, toTopicMessages, type TransportSettings } from './kafka-consumer-loop.js';
+import { findUnreplicated, topicConfigOf, warnUnreplicated } from './replication-check.js';
 
 /**
  * The client options (brokers, clientId, ssl, sasl, timeouts, logger) are `@troupe/kafka`'s, shared
@@ -86,6 +87,7 @@ export class KafkaTransport implements Transport {
   private producer: Producer | undefined;
   private producerConnecting: Promise<Producer> | undefined;
   private readonly consumers = new Set<ConsumerHandle>();
+  private readonly replicationChecked = new Set<string>();
   private closed = false;
 
   private constructor(
@@ -147,6 +149,25 @@ export class KafkaTransport implements Transport {
   }
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<ReadonlyMap<string, number>> {
+    const counts = await this.createMissing(specs);
+    await this.warnIfUnreplicated(specs.map((s) => s.topic));
+    return counts;
+  }
+
+  /** Warns once per topic when it has one replica on a multi-broker cluster. */
+  private async warnIfUnreplicated(topics: readonly string[]): Promise<void> {
+    const fresh = topics.filter((t) => !this.replicationChecked.has(t));
+    for (const t of fresh) this.replicationChecked.add(t);
+    try {
+      const found = await findUnreplicated(this.admin, fresh);
+      if (found) warnUnreplicated(this.opts.logger, found);
+    } catch (err) {
+      // Only a warning is at stake: a principal without DESCRIBE on the cluster still starts.
+      this.opts.logger.debug({ err: describeError(err) }, 'cannot check the replication of the topics');
+    }
+  }
+
+  private async createMissing(specs: readonly TopicSpec[]): Promise<ReadonlyMap<string, number>> {
     this.assertOpen();
     const existing = await this.partitionCounts(specs.map((s) => s.topic));
     const missing = specs.filter((s) => !existing.has(s.topic));
@@ -157,8 +178,9 @@ export class KafkaTransport implements Transport {
           topics: missing.map((s) => ({
             topic: s.topic,
             numPartitions: s.partitions,
-            replicationFactor: s.replicationFactor,
-            configEntries: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
+            // Left out, kafkajs sends -1: the broker's default.replication.factor (KIP-464).
+            ...(s.replicationFactor !== undefined ? { replicationFactor: s.replicationFactor } : {}),
+            configEntries: topicConfigOf(s),
           })),
         });
       } catch (err) {
