@@ -20,6 +20,8 @@ export {
   isDeadLetterTopic,
   sourceTopicOf,
   retryTopicOf,
+  inboxTopicOf,
+  INBOX_SUFFIX,
   transactionalIdPrefixOf,
   READER_GROUP_PREFIX,
   TRACKER_GROUP,

@@ -30,6 +30,14 @@ export function retryTopicOf(groupId: string, suffix: string = RETRY_SUFFIX): st
   return `${groupId}${suffix}`;
 }
 
+/** Suffix of a consumer group's inbox topic (the input events it handled, ADR 0011). */
+export const INBOX_SUFFIX = '.inbox';
+
+/** The inbox topic of a participant's consumer group (`payment-service` → `payment-service.inbox`). */
+export function inboxTopicOf(groupId: string, suffix: string = INBOX_SUFFIX): string {
+  return `${groupId}${suffix}`;
+}
+
 /**
  * Prefix of a participant's transactional ids: one producer per partition number,
  * `<prefix>-<partition>` (ADR 0009), so a partition number's next owner fences the previous one. ACLs grant

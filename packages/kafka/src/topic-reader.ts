@@ -10,10 +10,16 @@ import { toKafkaRecord, type KafkaRecord } from './records.js';
 export async function readTopicToEnd(
   kafka: Kafka,
   topic: string,
-  only: { readonly partition?: number; readonly fromOffset?: string; readonly timeoutMs?: number } = {},
+  only: {
+    readonly partition?: number;
+    readonly fromOffset?: string;
+    /** Only the last `last` offsets of each partition (a tail; transaction markers take offsets too). */
+    readonly last?: number;
+    readonly timeoutMs?: number;
+  } = {},
 ): Promise<KafkaRecord[]> {
   const timeoutMs = only.timeoutMs ?? 30_000;
-  const from = BigInt(only.fromOffset ?? '0');
+  let from = BigInt(only.fromOffset ?? '0');
   const admin = kafka.admin();
   await admin.connect();
   let ends: { partition: number; high: string; low: string }[];
@@ -24,6 +30,10 @@ export async function readTopicToEnd(
   }
   // A partition is done once a batch reaching its end offset was fetched (control records included).
   const wanted = ends.filter((e) => only.partition === undefined || e.partition === only.partition);
+  if (only.last !== undefined && wanted.length === 1 && wanted[0]) {
+    const tail = BigInt(wanted[0].high) - BigInt(only.last);
+    if (tail > from) from = tail;
+  }
   const pending = new Set(wanted.filter((e) => BigInt(e.high) > (BigInt(e.low) > from ? BigInt(e.low) : from)).map((e) => e.partition));
   const records: KafkaRecord[] = [];
   if (pending.size === 0) return records;

@@ -40,6 +40,9 @@ export { MemoryIdempotencyStore } from './idempotency/memory-idempotency-store.j
 export { PostgresIdempotencyStore } from './idempotency/postgres-idempotency-store.js';
 export type { PostgresIdempotencyStoreOptions } from './idempotency/postgres-idempotency-store.js';
 export type { IdempotencyStore } from './idempotency/idempotency-store.js';
+export { TopicInbox } from './inbox/topic-inbox.js';
+export type { InboxOptions } from './inbox/topic-inbox.js';
+export type { Inbox, InboxBatch, InboxEntry } from './inbox/inbox.js';
 export {
   DEAD_LETTER_REASONS,
   DLQ_HEADER,

@@ -49,6 +49,15 @@ describe('planAcls', () => {
       },
       {
         principal: 'User:ship-svc',
+        resourceType: 'GROUP',
+        resourceName: 'troupe-reader-',
+        patternType: 'PREFIXED',
+        operation: 'READ',
+        host: '*',
+        permission: 'ALLOW',
+      },
+      {
+        principal: 'User:ship-svc',
         resourceType: 'TRANSACTIONAL_ID',
         resourceName: 'troupe-ship-svc-',
         patternType: 'PREFIXED',
@@ -76,6 +85,17 @@ describe('planAcls', () => {
       },
     ]);
     expect(of('troupe-tracker')?.acls.every((a) => a.operation === 'READ' || a.operation === 'DESCRIBE')).toBe(true);
+  });
+
+  it('grants each participant its inbox topic (read back on assignment, written in its transactions), unless it runs without one', () => {
+    const inbox = (plan: ReturnType<typeof planAcls>) =>
+      plan
+        .find((p) => p.service === 'ship-svc')
+        ?.acls.filter((a) => a.resourceName === 'ship-svc.inbox')
+        .map((a) => a.operation)
+        .sort();
+    expect(inbox(plans)).toEqual(['CREATE', 'DESCRIBE', 'READ', 'WRITE']);
+    expect(inbox(planAcls([contract], events, { inbox: false }))).toEqual([]);
   });
 
   it('grants CREATE only with auto-create, and the retry topic only where enabled', () => {

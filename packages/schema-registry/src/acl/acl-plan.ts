@@ -4,6 +4,7 @@ import {
   deadLetterTopicOf,
   READER_GROUP_PREFIX,
   retryTopicOf,
+  inboxTopicOf,
   TRACKER_GROUP,
   transactionalIdPrefixOf,
   type SagaContract,
@@ -45,6 +46,12 @@ export interface AclPlanOptions {
   readonly autoCreate?: boolean;
   /** Participants that run with `retryTopic` enabled (their `<group>.retry` topic and reader groups). @default [] */
   readonly retryTopic?: readonly string[];
+  /**
+   * Participants keep their inbox on `<group>.inbox` (the SDK's default, ADR 0011): grant it and the
+   * reader groups that read it back. Turn off for participants started with `inbox: false`.
+   * @default true
+   */
+  readonly inbox?: boolean;
   /** Extra topics a participant reads through `on(...)` handlers the contracts do not show. @default {} */
   readonly extraReads?: Readonly<Record<string, readonly string[]>>;
   /** Principal of the publisher that starts sagas. @default 'publisher' */
@@ -143,7 +150,10 @@ export function planAcls(
   for (const [service, n] of [...participants].sort(([a], [b]) => a.localeCompare(b))) {
     const acl = builder(principalOf(service));
     const dlqs = [...n.reads].map((t) => deadLetterTopicOf(t));
-    const retryTopics = retry.has(service) ? [retryTopicOf(service)] : [];
+    const retryTopics = [
+      ...(retry.has(service) ? [retryTopicOf(service)] : []),
+      ...(options.inbox === false ? [] : [inboxTopicOf(service)]),
+    ];
     for (const t of n.reads) acl.topic(t, 'READ', 'DESCRIBE');
     for (const t of [...n.writes, ...dlqs]) acl.topic(t, 'WRITE', 'DESCRIBE');
     for (const t of retryTopics) acl.topic(t, 'READ', 'WRITE', 'DESCRIBE');

@@ -8,6 +8,11 @@ export const DEAD_LETTER_REASONS = [
   'UNKNOWN_SCHEMA_ID',
   'HANDLER_FAILED',
   'SAGA_DEAD_LETTERED',
+  'MISSING_HEADER',
+  'INVALID_KEY',
+  'SAGA_ID_MISMATCH',
+  'UNEXPECTED_TYPE',
+  'OUTPUT_REFUSED',
 ] as const;
 
 /** Why an event was dead-lettered; stable strings for alerts and the `troupe-dlq` CLI. */

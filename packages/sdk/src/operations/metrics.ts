@@ -19,6 +19,7 @@ export class ParticipantMetrics {
   readonly failed: Counter<'participant' | 'type'>;
   readonly retried: Counter<'participant' | 'type'>;
   readonly deadLettered: Counter<'participant' | 'reason'>;
+  readonly duplicates: Counter<'participant' | 'type'>;
   readonly duration: Histogram<'participant' | 'type'>;
   readonly lag: Gauge<'participant'>;
 
@@ -69,6 +70,17 @@ export class ParticipantMetrics {
           name: 'troupe_dead_letters_total',
           help: 'Events sent to a dead-letter topic, by reason',
           labelNames: ['participant', 'reason'],
+          registers,
+        }),
+    );
+    this.duplicates = metric(
+      registry,
+      'troupe_duplicates_total',
+      () =>
+        new Counter({
+          name: 'troupe_duplicates_total',
+          help: 'Input events recognised by the inbox as already handled (same ce_id) and skipped',
+          labelNames: ['participant', 'type'],
           registers,
         }),
     );

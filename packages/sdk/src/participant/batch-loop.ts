@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { describeError } from '../errors.js';
 import type { BatchOutcome, OutboundRecord, PartitionBatch } from '../transport/transport.js';
+import type { Inbox, InboxBatch } from '../inbox/inbox.js';
 import type { Dispatcher } from './dispatch.js';
 import type { MessageOutcome } from './outcomes.js';
 import type { ParkedSagas } from './parking.js';
@@ -8,6 +9,8 @@ import type { ParkedSagas } from './parking.js';
 export interface BatchLoopDeps {
   readonly dispatcher: Dispatcher;
   readonly parked: ParkedSagas;
+  /** Which input events were handled already; undefined when the participant runs without one. */
+  readonly inbox: Inbox | undefined;
   readonly logger: Logger;
   /** A batch is committed once its handlers took this long, even if it is not finished. */
   readonly maxBatchMs: number;
@@ -21,12 +24,14 @@ export interface BatchLoopDeps {
  * done and what they emitted, so the transport commits exactly those.
  */
 export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): Promise<BatchOutcome> {
+  let inbox: InboxBatch | undefined;
   try {
     await deps.parked.restore(batch.partition);
+    inbox = await deps.inbox?.open(batch.partition);
   } catch (err) {
     deps.logger.warn(
       { partition: batch.partition, err: describeError(err) },
-      'cannot read the retry topic yet; the batch will be delivered again',
+      'cannot read the retry topic or the inbox yet; the batch will be delivered again',
     );
     return { outputs: [], processed: 0 };
   }
@@ -40,7 +45,7 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
     if (processed > 0 && (batch.isStale() || Date.now() - started > deps.maxBatchMs)) break;
     let outcome: MessageOutcome;
     try {
-      outcome = await deps.dispatcher.handle(message, batch, ledger);
+      outcome = await deps.dispatcher.handle(message, batch, ledger, inbox);
     } catch (err) {
       // Nothing expected throws; anything that does is treated as trouble worth another delivery.
       outcome = { kind: 'transient', reason: describeError(err) };
@@ -65,6 +70,9 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
     outputs,
     processed,
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-    afterCommit: () => ledger.apply(),
+    afterCommit: () => {
+      ledger.apply();
+      inbox?.committed();
+    },
   };
 }

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { MARKER_HEADER } from '../dead-letter/dead-letter.js';
 import type { DeadLetterer } from '../dead-letter/dead-letterer.js';
 import { describeError } from '../errors.js';
+import type { InboxBatch, InboxEntry } from '../inbox/inbox.js';
 import type { ParticipantMetrics } from '../operations/metrics.js';
 import { endSpan, logTraceFields, startProcessSpan } from '../operations/trace.js';
 import { isRetriable } from '../retry/retry-policy.js';
@@ -17,6 +18,7 @@ import { done, type MessageOutcome } from './outcomes.js';
 import type { ParkedSagas, ParkingLedger } from './parking.js';
 import type { Route, RouteTable } from './routes.js';
 import { readRoutingSlip } from './routing-slip.js';
+import { boundaryProblem, envelopeProblem } from './validation.js';
 
 export interface DispatcherDeps {
   readonly participant: string;
@@ -24,6 +26,8 @@ export interface DispatcherDeps {
   readonly groupId: string;
   readonly codec: EventCodec;
   readonly routes: RouteTable;
+  /** Topic of every event type the participant knows (its handlers' and the `events` option's). */
+  readonly homeTopics: ReadonlyMap<string, string>;
   readonly retryTopic: { readonly topic: string; readonly delayMs: number; readonly attempts: number } | undefined;
   readonly parked: ParkedSagas;
   readonly runner: HandlerRunner;
@@ -32,10 +36,11 @@ export interface DispatcherDeps {
   readonly logger: Logger;
 }
 
-/** The batch a record belongs to and its parked-saga ledger. */
+/** The batch a record belongs to, its parked-saga ledger and its inbox view. */
 interface Turn {
   readonly batch: PartitionBatch;
   readonly ledger: ParkingLedger;
+  readonly inbox: InboxBatch | undefined;
 }
 
 /** A retry-topic record on its next pass: which pass, which handlers, and its key in the pass table. */
@@ -49,8 +54,8 @@ interface RetriedPass {
 export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {}
 
-  async handle(message: InboundMessage, batch: PartitionBatch, ledger: ParkingLedger): Promise<MessageOutcome> {
-    const turn = { batch, ledger };
+  async handle(message: InboundMessage, batch: PartitionBatch, ledger: ParkingLedger, inbox?: InboxBatch): Promise<MessageOutcome> {
+    const turn = { batch, ledger, inbox };
     if (message.headers[MARKER_HEADER] !== undefined) return done([]);
     const retry = this.deps.retryTopic;
     if (retry && message.topic === retry.topic) return this.handleRetryRecord(message, turn);
@@ -58,10 +63,17 @@ export class Dispatcher {
     try {
       env = parseEnvelope(message.headers);
     } catch (err) {
-      if (err instanceof EnvelopeError) return done([this.deps.deadLetters.record(message, 'MALFORMED_ENVELOPE', err.message)]);
-      throw err;
+      if (!(err instanceof EnvelopeError)) throw err;
+      const problem = envelopeProblem(err);
+      return done([this.deps.deadLetters.record(message, problem.reason, problem.error)]);
     }
-    if (!this.deps.routes.byType.has(env.type)) return done([]);
+    const home = this.deps.homeTopics.get(env.type);
+    const routed = this.deps.routes.byType.has(env.type);
+    // Types the participant does not know may belong to another saga sharing the topic: not its business.
+    if (!routed && (home === undefined || home === message.topic)) return done([]);
+    const problem = boundaryProblem(message, env, home);
+    if (problem) return done([this.deps.deadLetters.record(message, problem.reason, problem.error)]);
+    if (!routed) return done([]);
     if (retry && ledger.isParked(env.sagaId)) {
       // An earlier event of this saga waits in the retry topic: queue behind it, keep the order.
       ledger.park(env.sagaId, 1);
@@ -97,6 +109,14 @@ export class Dispatcher {
   ): Promise<MessageOutcome> {
     const all = this.deps.routes.byType.get(env.type) ?? [];
     const routes = retried?.routes ? all.filter((r) => retried.routes?.includes(r.label)) : all;
+    if (await turn.inbox?.seen(env.id)) {
+      this.deps.instruments.duplicates.inc({ participant: this.deps.participant, type: env.type });
+      this.deps.logger.debug(
+        { sagaId: env.sagaId, eventId: env.id, eventType: env.type, offset: message.offset },
+        'duplicate event skipped',
+      );
+      return done([]);
+    }
     const process = startProcessSpan(message, { ...env, ...(env.sagaStep !== undefined ? { step: env.sagaStep } : {}) }, this.deps.groupId);
     let failure: unknown;
     try {
@@ -134,6 +154,7 @@ export class Dispatcher {
     const a: Handling = { message, env, payload: decoded.payload, slip: readRoutingSlip(message.headers), log, batch: turn.batch, trace };
     const out: OutboundRecord[] = [];
     const failed: { route: Route; error: unknown; attempts: number }[] = [];
+    let ran = 0;
     for (const route of routes) {
       if (route.kind !== 'compensate' && deadLetters.isDead(env.sagaId)) {
         out.push(
@@ -146,9 +167,12 @@ export class Dispatcher {
       }
       const result = await this.deps.runner.run(route, a);
       if (result.kind === 'transient') return result;
+      ran += 1;
       if (result.kind === 'ok') out.push(...result.outputs);
       else failed.push({ route, error: result.error, attempts: result.attempts });
     }
+    // Only an event whose handlers all ran to their end counts as handled: a dead-lettered one must stay replayable.
+    if (failed.length === 0 && ran > 0 && turn.inbox) out.push(...turn.inbox.handled(inboxEntry(message, env)));
     if (failed.length === 0) return done(out);
     const after = await this.afterFailure(a, turn.ledger, failed, retried);
     return after.kind === 'done' ? done([...out, ...after.outputs]) : after;
@@ -187,4 +211,15 @@ export class Dispatcher {
     for (const f of failed) out.push(...(await this.deps.runner.giveUp(f.route, a, f.error, f.attempts * passes)));
     return done(out);
   }
+}
+
+function inboxEntry(message: InboundMessage, env: EventEnvelope): InboxEntry {
+  return {
+    eventId: env.id,
+    sagaId: env.sagaId,
+    type: env.type,
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+  };
 }

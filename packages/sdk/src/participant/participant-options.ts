@@ -1,10 +1,12 @@
-import { OptionChecks, retryTopicOf, type SagaContract } from '@troupe/core';
+import { inboxTopicOf, OptionChecks, retryTopicOf, type SagaContract } from '@troupe/core';
 import type { EventCodec, EventType } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { throwIfInvalid } from '../errors.js';
 import type { HandlerDefinition } from './handlers.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import type { Inbox } from '../inbox/inbox.js';
+import type { InboxOptions } from '../inbox/topic-inbox.js';
 import { defaultDeadLetterTopic } from '../dead-letter/dead-letter.js';
 import { retryPolicy, type RetryOptions, type RetryPolicy } from '../retry/retry-policy.js';
 import type { RetryTopicOptions } from '../retry/retry-topic.js';
@@ -91,8 +93,16 @@ export interface ParticipantOptions {
    */
   readonly idempotencyStore?: IdempotencyStore;
   /**
-   * Partition count and replication factor of topics the participant creates (saga, retry and
-   * dead-letter topics that do not exist yet). Without `replicationFactor` the broker's
+   * Recognises input events handled before (same `ce_id`) and skips them: a duplicate is counted
+   * in `troupe_duplicates_total`, logged at debug and never handled again. The default keeps the
+   * inbox on the topic `<groupId>.inbox`, written in the batch's transaction (ADR 0011); give an
+   * {@link Inbox} to keep it elsewhere (e.g. in the service's database), `false` for none.
+   * @default {} (a topic inbox with the defaults of {@link InboxOptions})
+   */
+  readonly inbox?: false | InboxOptions | Inbox;
+  /**
+   * Partition count and replication factor of topics the participant creates (saga, retry,
+   * dead-letter and inbox topics that do not exist yet). Without `replicationFactor` the broker's
    * `default.replication.factor` and `min.insync.replicas` apply; with it, `min.insync.replicas`
    * is set to `max(1, replicationFactor - 1)`. See docs/participants.md "Topics Troupe creates".
    * @default { partitions: 3, replicationFactor: the broker's default }
@@ -128,7 +138,10 @@ export interface NormalizedOptions {
   readonly fromBeginning: boolean;
   readonly contracts: readonly SagaContract[];
   readonly events: readonly EventType[];
+  readonly inbox: false | Inbox | { readonly topic: string; readonly window: number; readonly retentionMs: number };
 }
+
+const isInbox = (x: false | InboxOptions | Inbox): x is Inbox => x !== false && typeof (x as Partial<Inbox>).open === 'function';
 
 /** The owner its descriptor-built steps name, when they name exactly one. */
 function ownerOfSteps(handlers: readonly HandlerDefinition[]): string | undefined {
@@ -171,7 +184,17 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
     fromBeginning: opts.fromBeginning ?? true,
     contracts: Array.isArray(contracts) ? contracts : Object.values(contracts),
     events: opts.events ?? [],
+    inbox: normalizeInbox(opts.inbox ?? {}, opts.groupId ?? name, check),
   };
   throwIfInvalid(check, `participant ${name || '(unnamed)'}`);
   return n;
+}
+
+function normalizeInbox(inbox: false | InboxOptions | Inbox, groupId: string, check: OptionChecks): NormalizedOptions['inbox'] {
+  if (inbox === false || isInbox(inbox)) return inbox;
+  return {
+    topic: inbox.topic ?? inboxTopicOf(groupId),
+    window: check.int('inbox.window', inbox.window ?? 20_000),
+    retentionMs: check.int('inbox.retentionMs', inbox.retentionMs ?? 7 * 24 * 3600_000),
+  };
 }

@@ -185,7 +185,7 @@ describe('Participant on the memory transport', () => {
       'o-7 shipped',
     );
     const reasons = transport.records(`${topic}.dlq`).map((m) => headerString(m.headers, DLQ_HEADER.reason));
-    expect(reasons).toEqual(['UNDECODABLE_PAYLOAD', 'UNKNOWN_SCHEMA_ID', 'MALFORMED_ENVELOPE']);
+    expect(reasons).toEqual(['UNDECODABLE_PAYLOAD', 'UNKNOWN_SCHEMA_ID', 'MISSING_HEADER']);
   });
 
   it('exposes metrics and health', async () => {

@@ -4,6 +4,8 @@ import { register as globalRegistry, type Registry } from 'prom-client';
 import { DeadLetterer } from '../dead-letter/dead-letterer.js';
 import { describeError, SdkError } from '../errors.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { openInbox } from '../inbox/open-inbox.js';
+import type { Inbox } from '../inbox/inbox.js';
 import { MemoryIdempotencyStore } from '../idempotency/memory-idempotency-store.js';
 import { ParticipantMetrics } from '../operations/metrics.js';
 import { ensureSagaTopics } from '../transport/topics.js';
@@ -41,6 +43,7 @@ export class Participant {
   private readonly parked: ParkedSagas;
   private readonly dispatcher: Dispatcher;
   private consumer: ConsumerHandle | undefined;
+  private inbox: Inbox | undefined;
   private closed = false;
   private lastProgressAt = Date.now();
   private readonly runState = new RunState();
@@ -68,6 +71,10 @@ export class Participant {
       groupId: opts.groupId,
       codec: resources.codec,
       routes,
+      homeTopics: new Map([
+        ...opts.events.map((e) => [e.name, e.topic] as const),
+        ...[...routes.byType].map(([type, r]) => [type, r[0]?.reader.topic ?? ''] as const),
+      ]),
       retryTopic: opts.retryTopic,
       parked: this.parked,
       deadLetters,
@@ -106,16 +113,18 @@ export class Participant {
   private static async start(p: Participant): Promise<Participant> {
     const { opts, routes } = p;
     const retryTopics = opts.retryTopic ? [opts.retryTopic.topic] : [];
-    await ensureSagaTopics(p.transport, {
+    const partitions = await ensureSagaTopics(p.transport, {
       owner: `participant ${opts.name}`,
       sagaTopics: [...new Set([...routes.inputTopics, ...routes.outputTopics, ...retryTopics])],
       extraTopics: routes.inputTopics.map((t) => opts.deadLetterTopic(t)),
       partitions: opts.partitions,
       replicationFactor: opts.replicationFactor,
     });
+    p.inbox = await openInbox(p.transport, { owner: `participant ${opts.name}`, partitions, opts, logger: p.logger });
     const loop = {
       dispatcher: p.dispatcher,
       parked: p.parked,
+      inbox: p.inbox,
       logger: p.logger,
       maxBatchMs: opts.maxBatchMs,
       onProgress: () => (p.lastProgressAt = Date.now()),
@@ -131,7 +140,10 @@ export class Participant {
       maxBatchSize: opts.maxBatchSize,
       concurrency: opts.concurrency,
       handle: (batch) => handleBatch(loop, batch),
-      onAssignment: () => p.parked.forget(),
+      onAssignment: () => {
+        p.parked.forget();
+        p.inbox?.reassigned();
+      },
       onCrash: (error, restarting) => {
         if (!restarting) p.crashed(error);
       },
@@ -163,6 +175,7 @@ export class Participant {
     if (this.closed) return;
     this.closed = true;
     await this.consumer?.stop();
+    await this.inbox?.close();
     if (this.ownsStore) await this.store.close();
     await this.resources.close();
     this.logger.info('participant closed');

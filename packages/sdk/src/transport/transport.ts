@@ -139,8 +139,16 @@ export interface Transport {
   consume(spec: ConsumerSpec): Promise<ConsumerHandle>;
   /** The group's committed offsets (next offset to read) per partition of a topic; absent = none. */
   committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, string>>;
-  /** Committed records of one partition from `fromOffset` to the end as of the call. */
-  readPartition(topic: string, partition: number, fromOffset: string): Promise<readonly InboundMessage[]>;
+  /**
+   * Committed records of one partition from `fromOffset` to the end as of the call; with `last`,
+   * only those among the partition's last `last` offsets.
+   */
+  readPartition(
+    topic: string,
+    partition: number,
+    fromOffset: string,
+    opts?: { readonly last?: number },
+  ): Promise<readonly InboundMessage[]>;
   /** Broker reachable? Used by readiness checks. */
   ping(): Promise<void>;
   close(): Promise<void>;

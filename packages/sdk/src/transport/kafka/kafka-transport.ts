@@ -232,9 +232,14 @@ export class KafkaTransport implements Transport {
     return new Map((entry?.partitions ?? []).filter((p) => BigInt(p.offset) >= 0n).map((p) => [p.partition, p.offset]));
   }
 
-  readPartition(topic: string, partition: number, fromOffset: string): Promise<readonly InboundMessage[]> {
+  readPartition(
+    topic: string,
+    partition: number,
+    fromOffset: string,
+    opts: { readonly last?: number } = {},
+  ): Promise<readonly InboundMessage[]> {
     this.assertOpen();
-    return readTopicToEnd(this.kafka, topic, { partition, fromOffset });
+    return readTopicToEnd(this.kafka, topic, { partition, fromOffset, ...(opts.last !== undefined ? { last: opts.last } : {}) });
   }
 
   async ping(): Promise<void> {

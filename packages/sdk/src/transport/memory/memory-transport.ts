@@ -110,8 +110,15 @@ export class MemoryTransport implements Transport {
     return Promise.resolve(out);
   }
 
-  readPartition(topic: string, partition: number, fromOffset: string): Promise<readonly InboundMessage[]> {
-    return Promise.resolve((this.logs.get(topic)?.[partition] ?? []).slice(Number(fromOffset)));
+  readPartition(
+    topic: string,
+    partition: number,
+    fromOffset: string,
+    opts: { readonly last?: number } = {},
+  ): Promise<readonly InboundMessage[]> {
+    const log = this.logs.get(topic)?.[partition] ?? [];
+    const from = Math.max(Number(fromOffset), opts.last === undefined ? 0 : log.length - opts.last);
+    return Promise.resolve(log.slice(from));
   }
 
   ping(): Promise<void> {
