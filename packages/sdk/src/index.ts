@@ -65,4 +65,8 @@ export { readTopicToEnd } from '@troupe/kafka';
 export { OperationsServer } from './operations/operations-server.js';
 export type { OperationsServerOptions } from './operations/operations-server.js';
 export type { RetryTopicOptions } from './retry/retry-topic.js';
+export { VirtualClock, systemClock } from './timers/clock.js';
+export type { Clock, DurationInput } from './timers/clock.js';
+export type { ScheduleOptions } from './timers/scheduled-events.js';
+export type { TimerOptions } from './participant/participant-options.js';
 export { buildDlqCli, runDlqCli } from './cli/dlq-program.js';

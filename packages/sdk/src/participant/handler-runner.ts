@@ -14,6 +14,7 @@ import { EventContext } from './event-context.js';
 import type { CompensationTrigger } from './handlers.js';
 import type { Route } from './routes.js';
 import type { RoutingSlip } from './routing-slip.js';
+import type { Clock } from '../timers/clock.js';
 
 /** One decoded event on its way to its handlers. */
 export interface Handling {
@@ -50,6 +51,8 @@ export interface HandlerRunnerDeps {
   readonly handlerTimeoutMs: number;
   readonly instruments: ParticipantMetrics;
   readonly deadLetters: DeadLetterer;
+  /** The participant's timer topic and clock, for `ctx.schedule`; undefined without timers. */
+  readonly timers?: { readonly topic: string; readonly clock: Clock };
 }
 
 const stepWithoutOutcome = (step: string): SdkError =>
@@ -184,6 +187,7 @@ export class HandlerRunner {
       slip: a.slip,
       attempt,
       ...(signal ? { signal } : {}),
+      ...(d.timers ? { timers: { ...d.timers, partition: a.message.partition } } : {}),
       ...(route.kind === 'on'
         ? {}
         : {

@@ -19,6 +19,10 @@ import { ParkedSagas } from './parking.js';
 import { openResources, type ParticipantResources } from './resources.js';
 import { buildRoutes, type RouteTable } from './routes.js';
 import { RunState } from './run-state.js';
+import { systemClock, type Clock } from '../timers/clock.js';
+import { scheduledEventFirer } from '../timers/scheduled-events.js';
+import { ensureTimerTopic } from '../timers/timer-topic.js';
+import { TimerService } from '../timers/timer-service.js';
 
 /**
  * A service's part in one or more choreographed sagas: consumes the event types its handlers react
@@ -42,6 +46,8 @@ export class Participant {
   private readonly routes: RouteTable;
   private readonly parked: ParkedSagas;
   private readonly dispatcher: Dispatcher;
+  private readonly clock: Clock;
+  private readonly timers: TimerService | undefined;
   private consumer: ConsumerHandle | undefined;
   private inbox: Inbox | undefined;
   private closed = false;
@@ -60,6 +66,17 @@ export class Participant {
     this.metrics = options.metricsRegistry ?? globalRegistry;
     const instruments = new ParticipantMetrics(this.metrics, opts.name, () => this.consumer?.lag() ?? Promise.resolve(undefined));
     const deadLetters = new DeadLetterer({ participant: opts.name, topicFor: opts.deadLetterTopic, instruments, logger: this.logger });
+    this.clock = this.transport.clock ?? systemClock;
+    this.timers = opts.timers
+      ? new TimerService({
+          transport: this.transport,
+          topic: opts.timers.topic,
+          clock: this.clock,
+          logger: this.logger,
+          maxFiredPerBatch: opts.timers.maxFiredPerBatch,
+          firers: { event: scheduledEventFirer(this.clock) },
+        })
+      : undefined;
     this.parked = new ParkedSagas({
       transport: this.transport,
       groupId: opts.groupId,
@@ -80,6 +97,7 @@ export class Participant {
       deadLetters,
       instruments,
       logger: this.logger,
+      clock: this.clock,
       runner: new HandlerRunner({
         participant: opts.name,
         groupId: opts.groupId,
@@ -90,6 +108,7 @@ export class Participant {
         handlerTimeoutMs: opts.handlerTimeoutMs,
         instruments,
         deadLetters,
+        ...(opts.timers ? { timers: { topic: opts.timers.topic, clock: this.clock } } : {}),
       }),
     });
   }
@@ -121,6 +140,11 @@ export class Participant {
       replicationFactor: opts.replicationFactor,
     });
     p.inbox = await openInbox(p.transport, { owner: `participant ${opts.name}`, partitions, opts, logger: p.logger });
+    if (opts.timers) {
+      const owner = `participant ${opts.name}`;
+      await ensureTimerTopic(p.transport, { owner, topic: opts.timers.topic, partitions, replicationFactor: opts.replicationFactor });
+    }
+    const timers = p.timers;
     const loop = {
       dispatcher: p.dispatcher,
       parked: p.parked,
@@ -128,6 +152,8 @@ export class Participant {
       logger: p.logger,
       maxBatchMs: opts.maxBatchMs,
       onProgress: () => (p.lastProgressAt = Date.now()),
+      clock: p.clock,
+      ...(timers ? { timers } : {}),
     };
     p.consumer = await p.transport.consume({
       groupId: opts.groupId,
@@ -140,9 +166,11 @@ export class Participant {
       maxBatchSize: opts.maxBatchSize,
       concurrency: opts.concurrency,
       handle: (batch) => handleBatch(loop, batch),
+      ...(timers ? { wakeAt: (partition: number) => timers.wakeAt(partition) } : {}),
       onAssignment: () => {
         p.parked.forget();
         p.inbox?.reassigned();
+        timers?.forget();
       },
       onCrash: (error, restarting) => {
         if (!restarting) p.crashed(error);
