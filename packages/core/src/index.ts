@@ -22,8 +22,6 @@ export {
   retryTopicOf,
   inboxTopicOf,
   INBOX_SUFFIX,
-  TIMERS_SUFFIX,
-  timerTopicOf,
   transactionalIdPrefixOf,
   READER_GROUP_PREFIX,
   TRACKER_GROUP,

@@ -18,9 +18,13 @@ export type SdkErrorCode =
   /** A step handler returned without `ctx.complete(...)` or `ctx.fail(...)`. */
   | 'STEP_WITHOUT_OUTCOME'
   /** The consumer stopped for good; `participant.run()` rejects with this. */
-  | 'CONSUMER_CRASHED';
+  | 'CONSUMER_CRASHED'
+  /** The PostgreSQL outbox (or its inbox) could not be read or written; tried again. */
+  | 'OUTBOX_STORE_ERROR'
+  /** The outbox schema is older than this SDK and migrating on start-up was not allowed. */
+  | 'OUTBOX_NOT_MIGRATED';
 
-const RETRIABLE: ReadonlySet<SdkErrorCode> = new Set(['TRANSPORT_ERROR', 'IDEMPOTENCY_STORE_ERROR', 'TIMEOUT']);
+const RETRIABLE: ReadonlySet<SdkErrorCode> = new Set(['TRANSPORT_ERROR', 'IDEMPOTENCY_STORE_ERROR', 'TIMEOUT', 'OUTBOX_STORE_ERROR']);
 
 /**
  * The one error class of `@troupe/sdk`. `code` says what happened, `retriable` whether trying again

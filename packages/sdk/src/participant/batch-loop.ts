@@ -5,8 +5,6 @@ import type { Inbox, InboxBatch } from '../inbox/inbox.js';
 import type { Dispatcher } from './dispatch.js';
 import type { MessageOutcome } from './outcomes.js';
 import type { ParkedSagas } from './parking.js';
-import type { Clock } from '../timers/clock.js';
-import type { TimerService } from '../timers/timer-service.js';
 
 export interface BatchLoopDeps {
   readonly dispatcher: Dispatcher;
@@ -18,10 +16,6 @@ export interface BatchLoopDeps {
   readonly maxBatchMs: number;
   /** Called when a batch finished at least one message (for the stalled check). */
   readonly onProgress: () => void;
-  /** Due dates of retries (the transport's clock). */
-  readonly clock: Clock;
-  /** The participant's durable timers, if it has a timer topic. */
-  readonly timers?: TimerService;
 }
 
 /**
@@ -30,18 +24,14 @@ export interface BatchLoopDeps {
  * done and what they emitted, so the transport commits exactly those.
  */
 export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): Promise<BatchOutcome> {
-  const timers = deps.timers;
-  // An empty batch: the transport asks because timers fell due (see ConsumerSpec.wakeAt).
-  if (batch.messages.length === 0) return timers ? timers.tick(batch.partition) : { outputs: [], processed: 0 };
   let inbox: InboxBatch | undefined;
   try {
     await deps.parked.restore(batch.partition);
-    await timers?.restore(batch.partition);
     inbox = await deps.inbox?.open(batch.partition);
   } catch (err) {
     deps.logger.warn(
       { partition: batch.partition, err: describeError(err) },
-      'cannot read the retry topic, the timer topic or the inbox yet; the batch will be delivered again',
+      'cannot read the retry topic or the inbox yet; the batch will be delivered again',
     );
     return { outputs: [], processed: 0 };
   }
@@ -62,7 +52,7 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
     }
     if (outcome.kind !== 'done') {
       ledger.dropMessage();
-      if (outcome.kind === 'not-due') retryAfterMs = Math.max(1, outcome.dueAt - deps.clock.now());
+      if (outcome.kind === 'not-due') retryAfterMs = Math.max(1, outcome.dueAt - Date.now());
       else {
         deps.logger.warn(
           { topic: message.topic, partition: message.partition, offset: message.offset, err: outcome.reason },
@@ -83,7 +73,6 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
     afterCommit: () => {
       ledger.apply();
       inbox?.committed();
-      timers?.applyCommitted(batch.partition, outputs);
     },
   };
 }

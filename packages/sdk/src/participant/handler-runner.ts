@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { DeadLetterer } from '../dead-letter/dead-letterer.js';
 import { describeError, SdkError } from '../errors.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { inboxKeyOf, inHandlerTransaction } from '../postgres/handler-transaction.js';
+import type { PostgresOutbox } from '../postgres/postgres-outbox.js';
 import type { ParticipantMetrics } from '../operations/metrics.js';
 import { endSpan, logTraceFields, startHandleSpan } from '../operations/trace.js';
 import { backoffDelay, isRetriable, type RetryPolicy } from '../retry/retry-policy.js';
@@ -14,7 +16,6 @@ import { EventContext } from './event-context.js';
 import type { CompensationTrigger } from './handlers.js';
 import type { Route } from './routes.js';
 import type { RoutingSlip } from './routing-slip.js';
-import type { Clock } from '../timers/clock.js';
 
 /** One decoded event on its way to its handlers. */
 export interface Handling {
@@ -51,8 +52,8 @@ export interface HandlerRunnerDeps {
   readonly handlerTimeoutMs: number;
   readonly instruments: ParticipantMetrics;
   readonly deadLetters: DeadLetterer;
-  /** The participant's timer topic and clock, for `ctx.schedule`; undefined without timers. */
-  readonly timers?: { readonly topic: string; readonly clock: Clock };
+  /** With an outbox, each attempt runs in a database transaction with its inbox row and outputs (ADR 0014). */
+  readonly outbox?: PostgresOutbox;
 }
 
 const stepWithoutOutcome = (step: string): SdkError =>
@@ -62,7 +63,8 @@ const stepWithoutOutcome = (step: string): SdkError =>
       '`return ctx.complete(...)` or `return ctx.fail(...)` (or `return ctx.defer(reason)` when the outcome comes later)',
   );
 
-const isStoreTrouble = (err: unknown): boolean => err instanceof SdkError && err.code === 'IDEMPOTENCY_STORE_ERROR';
+const isStoreTrouble = (err: unknown): boolean =>
+  err instanceof SdkError && (err.code === 'IDEMPOTENCY_STORE_ERROR' || err.code === 'OUTBOX_STORE_ERROR');
 
 /** Runs handlers: in-place retries, the OpenTelemetry context, metrics, and giving up. */
 export class HandlerRunner {
@@ -87,14 +89,17 @@ export class HandlerRunner {
         const timer = instruments.duration.startTimer(labels);
         try {
           // Active for spans the user starts (with a context manager installed); emits use it explicitly.
-          await withDeadline(
-            context.with(handle.ctx, () => this.invoke(route, a, current)),
-            this.timeoutOf(route),
-            abort,
-            route.label,
-          );
+          const invoke = (): Promise<void> => context.with(handle.ctx, () => this.invoke(route, a, current));
+          const outbox = this.deps.outbox;
+          const work = outbox
+            ? inHandlerTransaction(outbox, inboxKeyOf(this.deps.groupId, route, a.env), current, invoke).then((r) => {
+                if (r === 'duplicate') instruments.duplicates.inc(labels);
+              })
+            : invoke();
+          await withDeadline(work, this.timeoutOf(route), abort, route.label);
           endSpan(handle.span);
-          return current.outputs;
+          // With an outbox the outputs were committed with the transaction; the relay publishes them.
+          return outbox ? [] : current.outputs;
         } catch (err) {
           endSpan(handle.span, err);
           instruments.failed.inc(labels);
@@ -133,13 +138,18 @@ export class HandlerRunner {
     this.deps.deadLetters.rememberDead(a.env.sagaId);
     if (route.kind === 'step') {
       const ctx = this.contextFor(route, a, attempts + 1, undefined);
+      let failed = false;
       try {
         const failure = route.def.onGiveUp({ payload: a.payload, error, ctx });
         await ctx.fail(failure);
-        out.push(...ctx.outputs);
+        failed = true;
       } catch (err) {
         a.log.error({ err: describeError(err) }, `cannot build ${route.def.failed.name} after giving up; only the dead letter is written`);
       }
+      const outbox = this.deps.outbox;
+      // Through the outbox, behind what this participant emitted earlier in the saga.
+      if (failed && outbox) await inHandlerTransaction(outbox, inboxKeyOf(this.deps.groupId, route, a.env), ctx, () => Promise.resolve());
+      else if (failed) out.push(...ctx.outputs);
     }
     return out;
   }
@@ -187,7 +197,6 @@ export class HandlerRunner {
       slip: a.slip,
       attempt,
       ...(signal ? { signal } : {}),
-      ...(d.timers ? { timers: { ...d.timers, partition: a.message.partition } } : {}),
       ...(route.kind === 'on'
         ? {}
         : {

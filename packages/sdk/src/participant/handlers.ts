@@ -1,7 +1,7 @@
 import type { EventEnvelope, SagaRole } from '@troupe/core';
 import type { EventType, StepDescriptor } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
-import type { ScheduleOptions } from '../timers/scheduled-events.js';
+import type { TransactionClient } from '../postgres/postgres-outbox.js';
 
 /** Overrides for an emitted event's saga headers (normally derived from the saga contract). */
 export interface EmitOptions {
@@ -32,6 +32,12 @@ export interface HandlerContext {
   /** pino child logger bound to saga id, event id, type and participant. */
   readonly logger: Logger;
   /**
+   * The handler's database transaction, when the participant has an `outbox` (PostgreSQL): what
+   * the handler writes with it, the inbox row of this event and everything it emits commit
+   * together, or none of it does. Throws CONFIG_INVALID in participants without an outbox.
+   */
+  readonly tx: TransactionClient;
+  /**
    * Publishes an event in the same saga (same key, causation = this event, trace propagated).
    * It is appended only if the handler finishes, in the same transaction as the consumed offset.
    */
@@ -47,15 +53,6 @@ export interface HandlerContext {
   once<R>(key: string, fn: () => Promise<R>): Promise<R>;
   /** The key `once` would use for `name` (or for its next call without a name). */
   idempotencyKey(name?: string): string;
-  /**
-   * Emits an event of this saga later (`{ after: '15m' }` or `{ at: date }`), on a durable timer:
-   * the timer record is committed with this handler's outputs, survives restarts and rebalances,
-   * and fires once (exactly-once delivery). Resolves with the schedule's id. Needs the
-   * participant's `timers` option.
-   */
-  schedule<T>(type: EventType<T>, payload: T, when: ScheduleOptions): Promise<string>;
-  /** Cancels a schedule of this saga by id (with this handler's outputs); a fired or unknown one is ignored. */
-  cancelSchedule(id: string): void;
 }
 
 /**

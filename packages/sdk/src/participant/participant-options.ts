@@ -1,4 +1,4 @@
-import { inboxTopicOf, OptionChecks, retryTopicOf, timerTopicOf, type SagaContract } from '@troupe/core';
+import { inboxTopicOf, OptionChecks, retryTopicOf, type SagaContract } from '@troupe/core';
 import type { EventCodec, EventType } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -12,6 +12,8 @@ import { retryPolicy, type RetryOptions, type RetryPolicy } from '../retry/retry
 import type { RetryTopicOptions } from '../retry/retry-topic.js';
 import type { KafkaTransportOptions } from '../transport/kafka/kafka-transport.js';
 import type { DeliveryMode, Transport } from '../transport/transport.js';
+import type { PostgresOutbox } from '../postgres/postgres-outbox.js';
+import type { OutboxRelayOptions } from '../postgres/outbox-relay.js';
 
 export interface ParticipantOptions {
   /**
@@ -83,12 +85,6 @@ export interface ParticipantOptions {
    */
   readonly retryTopic?: RetryTopicOptions;
   /**
-   * Durable timers (`ctx.schedule`, saga deadlines at their initiator) on a compacted timer topic
-   * co-partitioned with the saga topics; see docs/time.md. Off unless given, or unless the
-   * participant initiates a saga whose contract acts on time (`onTimeout`).
-   */
-  readonly timers?: TimerOptions;
-  /**
    * Dead-letter topic of a source topic.
    * @default (topic) => `${topic}.dlq`
    */
@@ -103,9 +99,23 @@ export interface ParticipantOptions {
    * in `troupe_duplicates_total`, logged at debug and never handled again. The default keeps the
    * inbox on the topic `<groupId>.inbox`, written in the batch's transaction (ADR 0011); give an
    * {@link Inbox} to keep it elsewhere (e.g. in the service's database), `false` for none.
-   * @default {} (a topic inbox with the defaults of {@link InboxOptions})
+   * With `outbox`, the inbox rows live in the outbox's database, written in each handler's
+   * transaction, and no topic inbox is kept unless this is given.
+   * @default {} (a topic inbox with the defaults of {@link InboxOptions}); false with `outbox`
    */
   readonly inbox?: false | InboxOptions | Inbox;
+  /**
+   * PostgreSQL-transactional handling (docs/outbox.md): every handler attempt runs in a database
+   * transaction of this outbox that holds the event's inbox row, what the handler writes with
+   * `ctx.tx`, and everything it emits (as outbox rows). The participant is not closing it.
+   */
+  readonly outbox?: PostgresOutbox;
+  /**
+   * With `outbox`: run an outbox relay in this process on the participant's transport (`true` or
+   * its settings), or not (`false`: a standalone `troupe-outbox relay` publishes).
+   * @default true
+   */
+  readonly relay?: boolean | Omit<OutboxRelayOptions, 'outbox' | 'transport'>;
   /**
    * Partition count and replication factor of topics the participant creates (saga, retry,
    * dead-letter and inbox topics that do not exist yet). Without `replicationFactor` the broker's
@@ -128,20 +138,6 @@ export interface ParticipantOptions {
   readonly metricsRegistry?: Registry;
 }
 
-/** Durable timers of a participant. */
-export interface TimerOptions {
-  /**
-   * Timer topic (compacted, one record per pending timer).
-   * @default `${groupId}.timers`
-   */
-  readonly topic?: string;
-  /**
-   * Timers fired per transaction when many fall due at once.
-   * @default 100
-   */
-  readonly maxFiredPerBatch?: number;
-}
-
 export interface NormalizedOptions {
   readonly name: string;
   readonly groupId: string;
@@ -152,7 +148,6 @@ export interface NormalizedOptions {
   readonly retry: RetryPolicy;
   readonly handlerTimeoutMs: number;
   readonly retryTopic: { readonly topic: string; readonly delayMs: number; readonly attempts: number } | undefined;
-  readonly timers: { readonly topic: string; readonly maxFiredPerBatch: number } | undefined;
   readonly deadLetterTopic: (topic: string) => string;
   readonly partitions: number;
   readonly replicationFactor: number | undefined;
@@ -198,13 +193,6 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
             delayMs: check.number('retryTopic.delayMs', opts.retryTopic.delayMs ?? 5000),
             attempts: check.int('retryTopic.attempts', opts.retryTopic.attempts ?? 3),
           },
-    timers:
-      opts.timers === undefined
-        ? undefined
-        : {
-            topic: opts.timers.topic ?? timerTopicOf(opts.groupId ?? name),
-            maxFiredPerBatch: check.int('timers.maxFiredPerBatch', opts.timers.maxFiredPerBatch ?? 100),
-          },
     deadLetterTopic: opts.deadLetterTopic ?? defaultDeadLetterTopic,
     partitions: check.int('topics.partitions', opts.topics?.partitions ?? 3),
     replicationFactor:
@@ -212,7 +200,8 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
     fromBeginning: opts.fromBeginning ?? true,
     contracts: Array.isArray(contracts) ? contracts : Object.values(contracts),
     events: opts.events ?? [],
-    inbox: normalizeInbox(opts.inbox ?? {}, opts.groupId ?? name, check),
+    // With an outbox the inbox rows are written in each handler's database transaction instead.
+    inbox: normalizeInbox(opts.inbox ?? (opts.outbox ? false : {}), opts.groupId ?? name, check),
   };
   throwIfInvalid(check, `participant ${name || '(unnamed)'}`);
   return n;

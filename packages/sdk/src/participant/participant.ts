@@ -19,10 +19,7 @@ import { ParkedSagas } from './parking.js';
 import { openResources, type ParticipantResources } from './resources.js';
 import { buildRoutes, type RouteTable } from './routes.js';
 import { RunState } from './run-state.js';
-import { systemClock, type Clock } from '../timers/clock.js';
-import { scheduledEventFirer } from '../timers/scheduled-events.js';
-import { ensureTimerTopic } from '../timers/timer-topic.js';
-import { TimerService } from '../timers/timer-service.js';
+import { OutboxRelay } from '../postgres/outbox-relay.js';
 
 /**
  * A service's part in one or more choreographed sagas: consumes the event types its handlers react
@@ -46,15 +43,19 @@ export class Participant {
   private readonly routes: RouteTable;
   private readonly parked: ParkedSagas;
   private readonly dispatcher: Dispatcher;
-  private readonly clock: Clock;
-  private readonly timers: TimerService | undefined;
   private consumer: ConsumerHandle | undefined;
   private inbox: Inbox | undefined;
+  private relay: OutboxRelay | undefined;
   private closed = false;
   private lastProgressAt = Date.now();
   private readonly runState = new RunState();
 
-  private constructor(options: ParticipantOptions, opts: NormalizedOptions, routes: RouteTable, resources: ParticipantResources) {
+  private constructor(
+    private readonly options: ParticipantOptions,
+    opts: NormalizedOptions,
+    routes: RouteTable,
+    resources: ParticipantResources,
+  ) {
     this.opts = opts;
     this.name = opts.name;
     this.resources = resources;
@@ -66,17 +67,6 @@ export class Participant {
     this.metrics = options.metricsRegistry ?? globalRegistry;
     const instruments = new ParticipantMetrics(this.metrics, opts.name, () => this.consumer?.lag() ?? Promise.resolve(undefined));
     const deadLetters = new DeadLetterer({ participant: opts.name, topicFor: opts.deadLetterTopic, instruments, logger: this.logger });
-    this.clock = this.transport.clock ?? systemClock;
-    this.timers = opts.timers
-      ? new TimerService({
-          transport: this.transport,
-          topic: opts.timers.topic,
-          clock: this.clock,
-          logger: this.logger,
-          maxFiredPerBatch: opts.timers.maxFiredPerBatch,
-          firers: { event: scheduledEventFirer(this.clock) },
-        })
-      : undefined;
     this.parked = new ParkedSagas({
       transport: this.transport,
       groupId: opts.groupId,
@@ -97,7 +87,6 @@ export class Participant {
       deadLetters,
       instruments,
       logger: this.logger,
-      clock: this.clock,
       runner: new HandlerRunner({
         participant: opts.name,
         groupId: opts.groupId,
@@ -108,7 +97,7 @@ export class Participant {
         handlerTimeoutMs: opts.handlerTimeoutMs,
         instruments,
         deadLetters,
-        ...(opts.timers ? { timers: { topic: opts.timers.topic, clock: this.clock } } : {}),
+        ...(options.outbox ? { outbox: options.outbox } : {}),
       }),
     });
   }
@@ -121,9 +110,11 @@ export class Participant {
     const opts = normalizeOptions(options);
     const routes = buildRoutes(opts.name, options.handlers, opts.contracts, opts.events);
     const resources = await openResources(options, options.logger ?? pino({ name: opts.name, level: 'info' }));
+    const p = new Participant(options, opts, routes, resources);
     try {
-      return await Participant.start(new Participant(options, opts, routes, resources));
+      return await Participant.start(p);
     } catch (err) {
+      await p.relay?.close();
       await resources.close();
       throw err;
     }
@@ -140,11 +131,6 @@ export class Participant {
       replicationFactor: opts.replicationFactor,
     });
     p.inbox = await openInbox(p.transport, { owner: `participant ${opts.name}`, partitions, opts, logger: p.logger });
-    if (opts.timers) {
-      const owner = `participant ${opts.name}`;
-      await ensureTimerTopic(p.transport, { owner, topic: opts.timers.topic, partitions, replicationFactor: opts.replicationFactor });
-    }
-    const timers = p.timers;
     const loop = {
       dispatcher: p.dispatcher,
       parked: p.parked,
@@ -152,9 +138,12 @@ export class Participant {
       logger: p.logger,
       maxBatchMs: opts.maxBatchMs,
       onProgress: () => (p.lastProgressAt = Date.now()),
-      clock: p.clock,
-      ...(timers ? { timers } : {}),
     };
+    const outbox = p.options.outbox;
+    if (outbox && p.options.relay !== false) {
+      const settings = typeof p.options.relay === 'object' ? p.options.relay : {};
+      p.relay = await OutboxRelay.create({ logger: p.logger, metricsRegistry: p.metrics, ...settings, outbox, transport: p.transport });
+    }
     p.consumer = await p.transport.consume({
       groupId: opts.groupId,
       topics: [...routes.inputTopics, ...retryTopics],
@@ -166,11 +155,9 @@ export class Participant {
       maxBatchSize: opts.maxBatchSize,
       concurrency: opts.concurrency,
       handle: (batch) => handleBatch(loop, batch),
-      ...(timers ? { wakeAt: (partition: number) => timers.wakeAt(partition) } : {}),
       onAssignment: () => {
         p.parked.forget();
         p.inbox?.reassigned();
-        timers?.forget();
       },
       onCrash: (error, restarting) => {
         if (!restarting) p.crashed(error);
@@ -204,6 +191,7 @@ export class Participant {
     this.closed = true;
     await this.consumer?.stop();
     await this.inbox?.close();
+    await this.relay?.close();
     if (this.ownsStore) await this.store.close();
     await this.resources.close();
     this.logger.info('participant closed');

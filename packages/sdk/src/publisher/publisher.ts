@@ -8,6 +8,7 @@ import { roleInContracts } from '../participant/saga-roles.js';
 import { ensureSagaTopics } from '../transport/topics.js';
 import { contextFromTraceparent, endSpan, newTraceparent, outgoingTraceparent, startSendSpan } from '../operations/trace.js';
 import type { Transport } from '../transport/transport.js';
+import type { PostgresOutbox, TransactionClient } from '../postgres/postgres-outbox.js';
 
 export interface PublisherOptions {
   readonly transport: Transport;
@@ -22,6 +23,11 @@ export interface PublisherOptions {
    * @default { partitions: 3, replicationFactor: the broker's default }
    */
   readonly topics?: { readonly partitions?: number; readonly replicationFactor?: number };
+  /**
+   * The service's outbox: `publish(..., { tx })` writes the event into it inside the caller's
+   * transaction instead of appending it to Kafka (an {@link OutboxRelay} publishes it after commit).
+   */
+  readonly outbox?: PostgresOutbox;
 }
 
 export interface PublishOptions {
@@ -37,6 +43,12 @@ export interface PublishOptions {
   readonly traceparent?: string;
   /** `ce_id`; pass a stable one to make re-publishing recognisable. @default a random UUID */
   readonly id?: string;
+  /**
+   * A transaction of the service's database (the publisher's `outbox` must be set): the event is
+   * written to the outbox in it and published only if it commits — the row the caller writes in
+   * the same transaction and the saga it starts exist together or not at all.
+   */
+  readonly tx?: TransactionClient;
 }
 
 /** Publishes events from ordinary code, e.g. the start event of a saga from an HTTP handler. */
@@ -102,13 +114,25 @@ export class Publisher {
     };
     try {
       await this.ensureTopic(type.topic);
-      await this.opts.transport.send([{ topic: type.topic, key: options.sagaId, value, headers: toHeaders(env) }]);
+      const record = { topic: type.topic, key: options.sagaId, value, headers: toHeaders(env) };
+      if (options.tx !== undefined) await this.outboxFor(type.name).append(options.tx, [record]);
+      else await this.opts.transport.send([record]);
     } catch (err) {
       endSpan(send.span, err);
       throw err;
     }
     endSpan(send.span);
     return env;
+  }
+
+  private outboxFor(typeName: string): PostgresOutbox {
+    if (this.opts.outbox === undefined) {
+      throw new SdkError(
+        'CONFIG_INVALID',
+        `publish ${typeName} with tx: create the publisher with outbox (a PostgresOutbox) to publish in a transaction`,
+      );
+    }
+    return this.opts.outbox;
   }
 
   private async ensureTopic(topic: string): Promise<void> {
