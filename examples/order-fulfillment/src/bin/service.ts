@@ -46,7 +46,14 @@ const logger = pino({ name, level: process.env['LOG_LEVEL'] ?? 'warn' }, pino.de
 env('KAFKA_BROKERS');
 const kafka = kafkaConnectionFrom(connectionValuesFromEnv(KAFKA_CONNECTION_OPTIONS, process.env), (file) => readFileSync(file, 'utf8'));
 logger.info({ kafka: describeKafkaConnection(kafka) }, 'connecting');
-const transport = await KafkaTransport.create({ ...kafka, clientId: name });
+// KAFKA_SESSION_TIMEOUT_MS: how soon the group gives a dead instance's partitions to the others
+// (fault tests shorten it so a SIGKILLed service is replaced within seconds).
+const sessionTimeout = process.env['KAFKA_SESSION_TIMEOUT_MS'];
+const transport = await KafkaTransport.create({
+  ...kafka,
+  clientId: name,
+  ...(sessionTimeout !== undefined && sessionTimeout !== '' ? { sessionTimeoutMs: Number(sessionTimeout) } : {}),
+});
 const registry = registryConnectionFrom(connectionValuesFromEnv(REGISTRY_CONNECTION_OPTIONS, process.env));
 const codec = await createSchemaRegistry({
   url: env('SCHEMA_REGISTRY_URL'),
