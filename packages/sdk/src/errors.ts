@@ -22,9 +22,17 @@ export type SdkErrorCode =
   /** The PostgreSQL outbox (or its inbox) could not be read or written; tried again. */
   | 'OUTBOX_STORE_ERROR'
   /** The outbox schema is older than this SDK and migrating on start-up was not allowed. */
-  | 'OUTBOX_NOT_MIGRATED';
+  | 'OUTBOX_NOT_MIGRATED'
+  /** A handler's circuit breaker is open: the event waits for it to close instead of failing. */
+  | 'CIRCUIT_OPEN';
 
-const RETRIABLE: ReadonlySet<SdkErrorCode> = new Set(['TRANSPORT_ERROR', 'IDEMPOTENCY_STORE_ERROR', 'TIMEOUT', 'OUTBOX_STORE_ERROR']);
+const RETRIABLE: ReadonlySet<SdkErrorCode> = new Set([
+  'TRANSPORT_ERROR',
+  'IDEMPOTENCY_STORE_ERROR',
+  'TIMEOUT',
+  'OUTBOX_STORE_ERROR',
+  'CIRCUIT_OPEN',
+]);
 
 /**
  * The one error class of `@troupe/sdk`. `code` says what happened, `retriable` whether trying again

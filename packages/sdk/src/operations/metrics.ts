@@ -22,6 +22,7 @@ export class ParticipantMetrics {
   readonly duplicates: Counter<'participant' | 'type'>;
   readonly duration: Histogram<'participant' | 'type'>;
   readonly lag: Gauge<'participant'>;
+  readonly circuitState: Gauge<'participant' | 'circuit'>;
 
   constructor(
     readonly registry: Registry,
@@ -93,6 +94,17 @@ export class ParticipantMetrics {
           help: 'Handler duration per attempt',
           labelNames: ['participant', 'type'],
           buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+          registers,
+        }),
+    );
+    this.circuitState = metric(
+      registry,
+      'troupe_circuit_state',
+      () =>
+        new Gauge({
+          name: 'troupe_circuit_state',
+          help: 'Circuit breaker state per handler or downstream: 0 closed, 1 half-open, 2 open',
+          labelNames: ['participant', 'circuit'],
           registers,
         }),
     );

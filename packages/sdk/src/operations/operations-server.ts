@@ -19,8 +19,9 @@ export interface OperationsServerOptions {
 /**
  * Optional HTTP endpoints for orchestrators and Prometheus:
  * `GET /health/live` (200 while every participant's consumer runs), `GET /health/ready` (200 when
- * also the broker, the extra checks and progress are fine; 503 with the reasons otherwise) and
- * `GET /metrics` (all participants' metrics).
+ * also the broker, the extra checks and progress are fine; 503 with the reasons otherwise; `status`
+ * is `degraded` while a circuit breaker is open, still 200) and `GET /metrics` (all participants'
+ * metrics).
  */
 export class OperationsServer {
   private constructor(
@@ -57,7 +58,10 @@ export class OperationsServer {
               const live = reports.every((r) => r.live);
               const ready = live && reports.every((r) => r.ready) && Object.values(checks).every((c) => c === 'ok');
               const ok = req.url === '/health/live' ? live : ready;
-              return reply(ok ? 200 : 503, JSON.stringify({ live, ready, participants: reports, checks }));
+              // Degraded (an open circuit breaker) is still ready: the events of that handler wait.
+              const degraded = reports.some((r) => r.degraded);
+              const status = !ok ? 'unavailable' : degraded ? 'degraded' : 'ok';
+              return reply(ok ? 200 : 503, JSON.stringify({ status, live, ready, degraded, participants: reports, checks }));
             }
             case '/metrics':
               return reply(200, await metrics.metrics(), metrics.contentType);

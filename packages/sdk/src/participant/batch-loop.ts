@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import { describeError } from '../errors.js';
+import type { FinishedAhead } from '../flow/finished-ahead.js';
+import { runBySaga } from '../flow/saga-chains.js';
 import type { BatchOutcome, OutboundRecord, PartitionBatch } from '../transport/transport.js';
 import type { Inbox, InboxBatch } from '../inbox/inbox.js';
 import type { Dispatcher } from './dispatch.js';
@@ -14,14 +16,19 @@ export interface BatchLoopDeps {
   readonly logger: Logger;
   /** A batch is committed once its handlers took this long, even if it is not finished. */
   readonly maxBatchMs: number;
+  /** Sagas of the batch handled at the same time (each saga's messages one after the other). */
+  readonly sagaConcurrency: number;
+  /** Outcomes of messages finished beyond what their batch committed, reused when delivered again. */
+  readonly finishedAhead: FinishedAhead;
   /** Called when a batch finished at least one message (for the stalled check). */
   readonly onProgress: () => void;
 }
 
 /**
- * Handles one partition batch in order until a message cannot be finished now (not due, transient
- * trouble), the batch takes too long, or the partition is taken away; reports how many messages are
- * done and what they emitted, so the transport commits exactly those.
+ * Handles one partition batch: each saga's messages in order, different sagas side by side, until
+ * a message cannot be finished now (not due, open circuit, transient trouble), the batch takes too
+ * long, or the partition is taken away. Reports how many messages from the start are done and what
+ * they emitted, so the transport commits exactly those; the rest is delivered again.
  */
 export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): Promise<BatchOutcome> {
   let inbox: InboxBatch | undefined;
@@ -35,44 +42,69 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
     );
     return { outputs: [], processed: 0 };
   }
-  const outputs: OutboundRecord[] = [];
   const started = Date.now();
   // Changes to the parked-saga counts take effect for others only once the batch is committed.
   const ledger = deps.parked.ledger();
-  let processed = 0;
-  let retryAfterMs: number | undefined;
-  for (const message of batch.messages) {
-    if (processed > 0 && (batch.isStale() || Date.now() - started > deps.maxBatchMs)) break;
+  const results: (MessageOutcome | undefined)[] = [];
+  const finished = new Map<number, ReadonlyMap<string, number>>();
+  // No message from here on is started: one before it cannot be finished, so nothing after it commits.
+  let stopAt = batch.messages.length;
+  await runBySaga(batch.messages, deps.sagaConcurrency, async (message, i) => {
+    if (i > stopAt || (i > 0 && (batch.isStale() || Date.now() - started > deps.maxBatchMs))) {
+      stopAt = Math.min(stopAt, i);
+      return false;
+    }
+    const scope = ledger.message(i);
+    const earlier = deps.finishedAhead.get(message);
+    if (earlier) {
+      for (const [saga, by] of earlier.parking) scope.park(saga, by);
+      results[i] = { kind: 'done', outputs: earlier.outputs };
+      scope.keep();
+      return true;
+    }
     let outcome: MessageOutcome;
     try {
-      outcome = await deps.dispatcher.handle(message, batch, ledger, inbox);
+      outcome = await deps.dispatcher.handle(message, batch, scope, inbox);
     } catch (err) {
       // Nothing expected throws; anything that does is treated as trouble worth another delivery.
       outcome = { kind: 'transient', reason: describeError(err) };
     }
+    results[i] = outcome;
     if (outcome.kind !== 'done') {
-      ledger.dropMessage();
-      if (outcome.kind === 'not-due') retryAfterMs = Math.max(1, outcome.dueAt - Date.now());
-      else {
-        deps.logger.warn(
-          { topic: message.topic, partition: message.partition, offset: message.offset, err: outcome.reason },
-          'transient failure; the event will be delivered again',
-        );
-      }
-      break;
+      stopAt = Math.min(stopAt, i);
+      return false;
     }
-    outputs.push(...outcome.outputs);
-    ledger.keepMessage();
-    processed += 1;
+    scope.keep();
+    finished.set(i, scope.changes);
+    return true;
+  });
+  const outputs: OutboundRecord[] = [];
+  let processed = 0;
+  for (let r = results[0]; r?.kind === 'done'; r = results[++processed]) outputs.push(...r.outputs);
+  const stop = results[processed];
+  let retryAfterMs: number | undefined;
+  if (stop?.kind === 'not-due') retryAfterMs = Math.max(1, stop.dueAt - Date.now());
+  else if (stop?.kind === 'transient') {
+    const message = batch.messages[processed];
+    deps.logger.warn(
+      { topic: message?.topic, partition: message?.partition, offset: message?.offset, err: stop.reason },
+      'transient failure; the event will be delivered again',
+    );
   }
+  // Finished beyond the committed prefix: kept, so the next delivery does not run them again.
+  batch.messages.forEach((m, i) => {
+    const r = results[i];
+    if (i > processed && r?.kind === 'done') deps.finishedAhead.set(m, { outputs: r.outputs, parking: finished.get(i) ?? new Map() });
+  });
   if (processed > 0) deps.onProgress();
   return {
     outputs,
     processed,
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     afterCommit: () => {
-      ledger.apply();
+      ledger.apply(processed);
       inbox?.committed();
+      deps.finishedAhead.committed(batch.messages.slice(0, processed));
     },
   };
 }

@@ -15,7 +15,7 @@ import { lazyChild } from '../util/lazy-logger.js';
 import { decodePayload } from './decode.js';
 import type { Handling, HandlerRunner } from './handler-runner.js';
 import { done, type MessageOutcome } from './outcomes.js';
-import type { ParkedSagas, ParkingLedger } from './parking.js';
+import type { ParkedSagas, ParkingScope } from './parking.js';
 import type { Route, RouteTable } from './routes.js';
 import { readRoutingSlip } from './routing-slip.js';
 import { boundaryProblem, envelopeProblem } from './validation.js';
@@ -39,7 +39,7 @@ export interface DispatcherDeps {
 /** The batch a record belongs to, its parked-saga ledger and its inbox view. */
 interface Turn {
   readonly batch: PartitionBatch;
-  readonly ledger: ParkingLedger;
+  readonly ledger: ParkingScope;
   readonly inbox: InboxBatch | undefined;
 }
 
@@ -54,7 +54,7 @@ interface RetriedPass {
 export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {}
 
-  async handle(message: InboundMessage, batch: PartitionBatch, ledger: ParkingLedger, inbox?: InboxBatch): Promise<MessageOutcome> {
+  async handle(message: InboundMessage, batch: PartitionBatch, ledger: ParkingScope, inbox?: InboxBatch): Promise<MessageOutcome> {
     const turn = { batch, ledger, inbox };
     if (message.headers[MARKER_HEADER] !== undefined) return done([]);
     const retry = this.deps.retryTopic;
@@ -167,6 +167,8 @@ export class Dispatcher {
       }
       const result = await this.deps.runner.run(route, a);
       if (result.kind === 'transient') return result;
+      // An open circuit: the event waits for it (its partition pauses); nothing is given up.
+      if (result.kind === 'paused') return { kind: 'not-due', dueAt: result.until };
       ran += 1;
       if (result.kind === 'ok') out.push(...result.outputs);
       else failed.push({ route, error: result.error, attempts: result.attempts });
@@ -181,7 +183,7 @@ export class Dispatcher {
   /** Handlers failed: park the event in the retry topic, schedule its next pass, or give up. */
   private async afterFailure(
     a: Handling,
-    ledger: ParkingLedger,
+    ledger: ParkingScope,
     failed: readonly { route: Route; error: unknown; attempts: number }[],
     retried: RetriedPass | undefined,
   ): Promise<MessageOutcome> {

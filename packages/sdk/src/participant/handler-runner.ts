@@ -4,6 +4,7 @@ import type { EventCodec } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import type { DeadLetterer } from '../dead-letter/dead-letterer.js';
 import { describeError, SdkError } from '../errors.js';
+import type { FlowControl } from '../flow/flow-control.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { inboxKeyOf, inHandlerTransaction } from '../postgres/handler-transaction.js';
 import type { PostgresOutbox } from '../postgres/postgres-outbox.js';
@@ -39,7 +40,9 @@ export interface Handling {
 export type RouteResult =
   | { readonly kind: 'ok'; readonly outputs: readonly OutboundRecord[] }
   | { readonly kind: 'failed'; readonly error: unknown; readonly attempts: number }
-  | { readonly kind: 'transient'; readonly reason: string };
+  | { readonly kind: 'transient'; readonly reason: string }
+  /** Its circuit breaker is open: the event waits until `until` (nothing is given up). */
+  | { readonly kind: 'paused'; readonly until: number; readonly reason: string };
 
 export interface HandlerRunnerDeps {
   readonly participant: string;
@@ -50,6 +53,8 @@ export interface HandlerRunnerDeps {
   readonly retry: RetryPolicy;
   /** Deadline of one attempt unless the step sets its own. */
   readonly handlerTimeoutMs: number;
+  /** Bulkheads, circuit breakers and rate limits. */
+  readonly flow: FlowControl;
   readonly instruments: ParticipantMetrics;
   readonly deadLetters: DeadLetterer;
   /** With an outbox, each attempt runs in a database transaction with its inbox row and outputs (ADR 0014). */
@@ -74,44 +79,47 @@ export class HandlerRunner {
     const { instruments, retry } = this.deps;
     const labels = { participant: this.deps.participant, type: a.env.type };
     let ctx: EventContext | undefined;
+    const guard = this.deps.flow.guard(route.label, route.def);
+    const isOutage = (err: unknown): boolean => !isStoreTrouble(err) && isRetriable(err);
     const result = await withRetries(
-      async (attempt) => {
-        const handle = startHandleSpan(a.trace, {
-          participant: this.deps.participant,
-          route: route.label,
-          sagaId: a.env.sagaId,
-          ...(route.kind === 'on' ? {} : { step: route.def.name }),
-          attempt,
-        });
-        const abort = new AbortController();
-        const current = this.contextFor(route, a, attempt, { handle, signal: abort.signal });
-        ctx = current;
-        const timer = instruments.duration.startTimer(labels);
-        try {
-          // Active for spans the user starts (with a context manager installed); emits use it explicitly.
-          const invoke = (): Promise<void> => context.with(handle.ctx, () => this.invoke(route, a, current));
-          const outbox = this.deps.outbox;
-          const work = outbox
-            ? inHandlerTransaction(outbox, inboxKeyOf(this.deps.groupId, route, a.env), current, invoke).then((r) => {
-                if (r === 'duplicate') instruments.duplicates.inc(labels);
-              })
-            : invoke();
-          await withDeadline(work, this.timeoutOf(route), abort, route.label);
-          endSpan(handle.span);
-          // With an outbox the outputs were committed with the transaction; the relay publishes them.
-          return outbox ? [] : current.outputs;
-        } catch (err) {
-          endSpan(handle.span, err);
-          instruments.failed.inc(labels);
-          throw err;
-        } finally {
-          timer();
-        }
-      },
+      (attempt) =>
+        guard.attempt(async () => {
+          const handle = startHandleSpan(a.trace, {
+            participant: this.deps.participant,
+            route: route.label,
+            sagaId: a.env.sagaId,
+            ...(route.kind === 'on' ? {} : { step: route.def.name }),
+            attempt,
+          });
+          const abort = new AbortController();
+          const current = this.contextFor(route, a, attempt, { handle, signal: abort.signal });
+          ctx = current;
+          const timer = instruments.duration.startTimer(labels);
+          try {
+            // Active for spans the user starts (with a context manager installed); emits use it explicitly.
+            const invoke = (): Promise<void> => context.with(handle.ctx, () => this.invoke(route, a, current));
+            const outbox = this.deps.outbox;
+            const work = outbox
+              ? inHandlerTransaction(outbox, inboxKeyOf(this.deps.groupId, route, a.env), current, invoke).then((r) => {
+                  if (r === 'duplicate') instruments.duplicates.inc(labels);
+                })
+              : invoke();
+            await withDeadline(work, this.timeoutOf(route), abort, route.label);
+            endSpan(handle.span);
+            // With an outbox the outputs were committed with the transaction; the relay publishes them.
+            return outbox ? [] : current.outputs;
+          } catch (err) {
+            endSpan(handle.span, err);
+            instruments.failed.inc(labels);
+            throw err;
+          } finally {
+            timer();
+          }
+        }, isOutage),
       {
         attempts: retry.attempts,
         delayMs: (failures) => backoffDelay(retry, failures),
-        retryOn: (err) => !isStoreTrouble(err) && isRetriable(err) && !a.batch.isStale(),
+        retryOn: (err) => guard.mayRetry(err) && isOutage(err) && !a.batch.isStale(),
         onRetry: async (err, attempt) => {
           ctx?.logger.warn({ attempt, err: describeError(err) }, `${route.label} failed; retrying`);
           instruments.retried.inc(labels);
@@ -124,6 +132,8 @@ export class HandlerRunner {
       return { kind: 'ok', outputs: result.value };
     }
     if (isStoreTrouble(result.error)) return { kind: 'transient', reason: describeError(result.error) };
+    const paused = guard.paused(result.error, isOutage(result.error));
+    if (paused) return { kind: 'paused', ...paused };
     if (a.batch.isStale()) return { kind: 'transient', reason: 'partition revoked while retrying' };
     return { kind: 'failed', error: result.error, attempts: result.attempts };
   }
@@ -155,7 +165,7 @@ export class HandlerRunner {
   }
 
   private timeoutOf(route: Route): number {
-    return (route.kind === 'on' ? undefined : route.def.timeoutMs) ?? this.deps.handlerTimeoutMs;
+    return route.def.timeoutMs ?? this.deps.handlerTimeoutMs;
   }
 
   private async invoke(route: Route, a: Handling, ctx: EventContext): Promise<void> {

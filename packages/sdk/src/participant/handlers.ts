@@ -1,6 +1,7 @@
 import type { EventEnvelope, SagaRole } from '@troupe/core';
 import type { EventType, StepDescriptor } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
+import type { HandlerFlowOptions } from '../flow/flow-options.js';
 import type { TransactionClient } from '../postgres/postgres-outbox.js';
 
 /** Overrides for an emitted event's saga headers (normally derived from the saga contract). */
@@ -89,7 +90,7 @@ export interface HandlerArgs<T, C> {
 }
 
 /** A plain reaction to an event type. */
-export interface EventHandlerDefinition<T> {
+export interface EventHandlerDefinition<T> extends HandlerFlowOptions {
   readonly kind: 'on';
   readonly type: EventType<T>;
   readonly handle: (args: HandlerArgs<T, HandlerContext>) => Promise<void>;
@@ -106,7 +107,7 @@ export interface CompensationTrigger {
  * A saga step this participant owns: the event that starts it, its outcome events, how to build the
  * failure event when the handler gives up, and how to undo it.
  */
-export interface StepDefinition<TIn, TDone, TFail, TLog = undefined, TComp = never> {
+export interface StepDefinition<TIn, TDone, TFail, TLog = undefined, TComp = never> extends HandlerFlowOptions {
   readonly kind: 'step';
   /** Step name as in the saga contract. */
   readonly name: string;
@@ -116,11 +117,6 @@ export interface StepDefinition<TIn, TDone, TFail, TLog = undefined, TComp = nev
   readonly handle: (args: HandlerArgs<TIn, StepContext<TDone, TFail, TLog>>) => Promise<StepOutcome | void>;
   /** The participant that owns the step in the contract (set when built from a step descriptor). */
   readonly participant?: string;
-  /**
-   * Deadline of one attempt of `handle` (and of `compensate`).
-   * @default the participant's `handlerTimeoutMs`
-   */
-  readonly timeoutMs?: number;
   /**
    * Builds the failure event's payload when the handler gives up (retries exhausted or a
    * non-retriable error), so the saga compensates instead of hanging.
@@ -152,14 +148,21 @@ export interface HandlerDefinition {
   readonly kind: 'on' | 'step';
 }
 
-/** Declares a plain handler: `on(OrderPlaced, async ({ payload, ctx }) => ...)`. */
-export function on<T>(type: EventType<T>, handle: (args: HandlerArgs<T, HandlerContext>) => Promise<void>): HandlerDefinition {
-  const def: EventHandlerDefinition<T> = { kind: 'on', type, handle };
+/**
+ * Declares a plain handler: `on(OrderPlaced, async ({ payload, ctx }) => ...)`; `options` sets its
+ * deadline, bulkhead, circuit breaker and rate limit.
+ */
+export function on<T>(
+  type: EventType<T>,
+  handle: (args: HandlerArgs<T, HandlerContext>) => Promise<void>,
+  options: HandlerFlowOptions = {},
+): HandlerDefinition {
+  const def: EventHandlerDefinition<T> = { ...options, kind: 'on', type, handle };
   return def;
 }
 
 /** What a service writes for a step whose events come from the contract (a step descriptor). */
-export interface StepImplementation<TIn, TDone, TFail, TLog, TComp> {
+export interface StepImplementation<TIn, TDone, TFail, TLog, TComp> extends HandlerFlowOptions {
   /** Ends with `return ctx.complete(...)` or `return ctx.fail(...)`. */
   readonly handle: (args: HandlerArgs<TIn, StepContext<TDone, TFail, TLog>>) => Promise<StepOutcome>;
   /** Builds the failure event when the handler gives up (retries used up, or a non-retriable error). */
@@ -198,7 +201,9 @@ export function step<TIn, TDone, TFail, TLog, TComp>(
 ): StepDefinition<TIn, TDone, TFail, TLog, TComp> {
   if (implementation === undefined) return { kind: 'step', ...(a as Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp>, 'kind'>) };
   const d = a as StepDescriptor<TIn, TDone, TFail, TComp, TLog>;
+  const { handle, onGiveUp, compensate, compensateOn, ...flow } = implementation;
   return {
+    ...flow,
     kind: 'step',
     name: d.name,
     participant: d.participant,
@@ -206,9 +211,9 @@ export function step<TIn, TDone, TFail, TLog, TComp>(
     completed: d.completed,
     failed: d.failed,
     ...(d.compensated !== undefined ? { compensated: d.compensated } : {}),
-    compensateOn: implementation.compensateOn ?? d.compensateOn,
-    handle: implementation.handle,
-    onGiveUp: implementation.onGiveUp,
-    ...(implementation.compensate !== undefined ? { compensate: implementation.compensate } : {}),
+    compensateOn: compensateOn ?? d.compensateOn,
+    handle,
+    onGiveUp,
+    ...(compensate !== undefined ? { compensate } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { describeError } from '../errors.js';
+import type { CircuitReport } from '../flow/flow-control.js';
 import type { ConsumerHandle, Transport } from '../transport/transport.js';
 import type { NormalizedOptions } from './participant-options.js';
 
@@ -8,6 +9,12 @@ export interface ParticipantHealth {
   readonly live: boolean;
   /** Live, broker reachable, and not stalled (behind while nothing completed recently). */
   readonly ready: boolean;
+  /**
+   * Ready, but not everything flows: a circuit breaker is open or half-open, so the events of its
+   * handler wait (the `circuit <name>` details say why). Restarting does not help; the downstream
+   * has to recover.
+   */
+  readonly degraded: boolean;
   readonly details: Readonly<Record<string, string>>;
 }
 
@@ -18,6 +25,8 @@ export interface HealthInputs {
   /** When the participant last completed a batch (ms since the epoch). */
   readonly lastProgressAt: number;
   readonly opts: Pick<NormalizedOptions, 'groupId' | 'maxBatchMs' | 'handlerTimeoutMs'>;
+  /** Circuit breakers that are not closed. */
+  readonly circuits?: readonly CircuitReport[];
 }
 
 /** Liveness, readiness and their reasons, from the consumer's state and one broker round trip. */
@@ -41,9 +50,16 @@ export async function participantHealth(p: HealthInputs): Promise<ParticipantHea
   let stalled = lag !== undefined && lag > 0 && idleMs > bound;
   details['lag'] = lag === undefined ? 'unknown' : String(lag);
   if (stalled) details['stalled'] = `no batch completed for ${Math.round(idleMs / 1000)}s with ${lag} messages waiting`;
+  for (const c of p.circuits ?? []) {
+    details[`circuit ${c.name}`] = `${c.state} since ${new Date(c.since).toISOString()}: ${c.reason}`;
+  }
+  // Waiting behind an open breaker is the breaker working, not a stall: those partitions are not
+  // reported stalled while it is open.
+  const waiting = (p.circuits ?? []).length > 0;
+  if (waiting) stalled = false;
   // A single partition number can stall while others flow: records queued, nothing committed.
   const stuck = (p.consumer?.workers?.() ?? []).filter((w) => w.queued > 0 && now - w.lastProgressAt > bound);
-  if (stuck.length > 0) {
+  if (stuck.length > 0 && !waiting) {
     stalled = true;
     details['stalledPartitions'] = stuck
       .map((w) => `${w.partition} (${w.queued} queued, ${Math.round((now - w.lastProgressAt) / 1000)}s without a commit)`)
@@ -54,5 +70,7 @@ export async function participantHealth(p: HealthInputs): Promise<ParticipantHea
     const joins = p.consumer.joins?.();
     details['group'] = `${p.opts.groupId}: ${owned.length} topic-partitions${joins === undefined ? '' : `, assigned ${joins} times`}`;
   }
-  return { live, ready: live && brokerOk && !stalled, details };
+  const degraded = waiting;
+  if (degraded) details['degraded'] = 'circuit breaker not closed; its events wait (see the circuit details)';
+  return { live, ready: live && brokerOk && !stalled, degraded, details };
 }

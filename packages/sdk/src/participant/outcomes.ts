@@ -3,7 +3,8 @@ import type { OutboundRecord } from '../transport/transport.js';
 /**
  * What handling one consumed record came to; the batch loop acts on it.
  * - `done`: commit the record with `outputs`.
- * - `not-due`: the head of a retry partition waits until `dueAt`; commit what is before it.
+ * - `not-due`: the record waits until `dueAt` (a retry record not due yet, an open circuit);
+ *   commit what is before it.
  * - `transient`: infrastructure trouble; commit what is before it, deliver it again.
  */
 export type MessageOutcome =

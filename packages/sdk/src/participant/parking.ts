@@ -78,10 +78,20 @@ export class ParkedSagas {
   }
 }
 
-/** Parked-saga changes of one batch: committed messages' changes and the current message's. */
+/** What dispatching one message reads and changes of the parked sagas. */
+export interface ParkingScope {
+  isParked(sagaId: string): boolean;
+  park(sagaId: string, by: number): void;
+}
+
+/**
+ * Parked-saga changes of one batch, message by message. Messages of different sagas may be handled
+ * at the same time, so each has its own scope; a kept message's changes count for the later
+ * messages of the batch at once, and for everyone once the batch is committed up to it.
+ */
 export class ParkingLedger {
+  private readonly kept = new Map<number, ReadonlyMap<string, number>>();
   private readonly done = new Map<string, number>();
-  private current = new Map<string, number>();
 
   constructor(
     private readonly counts: Map<string, number>,
@@ -89,34 +99,32 @@ export class ParkingLedger {
     private readonly sameAssignment: () => boolean,
   ) {}
 
-  isParked(sagaId: string): boolean {
-    return (this.counts.get(sagaId) ?? 0) + (this.done.get(sagaId) ?? 0) + (this.current.get(sagaId) ?? 0) > 0;
+  /** The scope of message `index` of the batch: `keep()` once it is done, else drop it. */
+  message(index: number): ParkingScope & { keep(): void; readonly changes: ReadonlyMap<string, number> } {
+    const current = new Map<string, number>();
+    return {
+      changes: current,
+      isParked: (saga) => (this.counts.get(saga) ?? 0) + (this.done.get(saga) ?? 0) + (current.get(saga) ?? 0) > 0,
+      park: (saga, by) => current.set(saga, (current.get(saga) ?? 0) + by),
+      keep: () => {
+        this.kept.set(index, current);
+        for (const [saga, d] of current) this.done.set(saga, (this.done.get(saga) ?? 0) + d);
+      },
+    };
   }
 
-  park(sagaId: string, by: number): void {
-    this.current.set(sagaId, (this.current.get(sagaId) ?? 0) + by);
-  }
-
-  /** The current message is done: its changes join the batch's. */
-  keepMessage(): void {
-    for (const [saga, d] of this.current) this.done.set(saga, (this.done.get(saga) ?? 0) + d);
-    this.current = new Map();
-  }
-
-  /** The current message will be delivered again: its changes never happened. */
-  dropMessage(): void {
-    this.current = new Map();
-  }
-
-  /** The batch is committed: its changes hold for everyone. */
-  apply(): void {
+  /** The batch is committed up to message `processed` (exclusive): those changes hold for everyone. */
+  apply(processed: number): void {
     // After an assignment change the waiting sagas are read back from the retry topic, which then
     // already holds this batch's records: applying the changes too would count them twice.
     if (!this.sameAssignment()) return;
-    for (const [saga, d] of this.done) {
-      const n = (this.counts.get(saga) ?? 0) + d;
-      if (n > 0) this.counts.set(saga, n);
-      else this.counts.delete(saga);
+    for (const [index, changes] of this.kept) {
+      if (index >= processed) continue;
+      for (const [saga, d] of changes) {
+        const n = (this.counts.get(saga) ?? 0) + d;
+        if (n > 0) this.counts.set(saga, n);
+        else this.counts.delete(saga);
+      }
     }
   }
 }

@@ -3,6 +3,13 @@ import type { EventCodec, EventType } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { throwIfInvalid } from '../errors.js';
+import {
+  circuitBreakerSettings,
+  DEFAULT_HANDLER_CONCURRENCY,
+  DEFAULT_SAGA_CONCURRENCY,
+  type CircuitBreakerOptions,
+  type FlowDefaults,
+} from '../flow/flow-options.js';
 import type { HandlerDefinition } from './handlers.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import type { Inbox } from '../inbox/inbox.js';
@@ -68,6 +75,25 @@ export interface ParticipantOptions {
    * @default 4
    */
   readonly concurrency?: number;
+  /**
+   * Sagas of one partition batch handled at the same time. A saga's events are always handled one
+   * after the other in their order; only different sagas run side by side.
+   * @default 8
+   */
+  readonly sagaConcurrency?: number;
+  /**
+   * Bulkhead of every handler: attempts of one handler (or of one named `downstream`) running at
+   * the same time in this participant, unless the handler sets its own `concurrency`.
+   * @default 16
+   */
+  readonly handlerConcurrency?: number;
+  /**
+   * Circuit breaker of every handler unless it sets its own (or `circuitBreaker: false`): after
+   * transient failures in a row (or a failure rate) its events wait — their partitions pause —
+   * instead of using up retries, being dead-lettered and compensated. Off unless given (`{}` turns
+   * it on with the defaults of {@link CircuitBreakerOptions}).
+   */
+  readonly circuitBreaker?: CircuitBreakerOptions;
   /** In-place retries; see {@link RetryOptions} for the defaults. */
   readonly retry?: RetryOptions;
   /**
@@ -145,6 +171,7 @@ export interface NormalizedOptions {
   readonly maxBatchSize: number;
   readonly maxBatchMs: number;
   readonly concurrency: number;
+  readonly flow: FlowDefaults;
   readonly retry: RetryPolicy;
   readonly handlerTimeoutMs: number;
   readonly retryTopic: { readonly topic: string; readonly delayMs: number; readonly attempts: number } | undefined;
@@ -183,6 +210,12 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
     maxBatchSize: check.int('maxBatchSize', opts.maxBatchSize ?? 100),
     maxBatchMs: check.int('maxBatchMs', opts.maxBatchMs ?? 500),
     concurrency: check.int('concurrency', opts.concurrency ?? 4),
+    flow: {
+      sagaConcurrency: check.int('sagaConcurrency', opts.sagaConcurrency ?? DEFAULT_SAGA_CONCURRENCY),
+      handlerConcurrency: check.int('handlerConcurrency', opts.handlerConcurrency ?? DEFAULT_HANDLER_CONCURRENCY),
+      circuitBreaker: opts.circuitBreaker ? circuitBreakerSettings('circuitBreaker', opts.circuitBreaker, check) : undefined,
+      retryAttempts: opts.retry?.attempts ?? 3,
+    },
     retry: retryPolicy(opts.retry, check),
     handlerTimeoutMs: check.int('handlerTimeoutMs', opts.handlerTimeoutMs ?? 30_000),
     retryTopic:

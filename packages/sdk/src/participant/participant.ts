@@ -3,6 +3,8 @@ import { pino, type Logger } from 'pino';
 import { register as globalRegistry, type Registry } from 'prom-client';
 import { DeadLetterer } from '../dead-letter/dead-letterer.js';
 import { describeError, SdkError } from '../errors.js';
+import { FinishedAhead } from '../flow/finished-ahead.js';
+import { FlowControl } from '../flow/flow-control.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { openInbox } from '../inbox/open-inbox.js';
 import type { Inbox } from '../inbox/inbox.js';
@@ -43,6 +45,8 @@ export class Participant {
   private readonly routes: RouteTable;
   private readonly parked: ParkedSagas;
   private readonly dispatcher: Dispatcher;
+  private readonly flow: FlowControl;
+  private readonly finishedAhead = new FinishedAhead();
   private consumer: ConsumerHandle | undefined;
   private inbox: Inbox | undefined;
   private relay: OutboxRelay | undefined;
@@ -66,6 +70,13 @@ export class Participant {
     this.logger = (options.logger ?? pino({ name: opts.name, level: 'info' })).child({ participant: opts.name });
     this.metrics = options.metricsRegistry ?? globalRegistry;
     const instruments = new ParticipantMetrics(this.metrics, opts.name, () => this.consumer?.lag() ?? Promise.resolve(undefined));
+    this.flow = new FlowControl({
+      participant: opts.name,
+      defaults: opts.flow,
+      circuitState: instruments.circuitState,
+      logger: this.logger,
+    });
+    for (const list of routes.byType.values()) for (const route of list) this.flow.register(route.label, route.def);
     const deadLetters = new DeadLetterer({ participant: opts.name, topicFor: opts.deadLetterTopic, instruments, logger: this.logger });
     this.parked = new ParkedSagas({
       transport: this.transport,
@@ -95,6 +106,7 @@ export class Participant {
         store: this.store,
         retry: opts.retry,
         handlerTimeoutMs: opts.handlerTimeoutMs,
+        flow: this.flow,
         instruments,
         deadLetters,
         ...(options.outbox ? { outbox: options.outbox } : {}),
@@ -137,6 +149,8 @@ export class Participant {
       inbox: p.inbox,
       logger: p.logger,
       maxBatchMs: opts.maxBatchMs,
+      sagaConcurrency: opts.flow.sagaConcurrency,
+      finishedAhead: p.finishedAhead,
       onProgress: () => (p.lastProgressAt = Date.now()),
     };
     const outbox = p.options.outbox;
@@ -158,6 +172,7 @@ export class Participant {
       onAssignment: () => {
         p.parked.forget();
         p.inbox?.reassigned();
+        p.finishedAhead.forget();
       },
       onCrash: (error, restarting) => {
         if (!restarting) p.crashed(error);
@@ -207,6 +222,6 @@ export class Participant {
 
   async health(): Promise<ParticipantHealth> {
     const { closed, consumer, transport, lastProgressAt, opts } = this;
-    return participantHealth({ closed, consumer, transport, lastProgressAt, opts });
+    return participantHealth({ closed, consumer, transport, lastProgressAt, opts, circuits: this.flow.openCircuits() });
   }
 }
