@@ -3,7 +3,7 @@ export { TrackerError } from './errors.js';
 export type { TrackerErrorCode } from './errors.js';
 export { eventKey, compareCopies } from './tracked-event.js';
 export type { TrackedEvent, DeadLetterInfo } from './tracked-event.js';
-export { project, compareEvents, SAGA_STATUSES, DEVIATION_KINDS } from './projection/index.js';
+export { project, compareEvents, SAGA_STATUSES, STEP_STATUSES, DEVIATION_KINDS } from './projection/index.js';
 export type {
   SagaProjection,
   SagaStatus,
@@ -39,11 +39,15 @@ export type {
   TypeStats,
   FlowGraph,
   FlowEdge,
+  StepCounts,
+  ActivityBucket,
+  ActivityQuery,
   Percentiles,
   TypeCounts,
   RetentionOptions,
   PurgeResult,
 } from './store/saga-store.js';
+export type { FeedEntry, FeedWatcher, WatchOptions } from './store/change-feed.js';
 export { buildTrackerApp } from './http/app.js';
 export type { TrackerAppOptions, HealthReport } from './http/app.js';
 export type { TrackerAccess, TrackerAuthOptions } from './http/auth.js';
@@ -54,6 +58,7 @@ export type {
   StatsResponse,
   TypesResponse,
   FlowResponse,
+  ActivityResponse,
   SagaStreamEvent,
   ErrorResponse,
 } from './http/api-types.js';

@@ -4,8 +4,9 @@
 // Everything is read from the JSON API; text is always set through textContent, never parsed as
 // HTML (saga ids and reasons come from producers).
 /**
- * @import { FlowResponse, SagaDetailResponse, SagaListResponse, StatsResponse, TypesResponse } from '../src/http/api-types.js'
+ * @import { ActivityResponse, FlowResponse, SagaDetailResponse, SagaListResponse, StatsResponse, TypesResponse } from '../src/http/api-types.js'
  * @import { CausalNode, SagaStatus } from '../src/projection/index.js'
+ * @import { ListedSaga, StepCounts } from '../src/store/saga-store.js'
  */
 
 /**
@@ -67,9 +68,323 @@ async function api(path) {
   return body;
 }
 
-// ---- list ---------------------------------------------------------------------------------
+const SVG = 'http://www.w3.org/2000/svg';
+/**
+ * An SVG element with attributes (and text content).
+ * @param {string} tag
+ * @param {Record<string, string | number>} attrs
+ * @param {string} [text]
+ * @returns {SVGElement}
+ */
+function svgEl(tag, attrs, text) {
+  const e = /** @type {SVGElement} */ (document.createElementNS(SVG, tag));
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+/** @param {string} iso */
+const hhmm = (iso) => new Date(iso).toISOString().slice(11, 16);
+
+// ---- overview: sagas started and ended per minute, live ------------------------------------
+async function loadActivity() {
+  const a = /** @type {ActivityResponse} */ (await api('/api/activity?minutes=60'));
+  // As wide as its panel (read once per refresh), so bars and labels keep their pixel sizes.
+  const W = Math.max(480, $('#activity').clientWidth);
+  const H = 170;
+  const pad = { l: 34, r: 8, t: 10, b: 22 };
+  const n = a.buckets.length;
+  const bw = (W - pad.l - pad.r) / Math.max(1, n);
+  const max = Math.max(1, ...a.buckets.map((b) => Math.max(b.started, b.completed + b.compensated + b.failed)));
+  const y = (/** @type {number} */ v) => H - pad.b - (v / max) * (H - pad.t - pad.b);
+  const svg = svgEl('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: 'chart' });
+  svg.append(svgEl('line', { x1: pad.l, y1: y(0), x2: W - pad.r, y2: y(0), class: 'axis' }));
+  svg.append(svgEl('text', { x: pad.l - 4, y: y(max) + 4, 'text-anchor': 'end', class: 'tick' }, String(max)));
+  svg.append(svgEl('text', { x: pad.l - 4, y: y(0), 'text-anchor': 'end', class: 'tick' }, '0'));
+  a.buckets.forEach((b, i) => {
+    const x = pad.l + i * bw;
+    let base = 0;
+    for (const k of /** @type {const} */ (['completed', 'compensated', 'failed'])) {
+      if (b[k] === 0) continue;
+      svg.append(
+        svgEl(
+          'rect',
+          { x: x + 1, y: y(base + b[k]), width: Math.max(1, bw - 2), height: y(base) - y(base + b[k]), class: `bar k-${k}` },
+          '',
+        ),
+      );
+      base += b[k];
+    }
+  });
+  const points = a.buckets.map((b, i) => `${pad.l + i * bw + bw / 2},${y(b.started)}`).join(' ');
+  svg.append(svgEl('polyline', { points, class: 'started-line' }));
+  // Three time labels (first, middle, last bucket): far enough apart never to overlap.
+  for (const i of [0, Math.floor(n / 2), n - 1]) {
+    const b = a.buckets[i];
+    if (b === undefined) continue;
+    const anchor = i === 0 ? 'start' : i === n - 1 ? 'end' : 'middle';
+    const x = i === 0 ? pad.l : i === n - 1 ? W - pad.r : pad.l + i * bw + bw / 2;
+    svg.append(svgEl('text', { x, y: H - 6, 'text-anchor': anchor, class: 'tick' }, hhmm(b.at)));
+  }
+  const totals = a.buckets.reduce(
+    (t, b) => ({
+      started: t.started + b.started,
+      completed: t.completed + b.completed,
+      compensated: t.compensated + b.compensated,
+      failed: t.failed + b.failed,
+    }),
+    { started: 0, completed: 0, compensated: 0, failed: 0 },
+  );
+  const chart = $('#activity');
+  chart.replaceChildren(svg);
+  for (const [k, v] of Object.entries(totals)) chart.dataset[k] = String(v);
+}
+
+// ---- what needs attention first ------------------------------------------------------------
+const SEVERITY = /** @type {const} */ (['compensation-failed', 'failed', 'stuck', 'non-conforming']);
+/** @typedef {(typeof SEVERITY)[number]} Problem */
+
+/**
+ * Why a failed saga failed, as one line.
+ * @param {ListedSaga} s
+ */
+function failureText(s) {
+  const f = s.failure;
+  if (f === undefined) return 'failed';
+  const what =
+    f.kind === 'compensation-failed'
+      ? `undoing ${f.step ?? 'a step'}`
+      : f.kind === 'dead-letter'
+        ? 'dead-lettered'
+        : `step ${f.step ?? '?'}`;
+  return `${what}${f.participant ? ` (${f.participant})` : ''}: ${f.reason ?? 'no reason given'}`;
+}
+
+async function loadAttention() {
+  const [failed, stuck, deviating] = await Promise.all(
+    ['status=failed', 'stuck=true', 'conforming=false'].map(
+      (q) => /** @type {Promise<SagaListResponse>} */ (api(`/api/sagas?${q}&limit=20`)),
+    ),
+  );
+  /** @type {Map<string, { problem: Problem, saga: ListedSaga, reason: string, since: string }>} */
+  const rows = new Map();
+  /**
+   * @param {Problem} problem
+   * @param {ListedSaga} saga
+   * @param {string} reason
+   * @param {string} since
+   */
+  const add = (problem, saga, reason, since) => {
+    const seen = rows.get(saga.sagaId);
+    if (seen === undefined || SEVERITY.indexOf(problem) < SEVERITY.indexOf(seen.problem))
+      rows.set(saga.sagaId, { problem, saga, reason, since });
+  };
+  for (const s of failed?.items ?? [])
+    add(s.failure?.kind === 'compensation-failed' ? 'compensation-failed' : 'failed', s, failureText(s), s.endedAt ?? s.lastEventAt);
+  for (const s of stuck?.items ?? []) add('stuck', s, s.stuck.reason ?? 'stuck', s.stuck.since ?? s.lastEventAt);
+  for (const s of deviating?.items ?? []) add('non-conforming', s, s.deviation ?? s.deviationKinds.join(', '), s.lastEventAt);
+  const sorted = [...rows.values()].sort(
+    (a, b) => SEVERITY.indexOf(a.problem) - SEVERITY.indexOf(b.problem) || (a.since < b.since ? -1 : 1),
+  );
+  $('#attention tbody').replaceChildren(
+    ...sorted.map((r) =>
+      el(
+        'tr',
+        {
+          class: 'row',
+          'data-attention': r.problem,
+          'data-saga': r.saga.sagaId,
+          onclick: () => (location.hash = `#/saga/${encodeURIComponent(r.saga.sagaId)}`),
+        },
+        [
+          el('td', {}, [el('span', { class: `problem p-${r.problem}`, text: r.problem })]),
+          el('td', {}, [el('code', { text: r.saga.sagaId })]),
+          el('td', { text: r.saga.sagaType }),
+          el('td', { class: 'reason', text: r.reason }),
+          el('td', { text: time(r.since) }),
+        ],
+      ),
+    ),
+  );
+  if (sorted.length === 0) $('#attention tbody').append(el('tr', {}, [el('td', { colspan: '5', text: 'Nothing needs attention.' })]));
+}
+
+// ---- flow: the contract's steps by stage, with live counts and deviations per step ----------
 /** @type {string | undefined} */
-let cursor;
+let flowType;
+
+/**
+ * Lines of text that fit a step box, so no label runs into another.
+ * @param {string} text
+ * @param {number} max characters
+ */
+const fit = (text, max) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+
+/** @param {string} type */
+async function loadFlow(type) {
+  flowType = type;
+  const [flow, stats] = await Promise.all([
+    /** @type {Promise<FlowResponse>} */ (api(`/api/types/${encodeURIComponent(type)}/flow`)),
+    /** @type {Promise<StatsResponse>} */ (api(`/api/stats?type=${encodeURIComponent(type)}`)),
+  ]);
+  const byStep = new Map(flow.steps.map((s) => [s.step, s]));
+  const stages = flow.stages.length > 0 ? flow.stages : flow.steps.map((s) => [s.step]);
+  const participants = new Map((flow.contract?.steps ?? []).map((s) => [s.name, s.participant]));
+  const counts = stats.types[0];
+  // Geometry: fixed boxes in columns; a column holds the steps of one stage (several when parallel).
+  const BW = 176;
+  const BH = 84;
+  const GX = 56;
+  const GY = 22;
+  const END_W = 150;
+  const rows = Math.max(2, ...stages.map((s) => s.length));
+  const height = 30 + rows * BH + (rows - 1) * GY;
+  const colX = (/** @type {number} */ i) => 20 + END_W + GX + i * (BW + GX);
+  const width = colX(stages.length) + END_W + 20;
+  const svg = svgEl('svg', { viewBox: `0 0 ${width} ${height}`, width, height, class: 'flow-graph' });
+  const midY = height / 2;
+  /** @type {{ x: number, y: number, w: number, h: number }[][]} */
+  const boxes = [];
+  const startBox = { x: 20, y: midY - 26, w: END_W, h: 52 };
+  const ends = [
+    {
+      x: colX(stages.length),
+      y: midY - 62,
+      w: END_W,
+      h: 52,
+      label: 'completed',
+      type: flow.contract?.end.completed,
+      n: counts?.byStatus.completed ?? 0,
+    },
+    {
+      x: colX(stages.length),
+      y: midY + 10,
+      w: END_W,
+      h: 52,
+      label: 'aborted',
+      type: flow.contract?.end.aborted,
+      n: (counts?.byStatus.compensated ?? 0) + (counts?.byStatus.failed ?? 0),
+    },
+  ];
+  stages.forEach((stage, i) => {
+    const top = midY - (stage.length * BH + (stage.length - 1) * GY) / 2;
+    boxes.push(stage.map((_, j) => ({ x: colX(i), y: top + j * (BH + GY), w: BW, h: BH })));
+  });
+  // Edges first, so boxes and their labels sit on top.
+  /**
+   * @param {{ x: number, y: number, w: number, h: number }} a
+   * @param {{ x: number, y: number, w: number, h: number }} b
+   */
+  const edge = (a, b) => svg.append(svgEl('line', { x1: a.x + a.w, y1: a.y + a.h / 2, x2: b.x, y2: b.y + b.h / 2, class: 'edge' }));
+  const columns = [[startBox], ...boxes, ends];
+  for (let i = 0; i + 1 < columns.length; i++) for (const a of columns[i] ?? []) for (const b of columns[i + 1] ?? []) edge(a, b);
+  /**
+   * @param {{ x: number, y: number, w: number, h: number }} b
+   * @param {string} cls
+   * @param {string[]} lines
+   * @param {Record<string, string>} data
+   */
+  const node = (b, cls, lines, data) => {
+    const g = svgEl('g', { class: cls });
+    for (const [k, v] of Object.entries(data)) g.setAttribute(`data-${k}`, v);
+    g.append(svgEl('rect', { x: b.x, y: b.y, width: b.w, height: b.h, rx: 6 }));
+    lines.forEach((line, i) => g.append(svgEl('text', { x: b.x + 8, y: b.y + 17 + i * 15, class: i === 0 ? 'title' : 'figure' }, line)));
+    svg.append(g);
+    return g;
+  };
+  node(startBox, 'node start', [fit(short(flow.contract?.start ?? 'start'), 22), `${flow.sagas} sagas`], { node: 'start' });
+  for (const e of ends)
+    node(e, `node end end-${e.label}`, [fit(short(e.type ?? e.label), 22), `${e.n} ${e.label}`], { node: `end-${e.label}` });
+  stages.forEach((stage, i) =>
+    stage.forEach((name, j) => {
+      const b = boxes[i]?.[j];
+      if (b === undefined) return;
+      /** @type {StepCounts | undefined} */
+      const c = byStep.get(name);
+      const st = c?.byStatus;
+      const lines = [
+        fit(name, 24),
+        fit(participants.get(name) ?? '', 28),
+        `✓ ${st?.completed ?? 0}  ✗ ${st?.failed ?? 0}  ↺ ${st?.compensated ?? 0}  ⚠ ${st?.['compensation-failed'] ?? 0}`,
+        `waiting ${c?.awaiting ?? 0}`,
+      ];
+      const g = node(b, `node step${stage.length > 1 ? ' parallel' : ''}`, lines, {
+        step: name,
+        awaiting: String(c?.awaiting ?? 0),
+        completed: String(st?.completed ?? 0),
+        failed: String(st?.failed ?? 0),
+      });
+      g.append(
+        svgEl(
+          'title',
+          {},
+          `${name}: completed ${st?.completed ?? 0}, failed ${st?.failed ?? 0}, compensated ${st?.compensated ?? 0}, compensation failed ${st?.['compensation-failed'] ?? 0}, waiting ${c?.awaiting ?? 0}, deviations ${c?.deviations ?? 0}`,
+        ),
+      );
+      if ((c?.deviations ?? 0) > 0) {
+        // The observed deviations, overlaid on the step's corner.
+        const d = svgEl('g', { class: 'deviation-badge', 'data-step': name });
+        d.append(svgEl('circle', { cx: b.x + b.w - 4, cy: b.y + 4, r: 11 }));
+        d.append(svgEl('text', { x: b.x + b.w - 4, y: b.y + 8, 'text-anchor': 'middle' }, String(c?.deviations ?? 0)));
+        svg.append(d);
+      }
+    }),
+  );
+  const deviating = counts?.nonConforming ?? 0;
+  const note = el('p', {
+    class: 'flow-note',
+    text: `${flow.sagas} sagas of type ${type}; ${deviating} deviating from the contract${
+      counts
+        ? ` (${
+            Object.entries(counts.deviations)
+              .filter(([, v]) => v > 0)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ') || 'none'
+          })`
+        : ''
+    }.${flow.contract === null ? ' No contract: steps as observed.' : ''} Per step: ✓ completed, ✗ failed, ↺ compensated, ⚠ compensation failed, waiting now; a purple badge counts its deviations.`,
+  });
+  $('#flow').replaceChildren(note, svg);
+  const table = el('table', {}, [
+    el('thead', {}, [
+      el(
+        'tr',
+        {},
+        ['From', 'To', 'Count', 'p50', 'p95', 'p99'].map((h) => el('th', { text: h })),
+      ),
+    ]),
+    el(
+      'tbody',
+      {},
+      flow.edges.map((e) =>
+        el(
+          'tr',
+          {},
+          [short(e.from), short(e.to), String(e.count), ms(e.p50), ms(e.p95), ms(e.p99)].map((v) => el('td', { text: v })),
+        ),
+      ),
+    ),
+  ]);
+  $('#observed-flow').replaceChildren(table);
+}
+
+async function loadTypes() {
+  const { types } = /** @type {TypesResponse} */ (await api('/api/types'));
+  const select = $('#filters select[name=type]');
+  const flow = $('#flow-type');
+  for (const t of types) {
+    select.append(el('option', { value: t.name, text: t.name }));
+    flow.append(el('option', { value: t.name, text: t.name }));
+  }
+  const first = types[0];
+  if (first !== undefined) await loadFlow(first.name);
+}
+
+// ---- the list, a page at a time ------------------------------------------------------------
+/** Cursors of the pages shown so far: [first page (none), second, …]; the last is the current one. */
+/** @type {(string | undefined)[]} */
+let pages = [undefined];
+/** @type {string | undefined} */
+let nextCursor;
 
 function filterQuery() {
   const f = new FormData(/** @type {HTMLFormElement} */ ($('#filters')));
@@ -91,20 +406,18 @@ function filterQuery() {
   return q;
 }
 
-async function loadList(append = false) {
+async function loadList() {
   const q = filterQuery();
-  q.set('limit', '50');
-  if (append && cursor) q.set('cursor', cursor);
+  q.set('limit', '25');
+  const cursor = pages[pages.length - 1];
+  if (cursor) q.set('cursor', cursor);
   const err = $('#list-error');
   try {
     const page = /** @type {SagaListResponse} */ (await api(`/api/sagas?${q}`));
     err.hidden = true;
-    const body = $('#sagas tbody');
-    if (!append) body.replaceChildren();
-    for (const s of page.items) {
-      const open = () => (location.hash = `#/saga/${encodeURIComponent(s.sagaId)}`);
-      body.append(
-        el('tr', { class: 'row', 'data-saga': s.sagaId, onclick: open }, [
+    $('#sagas tbody').replaceChildren(
+      ...page.items.map((s) =>
+        el('tr', { class: 'row', 'data-saga': s.sagaId, onclick: () => (location.hash = `#/saga/${encodeURIComponent(s.sagaId)}`) }, [
           el('td', {}, [el('code', { text: s.sagaId })]),
           el('td', { class: 'attributes', text: attributeText(s.attributes) }),
           el('td', { text: s.sagaType }),
@@ -115,10 +428,12 @@ async function loadList(append = false) {
           el('td', { class: 'stuck-reason', text: s.stuck.stuck ? (s.stuck.reason ?? '') : '' }),
           el('td', { class: 'deviation', text: s.deviationKinds.join(', ') }),
         ]),
-      );
-    }
-    cursor = page.nextCursor;
-    $('#more').hidden = !cursor;
+      ),
+    );
+    nextCursor = page.nextCursor;
+    /** @type {HTMLButtonElement} */ ($('#next')).disabled = !nextCursor;
+    /** @type {HTMLButtonElement} */ ($('#prev')).disabled = pages.length <= 1;
+    $('#page-number').textContent = `page ${pages.length}`;
   } catch (e) {
     err.textContent = e instanceof Error ? e.message : String(e);
     err.hidden = false;
@@ -141,100 +456,6 @@ async function loadCounts() {
     el('span', { 'data-count': 'stuck', text: `stuck ${stuck}` }),
     el('span', { 'data-count': 'nonconforming', text: `deviating ${nonConforming}` }),
   );
-}
-
-async function loadStuck() {
-  const page = /** @type {SagaListResponse} */ (await api('/api/sagas?stuck=true&limit=20'));
-  $('#stuck-list').replaceChildren(
-    ...page.items.map((s) =>
-      el('li', {}, [el('a', { href: `#/saga/${encodeURIComponent(s.sagaId)}`, text: s.sagaId }), `: ${s.stuck.reason ?? ''}`]),
-    ),
-  );
-  if (page.items.length === 0) $('#stuck-list').append(el('li', { text: 'none' }));
-}
-
-async function loadTypes() {
-  const { types } = /** @type {TypesResponse} */ (await api('/api/types'));
-  const select = $('#filters select[name=type]');
-  const flow = $('#flow-type');
-  for (const t of types) {
-    select.append(el('option', { value: t.name, text: t.name }));
-    flow.append(el('option', { value: t.name, text: t.name }));
-  }
-  const first = types[0];
-  if (first !== undefined) await loadFlow(first.name);
-}
-
-// ---- flow graph: event types in columns by causal depth, edges labelled with counts ---------
-/** @param {string} type */
-async function loadFlow(type) {
-  const flow = /** @type {FlowResponse} */ (await api(`/api/types/${encodeURIComponent(type)}/flow`));
-  /** @type {Map<string, number>} */
-  const depth = new Map();
-  const targets = new Set(flow.edges.map((e) => e.to));
-  for (const e of flow.edges) if (!targets.has(e.from)) depth.set(e.from, 0);
-  for (let i = 0; i < flow.edges.length; i++) {
-    for (const e of flow.edges) {
-      const d = depth.get(e.from);
-      if (d !== undefined && !depth.has(e.to)) depth.set(e.to, d + 1);
-    }
-  }
-  for (const e of flow.edges) for (const n of [e.from, e.to]) if (!depth.has(n)) depth.set(n, 0);
-  /** @type {string[][]} */
-  const columns = [];
-  for (const [n, d] of [...depth.entries()].sort()) (columns[d] ??= []).push(n);
-  /** @type {Map<string, { x: number, y: number }>} */
-  const pos = new Map();
-  const W = 190;
-  const H = 54;
-  columns.forEach((col, x) => col.forEach((n, y) => pos.set(n, { x: 20 + x * W, y: 20 + y * H })));
-  const width = 40 + columns.length * W;
-  const height = 40 + Math.max(1, ...columns.map((c) => c.length)) * H;
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('width', String(width));
-  svg.setAttribute('height', String(height));
-  /**
-   * @param {string} tag
-   * @param {Record<string, string | number>} attrs
-   * @param {string} [text]
-   */
-  const add = (tag, attrs, text) => {
-    const e = document.createElementNS(ns, tag);
-    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-    if (text !== undefined) e.textContent = text;
-    svg.append(e);
-  };
-  for (const e of flow.edges) {
-    const a = pos.get(e.from);
-    const b = pos.get(e.to);
-    if (a === undefined || b === undefined) continue;
-    add('line', { x1: a.x + 150, y1: a.y + 14, x2: b.x, y2: b.y + 14, stroke: '#90a4ae' });
-    add('text', { x: (a.x + 150 + b.x) / 2, y: (a.y + b.y) / 2 + 10, 'font-size': 10, fill: '#37474f' }, `${e.count}× p50 ${ms(e.p50)}`);
-  }
-  for (const [n, p] of pos) {
-    const fill = n.startsWith('dead-letter:') ? '#ffcdd2' : '#e3f2fd';
-    add('rect', { x: p.x, y: p.y, width: 150, height: 28, rx: 5, fill, stroke: '#546e7a' });
-    add('text', { x: p.x + 6, y: p.y + 18, 'font-size': 11 }, short(n));
-  }
-  const rows = flow.edges.map((e) =>
-    el(
-      'tr',
-      {},
-      [short(e.from), short(e.to), String(e.count), ms(e.p50), ms(e.p95), ms(e.p99)].map((v) => el('td', { text: v })),
-    ),
-  );
-  const table = el('table', {}, [
-    el('thead', {}, [
-      el(
-        'tr',
-        {},
-        ['From', 'To', 'Count', 'p50', 'p95', 'p99'].map((h) => el('th', { text: h })),
-      ),
-    ]),
-    el('tbody', {}, rows),
-  ]);
-  $('#flow').replaceChildren(el('p', { text: `${flow.sagas} sagas of type ${type}` }), svg, table);
 }
 
 // ---- one saga ------------------------------------------------------------------------------
@@ -329,29 +550,49 @@ async function route() {
   else showList();
 }
 
-// ---- live updates: refresh counts and the visible list at most once a second ---------------
+// ---- live updates: what any tracker instance ingested, refreshed at most once a second -------
+function refresh() {
+  void loadCounts();
+  void loadActivity();
+  void loadAttention();
+  void loadList();
+  if (flowType !== undefined) void loadFlow(flowType);
+}
+
 function live() {
+  // EventSource reconnects by itself and sends Last-Event-ID, so a blip loses no change.
   const es = new EventSource('/api/stream');
   let pending = false;
-  es.addEventListener('open', () => $('#live').classList.remove('off'));
-  es.addEventListener('error', () => $('#live').classList.add('off'));
-  es.addEventListener('saga', () => {
+  const soon = () => {
     if (pending) return;
     pending = true;
     setTimeout(() => {
       pending = false;
-      void loadCounts();
-      void loadList();
-      void loadStuck();
+      refresh();
     }, 1000);
-  });
+  };
+  es.addEventListener('open', () => $('#live').classList.remove('off'));
+  es.addEventListener('error', () => $('#live').classList.add('off'));
+  es.addEventListener('saga', soon);
+  // The changes missed are no longer kept: reload everything.
+  es.addEventListener('reset', soon);
 }
 
 $('#filters').addEventListener('submit', (e) => {
   e.preventDefault();
+  pages = [undefined];
   void loadList();
 });
-$('#more').addEventListener('click', () => void loadList(true));
+$('#next').addEventListener('click', () => {
+  if (!nextCursor) return;
+  pages.push(nextCursor);
+  void loadList();
+});
+$('#prev').addEventListener('click', () => {
+  if (pages.length <= 1) return;
+  pages.pop();
+  void loadList();
+});
 $('#flow-type').addEventListener('change', (e) => {
   if (e.target instanceof HTMLSelectElement) void loadFlow(e.target.value);
 });
@@ -361,7 +602,7 @@ $('#back').addEventListener('click', (e) => {
 });
 window.addEventListener('hashchange', () => void route());
 
-await Promise.all([loadCounts(), loadList(), loadStuck(), loadTypes()]);
+await Promise.all([loadCounts(), loadActivity(), loadAttention(), loadList(), loadTypes()]);
 await route();
 document.body.dataset['ready'] = 'true';
 live();

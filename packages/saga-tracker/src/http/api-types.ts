@@ -3,7 +3,7 @@
 import type { SagaContract } from '@troupe/core';
 import type { SagaProjection } from '../projection/index.js';
 import type { StuckInfo } from '../stuck.js';
-import type { FlowGraph, ListedSaga, Page, SagaChange, TypeStats } from '../store/saga-store.js';
+import type { ActivityBucket, FlowGraph, ListedSaga, Page, SagaChange, TypeStats } from '../store/saga-store.js';
 import type { TrackedEvent } from '../tracked-event.js';
 
 /** `GET /api/sagas`. */
@@ -42,6 +42,18 @@ export interface TypesResponse {
 /** `GET /api/types/:type/flow`. */
 export interface FlowResponse extends FlowGraph {
   readonly contract: SagaContract | null;
+  /**
+   * The contract's steps in the order they run: one column per stage, several steps in a column
+   * when they run in parallel. Empty without a contract.
+   */
+  readonly stages: readonly (readonly string[])[];
+}
+
+/** `GET /api/activity`: sagas started and ended per bucket, oldest bucket first. */
+export interface ActivityResponse {
+  readonly from: string;
+  readonly bucketMs: number;
+  readonly buckets: readonly ActivityBucket[];
 }
 
 /** The `data` of an `event: saga` message on `GET /api/stream`. */

@@ -33,6 +33,29 @@ describe('tracker HTTP API', () => {
     return { status: res.statusCode, body: res.json<Record<string, unknown>>() };
   };
 
+  it('answers the overview chart in whole-minute buckets ending with the current one', async () => {
+    const { status, body } = await json('/api/activity?minutes=15&type=order-fulfillment');
+    expect(status).toBe(200);
+    const buckets = body['buckets'] as { at: string; started: number; completed: number; compensated: number }[];
+    expect(body['bucketMs']).toBe(60_000);
+    expect(buckets).toHaveLength(15);
+    expect(buckets.at(-1)?.at).toBe(new Date(NOW).toISOString());
+    expect(buckets.reduce((n, b) => n + b.started, 0)).toBe(3);
+    expect(buckets.reduce((n, b) => n + b.completed + b.compensated, 0)).toBe(2);
+    const day = await json('/api/activity?minutes=1440');
+    expect([day.body['bucketMs'], (day.body['buckets'] as unknown[]).length]).toEqual([24 * 60_000, 60]);
+  });
+
+  it('answers the flow with the contract stages and per-step counts', async () => {
+    const { body } = await json('/api/types/order-fulfillment/flow');
+    expect(body['stages']).toEqual([['payment'], ['inventory'], ['shipping']]);
+    expect(body['steps']).toMatchObject([
+      { step: 'payment', awaiting: 0, byStatus: { completed: 2, compensated: 1 } },
+      { step: 'inventory', awaiting: 1, byStatus: { completed: 1, failed: 1 } },
+      { step: 'shipping', awaiting: 0, byStatus: { completed: 1, pending: 2 } },
+    ]);
+  });
+
   it('lists sagas with filters and a cursor', async () => {
     const all = await json('/api/sagas?limit=2');
     expect(all.status).toBe(200);
@@ -58,6 +81,9 @@ describe('tracker HTTP API', () => {
     ['/api/sagas?colour=red', "unknown query parameter 'colour'"],
     ['/api/sagas/o-1?payloads=maybe', "'payloads' must be true or false"],
     ['/api/stats?kind=x', "unknown query parameter 'kind'"],
+    ['/api/activity?minutes=0', "'minutes' must be an integer from 1 to 10080"],
+    ['/api/activity?window=1h', "unknown query parameter 'window'"],
+    ['/api/stream?after=3', "unknown query parameter 'after'"],
   ])('answers %s with 400 and a message', async (url, message) => {
     const res = await json(url);
     expect(res.status).toBe(400);

@@ -8,11 +8,20 @@ import type { EventCodec } from '@troupe/schema-registry';
 import { TrackerError } from '../errors.js';
 import type { TrackerMetrics } from '../metrics.js';
 import { stuckInfo } from '../stuck.js';
-import type { SagaChange, SagaStore } from '../store/saga-store.js';
+import type { FeedEntry } from '../store/change-feed.js';
+import type { SagaStore } from '../store/saga-store.js';
 import type { TrackedEvent } from '../tracked-event.js';
 import { authEnabled, installAuth, maySeePayloads, redactor, type Redactor, type TrackerAuthOptions } from './auth.js';
-import type { FlowResponse, SagaDetailResponse, SagaListResponse, StatsResponse, TimelineEntry, TypesResponse } from './api-types.js';
-import { parseBoolean, parseListQuery } from './query.js';
+import type {
+  ActivityResponse,
+  FlowResponse,
+  SagaDetailResponse,
+  SagaListResponse,
+  StatsResponse,
+  TimelineEntry,
+  TypesResponse,
+} from './api-types.js';
+import { parseActivityQuery, parseBoolean, parseListQuery } from './query.js';
 import type { RawQuery } from './query.js';
 
 /** What `/health` reports about the parts the HTTP layer does not own (the Kafka consumer). */
@@ -136,10 +145,15 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
     return { types: names.map((name) => ({ name, contract: contracts.get(name) ?? null })) };
   });
 
-  app.get<{ Params: { type: string } }>('/api/types/:type/flow', async (req): Promise<FlowResponse> => ({
-    ...(await store.flow(req.params.type)),
-    contract: contracts.get(req.params.type) ?? null,
-  }));
+  app.get<{ Params: { type: string } }>('/api/types/:type/flow', async (req): Promise<FlowResponse> => {
+    const contract = contracts.get(req.params.type);
+    return { ...(await store.flow(req.params.type)), contract: contract ?? null, stages: contractStages(contract) };
+  });
+
+  app.get('/api/activity', async (req): Promise<ActivityResponse> => {
+    const q = parseActivityQuery(req.query as RawQuery, now());
+    return { from: new Date(q.from).toISOString(), bucketMs: q.bucketMs, buckets: await store.activity(q) };
+  });
 
   // Open event streams would keep close() waiting forever: end them first.
   const streams = new Set<ServerResponse>();
@@ -147,8 +161,16 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
     for (const res of streams) res.end();
     done();
   });
-  app.get('/api/stream', (_req, reply) => {
-    stream(reply, store, { keepAliveMs: opts.sseKeepAliveMs ?? 15_000, streams });
+  app.get('/api/stream', (req, reply) => {
+    const q = req.query as RawQuery;
+    for (const k of Object.keys(q)) {
+      if (k !== 'lastEventId') throw new TrackerError('INVALID_QUERY', `unknown query parameter '${k}'; only 'lastEventId' is accepted.`);
+    }
+    // The header is what EventSource sends on reconnect; the parameter serves a first connection.
+    const header = req.headers['last-event-id'];
+    const param = typeof q['lastEventId'] === 'string' && q['lastEventId'] !== '' ? q['lastEventId'] : undefined;
+    const after = typeof header === 'string' && header !== '' ? header : param;
+    stream(reply, store, { keepAliveMs: opts.sseKeepAliveMs ?? 15_000, streams, after });
   });
 
   app.get('/health', async (_req, reply) => {
@@ -184,6 +206,11 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
   return app;
 }
 
+/** The contract's steps by stage: one step per stage until contracts declare parallel groups. */
+function contractStages(contract: SagaContract | undefined): string[][] {
+  return (contract?.steps ?? []).map((s) => [s.name]);
+}
+
 /** A saga is one trace: the trace id of its earliest event that carries a `traceparent`. */
 function sagaTraceId(events: readonly TrackedEvent[]): string | undefined {
   for (const e of events) {
@@ -214,8 +241,17 @@ async function timelineEntry(
   }
 }
 
-/** Server-sent events: one `saga` event per changed saga, as the store commits it. */
-function stream(reply: FastifyReply, store: SagaStore, o: { keepAliveMs: number; streams: Set<ServerResponse> }): void {
+/**
+ * Server-sent events: one `saga` event per changed saga, with the change's feed id as the SSE id,
+ * whichever tracker instance sharing the store ingested it. A client that reconnects with
+ * `Last-Event-ID` (browsers do) gets what it missed; if that is no longer kept, a `reset` event
+ * tells it to reload.
+ */
+function stream(
+  reply: FastifyReply,
+  store: SagaStore,
+  o: { keepAliveMs: number; streams: Set<ServerResponse>; after: string | undefined },
+): void {
   reply.hijack();
   const res: ServerResponse = reply.raw;
   o.streams.add(res);
@@ -226,9 +262,17 @@ function stream(reply: FastifyReply, store: SagaStore, o: { keepAliveMs: number;
     'x-accel-buffering': 'no',
   });
   res.write(`event: hello\ndata: ${JSON.stringify({ store: store.kind })}\n\n`);
-  const stop = store.onChange((changes: readonly SagaChange[]) => {
-    for (const c of changes) res.write(`event: saga\ndata: ${JSON.stringify(c)}\n\n`);
-  });
+  const stop = store.watch(
+    {
+      changes: (entries: readonly FeedEntry[]) => {
+        res.write(entries.map((e) => `id: ${e.id}\nevent: saga\ndata: ${JSON.stringify(e.change)}\n\n`).join(''));
+      },
+      gap: () => {
+        res.write(`event: reset\ndata: ${JSON.stringify({ after: o.after ?? null })}\n\n`);
+      },
+    },
+    o.after !== undefined ? { after: o.after } : {},
+  );
   const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), o.keepAliveMs);
   keepAlive.unref();
   res.on('close', () => {

@@ -2,7 +2,7 @@ import { TrackerError } from '../errors.js';
 import { DEVIATION_KINDS, SAGA_STATUSES } from '../projection/index.js';
 import type { DeviationKind, SagaStatus } from '../projection/index.js';
 import { MAX_LIST_LIMIT } from '../store/saga-store.js';
-import type { ListQuery } from '../store/saga-store.js';
+import type { ActivityQuery, ListQuery } from '../store/saga-store.js';
 
 export type RawQuery = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -110,4 +110,27 @@ function optionalBoolean(q: RawQuery, name: string): boolean | undefined {
   if (v === undefined) return undefined;
   if (v !== 'true' && v !== 'false') throw bad(`'${name}' must be true or false, got '${v}'.`);
   return v === 'true';
+}
+
+const MINUTE = 60_000;
+/** The overview chart draws at most this many bars. */
+const ACTIVITY_BARS = 60;
+
+/**
+ * `GET /api/activity?type=&minutes=60`: the last `minutes` (1 to 10080) up to `now`, in at most 60
+ * buckets of whole minutes on bucket boundaries (the last one holds `now`).
+ */
+export function parseActivityQuery(q: RawQuery, now: number): ActivityQuery {
+  for (const k of Object.keys(q)) {
+    if (k !== 'type' && k !== 'minutes') throw bad(`unknown query parameter '${k}'; use type, minutes.`);
+  }
+  const m = single(q, 'minutes') ?? '60';
+  const minutes = Number(m);
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 7 * 24 * 60)
+    throw bad(`'minutes' must be an integer from 1 to 10080, got '${m}'.`);
+  const bucketMs = Math.ceil(minutes / ACTIVITY_BARS) * MINUTE;
+  const buckets = Math.ceil((minutes * MINUTE) / bucketMs);
+  const from = (Math.floor(now / bucketMs) - (buckets - 1)) * bucketMs;
+  const type = single(q, 'type');
+  return { from, bucketMs, buckets, ...(type !== undefined ? { type } : {}) };
 }

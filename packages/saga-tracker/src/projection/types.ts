@@ -10,7 +10,8 @@ export const PROJECTION_VERSION = 3;
 export const SAGA_STATUSES = ['running', 'completed', 'compensating', 'compensated', 'failed'] as const;
 export type SagaStatus = (typeof SAGA_STATUSES)[number];
 
-export type StepStatus = 'pending' | 'completed' | 'failed' | 'compensated' | 'compensation-failed';
+export const STEP_STATUSES = ['pending', 'completed', 'failed', 'compensated', 'compensation-failed'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
 
 export interface StepState {
   readonly name: string;

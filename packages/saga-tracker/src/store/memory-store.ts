@@ -7,8 +7,12 @@ import { stuckInfo } from '../stuck.js';
 import { compareCopies, eventKey } from '../tracked-event.js';
 import type { TrackedEvent } from '../tracked-event.js';
 import { ChangeListeners } from './change-listeners.js';
+import { MemoryChangeFeed } from './change-feed.js';
+import type { FeedWatcher, WatchOptions } from './change-feed.js';
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './saga-store.js';
 import type {
+  ActivityBucket,
+  ActivityQuery,
   ConsumedOffset,
   EventBatch,
   FlowGraph,
@@ -26,6 +30,7 @@ import type {
 } from './saga-store.js';
 import { matchesSearch, postingKeys, requiredKeys } from './search.js';
 import { TypeCounters } from './type-counts.js';
+import { StepCounter, checkActivityQuery } from './flow-counts.js';
 import { decodeCursor, deviationKinds, encodeCursor, listedBefore, noDeviations, percentiles, summarize } from './summary.js';
 import type { ListPosition } from './summary.js';
 
@@ -83,6 +88,7 @@ export class MemorySagaStore implements SagaStore {
   /** Ids not yet merged into `ids`: merged once per prefix query instead of spliced per saga. */
   private pendingIds: string[] = [];
   private readonly listeners = new ChangeListeners();
+  private readonly feed = new MemoryChangeFeed();
   private readonly contractOf = (sagaType: string): SagaContract | undefined => this.contracts.get(sagaType);
 
   private constructor(private readonly opts: MemoryStoreOptions) {
@@ -154,7 +160,10 @@ export class MemorySagaStore implements SagaStore {
       changes.push({ previous: before.status, summary: entry.summary });
     }
     this.enforceBounds();
-    if (changes.length > 0) this.listeners.emit(changes);
+    if (changes.length > 0) {
+      this.listeners.emit(changes);
+      this.feed.publish(changes);
+    }
     return Promise.resolve(changes);
   }
 
@@ -260,8 +269,10 @@ export class MemorySagaStore implements SagaStore {
   flow(type: string): Promise<FlowGraph> {
     const ids = this.byType.get(type) ?? new Set<string>();
     const edges = new Map<string, { from: string; to: string; latencies: number[] }>();
+    const steps = new StepCounter(this.contracts.get(type));
     for (const id of ids) {
       const p = this.sagas.get(id)?.projection;
+      if (p !== undefined) steps.add(p);
       for (const f of p?.flow ?? []) {
         const k = `${f.from}\u0000${f.to}`;
         let e = edges.get(k);
@@ -275,6 +286,14 @@ export class MemorySagaStore implements SagaStore {
       edges: [...edges.values()]
         .sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : 0))
         .map((e) => ({ from: e.from, to: e.to, ...percentiles(e.latencies) })),
+      steps: steps.result(),
+    });
+  }
+
+  activity(q: ActivityQuery): Promise<ActivityBucket[]> {
+    return Promise.resolve().then(() => {
+      checkActivityQuery(q);
+      return this.counters.activity(q);
     });
   }
 
@@ -315,8 +334,13 @@ export class MemorySagaStore implements SagaStore {
     return this.listeners.add(listener);
   }
 
+  watch(watcher: FeedWatcher, opts?: WatchOptions): () => void {
+    return this.feed.watch(watcher, opts);
+  }
+
   close(): Promise<void> {
     this.listeners.clear();
+    this.feed.clear();
     return Promise.resolve();
   }
 

@@ -2,13 +2,17 @@ import pg from 'pg';
 import type { SagaContract } from '@troupe/core';
 import { TrackerError } from '../errors.js';
 import { PROJECTION_VERSION, SAGA_STATUSES, compareEvents, project } from '../projection/index.js';
-import type { DeviationKind, SagaProjection, SagaStatus } from '../projection/index.js';
+import type { DeviationKind, SagaProjection, SagaStatus, StepStatus } from '../projection/index.js';
 import { stuckInfo } from '../stuck.js';
 import { compareCopies, eventKey } from '../tracked-event.js';
 import type { TrackedEvent } from '../tracked-event.js';
 import { ChangeListeners } from './change-listeners.js';
+import type { FeedWatcher, WatchOptions } from './change-feed.js';
+import { PostgresChangeFeed } from './postgres-change-feed.js';
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './saga-store.js';
 import type {
+  ActivityBucket,
+  ActivityQuery,
   ConsumedOffset,
   EventBatch,
   FlowGraph,
@@ -25,6 +29,7 @@ import type {
 } from './saga-store.js';
 import { searchFields } from './search.js';
 import { emptyCounts } from './type-counts.js';
+import { StepCounter, checkActivityQuery, emptyActivity } from './flow-counts.js';
 import { decodeCursor, deviationKinds, encodeCursor, noDeviations, summarize } from './summary.js';
 
 export interface PostgresStoreOptions {
@@ -72,6 +77,7 @@ export class PostgresSagaStore implements SagaStore {
   private readonly contracts: ReadonlyMap<string, SagaContract>;
   private readonly contractOf = (sagaType: string): SagaContract | undefined => this.contracts.get(sagaType);
   private readonly t: { events: string; sagas: string; offsets: string; counts: string };
+  private readonly feed: PostgresChangeFeed;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -80,6 +86,7 @@ export class PostgresSagaStore implements SagaStore {
     this.contracts = new Map((opts.contracts ?? []).map((c) => [c.saga, c]));
     const s = `"${opts.schema}"`;
     this.t = { events: `${s}.events`, sagas: `${s}.sagas`, offsets: `${s}.offsets`, counts: `${s}.counts` };
+    this.feed = new PostgresChangeFeed({ pool, connectionString: opts.connectionString, schema: opts.schema });
   }
 
   static async create(opts: PostgresStoreOptions): Promise<PostgresSagaStore> {
@@ -171,6 +178,7 @@ export class PostgresSagaStore implements SagaStore {
         partition integer NOT NULL,
         next_offset bigint NOT NULL,
         PRIMARY KEY (group_id, topic, partition))`);
+      await this.feed.migrate(c);
     });
   }
 
@@ -306,6 +314,8 @@ export class PostgresSagaStore implements SagaStore {
       );
     }
     await deltas.write(c, this.t.counts);
+    // Last: the feed's counter row serialises commits from here on (see PostgresChangeFeed).
+    await this.feed.record(c, changes);
     return changes;
   }
 
@@ -505,13 +515,61 @@ export class PostgresSagaStore implements SagaStore {
        WHERE saga_type = $1 GROUP BY 1, 2`,
       [type],
     );
+    const steps = new StepCounter(this.contracts.get(type));
+    const byStatus = await this.query<{ step: string; status: StepStatus; n: string }>(
+      `SELECT s->>'name' AS step, s->>'status' AS status, count(*) AS n
+       FROM ${this.t.sagas}, jsonb_array_elements(projection->'steps') AS s WHERE saga_type = $1 GROUP BY 1, 2`,
+      [type],
+    );
+    for (const x of byStatus.rows) steps.addCount(x.step, x.status, Number(x.n));
+    const awaiting = await this.query<{ step: string; n: string }>(
+      `SELECT a->>'step' AS step, count(*) AS n FROM ${this.t.sagas}, jsonb_array_elements(projection->'awaiting') AS a
+       WHERE saga_type = $1 AND a ? 'step' GROUP BY 1`,
+      [type],
+    );
+    for (const x of awaiting.rows) steps.addCount(x.step, 'awaiting', Number(x.n));
+    const deviations = await this.query<{ step: string; n: string }>(
+      `SELECT d->>'step' AS step, count(*) AS n FROM ${this.t.sagas}, jsonb_array_elements(projection->'deviations') AS d
+       WHERE saga_type = $1 AND cardinality(deviation_kinds) > 0 AND d ? 'step' GROUP BY 1`,
+      [type],
+    );
+    for (const x of deviations.rows) steps.addCount(x.step, 'deviations', Number(x.n));
     return {
       sagaType: type,
       sagas: Number(n.rows[0]?.n ?? 0),
+      steps: steps.result(),
       edges: r.rows
         .sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : a.to < b.to ? -1 : a.to > b.to ? 1 : 0))
         .map((e) => ({ from: e.from, to: e.to, count: Number(e.n), p50: e.p50, p95: e.p95, p99: e.p99 })),
     };
+  }
+
+  /** Two index range reads: sagas started in the window (sagas_list), sagas ended in it (sagas_ended). */
+  async activity(q: ActivityQuery): Promise<ActivityBucket[]> {
+    checkActivityQuery(q);
+    const out = emptyActivity(q);
+    const to = q.from + q.buckets * q.bucketMs;
+    const typeFilter = q.type !== undefined ? 'AND saga_type = $4' : '';
+    const params = [q.from, to, q.bucketMs, ...(q.type !== undefined ? [q.type] : [])];
+    const started = await this.query<{ b: string; n: string }>(
+      `SELECT (started_at - $1) / $3 AS b, count(*) AS n FROM ${this.t.sagas}
+       WHERE started_at >= $1 AND started_at < $2 AND status IS NOT NULL ${typeFilter} GROUP BY 1`,
+      params,
+    );
+    for (const r of started.rows) {
+      const b = out[Number(r.b)];
+      if (b !== undefined) b.started = Number(r.n);
+    }
+    const ended = await this.query<{ b: string; status: SagaStatus; n: string }>(
+      `SELECT (ended_at - $1) / $3 AS b, status, count(*) AS n FROM ${this.t.sagas}
+       WHERE ended_at IS NOT NULL AND ended_at >= $1 AND ended_at < $2 ${typeFilter} GROUP BY 1, 2`,
+      params,
+    );
+    for (const r of ended.rows) {
+      const b = out[Number(r.b)];
+      if (b !== undefined && (r.status === 'completed' || r.status === 'compensated' || r.status === 'failed')) b[r.status] = Number(r.n);
+    }
+    return out;
   }
 
   async types(): Promise<string[]> {
@@ -529,8 +587,13 @@ export class PostgresSagaStore implements SagaStore {
     return this.listeners.add(listener);
   }
 
+  watch(watcher: FeedWatcher, opts?: WatchOptions): () => void {
+    return this.feed.watch(watcher, opts);
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
+    await this.feed.close();
     await this.pool.end();
   }
 

@@ -3,6 +3,7 @@ import { ORDER_CONTRACT, T_START, chain, deadLettered, shuffled } from '../order
 import type { Kind } from '../order-saga.fixture.js';
 import { project } from '../projection/index.js';
 import type { TrackedEvent } from '../tracked-event.js';
+import type { FeedEntry } from './change-feed.js';
 import type { RetentionOptions, SagaChange, SagaStore } from './saga-store.js';
 
 /** Builds a fresh, empty store for one test and disposes of it afterwards. */
@@ -83,6 +84,33 @@ export function describeSagaStoreContract(name: string, factory: StoreFactory): 
         [undefined, 'compensating'],
         ['compensating', 'compensated'],
       ]);
+    });
+
+    it('streams committed changes on its feed with dense ids, resumes after an id, and reports a gap for an unknown one', async () => {
+      const fromStart: FeedEntry[] = [];
+      const stopA = store.watch({ changes: (e) => fromStart.push(...e) }, { after: '0' });
+      const saga = chain('f-1', OUTCOMES['compensated'] ?? []);
+      await store.apply({ events: saga.slice(0, 3) });
+      await store.apply({ events: saga.slice(3) });
+      await store.apply({ events: chain('f-2', ['placed']) });
+      await expect.poll(() => fromStart.length, { timeout: 10_000 }).toBe(3);
+      expect(fromStart.map((e) => [e.id, e.change.summary.sagaId, e.change.previous, e.change.summary.status])).toEqual([
+        ['1', 'f-1', undefined, 'compensating'],
+        ['2', 'f-1', 'compensating', 'compensated'],
+        ['3', 'f-2', undefined, 'running'],
+      ]);
+      // A client that saw id 1 reconnects: it gets 2 and 3, then what follows.
+      const resumed: FeedEntry[] = [];
+      const stopB = store.watch({ changes: (e) => resumed.push(...e) }, { after: '1' });
+      await expect.poll(() => resumed.map((e) => e.id), { timeout: 10_000 }).toEqual(['2', '3']);
+      await store.apply({ events: chain('f-3', ['placed']) });
+      await expect.poll(() => resumed.map((e) => e.id), { timeout: 10_000 }).toEqual(['2', '3', '4']);
+      await expect.poll(() => fromStart.length, { timeout: 10_000 }).toBe(4);
+      const gaps: string[] = [];
+      const stopC = store.watch({ changes: () => undefined, gap: () => gaps.push('ahead') }, { after: '99' });
+      const stopD = store.watch({ changes: () => undefined, gap: () => gaps.push('foreign') }, { after: 'abc' });
+      await expect.poll(() => [...gaps].sort(), { timeout: 10_000 }).toEqual(['ahead', 'foreign']);
+      for (const stop of [stopA, stopB, stopC, stopD]) stop();
     });
 
     it('deletes finished sagas after their retention, payloads sooner, and keeps the counters right', async () => {
@@ -240,6 +268,38 @@ export function describeSagaStoreContract(name: string, factory: StoreFactory): 
         expect(edge('PaymentCharged', 'InventoryReserved')?.count).toBe(4);
         expect(edge('PaymentCharged', 'InventoryReservationFailed')?.count).toBe(4);
         expect(edge('InventoryReserved', 'ShipmentScheduled')).toMatchObject({ count: 2, p50: 1000, p99: 3000 });
+      });
+
+      it('counts each step by state and the sagas awaiting it, in contract order', async () => {
+        const counts = (await store.flow('order-fulfillment')).steps.map((s) => [s.step, s.awaiting, s.byStatus, s.deviations]);
+        const st = ([pending, completed, failed, compensated, compensationFailed]: readonly number[]) => ({
+          pending,
+          completed,
+          failed,
+          compensated,
+          'compensation-failed': compensationFailed,
+        });
+        // Two sagas of each outcome: the compensating ones await payment's undo, the running ones inventory.
+        expect(counts).toEqual([
+          ['payment', 2, st([0, 6, 0, 2, 2]), 0],
+          ['inventory', 2, st([2, 2, 4, 2, 0]), 0],
+          ['shipping', 0, st([6, 2, 2, 0, 0]), 0],
+        ]);
+      });
+
+      it('counts sagas started and ended by outcome per time bucket', async () => {
+        const buckets = await store.activity({ type: 'order-fulfillment', from: T_START, bucketMs: 2 * MIN, buckets: 6 });
+        expect(buckets.map((b) => [b.at, b.started, b.completed, b.compensated, b.failed])).toEqual([
+          ['2026-11-23T09:00:00.000Z', 2, 1, 1, 0],
+          ['2026-11-23T09:02:00.000Z', 2, 0, 0, 1],
+          ['2026-11-23T09:04:00.000Z', 2, 1, 0, 0],
+          ['2026-11-23T09:06:00.000Z', 2, 0, 1, 0],
+          ['2026-11-23T09:08:00.000Z', 2, 0, 0, 1],
+          ['2026-11-23T09:10:00.000Z', 0, 0, 0, 0],
+        ]);
+        // Every type: the 'returns' saga started a minute before T_START.
+        expect((await store.activity({ from: T_START - 2 * MIN, bucketMs: 2 * MIN, buckets: 1 }))[0]?.started).toBe(1);
+        await expect(store.activity({ from: T_START + 1, bucketMs: MIN, buckets: 1 })).rejects.toMatchObject({ code: 'INVALID_QUERY' });
       });
     });
   });

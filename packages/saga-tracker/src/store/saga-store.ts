@@ -1,6 +1,7 @@
-import type { DeviationKind, SagaProjection, SagaStatus } from '../projection/index.js';
+import type { DeviationKind, Failure, SagaProjection, SagaStatus, StepStatus } from '../projection/index.js';
 import type { StuckInfo } from '../stuck.js';
 import type { TrackedEvent } from '../tracked-event.js';
+import type { FeedWatcher, WatchOptions } from './change-feed.js';
 
 /** The next offset to read from one partition, as stored with the events read before it. */
 export interface ConsumedOffset {
@@ -35,6 +36,10 @@ export interface SagaSummary {
   readonly attributes: Readonly<Record<string, string>>;
   /** Kinds of deviation from the contract found in the saga (each once, in DEVIATION_KINDS order). */
   readonly deviationKinds: readonly DeviationKind[];
+  /** The most severe failure (compensation-failed, then dead-letter, then step-failed), if any. */
+  readonly failure?: Pick<Failure, 'kind' | 'step' | 'participant' | 'reason'>;
+  /** The first deviation's message, if any. */
+  readonly deviation?: string;
 }
 
 /** A saga whose projection changed in an {@link SagaStore.apply}. */
@@ -106,11 +111,41 @@ export interface FlowEdge extends Percentiles {
   readonly to: string;
 }
 
+/** Sagas of a type per state of one step, and those awaiting it now. */
+export interface StepCounts {
+  readonly step: string;
+  /** Non-terminal sagas waiting for this step's outcome (or its compensation). */
+  readonly awaiting: number;
+  readonly byStatus: Readonly<Record<StepStatus, number>>;
+  /** Deviations attributed to this step, over all sagas of the type. */
+  readonly deviations: number;
+}
+
 /** Which event type followed which, over all sagas of a type: the choreography as it runs. */
 export interface FlowGraph {
   readonly sagaType: string;
   readonly sagas: number;
   readonly edges: readonly FlowEdge[];
+  /** Per step (contract order, then observed-only steps by name). */
+  readonly steps: readonly StepCounts[];
+}
+
+/** Sagas that started, and that ended by outcome, in one time bucket. */
+export interface ActivityBucket {
+  /** Start of the bucket (ISO-8601). */
+  readonly at: string;
+  readonly started: number;
+  readonly completed: number;
+  readonly compensated: number;
+  readonly failed: number;
+}
+
+export interface ActivityQuery {
+  readonly type?: string;
+  /** Start of the first bucket (ms since epoch). */
+  readonly from: number;
+  readonly bucketMs: number;
+  readonly buckets: number;
 }
 
 /**
@@ -131,6 +166,8 @@ export interface SagaStore {
   /** Statistics per saga type (all types when `type` is omitted), judged at `now`. */
   stats(opts: { type?: string; now: number }): Promise<TypeStats[]>;
   flow(type: string): Promise<FlowGraph>;
+  /** Sagas started and ended (by outcome) per time bucket: the overview chart. Reads an index range, never every saga. */
+  activity(q: ActivityQuery): Promise<ActivityBucket[]>;
   /**
    * Sagas per type by status, stuck at `now`, and non-conforming, from counters kept up to date
    * on every change: what a metrics scrape reads, without scanning the sagas.
@@ -145,8 +182,16 @@ export interface SagaStore {
   types(): Promise<string[]>;
   /** Throws when the store cannot answer (for `/health`). */
   ping(): Promise<void>;
-  /** Observes committed changes; returns the function that stops observing. */
+  /**
+   * Observes the changes THIS instance commits (alerts, metrics); returns the function that stops
+   * observing. For what every instance sharing the store commits, use {@link watch}.
+   */
   onChange(listener: (changes: readonly SagaChange[]) => void): () => void;
+  /**
+   * The change feed: changes committed by any instance sharing the store, in commit order, each
+   * with an id to resume after (`Last-Event-ID`). Returns the function that stops watching.
+   */
+  watch(watcher: FeedWatcher, opts?: WatchOptions): () => void;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 import { DEVIATION_KINDS } from '../projection/index.js';
-import type { DeviationKind, SagaProjection } from '../projection/index.js';
+import type { DeviationKind, Failure, FailureKind, SagaProjection } from '../projection/index.js';
 import { TrackerError } from '../errors.js';
 import type { Percentiles, SagaSummary } from './saga-store.js';
 
@@ -18,7 +18,30 @@ export function summarize(p: SagaProjection): SagaSummary {
     ...(p.stuckAfter !== undefined ? { stuckAfter: p.stuckAfter } : {}),
     attributes: p.attributes,
     deviationKinds: deviationKinds(p),
+    ...failureOf(p),
+    ...(p.deviations[0] !== undefined ? { deviation: p.deviations[0].message } : {}),
   };
+}
+
+/** Most severe first: an undo that failed leaves the world inconsistent; a dead letter blocks a step. */
+const FAILURE_SEVERITY: readonly FailureKind[] = ['compensation-failed', 'dead-letter', 'step-failed'];
+
+/** The saga's most severe failure (the first of its kind), for lists that must say why. */
+function failureOf(p: SagaProjection): { failure?: Pick<Failure, 'kind' | 'step' | 'participant' | 'reason'> } {
+  for (const kind of FAILURE_SEVERITY) {
+    const f = p.failures.find((x) => x.kind === kind);
+    if (f !== undefined) {
+      return {
+        failure: {
+          kind: f.kind,
+          ...(f.step !== undefined ? { step: f.step } : {}),
+          ...(f.participant !== undefined ? { participant: f.participant } : {}),
+          ...(f.reason !== undefined ? { reason: f.reason } : {}),
+        },
+      };
+    }
+  }
+  return {};
 }
 
 /** The distinct kinds of a projection's deviations, in {@link DEVIATION_KINDS} order. */
