@@ -22,6 +22,8 @@ export {
   retryTopicOf,
   inboxTopicOf,
   INBOX_SUFFIX,
+  TIMERS_SUFFIX,
+  timerTopicOf,
   transactionalIdPrefixOf,
   READER_GROUP_PREFIX,
   TRACKER_GROUP,

@@ -38,6 +38,14 @@ export function inboxTopicOf(groupId: string, suffix: string = INBOX_SUFFIX): st
   return `${groupId}${suffix}`;
 }
 
+/** Suffix of a consumer group's timer topic (durable timers, saga deadlines). */
+export const TIMERS_SUFFIX = '.timers';
+
+/** The timer topic of a participant's consumer group (`order-service` → `order-service.timers`). */
+export function timerTopicOf(groupId: string, suffix: string = TIMERS_SUFFIX): string {
+  return `${groupId}${suffix}`;
+}
+
 /**
  * Prefix of a participant's transactional ids: one producer per partition number,
  * `<prefix>-<partition>` (ADR 0009), so a partition number's next owner fences the previous one. ACLs grant

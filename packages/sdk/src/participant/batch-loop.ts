@@ -7,6 +7,8 @@ import type { Inbox, InboxBatch } from '../inbox/inbox.js';
 import type { Dispatcher } from './dispatch.js';
 import type { MessageOutcome } from './outcomes.js';
 import type { ParkedSagas } from './parking.js';
+import type { Clock } from '../timers/clock.js';
+import type { TimerService } from '../timers/timer-service.js';
 
 export interface BatchLoopDeps {
   readonly dispatcher: Dispatcher;
@@ -22,6 +24,10 @@ export interface BatchLoopDeps {
   readonly finishedAhead: FinishedAhead;
   /** Called when a batch finished at least one message (for the stalled check). */
   readonly onProgress: () => void;
+  /** Due dates of retries (the transport's clock). */
+  readonly clock: Clock;
+  /** The participant's durable timers, if it has a timer topic. */
+  readonly timers?: TimerService;
 }
 
 /**
@@ -31,14 +37,18 @@ export interface BatchLoopDeps {
  * they emitted, so the transport commits exactly those; the rest is delivered again.
  */
 export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): Promise<BatchOutcome> {
+  const timers = deps.timers;
+  // An empty batch: the transport asks because timers fell due (see ConsumerSpec.wakeAt).
+  if (batch.messages.length === 0) return timers ? timers.tick(batch.partition) : { outputs: [], processed: 0 };
   let inbox: InboxBatch | undefined;
   try {
     await deps.parked.restore(batch.partition);
+    await timers?.restore(batch.partition);
     inbox = await deps.inbox?.open(batch.partition);
   } catch (err) {
     deps.logger.warn(
       { partition: batch.partition, err: describeError(err) },
-      'cannot read the retry topic or the inbox yet; the batch will be delivered again',
+      'cannot read the retry topic, the timer topic or the inbox yet; the batch will be delivered again',
     );
     return { outputs: [], processed: 0 };
   }
@@ -83,7 +93,7 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
   for (let r = results[0]; r?.kind === 'done'; r = results[++processed]) outputs.push(...r.outputs);
   const stop = results[processed];
   let retryAfterMs: number | undefined;
-  if (stop?.kind === 'not-due') retryAfterMs = Math.max(1, stop.dueAt - Date.now());
+  if (stop?.kind === 'not-due') retryAfterMs = Math.max(1, stop.dueAt - deps.clock.now());
   else if (stop?.kind === 'transient') {
     const message = batch.messages[processed];
     deps.logger.warn(
@@ -105,6 +115,7 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
       ledger.apply(processed);
       inbox?.committed();
       deps.finishedAhead.committed(batch.messages.slice(0, processed));
+      timers?.applyCommitted(batch.partition, outputs);
     },
   };
 }

@@ -16,6 +16,7 @@ import { decodePayload } from './decode.js';
 import type { Handling, HandlerRunner } from './handler-runner.js';
 import { done, type MessageOutcome } from './outcomes.js';
 import type { ParkedSagas, ParkingScope } from './parking.js';
+import type { Clock } from '../timers/clock.js';
 import type { Route, RouteTable } from './routes.js';
 import { readRoutingSlip } from './routing-slip.js';
 import { boundaryProblem, envelopeProblem } from './validation.js';
@@ -34,6 +35,8 @@ export interface DispatcherDeps {
   readonly deadLetters: DeadLetterer;
   readonly instruments: ParticipantMetrics;
   readonly logger: Logger;
+  /** Time of retry-topic due dates (the transport's clock). */
+  readonly clock: Clock;
 }
 
 /** The batch a record belongs to, its parked-saga ledger and its inbox view. */
@@ -77,7 +80,7 @@ export class Dispatcher {
     if (retry && ledger.isParked(env.sagaId)) {
       // An earlier event of this saga waits in the retry topic: queue behind it, keep the order.
       ledger.park(env.sagaId, 1);
-      return done([retryRecord({ message, retryTopic: retry.topic, attempt: 0, dueAt: Date.now() })]);
+      return done([retryRecord({ message, retryTopic: retry.topic, attempt: 0, dueAt: this.deps.clock.now() })]);
     }
     return this.dispatch(message, env, turn, undefined);
   }
@@ -90,7 +93,7 @@ export class Dispatcher {
     }
     const key = `${record.partition}/${record.offset}`;
     const pass = this.deps.parked.passOf(key) ?? { attempt: info.attempt, dueAt: info.dueAt };
-    if (pass.dueAt > Date.now()) return { kind: 'not-due', dueAt: pass.dueAt };
+    if (pass.dueAt > this.deps.clock.now()) return { kind: 'not-due', dueAt: pass.dueAt };
     const original = originalOf(record, info);
     const env = parseEnvelope(original.headers);
     const outcome = await this.dispatch(original, env, turn, { attempt: pass.attempt, routes: info.routes, key });
@@ -198,11 +201,12 @@ export class Dispatcher {
         'handler failed; moved to the retry topic',
       );
       const routes = failed.map((f) => f.route.label);
-      return done([retryRecord({ message: a.message, retryTopic: retry.topic, attempt: 1, dueAt: Date.now() + retry.delayMs, routes })]);
+      const dueAt = this.deps.clock.now() + retry.delayMs;
+      return done([retryRecord({ message: a.message, retryTopic: retry.topic, attempt: 1, dueAt, routes })]);
     }
     if (worthRetrying && retried !== undefined && retried.attempt < retry.attempts) {
       // Not committed: the record stays at the head of its retry partition until its next pass.
-      const dueAt = Date.now() + retry.delayMs * 2 ** retried.attempt;
+      const dueAt = this.deps.clock.now() + retry.delayMs * 2 ** retried.attempt;
       this.deps.parked.setPass(retried.key, { attempt: retried.attempt + 1, dueAt });
       this.deps.instruments.retried.inc(labels);
       a.log.warn({ pass: retried.attempt, err: describeError(failed[0]?.error) }, 'retry pass failed; trying again later');

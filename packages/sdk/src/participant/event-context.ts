@@ -12,6 +12,7 @@ import { outgoingTraceparent, startSendSpan } from '../operations/trace.js';
 import type { OutboundRecord } from '../transport/transport.js';
 import type { TransactionClient } from '../postgres/postgres-outbox.js';
 import { SdkError } from '../errors.js';
+import { cancelRecord, scheduleRecord, timersOff, type ScheduleOptions, type TimerTarget } from '../timers/scheduled-events.js';
 
 /** Deterministic event id: a redelivered or retried handler emits events with the same `ce_id`. */
 export function derivedEventId(parts: readonly string[]): string {
@@ -38,6 +39,8 @@ export interface EventContextDeps {
   readonly attempt: number;
   /** Aborted when the attempt's deadline passes. */
   readonly signal?: AbortSignal;
+  /** Where `schedule` writes its timers; undefined when the participant has no timer topic. */
+  readonly timers?: TimerTarget;
   /** Step name, for `complete`/`fail`/`compensated`. */
   readonly step?: {
     readonly name: string;
@@ -108,6 +111,21 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
     return this.emitWithSlip(type, payload, this.deps.slip, options);
   }
 
+  async schedule<T>(type: EventType<T>, payload: T, when: ScheduleOptions): Promise<string> {
+    const target = this.deps.timers;
+    if (!target) throw timersOff('schedule');
+    const { record } = await this.build(type, payload, this.deps.slip, undefined);
+    const scheduled = scheduleRecord(target, record, this.sagaId, when);
+    this.outputs.push(scheduled.record);
+    return scheduled.id;
+  }
+
+  cancelSchedule(id: string): void {
+    const target = this.deps.timers;
+    if (!target) throw timersOff('cancelSchedule');
+    this.outputs.push(cancelRecord(target, this.sagaId, id));
+  }
+
   async complete(payload: unknown, log?: unknown): Promise<StepOutcome> {
     const step = this.requireStep('complete');
     const slip = log === undefined ? this.deps.slip : { ...this.deps.slip, [step.name]: log };
@@ -170,6 +188,17 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
   }
 
   private async emitWithSlip(type: EventType, payload: unknown, slip: RoutingSlip, options?: EmitOptions): Promise<void> {
+    const { record, env } = await this.build(type, payload, slip, options);
+    this.outputs.push(record);
+    this.emitted.push(env);
+  }
+
+  private async build(
+    type: EventType,
+    payload: unknown,
+    slip: RoutingSlip,
+    options: EmitOptions | undefined,
+  ): Promise<{ record: OutboundRecord; env: EventEnvelope }> {
     const d = this.deps;
     const value = await encodeOrThrow(d.codec, type, payload);
     const derived = roleInContracts(d.contracts, d.envelope.sagaType, type.name);
@@ -205,7 +234,6 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
     const headers: Record<string, string> = toHeaders(env);
     const slipHeader = writeRoutingSlip(slip);
     if (slipHeader !== undefined) headers[ROUTING_SLIP_HEADER] = slipHeader;
-    this.outputs.push({ topic: type.topic, key: env.sagaId, value, headers });
-    this.emitted.push(env);
+    return { record: { topic: type.topic, key: env.sagaId, value, headers }, env };
   }
 }

@@ -17,6 +17,7 @@ import { EventContext } from './event-context.js';
 import type { CompensationTrigger } from './handlers.js';
 import type { Route } from './routes.js';
 import type { RoutingSlip } from './routing-slip.js';
+import type { Clock } from '../timers/clock.js';
 
 /** One decoded event on its way to its handlers. */
 export interface Handling {
@@ -59,6 +60,8 @@ export interface HandlerRunnerDeps {
   readonly deadLetters: DeadLetterer;
   /** With an outbox, each attempt runs in a database transaction with its inbox row and outputs (ADR 0014). */
   readonly outbox?: PostgresOutbox;
+  /** The participant's timer topic and clock, for `ctx.schedule`; undefined without timers. */
+  readonly timers?: { readonly topic: string; readonly clock: Clock };
 }
 
 const stepWithoutOutcome = (step: string): SdkError =>
@@ -207,6 +210,7 @@ export class HandlerRunner {
       slip: a.slip,
       attempt,
       ...(signal ? { signal } : {}),
+      ...(d.timers ? { timers: { ...d.timers, partition: a.message.partition } } : {}),
       ...(route.kind === 'on'
         ? {}
         : {

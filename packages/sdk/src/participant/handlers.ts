@@ -3,6 +3,7 @@ import type { EventType, StepDescriptor } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import type { HandlerFlowOptions } from '../flow/flow-options.js';
 import type { TransactionClient } from '../postgres/postgres-outbox.js';
+import type { ScheduleOptions } from '../timers/scheduled-events.js';
 
 /** Overrides for an emitted event's saga headers (normally derived from the saga contract). */
 export interface EmitOptions {
@@ -54,6 +55,15 @@ export interface HandlerContext {
   once<R>(key: string, fn: () => Promise<R>): Promise<R>;
   /** The key `once` would use for `name` (or for its next call without a name). */
   idempotencyKey(name?: string): string;
+  /**
+   * Emits an event of this saga later (`{ after: '15m' }` or `{ at: date }`), on a durable timer:
+   * the timer record is committed with this handler's outputs, survives restarts and rebalances,
+   * and fires once (exactly-once delivery). Resolves with the schedule's id. Needs the
+   * participant's `timers` option.
+   */
+  schedule<T>(type: EventType<T>, payload: T, when: ScheduleOptions): Promise<string>;
+  /** Cancels a schedule of this saga by id (with this handler's outputs); a fired or unknown one is ignored. */
+  cancelSchedule(id: string): void;
 }
 
 /**

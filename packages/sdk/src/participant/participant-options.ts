@@ -1,4 +1,4 @@
-import { inboxTopicOf, OptionChecks, retryTopicOf, type SagaContract } from '@troupe/core';
+import { inboxTopicOf, OptionChecks, retryTopicOf, timerTopicOf, type SagaContract } from '@troupe/core';
 import type { EventCodec, EventType } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -111,6 +111,12 @@ export interface ParticipantOptions {
    */
   readonly retryTopic?: RetryTopicOptions;
   /**
+   * Durable timers (`ctx.schedule`, saga deadlines at their initiator) on a compacted timer topic
+   * co-partitioned with the saga topics; see docs/time.md. Off unless given, or unless the
+   * participant initiates a saga whose contract acts on time (`onTimeout`).
+   */
+  readonly timers?: TimerOptions;
+  /**
    * Dead-letter topic of a source topic.
    * @default (topic) => `${topic}.dlq`
    */
@@ -164,6 +170,20 @@ export interface ParticipantOptions {
   readonly metricsRegistry?: Registry;
 }
 
+/** Durable timers of a participant. */
+export interface TimerOptions {
+  /**
+   * Timer topic (compacted, one record per pending timer).
+   * @default `${groupId}.timers`
+   */
+  readonly topic?: string;
+  /**
+   * Timers fired per transaction when many fall due at once.
+   * @default 100
+   */
+  readonly maxFiredPerBatch?: number;
+}
+
 export interface NormalizedOptions {
   readonly name: string;
   readonly groupId: string;
@@ -175,6 +195,7 @@ export interface NormalizedOptions {
   readonly retry: RetryPolicy;
   readonly handlerTimeoutMs: number;
   readonly retryTopic: { readonly topic: string; readonly delayMs: number; readonly attempts: number } | undefined;
+  readonly timers: { readonly topic: string; readonly maxFiredPerBatch: number } | undefined;
   readonly deadLetterTopic: (topic: string) => string;
   readonly partitions: number;
   readonly replicationFactor: number | undefined;
@@ -225,6 +246,13 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
             topic: opts.retryTopic.topic ?? retryTopicOf(opts.groupId ?? name),
             delayMs: check.number('retryTopic.delayMs', opts.retryTopic.delayMs ?? 5000),
             attempts: check.int('retryTopic.attempts', opts.retryTopic.attempts ?? 3),
+          },
+    timers:
+      opts.timers === undefined
+        ? undefined
+        : {
+            topic: opts.timers.topic ?? timerTopicOf(opts.groupId ?? name),
+            maxFiredPerBatch: check.int('timers.maxFiredPerBatch', opts.timers.maxFiredPerBatch ?? 100),
           },
     deadLetterTopic: opts.deadLetterTopic ?? defaultDeadLetterTopic,
     partitions: check.int('topics.partitions', opts.topics?.partitions ?? 3),

@@ -22,6 +22,10 @@ import { openResources, type ParticipantResources } from './resources.js';
 import { buildRoutes, type RouteTable } from './routes.js';
 import { RunState } from './run-state.js';
 import { OutboxRelay } from '../postgres/outbox-relay.js';
+import { systemClock, type Clock } from '../timers/clock.js';
+import { scheduledEventFirer } from '../timers/scheduled-events.js';
+import { ensureTimerTopic } from '../timers/timer-topic.js';
+import { TimerService } from '../timers/timer-service.js';
 
 /**
  * A service's part in one or more choreographed sagas: consumes the event types its handlers react
@@ -47,6 +51,8 @@ export class Participant {
   private readonly dispatcher: Dispatcher;
   private readonly flow: FlowControl;
   private readonly finishedAhead = new FinishedAhead();
+  private readonly clock: Clock;
+  private readonly timers: TimerService | undefined;
   private consumer: ConsumerHandle | undefined;
   private inbox: Inbox | undefined;
   private relay: OutboxRelay | undefined;
@@ -78,6 +84,17 @@ export class Participant {
     });
     for (const list of routes.byType.values()) for (const route of list) this.flow.register(route.label, route.def);
     const deadLetters = new DeadLetterer({ participant: opts.name, topicFor: opts.deadLetterTopic, instruments, logger: this.logger });
+    this.clock = this.transport.clock ?? systemClock;
+    this.timers = opts.timers
+      ? new TimerService({
+          transport: this.transport,
+          topic: opts.timers.topic,
+          clock: this.clock,
+          logger: this.logger,
+          maxFiredPerBatch: opts.timers.maxFiredPerBatch,
+          firers: { event: scheduledEventFirer(this.clock) },
+        })
+      : undefined;
     this.parked = new ParkedSagas({
       transport: this.transport,
       groupId: opts.groupId,
@@ -98,6 +115,7 @@ export class Participant {
       deadLetters,
       instruments,
       logger: this.logger,
+      clock: this.clock,
       runner: new HandlerRunner({
         participant: opts.name,
         groupId: opts.groupId,
@@ -110,6 +128,7 @@ export class Participant {
         instruments,
         deadLetters,
         ...(options.outbox ? { outbox: options.outbox } : {}),
+        ...(opts.timers ? { timers: { topic: opts.timers.topic, clock: this.clock } } : {}),
       }),
     });
   }
@@ -143,6 +162,11 @@ export class Participant {
       replicationFactor: opts.replicationFactor,
     });
     p.inbox = await openInbox(p.transport, { owner: `participant ${opts.name}`, partitions, opts, logger: p.logger });
+    if (opts.timers) {
+      const owner = `participant ${opts.name}`;
+      await ensureTimerTopic(p.transport, { owner, topic: opts.timers.topic, partitions, replicationFactor: opts.replicationFactor });
+    }
+    const timers = p.timers;
     const loop = {
       dispatcher: p.dispatcher,
       parked: p.parked,
@@ -152,6 +176,8 @@ export class Participant {
       sagaConcurrency: opts.flow.sagaConcurrency,
       finishedAhead: p.finishedAhead,
       onProgress: () => (p.lastProgressAt = Date.now()),
+      clock: p.clock,
+      ...(timers ? { timers } : {}),
     };
     const outbox = p.options.outbox;
     if (outbox && p.options.relay !== false) {
@@ -169,10 +195,12 @@ export class Participant {
       maxBatchSize: opts.maxBatchSize,
       concurrency: opts.concurrency,
       handle: (batch) => handleBatch(loop, batch),
+      ...(timers ? { wakeAt: (partition: number) => timers.wakeAt(partition) } : {}),
       onAssignment: () => {
         p.parked.forget();
         p.inbox?.reassigned();
         p.finishedAhead.forget();
+        timers?.forget();
       },
       onCrash: (error, restarting) => {
         if (!restarting) p.crashed(error);

@@ -1,4 +1,5 @@
 import type { KafkaRecord } from '@troupe/kafka';
+import type { Clock } from '../timers/clock.js';
 
 /** A record to append to a topic. The partition is chosen from the key (murmur2) unless given. */
 export interface OutboundRecord {
@@ -86,6 +87,13 @@ export interface ConsumerSpec {
    * again after a pause; the transport never skips a message on its own.
    */
   handle(batch: PartitionBatch): Promise<BatchOutcome>;
+  /**
+   * When the handler wants to be called for a partition number without records (durable timers
+   * falling due): the worker calls `handle` with an empty batch once this time (transport clock)
+   * has come, and appends that batch's outputs in a transaction of their own. Asked again after
+   * every batch; undefined = no wish.
+   */
+  wakeAt?(partition: number): number | undefined;
   /** Called with the member's topic-partitions whenever they change (joins, rebalances). */
   onAssignment?(assignment: readonly { topic: string; partition: number }[]): void;
   /**
@@ -130,6 +138,11 @@ export interface TopicSpec {
  */
 export interface Transport {
   readonly kind: 'kafka' | 'memory';
+  /**
+   * Time source of the transport and its participants (retry delays, timers, deadlines).
+   * @default the wall clock; the memory transport's may be a `VirtualClock`
+   */
+  readonly clock?: Clock;
   /** Creates the topics that do not exist; returns the partition count of every named topic. */
   ensureTopics(specs: readonly TopicSpec[]): Promise<ReadonlyMap<string, number>>;
   /** Partition counts of existing topics; missing topics are absent from the map. */

@@ -1,5 +1,5 @@
 import { MemorySchemaRegistry } from '@troupe/schema-registry';
-import { MemoryTransport, type Participant } from '@troupe/sdk';
+import { MemoryTransport, VirtualClock, type Participant } from '@troupe/sdk';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newLedger, orderSaga, startSagaServices } from '../../../sdk/src/participant/order-saga.fixture.js';
@@ -53,5 +53,44 @@ describe('SagaHarness on the memory transport', () => {
     await expect(harness.waitForEvents('h-2', [saga.events.ShipmentScheduled], 300)).rejects.toThrow(
       /saga h-2 to produce test\.sdk\.ShipmentScheduled/,
     );
+  });
+
+  it('drives retry-topic delays with virtual time: a 10-minute retry runs when the harness advances 10 minutes', async () => {
+    const clock = new VirtualClock();
+    const transport = await MemoryTransport.create({ clock });
+    const codec = new MemorySchemaRegistry();
+    const saga = orderSaga('harness-virtual');
+    const harness = await SagaHarness.create({ transport, codec, events: saga.all, contracts: [saga.contract], timeoutMs: 5000 });
+    const gatewayBackAt = clock.now() + 10 * 60_000;
+    const services = await startSagaServices({
+      transport,
+      codec,
+      saga,
+      ledger: newLedger(),
+      logger: pino({ level: 'silent' }),
+      overrides: { retryTopic: { delayMs: 10 * 60_000, attempts: 2 } },
+      hooks: {
+        afterEffect: (step) =>
+          step === 'payment' && clock.now() < gatewayBackAt ? Promise.reject(new Error('gateway down')) : Promise.resolve(),
+      },
+    });
+    closers.push(
+      () => transport.close(),
+      () => harness.close(),
+      async () => void (await Promise.all(services.map((s) => s.close()))),
+    );
+    const e = saga.events;
+    await harness.publish(e.OrderPlaced, { orderId: 'v-1', amount: 3 }, { sagaId: 'v-1' });
+    await harness.advance('9m');
+    expect((await harness.events({ sagaId: 'v-1' })).map((x) => x.envelope.type)).toEqual([e.OrderPlaced.name]);
+    await harness.advance('1m');
+    const events = await harness.waitForEvents('v-1', [e.ShipmentScheduled]);
+    expect(events.map((x) => x.envelope.type)).toContain(e.PaymentCharged.name);
+    expect(harness.now() - (gatewayBackAt - 10 * 60_000)).toBe(10 * 60_000);
+  });
+
+  it('refuses to advance time on a transport without a virtual clock, saying how to get one', async () => {
+    const { harness } = await setup();
+    await expect(harness.advance('1m')).rejects.toThrow(/MemoryTransport\.create\(\{ clock: new VirtualClock\(\) \}\)/);
   });
 });

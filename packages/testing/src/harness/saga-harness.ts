@@ -7,7 +7,16 @@ import {
   type SagaContract,
 } from '@troupe/core';
 import { type EventCodec, type EventType } from '@troupe/schema-registry';
-import { KafkaTransport, MemoryTransport, Publisher, type InboundMessage, type PublishOptions, type Transport } from '@troupe/sdk';
+import {
+  KafkaTransport,
+  MemoryTransport,
+  Publisher,
+  VirtualClock,
+  type DurationInput,
+  type InboundMessage,
+  type PublishOptions,
+  type Transport,
+} from '@troupe/sdk';
 import { createRecorder, type Recorder } from './recorder.js';
 
 export interface SagaHarnessOptions {
@@ -189,6 +198,31 @@ export class SagaHarness {
       for (const o of offsets) for (const p of o.partitions) committed.set(`${o.topic}/${p.partition}`, BigInt(p.offset));
     }
     return (await this.events()).filter((e) => BigInt(e.offset) < (committed.get(`${e.topic}/${e.partition}`) ?? -1n));
+  }
+
+  /**
+   * Moves virtual time forward: timers, saga deadlines, retry-topic delays and redelivery pauses
+   * due on the way act, in due order, each followed by what it sets off. Needs the memory
+   * transport on a virtual clock (`MemoryTransport.create({ clock: new VirtualClock() })`).
+   */
+  async advance(by: DurationInput): Promise<void> {
+    await this.virtualClock('advance').advance(by);
+  }
+
+  /** The transport's current time (ms since the epoch): the virtual clock's, or the wall clock's. */
+  now(): number {
+    return this.opts.transport.clock?.now() ?? Date.now();
+  }
+
+  private virtualClock(method: string): VirtualClock {
+    const clock = this.opts.transport.clock;
+    if (!(clock instanceof VirtualClock)) {
+      throw new Error(
+        `harness.${method} needs virtual time: create the transport with MemoryTransport.create({ clock: new VirtualClock() }) ` +
+          '(on Kafka, use short deadlines and wait for the events instead)',
+      );
+    }
+    return clock;
   }
 
   /** Waits until everything committed so far is recorded (exact counts after services stopped). */

@@ -323,7 +323,7 @@ export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
     const topics = [...offsets].map(([topic, offset]) => ({ topic, partitions: [{ partition, offset }] }));
     if (this.spec.delivery === 'at-least-once') {
       if (outputs.length > 0) await this.transport.send(outputs);
-      await this.reader?.commitAll([...offsets].map(([topic, next]) => ({ topic, partition, next })));
+      if (offsets.size > 0) await this.reader?.commitAll([...offsets].map(([topic, next]) => ({ topic, partition, next })));
       return;
     }
     let txStillOpen = false;
@@ -334,7 +334,7 @@ export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
         try {
           tx = await producer.transaction();
           if (outputs.length > 0) await tx.sendBatch({ topicMessages: toTopicMessages(outputs) });
-          await tx.sendOffsets({ consumerGroupId: this.spec.groupId, topics });
+          if (topics.length > 0) await tx.sendOffsets({ consumerGroupId: this.spec.groupId, topics });
           await tx.commit();
         } catch (err) {
           if (tx?.isActive()) await tx.abort().catch(() => undefined);

@@ -122,6 +122,8 @@ interface Lane {
 export class PartitionWorker {
   private readonly queues = new Map<string, Queue>();
   private readonly lanes: Lane[] = [];
+  /** Empty batches asked for by `spec.wakeAt` (timers falling due). */
+  private readonly tickLane: Lane = { queues: [], merged: false, notBefore: 0 };
   private nextLane = 0;
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
@@ -316,6 +318,12 @@ export class PartitionWorker {
   private async nextBatch(): Promise<{ lane: Lane; records: readonly QueuedRecord[] } | 'wait'> {
     const now = Date.now();
     let soonest = Number.POSITIVE_INFINITY;
+    const wake = this.host.spec.wakeAt?.(this.partition);
+    if (wake !== undefined) {
+      const at = Math.max(wake, this.tickLane.notBefore);
+      if (at <= now) return { lane: this.tickLane, records: [] };
+      soonest = at;
+    }
     const lagChecks: { queues: MergeSource[]; at: number }[] = [];
     for (let k = 0; k < this.lanes.length; k++) {
       const lane = this.lanes[(this.nextLane + k) % this.lanes.length];
@@ -398,11 +406,14 @@ export class PartitionWorker {
     const first = records[0]?.message;
     let processed = 0;
     let retryAfterMs: number | undefined;
+    const tick = records.length === 0;
+    let tickFailed = false;
     try {
       const outcome = await spec.handle(batch);
       processed = Math.max(0, Math.min(outcome.processed, records.length));
       retryAfterMs = outcome.retryAfterMs;
-      if (processed > 0) {
+      // An empty batch (timers falling due) commits its outputs in a transaction of their own.
+      if (processed > 0 || (tick && outcome.outputs.length > 0)) {
         if (!(await this.host.mayCommit(this))) return;
         const offsets = new Map<string, string>();
         for (const r of records.slice(0, processed)) offsets.set(r.message.topic, String(r.offset + 1n));
@@ -434,8 +445,9 @@ export class PartitionWorker {
       }
       processed = 0;
       retryAfterMs = undefined;
+      tickFailed = tick;
     }
-    if (processed < records.length && (processed === 0 || retryAfterMs !== undefined)) {
+    if (tickFailed || (processed < records.length && (processed === 0 || retryAfterMs !== undefined))) {
       // The rest stays queued; this lane pauses, the worker's other lanes and partitions go on.
       lane.notBefore = Date.now() + (retryAfterMs ?? flow.redeliveryDelayMs);
     }

@@ -2,6 +2,7 @@ import { SdkError, throwIfInvalid } from '../../errors.js';
 import { OptionChecks } from '@troupe/core';
 import { partitionForKey } from '../murmur2.js';
 import { Semaphore } from '../../util/semaphore.js';
+import { systemClock, VirtualClock, type Clock } from '../../timers/clock.js';
 import { mergeBatch, type MergeSource, type QueuedRecord } from '../merge.js';
 import type { ConsumerHandle, ConsumerSpec, InboundMessage, OutboundRecord, TopicSpec, Transport } from '../transport.js';
 
@@ -11,6 +12,12 @@ export interface MemoryTransportOptions {
    * @default 20
    */
   readonly redeliveryDelayMs?: number;
+  /**
+   * Time source of record timestamps, redelivery pauses, retry delays and timers. A
+   * `VirtualClock` makes them move only when the test advances it (`clock.advance('10m')`).
+   * @default the wall clock
+   */
+  readonly clock?: Clock;
 }
 
 type Listener = (record: InboundMessage) => void;
@@ -31,6 +38,9 @@ interface Group {
   /** The batch in flight per partition number: a new owner waits for it, as Kafka waits for revocation. */
   readonly inflight: Map<number, Promise<void>>;
 }
+
+/** The lane name of empty batches asked for by `wakeAt` (no topic has this name). */
+const TICK_LANE = '\u0000tick';
 
 const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 const splitTp = (key: string): { topic: string; partition: number } => {
@@ -58,11 +68,36 @@ export class MemoryTransport implements Transport {
   private readonly seq = new WeakMap<InboundMessage, number>();
   private nextSeq = 0;
   private closed = false;
+  readonly clock: Clock;
+  /** Workers not waiting for records or time; with a virtual clock, time moves on once it is 0. */
+  private busy = 0;
+  private idleWaiters: (() => void)[] = [];
+  private readonly unsettle: (() => void) | undefined;
 
   private constructor(opts: MemoryTransportOptions) {
     const check = new OptionChecks();
     this.redeliveryDelayMs = check.number('redeliveryDelayMs', opts.redeliveryDelayMs ?? 20);
     throwIfInvalid(check, 'memory transport');
+    this.clock = opts.clock ?? systemClock;
+    if (this.clock instanceof VirtualClock) this.unsettle = this.clock.onSettle(() => this.idle());
+  }
+
+  /** Resolves once every worker waits for records or time (no handler running, nothing due). */
+  idle(): Promise<void> {
+    if (this.busy === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private setBusy(by: number): void {
+    this.busy += by;
+    if (this.busy > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    // Checked again a turn later: a worker woken by the same append may not have started yet.
+    setImmediate(() => {
+      if (this.busy === 0) for (const w of waiters) w();
+      else this.idleWaiters.push(...waiters);
+    });
   }
 
   static create(opts: MemoryTransportOptions = {}): Promise<MemoryTransport> {
@@ -179,6 +214,7 @@ export class MemoryTransport implements Transport {
     this.wakeAll();
     await Promise.all(members.flatMap((m) => [...m.workers.values()].map((w) => w.done)));
     this.closed = true;
+    this.unsettle?.();
   }
 
   // ---- inspection, for tests and the harness ----
@@ -220,7 +256,7 @@ export class MemoryTransport implements Transport {
         throw new SdkError('TRANSPORT_ERROR', `topic ${r.topic} has no partition ${r.partition}`);
       }
     }
-    const now = String(Date.now());
+    const now = String(this.clock.now());
     const appended: InboundMessage[] = [];
     for (const r of records) {
       const log = this.logs.get(r.topic) ?? [];
@@ -251,10 +287,16 @@ export class MemoryTransport implements Transport {
 
   /** Resolves at the next append to one of the topic-partitions, at a wake-up, or after `ms`. */
   private waitForAppend(keys: readonly string[], ms?: number): Promise<void> {
+    this.setBusy(-1);
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
+      let cancel: (() => void) | undefined;
+      let woken = false;
       const wake = (): void => {
-        if (timer) clearTimeout(timer);
+        if (woken) return;
+        woken = true;
+        // Busy again at once: an idle check in the same turn must not see this worker idle.
+        this.setBusy(1);
+        cancel?.();
         for (const key of keys) this.waiters.get(key)?.delete(wake);
         resolve();
       };
@@ -266,7 +308,7 @@ export class MemoryTransport implements Transport {
         }
         set.add(wake);
       }
-      if (ms !== undefined) timer = setTimeout(wake, Math.max(1, ms));
+      if (ms !== undefined) cancel = this.clock.setTimer(Math.max(1, ms), wake);
     });
   }
 
@@ -315,12 +357,14 @@ export class MemoryTransport implements Transport {
     const previous = member.workers.get(partition);
     if (previous?.running) return;
     const state = { running: true, done: Promise.resolve() };
+    this.setBusy(1);
     const run = async (): Promise<void> => {
       // Starts after the rebalance that started it has assigned every topic of the number.
       await (previous ? previous.done : Promise.resolve());
       await this.work(group, member, partition, state);
     };
     state.done = run().finally(() => {
+      this.setBusy(-1);
       state.running = false;
       if (member.workers.get(partition) === state) member.workers.delete(partition);
     });
@@ -362,9 +406,16 @@ export class MemoryTransport implements Transport {
       const merged = topics.filter((t) => !standalone.has(t));
       if (merged.length > 0) lanes.push({ name: '', topics: merged });
       for (const t of topics.filter((x) => standalone.has(x))) lanes.push({ name: t, topics: [t] });
-      const now = Date.now();
+      const now = this.clock.now();
       let soonest = Number.POSITIVE_INFINITY;
       let picked: { lane: string; records: readonly QueuedRecord[] } | undefined;
+      // Timers falling due: an empty batch whose outputs are appended on their own.
+      const wake = spec.wakeAt?.(partition);
+      if (wake !== undefined) {
+        const at = Math.max(wake, notBefore.get(TICK_LANE) ?? 0);
+        if (at <= now) picked = { lane: TICK_LANE, records: [] };
+        else soonest = at;
+      }
       for (let k = 0; k < lanes.length && !picked; k++) {
         const lane = lanes[(nextLane + k) % lanes.length];
         if (!lane) continue;
@@ -415,7 +466,7 @@ export class MemoryTransport implements Transport {
           if (processed < records.length && (processed === 0 || outcome.retryAfterMs !== undefined)) {
             pauseMs = outcome.retryAfterMs ?? this.redeliveryDelayMs;
           }
-          if (processed > 0) {
+          if (processed > 0 || records.length === 0) {
             this.append(outcome.outputs);
             for (const r of records.slice(0, processed)) group.committed.set(tpKey(r.message.topic, partition), Number(r.offset) + 1);
             outcome.afterCommit?.();
@@ -429,7 +480,7 @@ export class MemoryTransport implements Transport {
         done();
         release();
       }
-      if (pauseMs !== undefined) notBefore.set(picked.lane, Date.now() + pauseMs);
+      if (pauseMs !== undefined) notBefore.set(picked.lane, this.clock.now() + pauseMs);
     }
   }
 }
