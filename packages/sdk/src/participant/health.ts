@@ -58,7 +58,13 @@ export async function participantHealth(p: HealthInputs): Promise<ParticipantHea
   const waiting = (p.circuits ?? []).length > 0;
   if (waiting) stalled = false;
   // A single partition number can stall while others flow: records queued, nothing committed.
-  const stuck = (p.consumer?.workers?.() ?? []).filter((w) => w.queued > 0 && now - w.lastProgressAt > bound);
+  const workers = p.consumer?.workers?.() ?? [];
+  if (workers.length > 0) {
+    const records = workers.reduce((n, w) => n + w.queued, 0);
+    const bytes = workers.reduce((n, w) => n + (w.bytes ?? 0), 0);
+    details['queued'] = `${records} records, ${bytes} bytes fetched and not yet committed`;
+  }
+  const stuck = workers.filter((w) => w.queued > 0 && now - w.lastProgressAt > bound);
   if (stuck.length > 0 && !waiting) {
     stalled = true;
     details['stalledPartitions'] = stuck

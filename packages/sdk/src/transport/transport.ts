@@ -115,7 +115,13 @@ export interface ConsumerHandle {
   /** How many times the group assigned partitions to this member (joins and rebalances), if known. */
   joins?(): number;
   /** Per owned partition number: records waiting and when its last batch committed, if known. */
-  workers?(): readonly { readonly partition: number; readonly queued: number; readonly lastProgressAt: number }[];
+  workers?(): readonly {
+    readonly partition: number;
+    readonly queued: number;
+    /** Bytes of the queued records (keys, values, headers), where the transport queues them. */
+    readonly bytes?: number;
+    readonly lastProgressAt: number;
+  }[];
 }
 
 export interface TopicSpec {
