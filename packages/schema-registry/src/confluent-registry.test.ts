@@ -27,4 +27,16 @@ describe('ConfluentSchemaRegistry.create', () => {
     expect(err).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', retriable: true });
     expect((err as Error).message).toContain(`cannot reach the schema registry at ${url}`);
   });
+
+  it('decoding while the registry is unreachable fails with a retriable REGISTRY_UNAVAILABLE, never a permanent error', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const reg = await ConfluentSchemaRegistry.create({ url, verify: false, retries: 0 });
+    // Confluent framing: magic byte 0, schema id 7, then (no) Avro bytes.
+    const framed = Buffer.from([0, 0, 0, 0, 7, 2]);
+    const err = await reg.decode(framed).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', retriable: true });
+  });
 });

@@ -31,6 +31,13 @@ interface HttpFailure {
   readonly message?: string;
 }
 
+/**
+ * The client library (mappersmith) reports a request that got no answer at all — refused, reset,
+ * unresolvable, timed out — as HTTP 400 carrying the socket error's message: the registry is
+ * unreachable, which is retriable, not a bad request.
+ */
+const NO_ANSWER = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|EPIPE)\b|socket hang up/;
+
 function statusOf(err: unknown): number | undefined {
   return err !== null && typeof err === 'object' && typeof (err as HttpFailure).status === 'number'
     ? (err as HttpFailure).status
@@ -133,7 +140,7 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
     }
     if (status === 422)
       throw new SchemaRegistryError('INVALID_SCHEMA', `${what}: the registry rejects the schema (${msg}).`, { cause: err, ...path });
-    if (status === undefined || status >= 500) {
+    if (status === undefined || status >= 500 || status === 408 || status === 429 || NO_ANSWER.test(msg)) {
       throw new SchemaRegistryError('REGISTRY_UNAVAILABLE', `${what}: schema registry at ${this.baseUrl} is unavailable (${msg}).`, {
         cause: err,
         ...path,
