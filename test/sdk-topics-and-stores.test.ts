@@ -93,6 +93,25 @@ describe('PostgresIdempotencyStore', () => {
     await other.close();
   });
 
+  it('outlives the server dropping its idle connections (pg_terminate_backend) and answers again', async () => {
+    const app = `sdk_idem_${randomBytes(4).toString('hex')}`;
+    const url = new URL(PG_URL);
+    url.searchParams.set('application_name', app);
+    const survivor = await PostgresIdempotencyStore.create({ connectionString: url.toString(), table });
+    await survivor.putIfAbsent('k3', 'before');
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    const { rows } = await admin.query<{ n: string }>(
+      'SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = $1',
+      [app],
+    );
+    await admin.end();
+    expect(Number(rows[0]?.n)).toBeGreaterThan(0);
+    // The dropped idle connection surfaces as a pool 'error'; unhandled, it would have ended this process.
+    await expect.poll(() => survivor.get('k3').catch(() => undefined), { timeout: 10_000 }).toEqual({ value: 'before' });
+    await survivor.close();
+  });
+
   it('refuses a table name that is not a plain identifier', async () => {
     await expect(PostgresIdempotencyStore.create({ connectionString: PG_URL, table: 'x; drop table y' })).rejects.toMatchObject({
       code: 'CONFIG_INVALID',

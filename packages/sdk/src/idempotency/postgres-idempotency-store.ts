@@ -32,6 +32,10 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     if (!opts.pool && !opts.connectionString) check.add('connectionString or pool is required');
     throwIfInvalid(check, 'PostgresIdempotencyStore');
     const pool = opts.pool ?? new pg.Pool({ connectionString: opts.connectionString, max: 4 });
+    // An idle connection the server drops (restart, failover, pg_terminate_backend) is reported as a
+    // pool 'error'; unhandled, it would kill the process. The pool replaces it; queries that fail
+    // meanwhile reject and are retried by the handler's retries.
+    if (!opts.pool) pool.on('error', () => undefined);
     try {
       await pool.query(
         `CREATE TABLE IF NOT EXISTS ${table} (key text PRIMARY KEY, result jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`,
