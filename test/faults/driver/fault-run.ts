@@ -20,8 +20,8 @@ export interface FaultContext {
   readonly fleet: ServiceFleet;
   /** The run's own cluster (undefined on a given cluster, e.g. the soak with `--brokers`). */
   readonly cluster: LocalKafkaCluster | undefined;
-  /** The run's own registry, when `registry: 'own'`. */
-  readonly registry: LocalSchemaRegistry | undefined;
+  /** The run's own registry (stop/start it), when `registry: 'own'`. */
+  readonly registry: RestartableRegistry | undefined;
   readonly brokers: readonly string[];
   /** `application_name` of every PostgreSQL connection of the run's processes. */
   readonly pgApplicationName: string;
@@ -129,14 +129,11 @@ export async function runFault(o: FaultRunOptions): Promise<FaultReport> {
       cleanup.push(() => started.stop());
       brokers = started.brokers;
     }
-    let registry: LocalSchemaRegistry | undefined;
+    let registry: RestartableRegistry | undefined;
     let registryUrl = process.env['SCHEMA_REGISTRY_URL'];
     if (o.registry === 'own' || registryUrl === undefined || registryUrl === '') {
       log('starting a schema registry');
-      const own = await LocalSchemaRegistry.start({
-        // Durable storage on the run's Kafka, as in production: schema ids survive a registry restart.
-        properties: { 'apicurio.storage.kind': 'kafkasql', 'apicurio.kafkasql.bootstrap.servers': brokers.join(',') },
-      });
+      const own = await RestartableRegistry.start(brokers);
       registry = own;
       cleanup.push(() => own.stop());
       registryUrl = own.url;
@@ -310,4 +307,41 @@ function reportProgress(
 export function injectedCount(injected: Injected, kind: string): number {
   const v = injected[kind];
   return typeof v === 'number' ? v : Object.values(v ?? {}).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The run's own Apicurio registry with durable storage on the run's Kafka (kafkasql), as in
+ * production: schema ids survive a restart, which comes back on the same port.
+ */
+export class RestartableRegistry {
+  private constructor(
+    private current: LocalSchemaRegistry | undefined,
+    readonly port: number,
+    readonly url: string,
+    private readonly brokers: readonly string[],
+  ) {}
+
+  static async start(brokers: readonly string[], port?: number): Promise<RestartableRegistry> {
+    const r = await RestartableRegistry.launch(brokers, port);
+    return new RestartableRegistry(r, r.port, r.url, brokers);
+  }
+
+  private static launch(brokers: readonly string[], port?: number): Promise<LocalSchemaRegistry> {
+    return LocalSchemaRegistry.start({
+      ...(port !== undefined ? { port } : {}),
+      properties: { 'apicurio.storage.kind': 'kafkasql', 'apicurio.kafkasql.bootstrap.servers': brokers.join(',') },
+    });
+  }
+
+  /** Stops it (the API is gone until {@link start}). */
+  async stop(): Promise<void> {
+    const r = this.current;
+    this.current = undefined;
+    await r?.stop();
+  }
+
+  /** Starts it again on the same port with the same storage. */
+  async startAgain(): Promise<void> {
+    if (this.current === undefined) this.current = await RestartableRegistry.launch(this.brokers, this.port);
+  }
 }
