@@ -20,8 +20,11 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 try {
   const summary: Summary | undefined = demo.kafka ? await runOnKafka(demo, abort.signal) : await runEmbedded(demo, abort.signal);
   if (summary !== undefined) {
-    const same = JSON.stringify(summary.expected) === JSON.stringify(summary.tracker);
-    if (!same) process.stderr.write('the tracker does not agree with the ground truth\n');
+    const sawSagas = Object.values(summary.tracker).reduce((n, c) => n + c, 0);
+    const ordersAgree = summary.orders === undefined || summary.orders === sawSagas;
+    const same = JSON.stringify(summary.expected) === JSON.stringify(summary.tracker) && ordersAgree;
+    if (!ordersAgree) process.stderr.write(`the order table has ${summary.orders} orders but the tracker saw ${sawSagas} sagas\n`);
+    else if (!same) process.stderr.write('the tracker does not agree with the ground truth\n');
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     process.exitCode = same ? 0 : 1;
   }

@@ -1,14 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Publisher } from '@troupe/sdk';
 import type { DemoOptions } from './options.js';
 import { allSettled, fetchCounts, LiveLine, progressLine, trackerOutcomes, type TrackerCounts } from './progress.js';
-import { placeOrder } from './services/order-service.js';
+import type { OrderPlaced } from './generated/events.js';
 import { EXPECTED, orderFor, pickScenario, seededRandom, type ExpectedStatus } from './world.js';
 
 export const SAGA_TYPE = 'order-fulfillment';
 
 export interface Summary {
   readonly sagas: number;
+  /** Rows in the order service's order table for this run (Kafka mode); must equal the sagas the tracker saw. */
+  readonly orders?: number;
   readonly expected: Record<ExpectedStatus, number>;
   readonly tracker: Record<ExpectedStatus, number>;
 }
@@ -20,13 +21,16 @@ export interface Summary {
  */
 export async function driveOrders(opts: {
   readonly demo: DemoOptions;
-  readonly publisher: Publisher;
+  /** Places one order: through the order service's HTTP API (Kafka mode) or a publisher (embedded). */
+  readonly place: (order: OrderPlaced) => Promise<void>;
+  /** Counts the orders the order service stored with ids starting with the prefix (Kafka mode). */
+  readonly countOrders?: (prefix: string) => Promise<number>;
   readonly trackerUrl: string;
   readonly signal: AbortSignal;
   /** Saga ids of this run start with it. */
   readonly sagaIdPrefix: string;
 }): Promise<Summary | undefined> {
-  const { demo, publisher, trackerUrl, signal, sagaIdPrefix } = opts;
+  const { demo, place, trackerUrl, signal, sagaIdPrefix } = opts;
   const random = seededRandom(demo.seed);
   const expected: Record<ExpectedStatus, number> = { completed: 0, compensated: 0, failed: 0, stuck: 0 };
   const live = new LiveLine();
@@ -45,7 +49,7 @@ export async function driveOrders(opts: {
   while (!signal.aborted && (demo.sagas === undefined || placed < demo.sagas)) {
     const scenario = pickScenario(random, demo.rates);
     const orderId = `${sagaIdPrefix}${String(placed + 1).padStart(6, '0')}`;
-    await placeOrder(publisher, orderFor(orderId, scenario, random));
+    await place(orderFor(orderId, scenario, random));
     expected[EXPECTED[scenario]] += 1;
     placed += 1;
     await poll();
@@ -60,7 +64,8 @@ export async function driveOrders(opts: {
     await poll();
     if (demo.exitWhenDone && counts !== undefined && allSettled(counts, placed)) {
       live.done(progressLine(placed, demo.sagas, counts));
-      return { sagas: placed, expected, tracker: trackerOutcomes(counts) };
+      const orders = opts.countOrders ? await opts.countOrders(sagaIdPrefix) : undefined;
+      return { sagas: placed, ...(orders !== undefined ? { orders } : {}), expected, tracker: trackerOutcomes(counts) };
     }
   }
   if (counts !== undefined) live.done(progressLine(placed, demo.sagas, counts));

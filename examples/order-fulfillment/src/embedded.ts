@@ -6,6 +6,7 @@ import { startEmbeddedTracker } from './embedded-tracker.js';
 import { contracts, eventTypes } from './generated/events.js';
 import type { DemoOptions } from './options.js';
 import { SERVICE_NAMES, startService } from './services/index.js';
+import { placeOrder } from './services/order-service.js';
 
 /**
  * The embedded default: every service, the registry and the tracker in this one process on the
@@ -40,7 +41,13 @@ export async function runEmbedded(demo: DemoOptions, signal: AbortSignal): Promi
       topics: { partitions: demo.partitions },
     });
     process.stderr.write(`tracker: ${tracker.url}/  (embedded: memory transport, in-process registry)\n`);
-    return await driveOrders({ demo, publisher, trackerUrl: tracker.url, signal, sagaIdPrefix: `order-${Date.now().toString(36)}-` });
+    return await driveOrders({
+      demo,
+      place: (order) => placeOrder(publisher, order),
+      trackerUrl: tracker.url,
+      signal,
+      sagaIdPrefix: `order-${Date.now().toString(36)}-`,
+    });
   } finally {
     for (const p of participants) await p.close();
     await tracker.close();

@@ -1,17 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import {
-  connectionValuesToEnv,
-  kafkaConnectionFrom,
-  KAFKA_CONNECTION_OPTIONS,
-  registryConnectionFrom,
-  REGISTRY_CONNECTION_OPTIONS,
-} from '@troupe/core';
-import { createSchemaRegistry } from '@troupe/schema-registry';
-import { KafkaTransport, Publisher } from '@troupe/sdk';
+import { connectionValuesToEnv, KAFKA_CONNECTION_OPTIONS, REGISTRY_CONNECTION_OPTIONS } from '@troupe/core';
 import { LocalKafka, LocalSchemaRegistry, freePort, waitFor } from '@troupe/testing';
 import { driveOrders, type Summary } from './driver.js';
-import { contracts } from './generated/events.js';
+import { postOrder } from './services/order-api.js';
 import type { DemoOptions } from './options.js';
 import { SERVICE_NAMES } from './services/index.js';
 import { Supervisor } from './supervisor.js';
@@ -47,7 +38,11 @@ export async function runOnKafka(demo: DemoOptions, signal: AbortSignal): Promis
     }
     const runId = Date.now().toString(36);
     say(`KAFKA_BROKERS=${brokers} SCHEMA_REGISTRY_URL=${registryUrl}`);
-    const trackerUrl = demo.trackerUrl ?? (await startProcesses({ demo, brokers, registryUrl, runId, cleanup }));
+    const urls =
+      demo.trackerUrl !== undefined && demo.ordersUrl !== undefined
+        ? { tracker: demo.trackerUrl, orders: demo.ordersUrl }
+        : await startProcesses({ demo, brokers, registryUrl, runId, cleanup });
+    const trackerUrl = urls.tracker;
     // Polls through connection errors until the tracker listens; an interrupt ends the wait.
     await waitFor(async () => signal.aborted || (await fetch(`${trackerUrl}/health`)).status < 500, {
       description: `the tracker at ${trackerUrl} (see the supervisor's output above)`,
@@ -59,37 +54,35 @@ export async function runOnKafka(demo: DemoOptions, signal: AbortSignal): Promis
       demo.trackerUrl === undefined ? `${SERVICE_NAMES.length} service processes + tracker` : 'services and tracker run elsewhere';
     say(`tracker: ${trackerUrl}/  (Kafka mode: ${where})`);
 
-    const values = { ...given, brokers, registry: registryUrl };
-    const transport = await KafkaTransport.create({
-      ...kafkaConnectionFrom(values, (f) => readFileSync(f, 'utf8')),
-      clientId: 'order-service-shop',
+    say(`orders: POST ${urls.orders}/orders (the order service stores each order and starts its saga in one transaction)`);
+    const countOrders = async (prefix: string): Promise<number> => {
+      const res = await fetch(`${urls.orders}/orders/count?prefix=${encodeURIComponent(prefix)}`);
+      return ((await res.json()) as { orders: number }).orders;
+    };
+    return await driveOrders({
+      demo,
+      place: (order) => postOrder(urls.orders, order, signal, say),
+      countOrders,
+      trackerUrl,
+      signal,
+      sagaIdPrefix: `order-${runId}-`,
     });
-    cleanup.push(() => transport.close());
-    const registry = registryConnectionFrom(values);
-    const codec = await createSchemaRegistry({ url: registryUrl, ...(registry?.auth ? { confluent: { auth: registry.auth } } : {}) });
-    const publisher = await Publisher.create({
-      transport,
-      codec,
-      source: 'order-service',
-      contracts: [contracts['order-fulfillment']],
-      topics: { partitions: demo.partitions },
-    });
-    return await driveOrders({ demo, publisher, trackerUrl, signal, sagaIdPrefix: `order-${runId}-` });
   } finally {
     for (const fn of cleanup.reverse()) await fn().catch((err: unknown) => say(`cleanup: ${String(err)}`));
   }
 }
 
-/** Starts the four services and the tracker as supervised child processes; returns the tracker URL. */
+/** Starts the four services and the tracker as supervised child processes; returns the tracker's and the order API's URLs. */
 async function startProcesses(args: {
   demo: DemoOptions;
   brokers: string;
   registryUrl: string;
   runId: string;
   cleanup: (() => Promise<void>)[];
-}): Promise<string> {
+}): Promise<{ readonly tracker: string; readonly orders: string }> {
   const { demo, brokers, registryUrl, runId, cleanup } = args;
   const port = demo.port === 0 ? await freePort() : demo.port;
+  const ordersPort = await freePort();
   const supervisor = new Supervisor(say, demo.supervise);
   cleanup.push(() => supervisor.stop());
   const env = {
@@ -102,6 +95,7 @@ async function startProcesses(args: {
     // Each run gets its own tables for the services' side effects and order books.
     DEMO_TABLE_PREFIX: `orders_demo_${runId}`,
     DEMO_PARTITIONS: String(demo.partitions),
+    ORDER_API_PORT: String(ordersPort),
   };
   for (const name of SERVICE_NAMES) supervisor.start({ name, command: process.execPath, args: [SERVICE_BIN, name], env });
   supervisor.start({
@@ -110,5 +104,5 @@ async function startProcesses(args: {
     args: [TRACKER_BIN, '--schemas', SCHEMAS_DIR, '--port', String(port), '--log-level', 'warn'],
     env,
   });
-  return `http://127.0.0.1:${port}`;
+  return { tracker: `http://127.0.0.1:${port}`, orders: `http://127.0.0.1:${ordersPort}` };
 }

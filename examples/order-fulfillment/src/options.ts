@@ -18,6 +18,8 @@ export interface DemoOptions {
   readonly supervise: boolean;
   /** Kafka mode: services and tracker run elsewhere (e.g. docker compose); only place orders and watch this tracker. */
   readonly trackerUrl: string | undefined;
+  /** Kafka mode with `trackerUrl`: the order service's HTTP API the shop places orders through. */
+  readonly ordersUrl: string | undefined;
   /** Kafka mode: brokers, SASL/TLS and registry settings as given (flags or their environment variables). */
   readonly connection: Partial<Record<KafkaConnectionKey | RegistryConnectionKey, string | boolean>>;
 }
@@ -74,6 +76,10 @@ export function parseDemoOptions(argv: readonly string[]): DemoOptions {
       '--tracker-url <url>',
       'Kafka mode: the services and tracker already run (e.g. docker compose); only place orders and watch this tracker',
     )
+    .option(
+      '--orders-url <url>',
+      "Kafka mode with --tracker-url: the order service's HTTP API (POST /orders), e.g. http://order-service:8081",
+    )
     .showHelpAfterError()
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
   addConnectionOptions(program, [...KAFKA_CONNECTION_OPTIONS, ...REGISTRY_CONNECTION_OPTIONS]);
@@ -93,6 +99,7 @@ export function parseDemoOptions(argv: readonly string[]): DemoOptions {
       kafka: boolean;
       supervise: boolean;
       trackerUrl?: string;
+      ordersUrl?: string;
     }
   >();
   const rates: FailureRates = {
@@ -107,6 +114,14 @@ export function parseDemoOptions(argv: readonly string[]): DemoOptions {
     program.error(`error: ${(err as Error).message}`, { exitCode: 2 });
   }
   if (o.trackerUrl !== undefined && !o.kafka) program.error('error: --tracker-url needs --kafka', { exitCode: 2 });
+  if ((o.trackerUrl === undefined) !== (o.ordersUrl === undefined)) {
+    program.error(
+      "error: --tracker-url and --orders-url go together (the tracker and the order service's API of services that run elsewhere)",
+      {
+        exitCode: 2,
+      },
+    );
+  }
   if (o.exitWhenDone && o.sagas === undefined) program.error('error: --exit-when-done needs --sagas N', { exitCode: 2 });
   return {
     sagas: o.sagas,
@@ -119,6 +134,7 @@ export function parseDemoOptions(argv: readonly string[]): DemoOptions {
     partitions: o.partitions,
     supervise: o.supervise,
     trackerUrl: o.trackerUrl?.replace(/\/+$/, ''),
+    ordersUrl: o.ordersUrl?.replace(/\/+$/, ''),
     connection: Object.fromEntries(
       [...KAFKA_CONNECTION_OPTIONS, ...REGISTRY_CONNECTION_OPTIONS].flatMap((s): [string, string | boolean][] => {
         const v = o[s.key];

@@ -15,9 +15,12 @@ import {
   REGISTRY_CONNECTION_OPTIONS,
 } from '@troupe/core';
 import { createSchemaRegistry } from '@troupe/schema-registry';
-import { KafkaTransport, OperationsServer, PostgresIdempotencyStore, shutdownGracefully } from '@troupe/sdk';
+import { KafkaTransport, OperationsServer, PostgresIdempotencyStore, PostgresOutbox, Publisher, shutdownGracefully } from '@troupe/sdk';
 import { pino } from 'pino';
+import { contracts } from '../generated/events.js';
 import { SERVICE_NAMES, startService, type ServiceName } from '../services/index.js';
+import { startOrderApi, type OrderApi } from '../services/order-api.js';
+import { OrderDesk } from '../services/order-desk.js';
 import { startTracing } from '../tracing.js';
 
 const name = process.argv[2] as ServiceName | undefined;
@@ -59,24 +62,55 @@ const codec = await createSchemaRegistry({
   url: env('SCHEMA_REGISTRY_URL'),
   ...(registry?.auth ? { confluent: { auth: registry.auth } } : {}),
 });
+const prefix = process.env['DEMO_TABLE_PREFIX'] ?? 'orders_demo';
+const partitions = Number(process.env['DEMO_PARTITIONS'] ?? '3');
 const store = await PostgresIdempotencyStore.create({
   connectionString: env('DATABASE_URL'),
-  table: `${process.env['DEMO_TABLE_PREFIX'] ?? 'orders_demo'}_${name.replace(/-/g, '_')}`,
+  table: `${prefix}_${name.replace(/-/g, '_')}`,
 });
+// The order service writes its own database: orders, its outbox and its handlers' inbox commit
+// together (docs/outbox.md). The other services keep Kafka transactions and ctx.once.
+const outbox =
+  name === 'order-service' ? await PostgresOutbox.create({ connectionString: env('DATABASE_URL'), schema: `${prefix}_outbox` }) : undefined;
 const participant = await startService(name, {
   transport,
   codec,
   store,
   logger,
-  partitions: Number(process.env['DEMO_PARTITIONS'] ?? '3'),
+  partitions,
+  ...(outbox !== undefined ? { outbox } : {}),
 });
+let api: OrderApi | undefined;
+if (outbox !== undefined) {
+  const publisher = await Publisher.create({
+    transport,
+    codec,
+    source: 'order-service',
+    contracts: [contracts['order-fulfillment']],
+    topics: { partitions },
+    outbox,
+  });
+  const desk = await OrderDesk.create({ outbox, publisher, table: `${prefix}_orders` });
+  api = await startOrderApi(desk, Number(process.env['ORDER_API_PORT'] ?? '8081'));
+}
 // Health and metrics for orchestrators (docker compose, Kubernetes) when a port is given.
 const opsPort = process.env['HEALTH_PORT'];
 const ops =
   opsPort === undefined
     ? undefined
     : await OperationsServer.create({ participants: [participant], port: Number(opsPort), host: '0.0.0.0' });
-shutdownGracefully([...(ops !== undefined ? [ops] : []), participant, transport, store, ...(tracing !== undefined ? [tracing] : [])], {
-  logger,
-});
+shutdownGracefully(
+  [
+    ...(api !== undefined ? [api] : []),
+    ...(ops !== undefined ? [ops] : []),
+    participant,
+    transport,
+    store,
+    ...(outbox !== undefined ? [outbox] : []),
+    ...(tracing !== undefined ? [tracing] : []),
+  ],
+  {
+    logger,
+  },
+);
 process.stderr.write(`${name} ready (pid ${process.pid})\n`);

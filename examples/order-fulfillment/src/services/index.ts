@@ -1,4 +1,4 @@
-import { Participant, type IdempotencyStore, type Transport } from '@troupe/sdk';
+import { Participant, type IdempotencyStore, type PostgresOutbox, type Transport } from '@troupe/sdk';
 import type { EventCodec } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import { contracts, eventTypes } from '../generated/events.js';
@@ -17,6 +17,8 @@ export interface ServiceDeps {
   readonly store: IdempotencyStore;
   readonly logger?: Logger;
   readonly partitions?: number;
+  /** PostgreSQL-transactional handling (docs/outbox.md): handler transactions and an in-process relay. */
+  readonly outbox?: PostgresOutbox;
 }
 
 /** Starts one of the example's services as a Troupe participant. */
@@ -43,5 +45,6 @@ export async function startService(name: ServiceName, deps: ServiceDeps): Promis
     idempotencyStore: deps.store,
     ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
     ...(deps.partitions !== undefined ? { topics: { partitions: deps.partitions } } : {}),
+    ...(deps.outbox !== undefined ? { outbox: deps.outbox } : {}),
   });
 }

@@ -11,7 +11,11 @@ import {
 } from '../generated/events.js';
 import { OrderBook } from './order-book.js';
 
-/** Places an order: publishing the contract's start event starts an order-fulfillment saga. */
+/**
+ * Places an order in the embedded demo (no database): publishing the contract's start event starts
+ * an order-fulfillment saga. In Kafka mode the order service stores the order and starts its saga
+ * in one PostgreSQL transaction instead (OrderDesk, POST /orders).
+ */
 export async function placeOrder(publisher: Publisher, order: OrderPlaced): Promise<void> {
   await publisher.publish(OrderPlaced, order, { sagaId: order.orderId });
 }

@@ -27,6 +27,8 @@ export interface HealthInputs {
   readonly opts: Pick<NormalizedOptions, 'groupId' | 'maxBatchMs' | 'handlerTimeoutMs'>;
   /** Circuit breakers that are not closed. */
   readonly circuits?: readonly CircuitReport[];
+  /** The in-process outbox relay, if any: its readiness (database, age of the oldest waiting row) counts too. */
+  readonly relay?: { health(): Promise<{ readonly ready: boolean; readonly details: Readonly<Record<string, string>> }> } | undefined;
 }
 
 /** Liveness, readiness and their reasons, from the consumer's state and one broker round trip. */
@@ -76,7 +78,13 @@ export async function participantHealth(p: HealthInputs): Promise<ParticipantHea
     const joins = p.consumer.joins?.();
     details['group'] = `${p.opts.groupId}: ${owned.length} topic-partitions${joins === undefined ? '' : `, assigned ${joins} times`}`;
   }
+  let relayReady = true;
+  if (p.relay) {
+    const r = await p.relay.health();
+    relayReady = r.ready;
+    for (const [k, v] of Object.entries(r.details)) details[`outbox.${k}`] = v;
+  }
   const degraded = waiting;
   if (degraded) details['degraded'] = 'circuit breaker not closed; its events wait (see the circuit details)';
-  return { live, ready: live && brokerOk && !stalled, degraded, details };
+  return { live, ready: live && brokerOk && !stalled && relayReady, degraded, details };
 }

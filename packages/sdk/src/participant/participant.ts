@@ -249,7 +249,7 @@ export class Participant {
   }
 
   async health(): Promise<ParticipantHealth> {
-    const { closed, consumer, transport, lastProgressAt, opts } = this;
-    return participantHealth({ closed, consumer, transport, lastProgressAt, opts, circuits: this.flow.openCircuits() });
+    const { closed, consumer, transport, lastProgressAt, opts, relay } = this;
+    return participantHealth({ closed, consumer, transport, lastProgressAt, opts, relay, circuits: this.flow.openCircuits() });
   }
 }
