@@ -2,7 +2,8 @@
 // bulkhead; the other handler's throughput is measured against a run where nothing is slow, and
 // against the one-saga-at-a-time handling of a batch (`sagaConcurrency: 1`, as before bulkheads).
 // Reported, not asserted (no timing thresholds): a slow step still holds back the commit of the
-// events after it in the same partition, so the ratio shows how much of that coupling is left.
+// events after it in the same partition, so the ratio shows how much of that coupling is left —
+// and, with `overflow: 'retry-topic'`, how much moving the slow step's backlog aside gives back.
 import { defineEventType, MemorySchemaRegistry } from '@troupe/schema-registry';
 import { KafkaTransport, on, Participant, Publisher } from '@troupe/sdk';
 import { kafkaBrokers, uniqueName, waitFor } from '@troupe/testing';
@@ -32,7 +33,7 @@ describe('bulkheads on Kafka', () => {
     for (const fn of cleanup.reverse()) await fn().catch(() => undefined);
   });
 
-  async function run(label: string, slowMs: number, sagaConcurrency: number | undefined): Promise<Run> {
+  async function run(label: string, slowMs: number, sagaConcurrency: number | undefined, overflow = false): Promise<Run> {
     const suffix = uniqueName(`bulkhead-${label}`);
     const topic = `bulkhead-${suffix}`;
     const Slow = defineEventType<Ev>({ name: 'test.bulkhead.Slow', topic, schema: schema('Slow') });
@@ -63,6 +64,7 @@ describe('bulkheads on Kafka', () => {
       metricsRegistry: new Registry(),
       topics: { partitions: PARTITIONS },
       ...(sagaConcurrency !== undefined ? { sagaConcurrency } : {}),
+      ...(overflow ? { retryTopic: { delayMs: 1000 } } : {}),
       handlers: [
         on(
           Slow,
@@ -73,7 +75,7 @@ describe('bulkheads on Kafka', () => {
             slowInFlight -= 1;
             slowAt.push(Date.now());
           },
-          { concurrency: SLOW_BULKHEAD },
+          { concurrency: SLOW_BULKHEAD, ...(overflow ? { overflow: 'retry-topic' as const } : {}) },
         ),
         on(Fast, () => {
           fastAt.push(Date.now());
@@ -93,13 +95,16 @@ describe('bulkheads on Kafka', () => {
     const baseline = await run('base', 0, undefined);
     const slowed = await run('slow', SLOW_MS, undefined);
     const sequential = await run('seq', SLOW_MS, 1);
-    for (const r of [baseline, slowed, sequential]) expect(r.maxSlowInFlight).toBeLessThanOrEqual(SLOW_BULKHEAD);
+    const overflowing = await run('overflow', SLOW_MS, undefined, true);
+    for (const r of [baseline, slowed, sequential, overflowing]) expect(r.maxSlowInFlight).toBeLessThanOrEqual(SLOW_BULKHEAD);
     expect(slowed.maxSlowInFlight).toBeGreaterThan(1);
     const f = (n: number) => n.toFixed(0);
     console.log(
       `[bulkhead] fast step: ${f(baseline.fastPerSecond)}/s with nothing slow; ${f(slowed.fastPerSecond)}/s with the other step at ${SLOW_MS} ms ` +
         `(bulkhead ${SLOW_BULKHEAD}, ${f(slowed.slowPerSecond)}/s): ratio ${(slowed.fastPerSecond / baseline.fastPerSecond).toFixed(2)}; ` +
-        `one saga at a time per batch (sagaConcurrency 1): ${f(sequential.fastPerSecond)}/s, ratio ${(sequential.fastPerSecond / baseline.fastPerSecond).toFixed(2)}`,
+        `one saga at a time per batch (sagaConcurrency 1): ${f(sequential.fastPerSecond)}/s, ratio ${(sequential.fastPerSecond / baseline.fastPerSecond).toFixed(2)}; ` +
+        `slow step overflowing to the retry topic (overflow: 'retry-topic'): ${f(overflowing.fastPerSecond)}/s, ratio ${(overflowing.fastPerSecond / baseline.fastPerSecond).toFixed(2)} ` +
+        `(slow step ${f(overflowing.slowPerSecond)}/s)`,
     );
   });
 });

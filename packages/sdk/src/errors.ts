@@ -24,7 +24,9 @@ export type SdkErrorCode =
   /** The outbox schema is older than this SDK and migrating on start-up was not allowed. */
   | 'OUTBOX_NOT_MIGRATED'
   /** A handler's circuit breaker is open: the event waits for it to close instead of failing. */
-  | 'CIRCUIT_OPEN';
+  | 'CIRCUIT_OPEN'
+  /** A handler's bulkhead stayed full (`overflow: 'retry-topic'`): the event moves to the retry topic. */
+  | 'BULKHEAD_FULL';
 
 const RETRIABLE: ReadonlySet<SdkErrorCode> = new Set([
   'TRANSPORT_ERROR',
@@ -32,6 +34,7 @@ const RETRIABLE: ReadonlySet<SdkErrorCode> = new Set([
   'TIMEOUT',
   'OUTBOX_STORE_ERROR',
   'CIRCUIT_OPEN',
+  'BULKHEAD_FULL',
 ]);
 
 /**

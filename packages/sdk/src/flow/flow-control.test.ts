@@ -127,6 +127,50 @@ describe('flow control on the memory transport', () => {
     expect(await metrics.getSingleMetricAsString('troupe_circuit_state')).toContain('circuit="payments-api"} 0');
   });
 
+  it("bulkhead overflow: a full handler's events move to the retry topic, the other handler's events go on, each saga in order", async () => {
+    const transport = await MemoryTransport.create({ redeliveryDelayMs: 5 });
+    cleanup.push(() => transport.close());
+    const codec = new MemorySchemaRegistry();
+    const topic = 'flowctl-overflow';
+    const Slow = defineEventType<Ev>({ name: 'test.flowctl.Slow', topic, schema: schema('Slow') });
+    const Fast = defineEventType<Ev>({ name: 'test.flowctl.Fast', topic, schema: schema('Fast') });
+    const order = new Map<string, string[]>();
+    const seen = (type: string, id: string): void => void order.set(id, [...(order.get(id) ?? []), type]);
+    const publisher = await Publisher.create({ transport, codec, source: 'test', topics: { partitions: 1 } });
+    // Saga s<i>: Slow then Fast; saga f<i>: Fast only.
+    for (let i = 0; i < 10; i++) {
+      await publisher.publish(Slow, { id: `s${i}` }, { sagaId: `s${i}`, sagaType: 't' });
+      await publisher.publish(Fast, { id: `f${i}` }, { sagaId: `f${i}`, sagaType: 't' });
+    }
+    for (let i = 0; i < 10; i++) await publisher.publish(Fast, { id: `s${i}` }, { sagaId: `s${i}`, sagaType: 't' });
+    const p = await Participant.create({
+      name: 'overflow',
+      transport,
+      codec,
+      logger: silent,
+      metricsRegistry: new Registry(),
+      topics: { partitions: 1 },
+      retryTopic: { delayMs: 10 },
+      handlers: [
+        on(
+          Slow,
+          async ({ payload }) => {
+            await new Promise((r) => setTimeout(r, 300));
+            seen('Slow', payload.id);
+          },
+          { concurrency: 1, overflow: 'retry-topic' },
+        ),
+        on(Fast, ({ payload }) => Promise.resolve(seen('Fast', payload.id))),
+      ],
+    });
+    cleanup.push(() => p.close());
+    await until(() => [...order.values()].flat().length === 30, 'all 30 events handled');
+    for (let i = 0; i < 10; i++) expect(order.get(`s${i}`)).toEqual(['Slow', 'Fast']);
+    // Some Slow events overflowed (and the Fast events of their sagas queued behind them).
+    expect(transport.records('overflow.retry').length).toBeGreaterThan(0);
+    expect(transport.records(`${topic}.dlq`)).toHaveLength(0);
+  });
+
   it('refuses a breaker that cannot open before an event alone uses up its retries', async () => {
     const transport = await MemoryTransport.create();
     cleanup.push(() => transport.close());
@@ -139,8 +183,10 @@ describe('flow control on the memory transport', () => {
         logger: silent,
         metricsRegistry: new Registry(),
         retry: { attempts: 2 },
-        handlers: [on(A, () => Promise.resolve(), { circuitBreaker: { consecutiveFailures: 5 }, concurrency: 0 })],
+        handlers: [on(A, () => Promise.resolve(), { circuitBreaker: { consecutiveFailures: 5 }, concurrency: 0, overflow: 'retry-topic' })],
       }),
-    ).rejects.toThrow(/on:test.flowctl.C.concurrency must be an integer >= 1.*consecutiveFailures \(5\) is above retry.attempts \(2\)/);
+    ).rejects.toThrow(
+      /on:test.flowctl.C.concurrency must be an integer >= 1.*consecutiveFailures \(5\) is above retry.attempts \(2\).*overflow 'retry-topic' needs the participant's retryTopic/,
+    );
   });
 });

@@ -23,6 +23,8 @@ export interface Paused {
 }
 
 const isCircuitOpen = (err: unknown): boolean => err instanceof SdkError && err.code === 'CIRCUIT_OPEN';
+/** The attempt did not run: the bulkhead stayed full and the handler overflows to the retry topic. */
+export const isBulkheadFull = (err: unknown): boolean => err instanceof SdkError && err.code === 'BULKHEAD_FULL';
 
 /**
  * One handler's (or named downstream's) bulkhead, circuit breaker and rate limit. Each attempt
@@ -41,14 +43,21 @@ export class HandlerGuard {
    * Runs one attempt. Throws CIRCUIT_OPEN without running it while the breaker is open;
    * `isOutage` says which failures count against the breaker (transient ones).
    */
-  async attempt<T>(fn: () => Promise<T>, isOutage: (err: unknown) => boolean): Promise<T> {
+  async attempt<T>(fn: () => Promise<T>, isOutage: (err: unknown) => boolean, overflowAfterMs?: number): Promise<T> {
     const admission = this.breaker?.admit(Date.now()) ?? { allowed: true, probe: false };
     if (!admission.allowed) {
       throw new SdkError('CIRCUIT_OPEN', `circuit ${this.name} is open (${this.breaker?.reason ?? ''}); the event waits for it to close`);
     }
     const wait = this.limiter?.reserve() ?? 0;
     if (wait > 0) await sleep(wait);
-    const release = await this.bulkhead.acquire();
+    const release = overflowAfterMs === undefined ? await this.bulkhead.acquire() : await this.bulkhead.acquireWithin(overflowAfterMs);
+    if (!release) {
+      this.breaker?.abandoned(admission.probe);
+      throw new SdkError(
+        'BULKHEAD_FULL',
+        `bulkhead ${this.name} stayed full for ${overflowAfterMs} ms; the event moves to the retry topic`,
+      );
+    }
     try {
       const value = await fn();
       this.breaker?.succeeded(Date.now(), admission.probe);
@@ -64,7 +73,7 @@ export class HandlerGuard {
 
   /** Another attempt is worth it only while the breaker lets attempts through. */
   mayRetry(err: unknown): boolean {
-    return !isCircuitOpen(err) && this.breaker?.blockedUntil(Date.now()) === undefined;
+    return !isCircuitOpen(err) && !isBulkheadFull(err) && this.breaker?.blockedUntil(Date.now()) === undefined;
   }
 
   /**
@@ -111,6 +120,9 @@ export class FlowControl {
         `${label}.circuitBreaker.consecutiveFailures (${settings.consecutiveFailures}) is above retry.attempts (${defaults.retryAttempts}): ` +
           'an event handled alone would be given up before the breaker opens; lower it or raise retry.attempts',
       );
+    }
+    if (options.overflow === 'retry-topic' && !defaults.retryTopic) {
+      check.add(`${label}.overflow 'retry-topic' needs the participant's retryTopic option (events overflow into it)`);
     }
     const rate = options.rateLimit;
     const perSecond = rate ? check.number(`${label}.rateLimit.perSecond`, rate.perSecond, { min: 0.001 }) : 0;

@@ -66,6 +66,15 @@ export interface HandlerFlowOptions {
   /** @default no limit */
   readonly rateLimit?: RateLimitOptions;
   /**
+   * What an event does when the bulkhead has no free permit within {@link OVERFLOW_AFTER_MS}:
+   * `wait` (for a permit; the events after it in the partition wait too), or `retry-topic`: it
+   * moves to the participant's retry topic (its saga's later events queue behind it there, as for a
+   * failed event) and the partition goes on, so a slow handler's backlog no longer holds up the
+   * other handlers' events. Needs `retryTopic`.
+   * @default 'wait'
+   */
+  readonly overflow?: 'wait' | 'retry-topic';
+  /**
    * Name of the downstream the handler calls: handlers naming the same one share its bulkhead,
    * breaker and rate limit, and it names the breaker in metrics and health.
    * @default the handler's label (`step:<name>`, `on:<event type>`, `compensate:<step>`)
@@ -82,9 +91,13 @@ export interface FlowDefaults {
   readonly circuitBreaker: CircuitBreakerSettings | undefined;
   /** In-place attempts per event (`retry.attempts`): a breaker must open within them. */
   readonly retryAttempts: number;
+  /** Whether the participant has a retry topic (`overflow: 'retry-topic'` needs one). */
+  readonly retryTopic: boolean;
 }
 
 export const DEFAULT_SAGA_CONCURRENCY = 8;
+/** How long an attempt of a handler with `overflow: 'retry-topic'` waits for a bulkhead permit. */
+export const OVERFLOW_AFTER_MS = 100;
 export const DEFAULT_HANDLER_CONCURRENCY = 16;
 
 /** Breaker options with their defaults; problems go to `check` under `name`. */

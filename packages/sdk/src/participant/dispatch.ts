@@ -4,7 +4,7 @@ import type { EventCodec } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import { MARKER_HEADER } from '../dead-letter/dead-letter.js';
 import type { DeadLetterer } from '../dead-letter/dead-letterer.js';
-import { describeError } from '../errors.js';
+import { describeError, SdkError } from '../errors.js';
 import type { InboxBatch, InboxEntry } from '../inbox/inbox.js';
 import type { ParticipantMetrics } from '../operations/metrics.js';
 import { endSpan, logTraceFields, startProcessSpan } from '../operations/trace.js';
@@ -158,6 +158,9 @@ export class Dispatcher {
     const out: OutboundRecord[] = [];
     const failed: { route: Route; error: unknown; attempts: number }[] = [];
     let ran = 0;
+    const overflowed: string[] = [];
+    // Only fresh events overflow to the retry topic; there they wait for a permit like any other.
+    const mayOverflow = this.deps.retryTopic !== undefined && retried === undefined;
     for (const route of routes) {
       if (route.kind !== 'compensate' && deadLetters.isDead(env.sagaId)) {
         out.push(
@@ -168,13 +171,30 @@ export class Dispatcher {
         this.deps.instruments.handled.inc({ participant, type: env.type, outcome: 'skipped' });
         continue;
       }
-      const result = await this.deps.runner.run(route, a);
+      const result = await this.deps.runner.run(route, a, mayOverflow);
       if (result.kind === 'transient') return result;
       // An open circuit: the event waits for it (its partition pauses); nothing is given up.
       if (result.kind === 'paused') return { kind: 'not-due', dueAt: result.until };
+      if (result.kind === 'overflow') {
+        overflowed.push(route.label);
+        continue;
+      }
       ran += 1;
       if (result.kind === 'ok') out.push(...result.outputs);
       else failed.push({ route, error: result.error, attempts: result.attempts });
+    }
+    const retry = this.deps.retryTopic;
+    if (overflowed.length > 0 && failed.length === 0 && retry) {
+      // The handler's bulkhead stayed full: the event waits in the retry topic (due at once), its
+      // saga's later events queue behind it, and the partition's other sagas go on.
+      turn.ledger.park(env.sagaId, 1);
+      log.debug({ routes: overflowed }, 'bulkhead full; the event moves to the retry topic');
+      const dueAt = this.deps.clock.now();
+      return done([...out, retryRecord({ message, retryTopic: retry.topic, attempt: 0, dueAt, routes: overflowed })]);
+    }
+    for (const label of overflowed) {
+      const route = routes.find((x) => x.label === label);
+      if (route) failed.push({ route, error: new SdkError('BULKHEAD_FULL', `bulkhead of ${label} stayed full`), attempts: 0 });
     }
     // Only an event whose handlers all ran to their end counts as handled: a dead-lettered one must stay replayable.
     if (failed.length === 0 && ran > 0 && turn.inbox) out.push(...turn.inbox.handled(inboxEntry(message, env)));

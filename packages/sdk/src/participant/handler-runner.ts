@@ -4,7 +4,8 @@ import type { EventCodec } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import type { DeadLetterer } from '../dead-letter/dead-letterer.js';
 import { describeError, SdkError } from '../errors.js';
-import type { FlowControl } from '../flow/flow-control.js';
+import { isBulkheadFull, type FlowControl } from '../flow/flow-control.js';
+import { OVERFLOW_AFTER_MS } from '../flow/flow-options.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { inboxKeyOf, inHandlerTransaction } from '../postgres/handler-transaction.js';
 import type { PostgresOutbox } from '../postgres/postgres-outbox.js';
@@ -43,7 +44,9 @@ export type RouteResult =
   | { readonly kind: 'failed'; readonly error: unknown; readonly attempts: number }
   | { readonly kind: 'transient'; readonly reason: string }
   /** Its circuit breaker is open: the event waits until `until` (nothing is given up). */
-  | { readonly kind: 'paused'; readonly until: number; readonly reason: string };
+  | { readonly kind: 'paused'; readonly until: number; readonly reason: string }
+  /** Its bulkhead stayed full and it may overflow: move the event to the retry topic (nothing ran). */
+  | { readonly kind: 'overflow' };
 
 export interface HandlerRunnerDeps {
   readonly participant: string;
@@ -78,47 +81,53 @@ const isStoreTrouble = (err: unknown): boolean =>
 export class HandlerRunner {
   constructor(private readonly deps: HandlerRunnerDeps) {}
 
-  async run(route: Route, a: Handling): Promise<RouteResult> {
+  /** `mayOverflow`: the event may move to the retry topic when the handler's bulkhead stays full. */
+  async run(route: Route, a: Handling, mayOverflow = false): Promise<RouteResult> {
     const { instruments, retry } = this.deps;
     const labels = { participant: this.deps.participant, type: a.env.type };
     let ctx: EventContext | undefined;
     const guard = this.deps.flow.guard(route.label, route.def);
     const isOutage = (err: unknown): boolean => !isStoreTrouble(err) && isRetriable(err);
+    const overflowAfterMs = mayOverflow && route.def.overflow === 'retry-topic' ? OVERFLOW_AFTER_MS : undefined;
     const result = await withRetries(
       (attempt) =>
-        guard.attempt(async () => {
-          const handle = startHandleSpan(a.trace, {
-            participant: this.deps.participant,
-            route: route.label,
-            sagaId: a.env.sagaId,
-            ...(route.kind === 'on' ? {} : { step: route.def.name }),
-            attempt,
-          });
-          const abort = new AbortController();
-          const current = this.contextFor(route, a, attempt, { handle, signal: abort.signal });
-          ctx = current;
-          const timer = instruments.duration.startTimer(labels);
-          try {
-            // Active for spans the user starts (with a context manager installed); emits use it explicitly.
-            const invoke = (): Promise<void> => context.with(handle.ctx, () => this.invoke(route, a, current));
-            const outbox = this.deps.outbox;
-            const work = outbox
-              ? inHandlerTransaction(outbox, inboxKeyOf(this.deps.groupId, route, a.env), current, invoke).then((r) => {
-                  if (r === 'duplicate') instruments.duplicates.inc(labels);
-                })
-              : invoke();
-            await withDeadline(work, this.timeoutOf(route), abort, route.label);
-            endSpan(handle.span);
-            // With an outbox the outputs were committed with the transaction; the relay publishes them.
-            return outbox ? [] : current.outputs;
-          } catch (err) {
-            endSpan(handle.span, err);
-            instruments.failed.inc(labels);
-            throw err;
-          } finally {
-            timer();
-          }
-        }, isOutage),
+        guard.attempt(
+          async () => {
+            const handle = startHandleSpan(a.trace, {
+              participant: this.deps.participant,
+              route: route.label,
+              sagaId: a.env.sagaId,
+              ...(route.kind === 'on' ? {} : { step: route.def.name }),
+              attempt,
+            });
+            const abort = new AbortController();
+            const current = this.contextFor(route, a, attempt, { handle, signal: abort.signal });
+            ctx = current;
+            const timer = instruments.duration.startTimer(labels);
+            try {
+              // Active for spans the user starts (with a context manager installed); emits use it explicitly.
+              const invoke = (): Promise<void> => context.with(handle.ctx, () => this.invoke(route, a, current));
+              const outbox = this.deps.outbox;
+              const work = outbox
+                ? inHandlerTransaction(outbox, inboxKeyOf(this.deps.groupId, route, a.env), current, invoke).then((r) => {
+                    if (r === 'duplicate') instruments.duplicates.inc(labels);
+                  })
+                : invoke();
+              await withDeadline(work, this.timeoutOf(route), abort, route.label);
+              endSpan(handle.span);
+              // With an outbox the outputs were committed with the transaction; the relay publishes them.
+              return outbox ? [] : current.outputs;
+            } catch (err) {
+              endSpan(handle.span, err);
+              instruments.failed.inc(labels);
+              throw err;
+            } finally {
+              timer();
+            }
+          },
+          isOutage,
+          attempt === 1 ? overflowAfterMs : undefined,
+        ),
       {
         attempts: retry.attempts,
         delayMs: (failures) => backoffDelay(retry, failures),
@@ -135,6 +144,7 @@ export class HandlerRunner {
       return { kind: 'ok', outputs: result.value };
     }
     if (isStoreTrouble(result.error)) return { kind: 'transient', reason: describeError(result.error) };
+    if (isBulkheadFull(result.error)) return { kind: 'overflow' };
     const paused = guard.paused(result.error, isOutage(result.error));
     if (paused) return { kind: 'paused', ...paused };
     if (a.batch.isStale()) return { kind: 'transient', reason: 'partition revoked while retrying' };

@@ -236,6 +236,7 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
       handlerConcurrency: check.int('handlerConcurrency', opts.handlerConcurrency ?? DEFAULT_HANDLER_CONCURRENCY),
       circuitBreaker: opts.circuitBreaker ? circuitBreakerSettings('circuitBreaker', opts.circuitBreaker, check) : undefined,
       retryAttempts: opts.retry?.attempts ?? 3,
+      retryTopic: opts.retryTopic !== undefined,
     },
     retry: retryPolicy(opts.retry, check),
     handlerTimeoutMs: check.int('handlerTimeoutMs', opts.handlerTimeoutMs ?? 30_000),

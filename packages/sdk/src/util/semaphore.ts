@@ -13,6 +13,32 @@ export class Semaphore {
     } else {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
+    return this.releaser();
+  }
+
+  /** A permit if one is free within `ms`, else undefined (the caller does something else). */
+  async acquireWithin(ms: number): Promise<(() => void) | undefined> {
+    if (this.available > 0) {
+      this.available -= 1;
+      return this.releaser();
+    }
+    let granted!: () => void;
+    const got = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        const i = this.waiters.indexOf(granted);
+        if (i >= 0) this.waiters.splice(i, 1);
+        resolve(false);
+      }, ms);
+      granted = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.waiters.push(granted);
+    });
+    return got ? this.releaser() : undefined;
+  }
+
+  private releaser(): () => void {
     let released = false;
     return () => {
       if (released) return;
