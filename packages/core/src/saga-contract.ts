@@ -13,6 +13,14 @@ export interface SagaContract {
   readonly initiator?: string;
   /** Whole-saga deadline in ms; past it, a non-terminal saga is stuck. */
   readonly deadlineMs?: number;
+  /**
+   * What happens when the deadline or a step's `within` passes (a step may say otherwise):
+   * `report-only` (the tracker reports the saga stuck), `abort` (the initiator emits the
+   * `end.aborted` event and the earlier steps compensate) or `fail-step` (the initiator emits the
+   * awaited step's failure event). See docs/time.md.
+   * @default 'report-only'
+   */
+  readonly onTimeout?: TimeoutAction;
   readonly steps: readonly SagaStepContract[];
   readonly end: {
     readonly completed: string;
@@ -32,6 +40,10 @@ export interface SagaAttribute {
   readonly path: readonly string[];
 }
 
+/** What a saga's initiator does when a deadline or step limit passes (docs/time.md). */
+export const TIMEOUT_ACTIONS = ['abort', 'fail-step', 'report-only'] as const;
+export type TimeoutAction = (typeof TIMEOUT_ACTIONS)[number];
+
 export interface SagaStepContract {
   readonly name: string;
   readonly participant: string;
@@ -45,4 +57,6 @@ export interface SagaStepContract {
   readonly compensationFailed?: string;
   /** How long after the previous step's completion this step may take, in ms. */
   readonly withinMs?: number;
+  /** What happens when `within` passes. @default the saga's `onTimeout` */
+  readonly onTimeout?: TimeoutAction;
 }

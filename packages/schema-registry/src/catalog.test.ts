@@ -71,6 +71,22 @@ describe('loadCatalog', () => {
     expect(catalog.contracts[0]?.contract.deadlineMs).toBe(300_000);
   });
 
+  it('reads onTimeout for the saga and per step, and refuses an unknown action naming the allowed ones', async () => {
+    await validCatalog();
+    await put(
+      'sagas/t-saga.saga.yaml',
+      contract
+        .replace('deadline: 5m\n', 'deadline: 5m\nonTimeout: fail-step\n')
+        .replace('within: 250ms\n', 'within: 250ms\n    onTimeout: abort\n'),
+    );
+    const c = (await loadCatalog(dir)).contracts[0]?.contract;
+    expect(c?.onTimeout).toBe('fail-step');
+    expect(c?.steps[0]?.onTimeout).toBe('abort');
+    await put('sagas/t-saga.saga.yaml', contract.replace('deadline: 5m\n', 'deadline: 5m\nonTimeout: cancel\n'));
+    const { problems } = await inspectCatalog(dir);
+    expect(problems.map((p) => [p.path, p.message])).toEqual([['onTimeout', 'must be one of abort, fail-step, report-only']]);
+  });
+
   it('reports malformed JSON with file and line', async () => {
     await validCatalog();
     await put('orders/Placed.avsc', '{\n  "type": "record",\n  "name": "Placed",,\n}');
@@ -135,7 +151,7 @@ describe('loadCatalog', () => {
     expect(text.some((t) => /:5: steps\[0\]: missing 'participant': name the service that owns this step/.test(t))).toBe(true);
     expect(
       text.some((t) =>
-        /steps\[0\]: unknown key 'compensate' \(allowed: name, participant, completed, failed, compensated, compensationFailed, within\)/.test(
+        /steps\[0\]: unknown key 'compensate' \(allowed: name, participant, completed, failed, compensated, compensationFailed, within, onTimeout\)/.test(
           t,
         ),
       ),

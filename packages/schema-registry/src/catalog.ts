@@ -214,12 +214,14 @@ function loadContractFile(
     ...(s.compensated === undefined ? {} : { compensated: s.compensated }),
     ...(s.compensationFailed === undefined ? {} : { compensationFailed: s.compensationFailed }),
     ...(s.within === undefined ? {} : { withinMs: parseDuration(s.within) ?? 0 }),
+    ...(s.onTimeout === undefined ? {} : { onTimeout: s.onTimeout }),
   }));
   return {
     saga: c.saga,
     start: c.start,
     ...(c.initiator === undefined ? {} : { initiator: c.initiator }),
     ...(c.deadline === undefined ? {} : { deadlineMs: parseDuration(c.deadline) ?? 0 }),
+    ...(c.onTimeout === undefined ? {} : { onTimeout: c.onTimeout }),
     steps,
     end: { completed: c.end.completed, aborted: c.end.aborted },
     ...(c.attributes === undefined

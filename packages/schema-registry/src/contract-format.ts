@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject } from 'ajv';
-import { DURATION_PATTERN } from '@troupe/core';
+import { DURATION_PATTERN, TIMEOUT_ACTIONS, type TimeoutAction } from '@troupe/core';
 
 const FULL_NAME = '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$';
 const NAME = '^[a-z][a-z0-9-]*$';
@@ -21,6 +21,7 @@ export const SAGA_CONTRACT_FORMAT = {
     initiator: { type: 'string', pattern: NAME },
     start: eventRef,
     deadline: { type: 'string', pattern: DURATION_PATTERN },
+    onTimeout: { type: 'string', enum: TIMEOUT_ACTIONS },
     steps: {
       type: 'array',
       minItems: 1,
@@ -36,6 +37,7 @@ export const SAGA_CONTRACT_FORMAT = {
           compensated: eventRef,
           compensationFailed: eventRef,
           within: { type: 'string', pattern: DURATION_PATTERN },
+          onTimeout: { type: 'string', enum: TIMEOUT_ACTIONS },
         },
       },
     },
@@ -67,6 +69,7 @@ export interface SagaContractDocument {
   initiator?: string;
   start: string;
   deadline?: string;
+  onTimeout?: TimeoutAction;
   steps: {
     name: string;
     participant: string;
@@ -75,6 +78,7 @@ export interface SagaContractDocument {
     compensated?: string;
     compensationFailed?: string;
     within?: string;
+    onTimeout?: TimeoutAction;
   }[];
   end: { completed: string; aborted: string };
   attributes?: { name: string; from: string; field: string }[];
@@ -102,6 +106,8 @@ function advice(e: ErrorObject): string {
       if (String(p['pattern']) === ATTRIBUTE) return 'must be a name such as customerId (letters, digits, _)';
       if (String(p['pattern']) === FIELD_PATH) return 'must be a payload field path such as shippingAddress.country';
       return 'must be lower-case letters, digits and dashes, e.g. order-fulfillment';
+    case 'enum':
+      return `must be one of ${((p['allowedValues'] as unknown[] | undefined) ?? []).join(', ')}`;
     case 'minItems':
       return 'must list at least one step';
     default:

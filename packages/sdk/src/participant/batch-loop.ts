@@ -9,6 +9,8 @@ import type { MessageOutcome } from './outcomes.js';
 import type { ParkedSagas } from './parking.js';
 import type { Clock } from '../timers/clock.js';
 import type { TimerService } from '../timers/timer-service.js';
+import { BatchTimers } from '../timers/batch-timers.js';
+import type { SagaClock } from '../timers/saga-clock.js';
 
 export interface BatchLoopDeps {
   readonly dispatcher: Dispatcher;
@@ -28,6 +30,8 @@ export interface BatchLoopDeps {
   readonly clock: Clock;
   /** The participant's durable timers, if it has a timer topic. */
   readonly timers?: TimerService;
+  /** The initiator's saga deadlines and abort requests (timers/saga-clock.ts), if it keeps any. */
+  readonly sagaClock?: SagaClock;
 }
 
 /**
@@ -59,6 +63,7 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
   const finished = new Map<number, ReadonlyMap<string, number>>();
   // No message from here on is started: one before it cannot be finished, so nothing after it commits.
   let stopAt = batch.messages.length;
+  const clocked = deps.sagaClock && timers ? new BatchTimers(deps.sagaClock, timers.topic) : undefined;
   await runBySaga(batch.messages, deps.sagaConcurrency, async (message, i) => {
     if (i > stopAt || (i > 0 && (batch.isStale() || Date.now() - started > deps.maxBatchMs))) {
       stopAt = Math.min(stopAt, i);
@@ -69,12 +74,14 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
     if (earlier) {
       for (const [saga, by] of earlier.parking) scope.park(saga, by);
       results[i] = { kind: 'done', outputs: earlier.outputs };
+      clocked?.note(message, earlier.outputs);
       scope.keep();
       return true;
     }
     let outcome: MessageOutcome;
     try {
-      outcome = await deps.dispatcher.handle(message, batch, scope, inbox);
+      const handle = (): Promise<MessageOutcome> => deps.dispatcher.handle(message, batch, scope, inbox);
+      outcome = clocked ? await clocked.run(message, handle) : await handle();
     } catch (err) {
       // Nothing expected throws; anything that does is treated as trouble worth another delivery.
       outcome = { kind: 'transient', reason: describeError(err) };

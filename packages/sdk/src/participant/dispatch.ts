@@ -17,6 +17,7 @@ import type { Handling, HandlerRunner } from './handler-runner.js';
 import { done, type MessageOutcome } from './outcomes.js';
 import type { ParkedSagas, ParkingScope } from './parking.js';
 import type { Clock } from '../timers/clock.js';
+import { abortCompensates } from '../timers/abort.js';
 import type { Route, RouteTable } from './routes.js';
 import { readRoutingSlip } from './routing-slip.js';
 import { boundaryProblem, envelopeProblem } from './validation.js';
@@ -111,7 +112,11 @@ export class Dispatcher {
     retried: RetriedPass | undefined,
   ): Promise<MessageOutcome> {
     const all = this.deps.routes.byType.get(env.type) ?? [];
-    const routes = retried?.routes ? all.filter((r) => retried.routes?.includes(r.label)) : all;
+    const routes = (retried?.routes ? all.filter((r) => retried.routes?.includes(r.label)) : all).filter(
+      // The contract's aborted event compensates only when the SDK emitted it for a timeout or an operator.
+      (r) => r.kind !== 'compensate' || r.onAbort !== true || abortCompensates(message.headers, r.def.name),
+    );
+    if (routes.length === 0) return done([]);
     if (await turn.inbox?.seen(env.id)) {
       this.deps.instruments.duplicates.inc({ participant: this.deps.participant, type: env.type });
       this.deps.logger.debug(

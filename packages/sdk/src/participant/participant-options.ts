@@ -21,6 +21,8 @@ import type { KafkaTransportOptions } from '../transport/kafka/kafka-transport.j
 import type { DeliveryMode, Transport } from '../transport/transport.js';
 import type { PostgresOutbox } from '../postgres/postgres-outbox.js';
 import type { OutboxRelayOptions } from '../postgres/outbox-relay.js';
+import type { TimeoutEvent } from '../timers/abort.js';
+import { clockedContracts } from '../timers/saga-clock.js';
 
 export interface ParticipantOptions {
   /**
@@ -117,6 +119,15 @@ export interface ParticipantOptions {
    */
   readonly timers?: TimerOptions;
   /**
+   * Payloads of the events this participant emits, as a saga's initiator, when a deadline or
+   * step limit passes (`onTimeout` in the contract) or an operator aborts the saga
+   * (`troupe-saga abort`): the contract's `end.aborted` event and, for `onTimeout: fail-step`,
+   * the steps' failure events. Built with `timeoutEvent(OrderCancelled, (info) => ({ ... }))`.
+   * Giving the abort event turns on timers (and operator aborts) for the sagas it initiates.
+   * @default none
+   */
+  readonly timeouts?: readonly TimeoutEvent[];
+  /**
    * Dead-letter topic of a source topic.
    * @default (topic) => `${topic}.dlq`
    */
@@ -182,6 +193,13 @@ export interface TimerOptions {
    * @default 100
    */
   readonly maxFiredPerBatch?: number;
+  /**
+   * How long after the initiator timed a saga out (or aborted it) a step completion of it is
+   * recognised as late: not applied, and that step asked to compensate. Later ones are not
+   * recognised (the initiator forgets the saga), so keep it above the longest answer delay.
+   * @default 86_400_000 (24 h)
+   */
+  readonly lateAnswerWindowMs?: number;
 }
 
 export interface NormalizedOptions {
@@ -195,7 +213,7 @@ export interface NormalizedOptions {
   readonly retry: RetryPolicy;
   readonly handlerTimeoutMs: number;
   readonly retryTopic: { readonly topic: string; readonly delayMs: number; readonly attempts: number } | undefined;
-  readonly timers: { readonly topic: string; readonly maxFiredPerBatch: number } | undefined;
+  readonly timers: { readonly topic: string; readonly maxFiredPerBatch: number; readonly lateAnswerWindowMs: number } | undefined;
   readonly deadLetterTopic: (topic: string) => string;
   readonly partitions: number;
   readonly replicationFactor: number | undefined;
@@ -224,6 +242,9 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
     check.add("transport or brokers is required (brokers: ['host:port'], or MemoryTransport.create() for tests)");
   if (!Array.isArray(opts.handlers) || opts.handlers.length === 0) check.add('handlers must list at least one on(...) or step(...)');
   const contracts = opts.contracts ?? [];
+  const contractList = Array.isArray(contracts) ? contracts : Object.values(contracts);
+  // An initiator whose contracts act on time (or that can abort them) needs timers.
+  const timers = opts.timers ?? (clockedContracts(name, contractList, opts.timeouts ?? []).length > 0 ? {} : undefined);
   const n: NormalizedOptions = {
     name,
     groupId: opts.groupId ?? name,
@@ -249,11 +270,12 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
             attempts: check.int('retryTopic.attempts', opts.retryTopic.attempts ?? 3),
           },
     timers:
-      opts.timers === undefined
+      timers === undefined
         ? undefined
         : {
-            topic: opts.timers.topic ?? timerTopicOf(opts.groupId ?? name),
-            maxFiredPerBatch: check.int('timers.maxFiredPerBatch', opts.timers.maxFiredPerBatch ?? 100),
+            topic: timers.topic ?? timerTopicOf(opts.groupId ?? name),
+            maxFiredPerBatch: check.int('timers.maxFiredPerBatch', timers.maxFiredPerBatch ?? 100),
+            lateAnswerWindowMs: check.int('timers.lateAnswerWindowMs', timers.lateAnswerWindowMs ?? 86_400_000),
           },
     deadLetterTopic: opts.deadLetterTopic ?? defaultDeadLetterTopic,
     partitions: check.int('topics.partitions', opts.topics?.partitions ?? 3),

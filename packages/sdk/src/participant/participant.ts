@@ -23,9 +23,8 @@ import { buildRoutes, type RouteTable } from './routes.js';
 import { RunState } from './run-state.js';
 import { OutboxRelay } from '../postgres/outbox-relay.js';
 import { systemClock, type Clock } from '../timers/clock.js';
-import { scheduledEventFirer } from '../timers/scheduled-events.js';
 import { ensureTimerTopic } from '../timers/timer-topic.js';
-import { TimerService } from '../timers/timer-service.js';
+import { participantTimers, type ParticipantTimers } from '../timers/participant-timers.js';
 
 /**
  * A service's part in one or more choreographed sagas: consumes the event types its handlers react
@@ -52,7 +51,7 @@ export class Participant {
   private readonly flow: FlowControl;
   private readonly finishedAhead = new FinishedAhead();
   private readonly clock: Clock;
-  private readonly timers: TimerService | undefined;
+  private readonly timers: ParticipantTimers | undefined;
   private consumer: ConsumerHandle | undefined;
   private inbox: Inbox | undefined;
   private relay: OutboxRelay | undefined;
@@ -85,16 +84,18 @@ export class Participant {
     for (const list of routes.byType.values()) for (const route of list) this.flow.register(route.label, route.def);
     const deadLetters = new DeadLetterer({ participant: opts.name, topicFor: opts.deadLetterTopic, instruments, logger: this.logger });
     this.clock = this.transport.clock ?? systemClock;
-    this.timers = opts.timers
-      ? new TimerService({
-          transport: this.transport,
-          topic: opts.timers.topic,
-          clock: this.clock,
-          logger: this.logger,
-          maxFiredPerBatch: opts.timers.maxFiredPerBatch,
-          firers: { event: scheduledEventFirer(this.clock) },
-        })
-      : undefined;
+    this.timers = participantTimers({
+      participant: opts.name,
+      groupId: opts.groupId,
+      timers: opts.timers,
+      contracts: opts.contracts,
+      events: opts.events,
+      timeouts: options.timeouts ?? [],
+      transport: this.transport,
+      codec: resources.codec,
+      clock: this.clock,
+      logger: this.logger,
+    });
     this.parked = new ParkedSagas({
       transport: this.transport,
       groupId: opts.groupId,
@@ -154,9 +155,10 @@ export class Participant {
   private static async start(p: Participant): Promise<Participant> {
     const { opts, routes } = p;
     const retryTopics = opts.retryTopic ? [opts.retryTopic.topic] : [];
+    const clockTopics = p.timers?.topics ?? [];
     const partitions = await ensureSagaTopics(p.transport, {
       owner: `participant ${opts.name}`,
-      sagaTopics: [...new Set([...routes.inputTopics, ...routes.outputTopics, ...retryTopics])],
+      sagaTopics: [...new Set([...routes.inputTopics, ...routes.outputTopics, ...retryTopics, ...clockTopics])],
       extraTopics: routes.inputTopics.map((t) => opts.deadLetterTopic(t)),
       partitions: opts.partitions,
       replicationFactor: opts.replicationFactor,
@@ -166,7 +168,8 @@ export class Participant {
       const owner = `participant ${opts.name}`;
       await ensureTimerTopic(p.transport, { owner, topic: opts.timers.topic, partitions, replicationFactor: opts.replicationFactor });
     }
-    const timers = p.timers;
+    const timers = p.timers?.service;
+    const sagaClock = p.timers?.sagaClock;
     const loop = {
       dispatcher: p.dispatcher,
       parked: p.parked,
@@ -178,6 +181,7 @@ export class Participant {
       onProgress: () => (p.lastProgressAt = Date.now()),
       clock: p.clock,
       ...(timers ? { timers } : {}),
+      ...(sagaClock ? { sagaClock } : {}),
     };
     const outbox = p.options.outbox;
     if (outbox && p.options.relay !== false) {
@@ -186,7 +190,7 @@ export class Participant {
     }
     p.consumer = await p.transport.consume({
       groupId: opts.groupId,
-      topics: [...routes.inputTopics, ...retryTopics],
+      topics: [...new Set([...routes.inputTopics, ...clockTopics]), ...retryTopics],
       // A retry record waits at its partition's head until due; fresh events must not wait behind it.
       standaloneTopics: retryTopics,
       fromBeginning: opts.fromBeginning,

@@ -10,7 +10,14 @@ export type AnyOn = EventHandlerDefinition<unknown>;
 export type Route =
   | { readonly kind: 'on'; readonly label: string; readonly reader: EventType; readonly def: AnyOn }
   | { readonly kind: 'step'; readonly label: string; readonly reader: EventType; readonly def: AnyStep }
-  | { readonly kind: 'compensate'; readonly label: string; readonly reader: EventType; readonly def: AnyStep };
+  | {
+      readonly kind: 'compensate';
+      readonly label: string;
+      readonly reader: EventType;
+      readonly def: AnyStep;
+      /** On the contract's `end.aborted` event: runs only for timeouts and operator aborts (timers/abort.ts). */
+      readonly onAbort?: true;
+    };
 
 export interface RouteTable {
   /** Routes per event type name, forward handlers first, then compensations in reverse step order. */
@@ -88,6 +95,11 @@ export function buildRoutes(
       triggers = resolved;
     }
     for (const t of triggers) add(t, { kind: 'compensate', label: `compensate:${s.name}`, reader: t, def: s });
+    // A saga aborted by its initiator for a timeout or an operator compensates too (docs/time.md).
+    const aborted = owner ? known.get(owner.c.end.aborted) : undefined;
+    if (aborted && !triggers.some((t) => t.name === aborted.name)) {
+      add(aborted, { kind: 'compensate', label: `compensate:${s.name}`, reader: aborted, def: s, onAbort: true });
+    }
   }
 
   for (const c of contracts) {
