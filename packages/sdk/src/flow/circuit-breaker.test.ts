@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { Semaphore } from '../util/semaphore.js';
 import { CircuitBreaker, type CircuitTransition } from './circuit-breaker.js';
+import { HandlerGuard } from './flow-control.js';
 
 const settings = { consecutiveFailures: 3, failureRate: 0.5, windowMs: 10_000, minimumAttempts: 10, openMs: 1000 };
 
@@ -55,5 +57,31 @@ describe('CircuitBreaker', () => {
     expect(b.admit(2100)).toEqual({ allowed: true, probe: true });
     b.abandoned(true);
     expect(b.admit(2101)).toEqual({ allowed: true, probe: true });
+  });
+
+  it('an attempt the open breaker refused waits, also when the breaker closed again meanwhile (never given up)', async () => {
+    const breaker = new CircuitBreaker('pay', { ...settings, openMs: 50 });
+    const guard = new HandlerGuard('pay', new Semaphore(1), breaker, undefined);
+    for (let i = 0; i < 3; i++) breaker.failed(Date.now(), false, 'down');
+    const refused = await guard
+      .attempt(
+        () => Promise.resolve('ran'),
+        () => true,
+      )
+      .catch((err: unknown) => err);
+    expect(refused).toMatchObject({ code: 'CIRCUIT_OPEN' });
+    expect(guard.mayRetry(refused)).toBe(false);
+    expect(guard.paused(refused, true)?.reason).toMatch(/^circuit pay is open/);
+    // Another event's probe closes it before the refused one is looked at again.
+    await new Promise((r) => setTimeout(r, 60));
+    expect(
+      await guard.attempt(
+        () => Promise.resolve('ran'),
+        () => true,
+      ),
+    ).toBe('ran');
+    expect(breaker.state).toBe('closed');
+    expect(guard.paused(refused, true)).toMatchObject({ reason: 'circuit pay closed again' });
+    expect(guard.paused(new Error('bug'), false)).toBeUndefined();
   });
 });

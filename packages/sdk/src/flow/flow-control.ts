@@ -81,9 +81,13 @@ export class HandlerGuard {
    * failure was transient and the breaker is open now): the event waits instead of failing.
    */
   paused(err: unknown, transient: boolean): Paused | undefined {
-    if (!this.breaker || !(isCircuitOpen(err) || transient)) return undefined;
-    const until = this.breaker.blockedUntil(Date.now());
-    return until === undefined ? undefined : { until, reason: `circuit ${this.name} is ${this.breaker.state}: ${this.breaker.reason}` };
+    const refused = isCircuitOpen(err);
+    if (!this.breaker || !(refused || transient)) return undefined;
+    const now = Date.now();
+    const until = this.breaker.blockedUntil(now);
+    // Refused, and closed again since (another event's probe succeeded): try again at once, never give up.
+    if (until === undefined) return refused ? { until: now + 1, reason: `circuit ${this.name} closed again` } : undefined;
+    return { until, reason: `circuit ${this.name} is ${this.breaker.state}: ${this.breaker.reason}` };
   }
 }
 
