@@ -49,10 +49,10 @@ describe('inbox and boundary checks on a real broker', () => {
   });
 
   async function inProcess(prefix: string) {
-    const { transport, codec, saga, ledger } = await sagaOnKafka(prefix);
+    const { suffix, transport, codec, saga, ledger } = await sagaOnKafka(prefix);
     cleanup.push(() => transport.close());
     await registerAll(codec as MemorySchemaRegistry, saga);
-    const services = await startSagaServices({ transport, codec, saga, ledger, logger: silentLogger });
+    const services = await startSagaServices({ transport, codec, saga, ledger, logger: silentLogger, groupSuffix: suffix });
     cleanup.push(() => Promise.all(services.map((s) => s.close())));
     const harness = await SagaHarness.create({ transport, codec, events: saga.all, contracts: [saga.contract] });
     cleanup.push(() => harness.close());

@@ -26,7 +26,9 @@ export type SdkErrorCode =
   /** A handler's circuit breaker is open: the event waits for it to close instead of failing. */
   | 'CIRCUIT_OPEN'
   /** A handler's bulkhead stayed full (`overflow: 'retry-topic'`): the event moves to the retry topic. */
-  | 'BULKHEAD_FULL';
+  | 'BULKHEAD_FULL'
+  /** The broker refuses a handler's output for good (too large, invalid, not authorised): the step gives up. */
+  | 'OUTPUT_REFUSED';
 
 const RETRIABLE: ReadonlySet<SdkErrorCode> = new Set([
   'TRANSPORT_ERROR',

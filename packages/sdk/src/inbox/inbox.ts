@@ -20,7 +20,7 @@ export interface InboxEntry {
  *
  * The participant calls, per batch: `open(partition)` → for each record `seen(eventId)` (skip it
  * if true) and, once its handlers finished with a visible effect, `handled(entry)` → the batch's
- * commit (outputs, offsets and whatever `handled` returned, in one transaction) → `committed()`.
+ * commit (outputs, offsets and whatever `handled` returned, in one transaction) → `committed(outputs)`.
  * An event that was dead-lettered (given up on, refused at the boundary) is never passed to
  * `handled`: a replay of it must be handled.
  *
@@ -51,6 +51,10 @@ export interface InboxBatch {
    * that stored the fact with the handler's effects).
    */
   handled(entry: InboxEntry): readonly OutboundRecord[];
-  /** The batch is committed: its handled events hold for later batches. Not called when the commit failed. */
-  committed(): void;
+  /**
+   * The batch is committed with `outputs`: its handled events hold for later batches (also those
+   * whose records a batch reuses from an earlier, uncommitted delivery). Not called when the
+   * commit failed.
+   */
+  committed(outputs: readonly OutboundRecord[]): void;
 }

@@ -147,8 +147,10 @@ class TopicInboxBatch implements InboxBatch {
     return [];
   }
 
-  committed(): void {
+  committed(outputs: readonly OutboundRecord[]): void {
     if (this.later.length > 0) this.inbox.appendLater(this.later);
+    // Inbox records among the outputs may come from an earlier delivery of the batch's records.
+    for (const r of outputs) if (r.topic === this.inbox.topic && typeof r.key === 'string') this.pending.add(r.key);
     // Committed ids are facts: they also go to a window rebuilt meanwhile (adding twice is harmless).
     const current = this.inbox.windowOf(this.partition);
     for (const id of this.pending) {

@@ -7,6 +7,7 @@ import type { Inbox, InboxBatch } from '../inbox/inbox.js';
 import type { Dispatcher } from './dispatch.js';
 import type { MessageOutcome } from './outcomes.js';
 import type { ParkedSagas } from './parking.js';
+import type { OutputRefusals } from './output-refusals.js';
 import type { Clock } from '../timers/clock.js';
 import type { TimerService } from '../timers/timer-service.js';
 import { BatchTimers } from '../timers/batch-timers.js';
@@ -18,6 +19,8 @@ export interface BatchLoopDeps {
   /** Which input events were handled already; undefined when the participant runs without one. */
   readonly inbox: Inbox | undefined;
   readonly logger: Logger;
+  /** Commits the broker refused (see {@link OutputRefusals}). */
+  readonly refusals: OutputRefusals;
   /** A batch is committed once its handlers took this long, even if it is not finished. */
   readonly maxBatchMs: number;
   /** Sagas of the batch handled at the same time (each saga's messages one after the other). */
@@ -64,8 +67,10 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
   // No message from here on is started: one before it cannot be finished, so nothing after it commits.
   let stopAt = batch.messages.length;
   const clocked = deps.sagaClock && timers ? new BatchTimers(deps.sagaClock, timers.topic) : undefined;
+  // Right after the broker refused a batch's commit, one record per batch finds the one it refuses.
+  const limit = deps.refusals.batchLimit(batch.partition) ?? batch.messages.length;
   await runBySaga(batch.messages, deps.sagaConcurrency, async (message, i) => {
-    if (i > stopAt || (i > 0 && (batch.isStale() || Date.now() - started > deps.maxBatchMs))) {
+    if (i >= limit || i > stopAt || (i > 0 && (batch.isStale() || Date.now() - started > deps.maxBatchMs))) {
       stopAt = Math.min(stopAt, i);
       return false;
     }
@@ -120,9 +125,11 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     afterCommit: () => {
       ledger.apply(processed);
-      inbox?.committed();
+      inbox?.committed(outputs);
       deps.finishedAhead.committed(batch.messages.slice(0, processed));
+      deps.refusals.committed(batch.partition, batch.messages.slice(0, processed));
       timers?.applyCommitted(batch.partition, outputs);
     },
+    onCommitFailed: (err) => deps.refusals.commitFailed(batch.partition, batch.messages.slice(0, processed), err),
   };
 }

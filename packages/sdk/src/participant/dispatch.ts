@@ -21,6 +21,8 @@ import { abortCompensates } from '../timers/abort.js';
 import type { Route, RouteTable } from './routes.js';
 import { readRoutingSlip } from './routing-slip.js';
 import { boundaryProblem, envelopeProblem } from './validation.js';
+import { oversizedOutput, type OutputRefusals } from './output-refusals.js';
+import { SdkError } from '../errors.js';
 
 export interface DispatcherDeps {
   readonly participant: string;
@@ -38,6 +40,10 @@ export interface DispatcherDeps {
   readonly logger: Logger;
   /** Time of retry-topic due dates (the transport's clock). */
   readonly clock: Clock;
+  /** `max.message.bytes` of the topics the participant writes, where known (filled at start). */
+  readonly outputLimits: ReadonlyMap<string, number>;
+  /** Commits the broker refused, so the records behind them are given up instead of retried forever. */
+  readonly refusals: OutputRefusals;
 }
 
 /** The batch a record belongs to, its parked-saga ledger and its inbox view. */
@@ -45,6 +51,8 @@ interface Turn {
   readonly batch: PartitionBatch;
   readonly ledger: ParkingScope;
   readonly inbox: InboxBatch | undefined;
+  /** The broker refused a commit with this record's outputs: why, and how many times. */
+  readonly refused: { readonly reason: string; readonly times: number } | undefined;
 }
 
 /** A retry-topic record on its next pass: which pass, which handlers, and its key in the pass table. */
@@ -59,7 +67,7 @@ export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {}
 
   async handle(message: InboundMessage, batch: PartitionBatch, ledger: ParkingScope, inbox?: InboxBatch): Promise<MessageOutcome> {
-    const turn = { batch, ledger, inbox };
+    const turn = { batch, ledger, inbox, refused: this.deps.refusals.of(message) };
     if (message.headers[MARKER_HEADER] !== undefined) return done([]);
     const retry = this.deps.retryTopic;
     if (retry && message.topic === retry.topic) return this.handleRetryRecord(message, turn);
@@ -160,6 +168,7 @@ export class Dispatcher {
     if (decoded.kind !== 'payload') return decoded.outcome;
 
     const a: Handling = { message, env, payload: decoded.payload, slip: readRoutingSlip(message.headers), log, batch: turn.batch, trace };
+    if (turn.refused) return done(await this.giveUpRefused(a, routes, turn.refused));
     const out: OutboundRecord[] = [];
     const failed: { route: Route; error: unknown; attempts: number }[] = [];
     let ran = 0;
@@ -185,7 +194,9 @@ export class Dispatcher {
         continue;
       }
       ran += 1;
-      if (result.kind === 'ok') out.push(...result.outputs);
+      const tooLarge = result.kind === 'ok' ? oversizedOutput(result.outputs, this.deps.outputLimits) : undefined;
+      if (tooLarge) failed.push({ route, error: tooLarge, attempts: 1 });
+      else if (result.kind === 'ok') out.push(...result.outputs);
       else failed.push({ route, error: result.error, attempts: result.attempts });
     }
     const retry = this.deps.retryTopic;
@@ -206,6 +217,28 @@ export class Dispatcher {
     if (failed.length === 0) return done(out);
     const after = await this.afterFailure(a, turn.ledger, failed, retried);
     return after.kind === 'done' ? done([...out, ...after.outputs]) : after;
+  }
+
+  /**
+   * The broker refused a commit holding this record's outputs: the handlers give up with the
+   * broker's reason (failure events, dead letter); when that was refused too, only the dead letter.
+   */
+  private async giveUpRefused(
+    a: Handling,
+    routes: readonly Route[],
+    refused: { readonly reason: string; readonly times: number },
+  ): Promise<OutboundRecord[]> {
+    const error = new SdkError('OUTPUT_REFUSED', `the broker refused the outputs: ${refused.reason}`);
+    if (refused.times > 1) {
+      this.deps.deadLetters.rememberDead(a.env.sagaId);
+      return [
+        this.deps.deadLetters.record(a.message, 'OUTPUT_REFUSED', `${error.message} (the failure event was refused too)`, { log: a.log }),
+      ];
+    }
+    const out: OutboundRecord[] = [];
+    const giving = routes.filter((r) => r.kind !== 'compensate');
+    for (const route of giving.length > 0 ? giving : routes.slice(0, 1)) out.push(...(await this.deps.runner.giveUp(route, a, error, 1)));
+    return out;
   }
 
   /** Handlers failed: park the event in the retry topic, schedule its next pass, or give up. */

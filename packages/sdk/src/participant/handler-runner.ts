@@ -74,6 +74,8 @@ const stepWithoutOutcome = (step: string): SdkError =>
       '`return ctx.complete(...)` or `return ctx.fail(...)` (or `return ctx.defer(reason)` when the outcome comes later)',
   );
 
+const isRefusal = (err: unknown): boolean => err instanceof SdkError && err.code === 'OUTPUT_REFUSED';
+
 const isStoreTrouble = (err: unknown): boolean =>
   err instanceof SdkError && (err.code === 'IDEMPOTENCY_STORE_ERROR' || err.code === 'OUTBOX_STORE_ERROR');
 
@@ -156,7 +158,10 @@ export class HandlerRunner {
     a.log.error({ attempts, err: describeError(error), route: route.label }, 'handler gave up; dead-lettering the event');
     this.deps.instruments.handled.inc({ participant: this.deps.participant, type: a.env.type, outcome: 'gave-up' });
     const out: OutboundRecord[] = [
-      this.deps.deadLetters.record(a.message, 'HANDLER_FAILED', describeError(error), { attempts, log: a.log }),
+      this.deps.deadLetters.record(a.message, isRefusal(error) ? 'OUTPUT_REFUSED' : 'HANDLER_FAILED', describeError(error), {
+        attempts,
+        log: a.log,
+      }),
     ];
     this.deps.deadLetters.rememberDead(a.env.sagaId);
     if (route.kind === 'step') {

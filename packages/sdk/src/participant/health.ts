@@ -70,7 +70,11 @@ export async function participantHealth(p: HealthInputs): Promise<ParticipantHea
   if (stuck.length > 0 && !waiting) {
     stalled = true;
     details['stalledPartitions'] = stuck
-      .map((w) => `${w.partition} (${w.queued} queued, ${Math.round((now - w.lastProgressAt) / 1000)}s without a commit)`)
+      .map(
+        (w) =>
+          `${w.partition} (${w.queued} queued, ${Math.round((now - w.lastProgressAt) / 1000)}s without a commit` +
+          `${w.lastError === undefined ? '' : `; last commit failed: ${w.lastError}`})`,
+      )
       .join(', ');
   }
   if (live && p.consumer) {

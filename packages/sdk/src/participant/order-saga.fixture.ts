@@ -207,7 +207,9 @@ export function shippingHandlers(saga: OrderSaga, ledger: Ledger, hooks: SagaHoo
         }
         ledger.shipments.push(payload.orderId);
         await hooks.afterEffect?.('shipping', payload.orderId);
-        await ctx.complete({ orderId: payload.orderId, trackingId: `trk-${payload.orderId}` });
+        // An output no broker with default settings accepts (2 MB): the step must give up, not loop.
+        const trackingId = payload.orderId.includes('huge-shipping') ? 'x'.repeat(2_000_000) : `trk-${payload.orderId}`;
+        await ctx.complete({ orderId: payload.orderId, trackingId });
       },
       onGiveUp: ({ payload, error }) => ({ orderId: payload.orderId, reason: String(error) }),
     }),

@@ -7,6 +7,7 @@ import { FinishedAhead } from '../flow/finished-ahead.js';
 import { FlowControl } from '../flow/flow-control.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { openInbox } from '../inbox/open-inbox.js';
+import { OutputRefusals, readOutputLimits } from './output-refusals.js';
 import type { Inbox } from '../inbox/inbox.js';
 import { MemoryIdempotencyStore } from '../idempotency/memory-idempotency-store.js';
 import { ParticipantMetrics } from '../operations/metrics.js';
@@ -54,6 +55,8 @@ export class Participant {
   private readonly timers: ParticipantTimers | undefined;
   private consumer: ConsumerHandle | undefined;
   private inbox: Inbox | undefined;
+  private readonly outputLimits = new Map<string, number>();
+  private readonly refusals = new OutputRefusals();
   private relay: OutboxRelay | undefined;
   private closed = false;
   private lastProgressAt = Date.now();
@@ -117,6 +120,8 @@ export class Participant {
       instruments,
       logger: this.logger,
       clock: this.clock,
+      outputLimits: this.outputLimits,
+      refusals: this.refusals,
       runner: new HandlerRunner({
         participant: opts.name,
         groupId: opts.groupId,
@@ -170,10 +175,13 @@ export class Participant {
     }
     const timers = p.timers?.service;
     const sagaClock = p.timers?.sagaClock;
+    const written = [...routes.outputTopics, ...retryTopics, ...routes.inputTopics.map((t) => opts.deadLetterTopic(t))];
+    await readOutputLimits(p.transport, written, p.outputLimits, p.logger);
     const loop = {
       dispatcher: p.dispatcher,
       parked: p.parked,
       inbox: p.inbox,
+      refusals: p.refusals,
       logger: p.logger,
       maxBatchMs: opts.maxBatchMs,
       sagaConcurrency: opts.flow.sagaConcurrency,

@@ -49,6 +49,8 @@ export interface BatchOutcome {
   readonly retryAfterMs?: number;
   /** Called once the outputs and offsets are committed (not called when the commit fails). */
   readonly afterCommit?: () => void;
+  /** Called with the error when committing the outputs and offsets failed (the batch is delivered again). */
+  readonly onCommitFailed?: (error: unknown) => void;
 }
 
 /**
@@ -121,6 +123,8 @@ export interface ConsumerHandle {
     /** Bytes of the queued records (keys, values, headers), where the transport queues them. */
     readonly bytes?: number;
     readonly lastProgressAt: number;
+    /** Why the last commit failed, while no commit succeeded since. */
+    readonly lastError?: string;
   }[];
 }
 
@@ -168,6 +172,11 @@ export interface Transport {
     fromOffset: string,
     opts?: { readonly last?: number },
   ): Promise<readonly InboundMessage[]>;
+  /**
+   * `max.message.bytes` of the topics (what the broker accepts in one record batch), where known;
+   * outputs above it are refused before sending.
+   */
+  maxMessageBytes?(topics: readonly string[]): Promise<ReadonlyMap<string, number>>;
   /** Broker reachable? Used by readiness checks. */
   ping(): Promise<void>;
   close(): Promise<void>;

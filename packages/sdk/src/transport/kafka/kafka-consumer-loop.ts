@@ -140,10 +140,11 @@ export class KafkaConsumerLoop implements ConsumerHandle, WorkerHost {
   }
 
   /** Per owned partition number: records queued and when a batch last committed. */
-  workerStates(): readonly { partition: number; queued: number; bytes: number; lastProgressAt: number }[] {
+  workerStates(): readonly { partition: number; queued: number; bytes: number; lastProgressAt: number; lastError?: string }[] {
     return [...this.byNumber.values()].map((w) => {
       const q = w.queued();
-      return { partition: w.partition, queued: q.records, bytes: q.bytes, lastProgressAt: w.lastProgressAt };
+      const base = { partition: w.partition, queued: q.records, bytes: q.bytes, lastProgressAt: w.lastProgressAt };
+      return w.lastError === undefined ? base : { ...base, lastError: w.lastError };
     });
   }
 

@@ -1,6 +1,6 @@
 import { OptionChecks } from '@troupe/core';
 import { checkBrokers, connectAdmin, createKafkaClient, readTopicToEnd, type KafkaClientOptions } from '@troupe/kafka';
-import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
+import { ConfigResourceTypes, Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import { pino } from 'pino';
 import { describeError, SdkError, throwIfInvalid } from '../../errors.js';
 import { sleep } from '../../util/semaphore.js';
@@ -240,6 +240,21 @@ export class KafkaTransport implements Transport {
   ): Promise<readonly InboundMessage[]> {
     this.assertOpen();
     return readTopicToEnd(this.kafka, topic, { partition, fromOffset, ...(opts.last !== undefined ? { last: opts.last } : {}) });
+  }
+
+  async maxMessageBytes(topics: readonly string[]): Promise<ReadonlyMap<string, number>> {
+    this.assertOpen();
+    const out = new Map<string, number>();
+    if (topics.length === 0) return out;
+    const res = await this.admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
+    });
+    for (const r of res.resources) {
+      const value = r.configEntries.find((c) => c.configName === 'max.message.bytes')?.configValue;
+      if (r.errorCode === 0 && value !== undefined && Number.isFinite(Number(value))) out.set(r.resourceName, Number(value));
+    }
+    return out;
   }
 
   async ping(): Promise<void> {

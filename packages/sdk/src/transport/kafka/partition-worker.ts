@@ -134,6 +134,8 @@ export class PartitionWorker {
   private needsTakeOver = true;
   /** Last time a batch committed (or the worker started): readiness reports a stalled worker. */
   lastProgressAt = Date.now();
+  /** Why the last commit failed, until one succeeds (readiness shows it for a stalled worker). */
+  lastError: string | undefined;
 
   constructor(
     readonly partition: number,
@@ -420,11 +422,14 @@ export class PartitionWorker {
         try {
           await this.host.commit(this.partition, outcome.outputs, offsets);
         } catch (err) {
+          this.lastError = describeError(err);
+          outcome.onCommitFailed?.(err);
           this.needsTakeOver = true;
           this.host.dropProducer(this.partition);
           throw err;
         }
         this.lastProgressAt = Date.now();
+        this.lastError = undefined;
         for (const r of records.slice(0, processed)) this.queues.get(r.message.topic)?.shift();
         this.resumeDrained();
         outcome.afterCommit?.();

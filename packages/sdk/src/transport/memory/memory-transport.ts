@@ -4,7 +4,8 @@ import { partitionForKey } from '../murmur2.js';
 import { Semaphore } from '../../util/semaphore.js';
 import { systemClock, VirtualClock, type Clock } from '../../timers/clock.js';
 import { mergeBatch, type MergeSource, type QueuedRecord } from '../merge.js';
-import type { ConsumerHandle, ConsumerSpec, InboundMessage, OutboundRecord, TopicSpec, Transport } from '../transport.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, recordSize } from '../record-size.js';
+import type { BatchOutcome, ConsumerHandle, ConsumerSpec, InboundMessage, OutboundRecord, TopicSpec, Transport } from '../transport.js';
 
 export interface MemoryTransportOptions {
   /**
@@ -18,6 +19,12 @@ export interface MemoryTransportOptions {
    * @default the wall clock
    */
   readonly clock?: Clock;
+  /**
+   * Largest record a topic accepts, as Kafka's `max.message.bytes`: a larger one makes its append
+   * (or the batch's commit) fail with OUTPUT_REFUSED, as the broker refuses it with MESSAGE_TOO_LARGE.
+   * @default 1_048_588 (Kafka's default)
+   */
+  readonly maxMessageBytes?: number;
 }
 
 type Listener = (record: InboundMessage) => void;
@@ -63,6 +70,7 @@ export class MemoryTransport implements Transport {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly listeners = new Set<Listener>();
   private readonly redeliveryDelayMs: number;
+  private readonly maxBytes: number;
   private nextMemberId = 1;
   /** Append order across all topics: the merge order of a partition number's topics. */
   private readonly seq = new WeakMap<InboundMessage, number>();
@@ -77,6 +85,7 @@ export class MemoryTransport implements Transport {
   private constructor(opts: MemoryTransportOptions) {
     const check = new OptionChecks();
     this.redeliveryDelayMs = check.number('redeliveryDelayMs', opts.redeliveryDelayMs ?? 20);
+    this.maxBytes = check.int('maxMessageBytes', opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
     throwIfInvalid(check, 'memory transport');
     this.clock = opts.clock ?? systemClock;
     if (this.clock instanceof VirtualClock) this.unsettle = this.clock.onSettle(() => this.idle());
@@ -154,6 +163,10 @@ export class MemoryTransport implements Transport {
     const log = this.logs.get(topic)?.[partition] ?? [];
     const from = Math.max(Number(fromOffset), opts.last === undefined ? 0 : log.length - opts.last);
     return Promise.resolve(log.slice(from));
+  }
+
+  maxMessageBytes(topics: readonly string[]): Promise<ReadonlyMap<string, number>> {
+    return Promise.resolve(new Map(topics.filter((t) => this.logs.has(t)).map((t) => [t, this.maxBytes])));
   }
 
   ping(): Promise<void> {
@@ -254,6 +267,12 @@ export class MemoryTransport implements Transport {
       if (!log) throw new SdkError('TRANSPORT_ERROR', `topic ${r.topic} does not exist; create it first (Transport.ensureTopics)`);
       if (r.partition !== undefined && (r.partition < 0 || r.partition >= log.length)) {
         throw new SdkError('TRANSPORT_ERROR', `topic ${r.topic} has no partition ${r.partition}`);
+      }
+      if (recordSize(r) > this.maxBytes) {
+        throw new SdkError(
+          'OUTPUT_REFUSED',
+          `MESSAGE_TOO_LARGE: a record of ${recordSize(r)} bytes for ${r.topic} is larger than max.message.bytes (${this.maxBytes})`,
+        );
       }
     }
     const now = String(this.clock.now());
@@ -455,8 +474,9 @@ export class MemoryTransport implements Transport {
       try {
         if (!owns()) continue;
         const records = picked.records;
+        let outcome: BatchOutcome | undefined;
         try {
-          const outcome = await spec.handle({
+          outcome = await spec.handle({
             partition,
             messages: records.map((r) => r.message),
             isStale: () => !owns(),
@@ -471,8 +491,9 @@ export class MemoryTransport implements Transport {
             for (const r of records.slice(0, processed)) group.committed.set(tpKey(r.message.topic, partition), Number(r.offset) + 1);
             outcome.afterCommit?.();
           }
-        } catch {
+        } catch (err) {
           // Nothing of the batch is committed; it is delivered again from the committed offsets.
+          outcome?.onCommitFailed?.(err);
           pauseMs = this.redeliveryDelayMs;
         }
       } finally {
