@@ -1,6 +1,6 @@
 import { OptionChecks } from '@troupe/core';
 import { checkBrokers, connectAdmin, createKafkaClient, readTopicToEnd, type KafkaClientOptions } from '@troupe/kafka';
-import { ConfigResourceTypes, Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import { pino } from 'pino';
 import { describeError, SdkError, throwIfInvalid } from '../../errors.js';
 import { sleep } from '../../util/semaphore.js';
@@ -248,7 +248,7 @@ export class KafkaTransport implements Transport {
     if (topics.length === 0) return out;
     const res = await this.admin.describeConfigs({
       includeSynonyms: false,
-      resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
+      resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['max.message.bytes'] })),
     });
     for (const r of res.resources) {
       const value = r.configEntries.find((c) => c.configName === 'max.message.bytes')?.configValue;
@@ -308,6 +308,9 @@ export class KafkaTransport implements Transport {
     return this.producerConnecting;
   }
 }
+
+/** kafkajs's `ConfigResourceTypes.TOPIC`; the enum is not a named export Node's ESM loader can see in kafkajs's CommonJS. */
+const TOPIC_RESOURCE = 2;
 
 /** The SASL user name of the options, for error messages. */
 function principalOf(options: KafkaTransportOptions): string | undefined {
