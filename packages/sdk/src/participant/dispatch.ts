@@ -22,7 +22,6 @@ import type { Route, RouteTable } from './routes.js';
 import { readRoutingSlip } from './routing-slip.js';
 import { boundaryProblem, envelopeProblem } from './validation.js';
 import { oversizedOutput, type OutputRefusals } from './output-refusals.js';
-import { SdkError } from '../errors.js';
 
 export interface DispatcherDeps {
   readonly participant: string;
