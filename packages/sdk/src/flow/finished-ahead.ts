@@ -18,7 +18,7 @@ export class FinishedAhead {
   private readonly byRecord = new Map<string, FinishedMessage>();
 
   get(message: InboundMessage): FinishedMessage | undefined {
-    return this.byRecord.get(keyOf(message));
+    return this.byRecord.size === 0 ? undefined : this.byRecord.get(keyOf(message));
   }
 
   set(message: InboundMessage, finished: FinishedMessage): void {

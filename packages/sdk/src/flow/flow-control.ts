@@ -22,6 +22,7 @@ export interface Paused {
   readonly reason: string;
 }
 
+const UNGUARDED = { allowed: true, probe: false } as const;
 const isCircuitOpen = (err: unknown): boolean => err instanceof SdkError && err.code === 'CIRCUIT_OPEN';
 /** The attempt did not run: the bulkhead stayed full and the handler overflows to the retry topic. */
 export const isBulkheadFull = (err: unknown): boolean => err instanceof SdkError && err.code === 'BULKHEAD_FULL';
@@ -44,13 +45,16 @@ export class HandlerGuard {
    * `isOutage` says which failures count against the breaker (transient ones).
    */
   async attempt<T>(fn: () => Promise<T>, isOutage: (err: unknown) => boolean, overflowAfterMs?: number): Promise<T> {
-    const admission = this.breaker?.admit(Date.now()) ?? { allowed: true, probe: false };
+    const admission = this.breaker?.admit(Date.now()) ?? UNGUARDED;
     if (!admission.allowed) {
       throw new SdkError('CIRCUIT_OPEN', `circuit ${this.name} is open (${this.breaker?.reason ?? ''}); the event waits for it to close`);
     }
     const wait = this.limiter?.reserve() ?? 0;
     if (wait > 0) await sleep(wait);
-    const release = overflowAfterMs === undefined ? await this.bulkhead.acquire() : await this.bulkhead.acquireWithin(overflowAfterMs);
+    // A free permit is taken without a promise round trip (the common case).
+    const release =
+      this.bulkhead.tryAcquire() ??
+      (overflowAfterMs === undefined ? await this.bulkhead.acquire() : await this.bulkhead.acquireWithin(overflowAfterMs));
     if (!release) {
       this.breaker?.abandoned(admission.probe);
       throw new SdkError(

@@ -16,6 +16,13 @@ export class Semaphore {
     return this.releaser();
   }
 
+  /** A permit if one is free now (no waiting, no promise), else undefined. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.available <= 0) return undefined;
+    this.available -= 1;
+    return this.releaser();
+  }
+
   /** A permit if one is free within `ms`, else undefined (the caller does something else). */
   async acquireWithin(ms: number): Promise<(() => void) | undefined> {
     if (this.available > 0) {
