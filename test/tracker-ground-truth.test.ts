@@ -167,6 +167,11 @@ describe('tracker against ground truth from SDK participants on a real broker', 
     };
     expect(giveUp.deadLetters.map((d) => d.participant)).toEqual(['shipping-service']);
     expect(giveUp.deadLetters[0]?.reason).toMatch(/^HANDLER_FAILED: /);
-    expect(giveUp.compensations).toEqual({ expected: ['payment', 'inventory'], done: ['payment', 'inventory'], failed: [] });
+    expect(giveUp.compensations).toEqual({
+      expected: ['payment', 'inventory'],
+      done: ['payment', 'inventory'],
+      failed: [],
+      leftToUndo: [],
+    });
   });
 });

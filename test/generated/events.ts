@@ -4,6 +4,15 @@
 import type { SagaContract } from "@troupe/core";
 import { defineEventType, defineStep } from "@troupe/schema-registry";
 
+/** Compensation of the inventory step gave up: the reservation could not be released and is left to undo by hand. Avro `com.acme.inventory.InventoryReleaseFailed`. */
+export interface InventoryReleaseFailed {
+  orderId: string;
+  /** The reservation left standing, when the step recorded one. */
+  reservationId?: null | string;
+  /** Why the release gave up. */
+  reason: string;
+}
+
 /** Compensation of the inventory step: the held stock is available again. Avro `com.acme.inventory.InventoryReleased`. */
 export interface InventoryReleased {
   orderId: string;
@@ -103,6 +112,15 @@ export interface PaymentDeclined {
 /** Avro `com.acme.payments.DeclineReason`. */
 export type DeclineReason = "INSUFFICIENT_FUNDS" | "CARD_EXPIRED" | "FRAUD_SUSPECTED" | "PROVIDER_UNAVAILABLE" | "UNKNOWN";
 
+/** Compensation of the payment step gave up: the charge could not be refunded and is left to undo by hand. Avro `com.acme.payments.PaymentRefundFailed`. */
+export interface PaymentRefundFailed {
+  orderId: string;
+  /** The charge left standing, when the step recorded one. */
+  paymentId?: null | string;
+  /** Why the refund gave up, e.g. the provider's last error. */
+  reason: string;
+}
+
 /** Compensation of the payment step: the charge was refunded. Avro `com.acme.payments.PaymentRefunded`. */
 export interface PaymentRefunded {
   orderId: string;
@@ -135,6 +153,37 @@ export interface ShipmentScheduled {
 
 /** Avro `com.acme.shipping.Carrier`. */
 export type Carrier = "DHL" | "UPS" | "FEDEX" | "POSTNL";
+
+export const InventoryReleaseFailed = defineEventType<InventoryReleaseFailed>({
+  name: "com.acme.inventory.InventoryReleaseFailed",
+  topic: "inventory",
+  schema: {
+    "type": "record",
+    "name": "InventoryReleaseFailed",
+    "namespace": "com.acme.inventory",
+    "doc": "Compensation of the inventory step gave up: the reservation could not be released and is left to undo by hand.",
+    "fields": [
+      {
+        "name": "orderId",
+        "type": "string"
+      },
+      {
+        "name": "reservationId",
+        "type": [
+          "null",
+          "string"
+        ],
+        "default": null,
+        "doc": "The reservation left standing, when the step recorded one."
+      },
+      {
+        "name": "reason",
+        "type": "string",
+        "doc": "Why the release gave up."
+      }
+    ]
+  },
+});
 
 export const InventoryReleased = defineEventType<InventoryReleased>({
   name: "com.acme.inventory.InventoryReleased",
@@ -473,6 +522,37 @@ export const PaymentDeclined = defineEventType<PaymentDeclined>({
   },
 });
 
+export const PaymentRefundFailed = defineEventType<PaymentRefundFailed>({
+  name: "com.acme.payments.PaymentRefundFailed",
+  topic: "payments",
+  schema: {
+    "type": "record",
+    "name": "PaymentRefundFailed",
+    "namespace": "com.acme.payments",
+    "doc": "Compensation of the payment step gave up: the charge could not be refunded and is left to undo by hand.",
+    "fields": [
+      {
+        "name": "orderId",
+        "type": "string"
+      },
+      {
+        "name": "paymentId",
+        "type": [
+          "null",
+          "string"
+        ],
+        "default": null,
+        "doc": "The charge left standing, when the step recorded one."
+      },
+      {
+        "name": "reason",
+        "type": "string",
+        "doc": "Why the refund gave up, e.g. the provider's last error."
+      }
+    ]
+  },
+});
+
 export const PaymentRefunded = defineEventType<PaymentRefunded>({
   name: "com.acme.payments.PaymentRefunded",
   topic: "payments",
@@ -595,7 +675,7 @@ export const ShipmentScheduled = defineEventType<ShipmentScheduled>({
 });
 
 /** Every event type in the catalog, sorted by full name. */
-export const eventTypes = [InventoryReleased, InventoryReservationFailed, InventoryReserved, OrderCancelled, OrderCompleted, OrderPlaced, PaymentCharged, PaymentDeclined, PaymentRefunded, ShipmentFailed, ShipmentScheduled] as const;
+export const eventTypes = [InventoryReleaseFailed, InventoryReleased, InventoryReservationFailed, InventoryReserved, OrderCancelled, OrderCompleted, OrderPlaced, PaymentCharged, PaymentDeclined, PaymentRefundFailed, PaymentRefunded, ShipmentFailed, ShipmentScheduled] as const;
 
 /** Saga contracts by saga type, durations in ms. */
 export const contracts: { readonly "order-fulfillment": SagaContract } = {
@@ -611,6 +691,7 @@ export const contracts: { readonly "order-fulfillment": SagaContract } = {
         "completed": "com.acme.payments.PaymentCharged",
         "failed": "com.acme.payments.PaymentDeclined",
         "compensated": "com.acme.payments.PaymentRefunded",
+        "compensationFailed": "com.acme.payments.PaymentRefundFailed",
         "withinMs": 30000
       },
       {
@@ -619,6 +700,7 @@ export const contracts: { readonly "order-fulfillment": SagaContract } = {
         "completed": "com.acme.inventory.InventoryReserved",
         "failed": "com.acme.inventory.InventoryReservationFailed",
         "compensated": "com.acme.inventory.InventoryReleased",
+        "compensationFailed": "com.acme.inventory.InventoryReleaseFailed",
         "withinMs": 30000
       },
       {
@@ -663,6 +745,7 @@ export const orderFulfillment = {
     completed: PaymentCharged,
     failed: PaymentDeclined,
     compensated: PaymentRefunded,
+    compensationFailed: PaymentRefundFailed,
     compensateOn: [InventoryReservationFailed, ShipmentFailed],
   }),
   inventory: defineStep({
@@ -673,6 +756,7 @@ export const orderFulfillment = {
     completed: InventoryReserved,
     failed: InventoryReservationFailed,
     compensated: InventoryReleased,
+    compensationFailed: InventoryReleaseFailed,
     compensateOn: [ShipmentFailed],
   }),
   shipping: defineStep({

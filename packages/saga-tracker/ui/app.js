@@ -490,7 +490,7 @@ async function showSaga(id) {
   $('#compensations').textContent =
     c.expected.length + c.failed.length === 0
       ? ''
-      : `Compensations expected: ${names(c.expected)}; done: ${names(c.done)}; failed: ${names(c.failed)}`;
+      : `Compensations expected: ${names(c.expected)}; done: ${names(c.done)}; failed: ${names(c.failed)}; left to undo: ${names(c.leftToUndo)}`;
   $('#deviations').replaceChildren(
     ...s.deviations.map((d) =>
       el('li', { class: 'deviation', 'data-kind': d.kind }, [el('code', { text: time(d.time) }), ` ${d.kind}: ${d.message}`]),

@@ -44,7 +44,7 @@ afterEach(async () => {
 });
 
 describe('loadCatalog', () => {
-  it('loads the repository schemas: 11 events on 4 topics and the order-fulfillment contract', async () => {
+  it('loads the repository schemas: 13 events on 4 topics and the order-fulfillment contract', async () => {
     const catalog = await loadCatalog(join(import.meta.dirname, '../../../schemas'));
     expect(catalog.events.map((e) => e.topic).filter((t, i, a) => a.indexOf(t) === i)).toEqual([
       'inventory',
@@ -52,7 +52,7 @@ describe('loadCatalog', () => {
       'payments',
       'shipping',
     ]);
-    expect(catalog.events).toHaveLength(11);
+    expect(catalog.events).toHaveLength(13);
     const c = catalog.contracts[0]?.contract;
     expect(c?.saga).toBe('order-fulfillment');
     expect(c?.deadlineMs).toBe(300_000);

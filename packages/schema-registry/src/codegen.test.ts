@@ -89,7 +89,7 @@ describe('generateModule', () => {
   });
 
   it('generated descriptors and contracts work with a registry', async () => {
-    expect(eventTypes).toHaveLength(11);
+    expect(eventTypes).toHaveLength(13);
     expect(contracts['order-fulfillment'].start).toBe(OrderPlaced.name);
     const reg = new MemorySchemaRegistry();
     const payload: OrderPlaced = {

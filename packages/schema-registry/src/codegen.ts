@@ -301,6 +301,7 @@ function stepDescriptors(contract: SagaContract, tsNameOf: (eventName: string) =
       `completed: ${ref(step.completed)}`,
       `failed: ${ref(step.failed)}`,
       ...(step.compensated !== undefined ? [`compensated: ${ref(step.compensated)}`] : []),
+      ...(step.compensationFailed !== undefined ? [`compensationFailed: ${ref(step.compensationFailed)}`] : []),
       `compensateOn: [${later.join(', ')}]`,
     ];
     const key = /^[A-Za-z_$][\w$]*$/.test(step.name) ? step.name : JSON.stringify(step.name);

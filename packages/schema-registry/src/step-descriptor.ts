@@ -6,7 +6,7 @@ import type { EventType } from './event-type.js';
  * one per contract step (`orderFulfillment.payment`), so a handler restates nothing the contract
  * already says.
  */
-export interface StepDescriptor<TIn = unknown, TDone = unknown, TFail = unknown, TComp = never, TLog = undefined> {
+export interface StepDescriptor<TIn = unknown, TDone = unknown, TFail = unknown, TComp = never, TLog = undefined, TCompFail = never> {
   /** Saga type, e.g. `order-fulfillment`. */
   readonly saga: string;
   /** Step name in the contract, e.g. `payment`. */
@@ -19,6 +19,8 @@ export interface StepDescriptor<TIn = unknown, TDone = unknown, TFail = unknown,
   readonly failed: EventType<TFail>;
   /** Absent when the contract declares no compensation for the step. */
   readonly compensated: EventType<TComp> | undefined;
+  /** Emitted when undoing the step gives up; absent when the contract declares none. */
+  readonly compensationFailed: EventType<TCompFail> | undefined;
   /** Failure events of the later steps: the step compensates when one of them happens. */
   readonly compensateOn: readonly EventType[];
   /** Phantom field carrying the compensation-log type; always `undefined` at run time. */
@@ -27,11 +29,11 @@ export interface StepDescriptor<TIn = unknown, TDone = unknown, TFail = unknown,
    * The same step with the type of what `ctx.complete` records for its compensation, declared
    * once: `step(orderFulfillment.payment.withLog<PaymentLog>(), { ... })`.
    */
-  withLog<L>(): StepDescriptor<TIn, TDone, TFail, TComp, L>;
+  withLog<L>(): StepDescriptor<TIn, TDone, TFail, TComp, L, TCompFail>;
 }
 
 /** Builds a {@link StepDescriptor}; used by generated modules. */
-export function defineStep<TIn, TDone, TFail, TComp = never>(def: {
+export function defineStep<TIn, TDone, TFail, TComp = never, TCompFail = never>(def: {
   saga: string;
   name: string;
   participant: string;
@@ -39,9 +41,10 @@ export function defineStep<TIn, TDone, TFail, TComp = never>(def: {
   completed: EventType<TDone>;
   failed: EventType<TFail>;
   compensated?: EventType<TComp>;
+  compensationFailed?: EventType<TCompFail>;
   compensateOn: readonly EventType[];
-}): StepDescriptor<TIn, TDone, TFail, TComp> {
-  const descriptor: StepDescriptor<TIn, TDone, TFail, TComp> = Object.freeze({
+}): StepDescriptor<TIn, TDone, TFail, TComp, undefined, TCompFail> {
+  const descriptor: StepDescriptor<TIn, TDone, TFail, TComp, undefined, TCompFail> = Object.freeze({
     saga: def.saga,
     name: def.name,
     participant: def.participant,
@@ -49,9 +52,10 @@ export function defineStep<TIn, TDone, TFail, TComp = never>(def: {
     completed: def.completed,
     failed: def.failed,
     compensated: def.compensated,
+    compensationFailed: def.compensationFailed,
     compensateOn: Object.freeze([...def.compensateOn]),
     // The log type exists only for the compiler: the descriptor itself is the same object.
-    withLog: <L>() => descriptor as unknown as StepDescriptor<TIn, TDone, TFail, TComp, L>,
+    withLog: <L>() => descriptor as unknown as StepDescriptor<TIn, TDone, TFail, TComp, L, TCompFail>,
   });
   return descriptor;
 }

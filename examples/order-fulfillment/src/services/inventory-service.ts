@@ -30,6 +30,11 @@ export function inventoryHandlers(store: IdempotencyStore): HandlerDefinition[] 
           reason: `${shortName(trigger.type)} after inventory`,
         });
       },
+      onCompensationGiveUp: ({ log, error, ctx }) => ({
+        orderId: ctx.sagaId,
+        reservationId: log?.reservationId ?? null,
+        reason: String(error),
+      }),
     }),
   ];
 }

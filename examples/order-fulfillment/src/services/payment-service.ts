@@ -39,6 +39,8 @@ export function paymentHandlers(): HandlerDefinition[] {
         await ctx.once(() => Promise.resolve(`refund-${log.paymentId}`));
         await ctx.compensated({ orderId: ctx.sagaId, ...log, reason: `${shortName(trigger.type)} after payment` });
       },
+      // Retries used up while refunding: the saga shows the charge as left to undo.
+      onCompensationGiveUp: ({ log, error, ctx }) => ({ orderId: ctx.sagaId, paymentId: log?.paymentId ?? null, reason: String(error) }),
     }),
   ];
 }

@@ -53,7 +53,7 @@ describe('project', () => {
     const events = chain('o-5', ['placed', 'charged', 'outOfStock', 'refunded', 'cancelled']);
     const mid = project(events.slice(0, 3), ORDER_CONTRACT);
     expect(mid.status).toBe('compensating');
-    expect(mid.compensations).toEqual({ expected: ['payment'], done: [], failed: [] });
+    expect(mid.compensations).toEqual({ expected: ['payment'], done: [], failed: [], leftToUndo: ['payment'] });
     expect(mid.awaiting).toEqual([
       {
         step: 'payment',
@@ -76,7 +76,7 @@ describe('project', () => {
     ]);
     const end = project(events, ORDER_CONTRACT);
     expect(end.status).toBe('compensated');
-    expect(end.compensations).toEqual({ expected: ['payment'], done: ['payment'], failed: [] });
+    expect(end.compensations).toEqual({ expected: ['payment'], done: ['payment'], failed: [], leftToUndo: [] });
     expect(end.steps.find((s) => s.name === 'payment')?.status).toBe('compensated');
     expect(end.endEvent).toBe('com.acme.orders.OrderCancelled');
   });
@@ -97,6 +97,7 @@ describe('project', () => {
     const p = project(chain('o-8', ['placed', 'charged', 'outOfStock', 'refundFailed']), ORDER_CONTRACT);
     expect(p.status).toBe('failed');
     expect(p.compensations.failed).toEqual(['payment']);
+    expect(p.compensations.leftToUndo).toEqual(['payment']);
     expect(p.failures.map((f) => [f.kind, f.participant, f.reason])).toEqual([
       ['step-failed', 'inventory-service', 'out of stock'],
       ['compensation-failed', 'payment-service', 'bank offline'],

@@ -1,6 +1,6 @@
 import type { MutableStep, Folded } from './fold.js';
 import { ms } from './types.js';
-import type { Failure, SagaStatus, StepState, StepStatus } from './types.js';
+import type { Failure, SagaProjection, SagaStatus, StepState, StepStatus } from './types.js';
 
 /** The saga's status and compensation bookkeeping, derived from the folded steps. */
 export interface StatusStage {
@@ -11,7 +11,7 @@ export interface StatusStage {
   readonly failedSteps: readonly MutableStep[];
   /** Steps whose compensation is expected but neither done nor failed. */
   readonly pending: readonly MutableStep[];
-  readonly compensations: { readonly expected: readonly string[]; readonly done: readonly string[]; readonly failed: readonly string[] };
+  readonly compensations: SagaProjection['compensations'];
 }
 
 export function statusOf(f: Folded): StatusStage {
@@ -57,7 +57,13 @@ export function statusOf(f: Folded): StatusStage {
     ...(endedAt !== undefined ? { endedAt } : {}),
     failedSteps,
     pending,
-    compensations: { expected: expected.map((s) => s.name), done: done.map((s) => s.name), failed: compFailed.map((s) => s.name) },
+    compensations: {
+      expected: expected.map((s) => s.name),
+      done: done.map((s) => s.name),
+      failed: compFailed.map((s) => s.name),
+      // What still stands: expected undos that neither happened nor are still coming (failed), or are still pending.
+      leftToUndo: expected.filter((s) => s.compensatedAt === undefined).map((s) => s.name),
+    },
   };
 }
 

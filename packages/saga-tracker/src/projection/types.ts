@@ -5,7 +5,7 @@ import type { TrackedEvent } from '../tracked-event.js';
  * The shape version of {@link SagaProjection}. Bump it when `project()` starts deriving something
  * new: a durable store re-projects sagas stored under an older version when it opens.
  */
-export const PROJECTION_VERSION = 3;
+export const PROJECTION_VERSION = 4;
 
 export const SAGA_STATUSES = ['running', 'completed', 'compensating', 'compensated', 'failed'] as const;
 export type SagaStatus = (typeof SAGA_STATUSES)[number];
@@ -128,6 +128,11 @@ export interface SagaProjection {
     readonly expected: readonly string[];
     readonly done: readonly string[];
     readonly failed: readonly string[];
+    /**
+     * Expected steps not compensated (yet): after a `compensation-failed` these are what operators
+     * must undo by hand; while compensating, the undos still to come.
+     */
+    readonly leftToUndo: readonly string[];
   };
   readonly failures: readonly Failure[];
   readonly deadLetters: readonly DeadLetter[];

@@ -51,6 +51,18 @@ describe('steps from the contract (step descriptors)', () => {
   const typesOf = (topics: readonly string[]): string[] =>
     topics.flatMap((t) => transport.records(t)).map((m) => headerString(m.headers, 'ce_type') ?? '?');
 
+  /** Starts an inventory service whose step fails, then places the order: the saga compensates. */
+  async function failInventoryAndPlaceOrder(codec: MemorySchemaRegistry): Promise<void> {
+    await start(codec, [
+      step(orderFulfillment.inventory, {
+        handle: ({ payload: p, ctx }) => ctx.fail({ orderId: p.orderId, unavailableSkus: ['sku-1'], reason: 'OUT_OF_STOCK' }),
+        onGiveUp: ({ payload: p }) => ({ orderId: p.orderId, unavailableSkus: [], reason: 'gave up' }),
+      }),
+    ]);
+    const publisher = await Publisher.create({ transport, codec, source: 'order-service', contracts: [contracts['order-fulfillment']] });
+    await publisher.publish(OrderPlaced, order, { sagaId: order.orderId });
+  }
+
   async function until(predicate: () => boolean, what: string): Promise<void> {
     for (let i = 0; i < 500 && !predicate(); i++) await new Promise((r) => setTimeout(r, 10));
     if (!predicate()) throw new Error(`timed out waiting for ${what}`);
@@ -79,17 +91,11 @@ describe('steps from the contract (step descriptors)', () => {
             reason: 'refund',
           });
         },
+        onCompensationGiveUp: ({ log, error, ctx }) => ({ orderId: ctx.sagaId, paymentId: log?.paymentId ?? null, reason: String(error) }),
       }),
     ]);
     expect(payments.name).toBe('payment-service');
-    await start(codec, [
-      step(inventory, {
-        handle: ({ payload: p, ctx }) => ctx.fail({ orderId: p.orderId, unavailableSkus: ['sku-1'], reason: 'OUT_OF_STOCK' }),
-        onGiveUp: ({ payload: p }) => ({ orderId: p.orderId, unavailableSkus: [], reason: 'gave up' }),
-      }),
-    ]);
-    const publisher = await Publisher.create({ transport, codec, source: 'order-service', contracts: [contracts['order-fulfillment']] });
-    await publisher.publish(OrderPlaced, order, { sagaId: order.orderId });
+    await failInventoryAndPlaceOrder(codec);
 
     const compensated = payment.compensated?.name ?? '';
     const topics = [...new Set([payment.completed.topic, inventory.failed.topic, payment.compensated?.topic ?? ''])];
@@ -124,6 +130,54 @@ describe('steps from the contract (step descriptors)', () => {
     );
     const failure = transport.records(payment.failed.topic).find((m) => headerString(m.headers, 'ce_type') === payment.failed.name);
     expect(failure && parseEnvelope(failure.headers).sagaStep).toBe('payment');
+  });
+
+  it('refuses a compensable step without onCompensationGiveUp when the contract declares compensationFailed', async () => {
+    transport = await MemoryTransport.create();
+    await expect(
+      start(new MemorySchemaRegistry(), [
+        step(orderFulfillment.payment, {
+          handle: ({ payload: o, ctx }) => ctx.fail(declined(o)),
+          onGiveUp: ({ payload: o }) => declined(o),
+          compensate: () => Promise.resolve(),
+        }),
+      ]),
+    ).rejects.toThrow(/step payment declares compensationFailed com\.acme\.payments\.PaymentRefundFailed but no onCompensationGiveUp/);
+  });
+
+  it('emits the contract compensationFailed event, with the log and the reason, when the compensation gives up', async () => {
+    transport = await MemoryTransport.create();
+    const codec = new MemorySchemaRegistry();
+    const { payment, inventory } = orderFulfillment;
+    await start(codec, [
+      step(payment.withLog<PaymentLog>(), {
+        handle: ({ payload: o, ctx }) =>
+          ctx.complete(
+            { orderId: o.orderId, paymentId: 'pay-1', amountCents: o.totalCents, currency: o.currency, method: 'CARD' as const },
+            { paymentId: 'pay-1', amountCents: o.totalCents },
+          ),
+        onGiveUp: ({ payload: o }) => declined(o),
+        compensate: () => Promise.reject(Object.assign(new Error('card account closed'), { retriable: false })),
+        onCompensationGiveUp: ({ log, error, ctx }) => ({ orderId: ctx.sagaId, paymentId: log?.paymentId ?? null, reason: String(error) }),
+      }),
+    ]);
+    await failInventoryAndPlaceOrder(codec);
+    const failedType = payment.compensationFailed?.name ?? '';
+    const failedTopic = payment.compensationFailed?.topic ?? '';
+    await until(() => transport.records(failedTopic).some((m) => headerString(m.headers, 'ce_type') === failedType), 'PaymentRefundFailed');
+    const records = transport.records(failedTopic).filter((m) => headerString(m.headers, 'ce_type') === failedType);
+    expect(records).toHaveLength(1);
+    expect(parseEnvelope(records[0]?.headers ?? {})).toMatchObject({ sagaRole: 'compensation-failed', sagaStep: 'payment' });
+    expect((await codec.decode(records[0]?.value ?? Buffer.alloc(0))).payload).toEqual({
+      orderId: order.orderId,
+      paymentId: 'pay-1',
+      reason: 'Error: card account closed',
+    });
+    // The trigger is dead-lettered too, and nothing claims the refund happened.
+    expect(transport.records(`${inventory.failed.topic}.dlq`)).toHaveLength(1);
+    expect(transport.records(payment.compensated?.topic ?? '').map((m) => headerString(m.headers, 'ce_type'))).not.toContain(
+      payment.compensated?.name,
+    );
   });
 
   it('run() resolves once the participant is closed', async () => {

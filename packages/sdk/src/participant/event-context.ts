@@ -47,6 +47,7 @@ export interface EventContextDeps {
     readonly completed: EventType;
     readonly failed: EventType;
     readonly compensated?: EventType;
+    readonly compensationFailed?: EventType;
   };
 }
 
@@ -57,7 +58,7 @@ const NEVER_ABORTED: AbortSignal = new AbortController().signal;
  * One handler invocation's context. Emitted events are buffered as records; the runtime appends
  * them (with the consumed offset) only when the handler finishes.
  */
-export class EventContext implements StepContext<unknown, unknown, unknown>, CompensationContext<unknown> {
+export class EventContext implements StepContext<unknown, unknown, unknown>, CompensationContext<unknown, unknown> {
   readonly outputs: OutboundRecord[] = [];
   readonly emitted: EventEnvelope[] = [];
   private emitCount = 0;
@@ -159,6 +160,16 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
       throw new Error(`step ${step.name} declares no compensated event type; add compensated: <EventType> to its definition`);
     }
     await this.emitWithSlip(step.compensated, payload, this.deps.slip, { role: 'compensated', step: step.name });
+  }
+
+  async compensationFailed(payload: unknown): Promise<void> {
+    const step = this.requireStep('compensationFailed');
+    if (!step.compensationFailed) {
+      throw new Error(
+        `step ${step.name} declares no compensationFailed event type; declare it in the saga contract (or add compensationFailed: <EventType> to the step)`,
+      );
+    }
+    await this.emitWithSlip(step.compensationFailed, payload, this.deps.slip, { role: 'compensation-failed', step: step.name });
   }
 
   idempotencyKey(name?: string): string {

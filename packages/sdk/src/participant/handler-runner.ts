@@ -153,7 +153,10 @@ export class HandlerRunner {
     return { kind: 'failed', error: result.error, attempts: result.attempts };
   }
 
-  /** Dead-letters the event for a handler that gave up, and emits the step's failure event. */
+  /**
+   * Dead-letters the event for a handler that gave up, and emits what the saga's contract says
+   * happened: the step's failure event (a step), its `compensationFailed` event (a compensation).
+   */
   async giveUp(route: Route, a: Handling, error: unknown, attempts: number): Promise<OutboundRecord[]> {
     a.log.error({ attempts, err: describeError(error), route: route.label }, 'handler gave up; dead-lettering the event');
     this.deps.instruments.handled.inc({ participant: this.deps.participant, type: a.env.type, outcome: 'gave-up' });
@@ -164,21 +167,30 @@ export class HandlerRunner {
       }),
     ];
     this.deps.deadLetters.rememberDead(a.env.sagaId);
-    if (route.kind === 'step') {
-      const ctx = this.contextFor(route, a, attempts + 1, undefined);
-      let failed = false;
-      try {
-        const failure = route.def.onGiveUp({ payload: a.payload, error, ctx });
-        await ctx.fail(failure);
-        failed = true;
-      } catch (err) {
-        a.log.error({ err: describeError(err) }, `cannot build ${route.def.failed.name} after giving up; only the dead letter is written`);
+    if (route.kind === 'on') return out;
+    const failure = route.kind === 'step' ? route.def.failed : route.def.compensationFailed;
+    const ctx = this.contextFor(route, a, attempts + 1, undefined);
+    let emitted = false;
+    try {
+      if (route.kind === 'step') {
+        await ctx.fail(route.def.onGiveUp({ payload: a.payload, error, ctx }));
+        emitted = true;
+      } else if (route.def.compensationFailed && route.def.onCompensationGiveUp) {
+        // The saga's real state: this step stays done and is not undone (the tracker shows what is left).
+        const trigger: CompensationTrigger = { type: a.env.type, payload: a.payload, envelope: a.env };
+        await ctx.compensationFailed(route.def.onCompensationGiveUp({ log: a.slip[route.def.name], trigger, error, ctx }));
+        emitted = true;
       }
-      const outbox = this.deps.outbox;
-      // Through the outbox, behind what this participant emitted earlier in the saga.
-      if (failed && outbox) await inHandlerTransaction(outbox, inboxKeyOf(this.deps.groupId, route, a.env), ctx, () => Promise.resolve());
-      else if (failed) out.push(...ctx.outputs);
+    } catch (err) {
+      a.log.error(
+        { err: describeError(err) },
+        `cannot build ${failure?.name ?? 'the failure event'} after giving up; only the dead letter is written`,
+      );
     }
+    const outbox = this.deps.outbox;
+    // Through the outbox, behind what this participant emitted earlier in the saga.
+    if (emitted && outbox) await inHandlerTransaction(outbox, inboxKeyOf(this.deps.groupId, route, a.env), ctx, () => Promise.resolve());
+    else if (emitted) out.push(...ctx.outputs);
     return out;
   }
 
@@ -234,6 +246,7 @@ export class HandlerRunner {
               completed: route.def.completed,
               failed: route.def.failed,
               ...(route.def.compensated ? { compensated: route.def.compensated } : {}),
+              ...(route.def.compensationFailed ? { compensationFailed: route.def.compensationFailed } : {}),
             },
           }),
     });

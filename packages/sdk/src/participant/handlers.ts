@@ -89,9 +89,15 @@ export interface StepContext<TDone, TFail, TLog> extends HandlerContext {
 }
 
 /** Context of a compensation handler. */
-export interface CompensationContext<TComp> extends HandlerContext {
+export interface CompensationContext<TComp, TCompFail = never> extends HandlerContext {
   /** Emits the step's compensated event. */
   compensated(payload: TComp): Promise<void>;
+  /**
+   * Emits the step's `compensationFailed` event: the undo is impossible (a refund the bank refuses
+   * for good). The tracker then shows the step `compensation-failed`. When the handler gives up
+   * instead (retries used up), the SDK emits it from `onCompensationGiveUp`.
+   */
+  compensationFailed(payload: TCompFail): Promise<void>;
 }
 
 export interface HandlerArgs<T, C> {
@@ -117,7 +123,7 @@ export interface CompensationTrigger {
  * A saga step this participant owns: the event that starts it, its outcome events, how to build the
  * failure event when the handler gives up, and how to undo it.
  */
-export interface StepDefinition<TIn, TDone, TFail, TLog = undefined, TComp = never> extends HandlerFlowOptions {
+export interface StepDefinition<TIn, TDone, TFail, TLog = undefined, TComp = never, TCompFail = never> extends HandlerFlowOptions {
   readonly kind: 'step';
   /** Step name as in the saga contract. */
   readonly name: string;
@@ -134,6 +140,19 @@ export interface StepDefinition<TIn, TDone, TFail, TLog = undefined, TComp = nev
   readonly onGiveUp: (args: { readonly payload: TIn; readonly error: unknown; readonly ctx: HandlerContext }) => TFail;
   /** Emitted by `ctx.compensated` in the compensation handler. */
   readonly compensated?: EventType<TComp>;
+  /** Emitted when the compensation gives up (built by `onCompensationGiveUp`) or by `ctx.compensationFailed`. */
+  readonly compensationFailed?: EventType<TCompFail>;
+  /**
+   * Builds the `compensationFailed` event's payload when the compensation handler gives up
+   * (retries used up, or a non-retriable error), so the saga shows what is left to undo instead of
+   * only a dead letter. Required when the step has `compensate` and a `compensationFailed` event.
+   */
+  readonly onCompensationGiveUp?: (args: {
+    readonly log: TLog | undefined;
+    readonly trigger: CompensationTrigger;
+    readonly error: unknown;
+    readonly ctx: HandlerContext;
+  }) => TCompFail;
   /**
    * Events that make this step compensate. Defaults to the failure events of the steps after this
    * one in the saga contract (resolved through the participant's `events` catalog).
@@ -146,7 +165,7 @@ export interface StepDefinition<TIn, TDone, TFail, TLog = undefined, TComp = nev
   readonly compensate?: (args: {
     readonly log: TLog | undefined;
     readonly trigger: CompensationTrigger;
-    readonly ctx: CompensationContext<TComp>;
+    readonly ctx: CompensationContext<TComp, TCompFail>;
   }) => Promise<void>;
 }
 
@@ -172,29 +191,31 @@ export function on<T>(
 }
 
 /** What a service writes for a step whose events come from the contract (a step descriptor). */
-export interface StepImplementation<TIn, TDone, TFail, TLog, TComp> extends HandlerFlowOptions {
+export interface StepImplementation<TIn, TDone, TFail, TLog, TComp, TCompFail = never> extends HandlerFlowOptions {
   /** Ends with `return ctx.complete(...)` or `return ctx.fail(...)`. */
   readonly handle: (args: HandlerArgs<TIn, StepContext<TDone, TFail, TLog>>) => Promise<StepOutcome>;
   /** Builds the failure event when the handler gives up (retries used up, or a non-retriable error). */
   readonly onGiveUp: (args: { readonly payload: TIn; readonly error: unknown; readonly ctx: HandlerContext }) => TFail;
   /** Undoes the step; `log` is what `ctx.complete` recorded (declare its type with `.withLog<L>()`). */
-  readonly compensate?: StepDefinition<TIn, TDone, TFail, TLog, TComp>['compensate'];
+  readonly compensate?: StepDefinition<TIn, TDone, TFail, TLog, TComp, TCompFail>['compensate'];
+  /** Builds the contract's `compensationFailed` event when `compensate` gives up; required when the contract declares one. */
+  readonly onCompensationGiveUp?: StepDefinition<TIn, TDone, TFail, TLog, TComp, TCompFail>['onCompensationGiveUp'];
   /** @default the failure events of the later steps, from the contract */
   readonly compensateOn?: readonly EventType[];
 }
 
-type AnyStepDescriptor = StepDescriptor<unknown, unknown, unknown, unknown, unknown>;
+type AnyStepDescriptor = StepDescriptor<unknown, unknown, unknown, unknown, unknown, unknown>;
 
 /**
  * What `step(descriptor, ...)` expects, computed from the descriptor alone, so the handlers are
  * typed by the contract and literals in them stay literals (nothing is inferred from them).
  */
 export type ImplementationOf<D> =
-  D extends StepDescriptor<infer I, infer Done, infer F, infer C, infer L> ? StepImplementation<I, Done, F, L, C> : never;
+  D extends StepDescriptor<infer I, infer Done, infer F, infer C, infer L, infer CF> ? StepImplementation<I, Done, F, L, C, CF> : never;
 
 /** The step definition `step(descriptor, ...)` returns. */
 export type DefinitionOf<D> =
-  D extends StepDescriptor<infer I, infer Done, infer F, infer C, infer L> ? StepDefinition<I, Done, F, L, C> : never;
+  D extends StepDescriptor<infer I, infer Done, infer F, infer C, infer L, infer CF> ? StepDefinition<I, Done, F, L, C, CF> : never;
 
 /**
  * Declares a saga step. From a generated step descriptor (events, owner and compensation triggers
@@ -202,16 +223,17 @@ export type DefinitionOf<D> =
  */
 export function step<D extends AnyStepDescriptor>(descriptor: D, implementation: ImplementationOf<D>): DefinitionOf<D>;
 /** Declares a saga step with its outcome events spelled out (when there is no generated descriptor). */
-export function step<TIn, TDone, TFail, TLog = undefined, TComp = never>(
-  def: Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp>, 'kind'>,
+export function step<TIn, TDone, TFail, TLog = undefined, TComp = never, TCompFail = never>(
+  def: Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp, TCompFail>, 'kind'>,
 ): HandlerDefinition;
-export function step<TIn, TDone, TFail, TLog, TComp>(
-  a: StepDescriptor<TIn, TDone, TFail, TComp, TLog> | Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp>, 'kind'>,
-  implementation?: StepImplementation<TIn, TDone, TFail, TLog, TComp>,
-): StepDefinition<TIn, TDone, TFail, TLog, TComp> {
-  if (implementation === undefined) return { kind: 'step', ...(a as Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp>, 'kind'>) };
-  const d = a as StepDescriptor<TIn, TDone, TFail, TComp, TLog>;
-  const { handle, onGiveUp, compensate, compensateOn, ...flow } = implementation;
+export function step<TIn, TDone, TFail, TLog, TComp, TCompFail>(
+  a: StepDescriptor<TIn, TDone, TFail, TComp, TLog, TCompFail> | Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp, TCompFail>, 'kind'>,
+  implementation?: StepImplementation<TIn, TDone, TFail, TLog, TComp, TCompFail>,
+): StepDefinition<TIn, TDone, TFail, TLog, TComp, TCompFail> {
+  if (implementation === undefined)
+    return { kind: 'step', ...(a as Omit<StepDefinition<TIn, TDone, TFail, TLog, TComp, TCompFail>, 'kind'>) };
+  const d = a as StepDescriptor<TIn, TDone, TFail, TComp, TLog, TCompFail>;
+  const { handle, onGiveUp, compensate, compensateOn, onCompensationGiveUp, ...flow } = implementation;
   return {
     ...flow,
     kind: 'step',
@@ -221,9 +243,11 @@ export function step<TIn, TDone, TFail, TLog, TComp>(
     completed: d.completed,
     failed: d.failed,
     ...(d.compensated !== undefined ? { compensated: d.compensated } : {}),
+    ...(d.compensationFailed !== undefined ? { compensationFailed: d.compensationFailed } : {}),
     compensateOn: compensateOn ?? d.compensateOn,
     handle,
     onGiveUp,
     ...(compensate !== undefined ? { compensate } : {}),
+    ...(onCompensationGiveUp !== undefined ? { onCompensationGiveUp } : {}),
   };
 }

@@ -4,7 +4,7 @@ import { SdkError } from '../errors.js';
 import type { EventHandlerDefinition, HandlerDefinition, StepDefinition } from './handlers.js';
 
 // Handlers are stored type-erased; each was type-checked where the user built it.
-export type AnyStep = StepDefinition<unknown, unknown, unknown, unknown, unknown>;
+export type AnyStep = StepDefinition<unknown, unknown, unknown, unknown, unknown, unknown>;
 export type AnyOn = EventHandlerDefinition<unknown>;
 
 export type Route =
@@ -52,7 +52,7 @@ export function buildRoutes(
   const known = new Map<string, EventType>(events.map((e) => [e.name, e]));
   const defs = handlers as unknown as readonly (AnyOn | AnyStep)[];
   const steps = defs.filter((h): h is AnyStep => h.kind === 'step');
-  for (const s of steps) for (const t of [s.on, s.completed, s.failed, s.compensated]) if (t) known.set(t.name, t);
+  for (const s of steps) for (const t of [s.on, s.completed, s.failed, s.compensated, s.compensationFailed]) if (t) known.set(t.name, t);
 
   for (const h of defs) {
     if (h.kind === 'on') add(h.type, { kind: 'on', label: `on:${h.type.name}`, reader: h.type, def: h });
@@ -61,7 +61,7 @@ export function buildRoutes(
 
   const outputTopics = new Set<string>();
   for (const s of steps) {
-    for (const t of [s.completed, s.failed, s.compensated]) if (t) outputTopics.add(t.topic);
+    for (const t of [s.completed, s.failed, s.compensated, s.compensationFailed]) if (t) outputTopics.add(t.topic);
     const owner = contracts.flatMap((c) => c.steps.map((cs) => ({ c, cs }))).find(({ cs }) => cs.name === s.name);
     if (contracts.length > 0) {
       if (!owner) {
@@ -76,6 +76,7 @@ export function buildRoutes(
         if (s.compensated && cs.compensated !== s.compensated.name) {
           problems.push(`step ${s.name}: contract says compensated is ${cs.compensated ?? '(none)'}, handler says ${s.compensated.name}`);
         }
+        problems.push(...compensationFailedProblems(s, cs.compensationFailed));
       }
     }
     if (!s.compensate) continue;
@@ -125,4 +126,18 @@ export function buildRoutes(
   for (const list of byType.values()) list.sort((a, b) => order(a) - order(b));
   const inputTopics = [...new Set([...byType.values()].flat().map((r) => r.reader.topic))].sort();
   return { byType, inputTopics, outputTopics: [...outputTopics].sort() };
+}
+
+/** The step's `compensationFailed` against the contract's, and the builder the SDK needs to emit it. */
+function compensationFailedProblems(s: AnyStep, declared: string | undefined): string[] {
+  const problems: string[] = [];
+  if (s.compensationFailed && declared !== s.compensationFailed.name) {
+    problems.push(`step ${s.name}: contract says compensationFailed is ${declared ?? '(none)'}, handler says ${s.compensationFailed.name}`);
+  }
+  if (s.compensate && s.compensationFailed && !s.onCompensationGiveUp) {
+    problems.push(
+      `step ${s.name} declares compensationFailed ${s.compensationFailed.name} but no onCompensationGiveUp to build it when the compensation gives up; add onCompensationGiveUp`,
+    );
+  }
+  return problems;
 }
