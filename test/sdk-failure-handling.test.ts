@@ -93,7 +93,7 @@ describe('failure handling on a real broker', () => {
     expect(reasons).toEqual([
       ['poison-1', 'UNDECODABLE_PAYLOAD', true],
       ['poison-2', 'UNKNOWN_SCHEMA_ID', true],
-      ['poison-3', 'MALFORMED_ENVELOPE', true],
+      ['poison-3', 'MISSING_HEADER', true],
     ]);
     const malformed = harness.deadLetters().find((m) => m.key?.toString() === 'poison-3');
     expect(headerString(malformed?.headers, DLQ_HEADER.error)).toContain('missing header ce_id');
@@ -116,15 +116,17 @@ describe('failure handling on a real broker', () => {
     expect(listed.map((l) => [l.reason, l.saga ?? null])).toEqual([
       ['UNDECODABLE_PAYLOAD', 'poison-1'],
       ['UNKNOWN_SCHEMA_ID', 'poison-2'],
-      ['MALFORMED_ENVELOPE', null],
+      ['MISSING_HEADER', null],
     ]);
     expect(listed[0]?.from).toMatch(new RegExp(`^${e.OrderPlaced.topic}/0/\\d+$`));
 
-    const replayed = await replayDeadLetters(transport, dlq, { sagaId: 'poison-2' });
+    const { replayed } = await replayDeadLetters(transport, dlq, { sagaId: 'poison-2', by: 'test' });
     expect(replayed).toHaveLength(1);
     const original = (await readTopicToEnd(transport.kafka, e.OrderPlaced.topic)).filter((m) => m.key?.toString() === 'poison-2');
     expect(original).toHaveLength(2);
     expect(headerString(original[1]?.headers, 'troupe_replayed_from')).toBe(`${dlq}/${replayed[0]?.partition}/${replayed[0]?.offset}`);
+    // Addressed to the group that dead-lettered it; the other participants skip it.
+    expect(headerString(original[1]?.headers, 'troupe_replay_group')).toBe(replayed[0]?.info.group);
     expect(original[1]?.value).toEqual(original[0]?.value);
     expect(headerString(original[1]?.headers, DLQ_HEADER.reason)).toBeUndefined();
   });

@@ -30,6 +30,24 @@ export const DLQ_HEADER = {
   offset: 'troupe_dlq_offset',
   participant: 'troupe_dlq_participant',
   time: 'troupe_dlq_time',
+  /** Consumer group of the participant that gave up: the one a replay goes to. */
+  group: 'troupe_dlq_group',
+  /** The failure event type emitted with the dead letter (the saga then fails and compensates). */
+  failure: 'troupe_dlq_failure',
+} as const;
+
+/**
+ * Headers of a dead-letter replay (ADR 0012). On the replayed event: `group` names the only
+ * consumer group that handles it (every other group skips it). On the replay note that
+ * `troupe-dlq replay` appends to the dead-letter topic next to the dead letter: who replayed it,
+ * when, which dead letter (`of`: partition/offset in the dead-letter topic), to which group.
+ */
+export const REPLAY_HEADER = {
+  group: 'troupe_replay_group',
+  of: 'troupe_replay_of',
+  by: 'troupe_replay_by',
+  at: 'troupe_replay_at',
+  from: 'troupe_replayed_from',
 } as const;
 
 /**

@@ -2,6 +2,7 @@ export { TroupeError } from './troupe-error.js';
 export {
   HEADER,
   DLQ_HEADER,
+  REPLAY_HEADER,
   MARKER_HEADER,
   SAGA_ROLES,
   AVRO_CONTENT_TYPE,

@@ -43,14 +43,9 @@ export type { IdempotencyStore } from './idempotency/idempotency-store.js';
 export { TopicInbox } from './inbox/topic-inbox.js';
 export type { InboxOptions } from './inbox/topic-inbox.js';
 export type { Inbox, InboxBatch, InboxEntry } from './inbox/inbox.js';
-export {
-  DEAD_LETTER_REASONS,
-  DLQ_HEADER,
-  MARKER_HEADER,
-  readDeadLetter,
-  replayRecord,
-  defaultDeadLetterTopic,
-} from './dead-letter/dead-letter.js';
+export { DEAD_LETTER_REASONS, DLQ_HEADER, MARKER_HEADER, readDeadLetter, defaultDeadLetterTopic } from './dead-letter/dead-letter.js';
+export { replayRecords, readReplayNote, replayTargetOf } from './dead-letter/replay.js';
+export type { ReplayBy, ReplayNote } from './dead-letter/replay.js';
 export type { DeadLetterReason, DeadLetterInfo } from './dead-letter/dead-letter.js';
 export { ROUTING_SLIP_HEADER, readRoutingSlip } from './participant/routing-slip.js';
 export { partitionForKey } from './transport/murmur2.js';
@@ -59,7 +54,7 @@ export type { KafkaTransportOptions } from './transport/kafka/kafka-transport.js
 export { shutdownGracefully } from './operations/shutdown.js';
 export type { GracefulShutdownOptions } from './operations/shutdown.js';
 export { listDeadLetters, replayDeadLetters } from './dead-letter/dead-letter-tool.js';
-export type { DeadLetterEntry, DeadLetterFilter } from './dead-letter/dead-letter-tool.js';
+export type { DeadLetterEntry, DeadLetterFilter, ReplayOptions, ReplayResult } from './dead-letter/dead-letter-tool.js';
 // Re-exported for tools that read a whole topic; it lives with the one Kafka reader.
 export { readTopicToEnd } from '@troupe/kafka';
 export { OperationsServer } from './operations/operations-server.js';

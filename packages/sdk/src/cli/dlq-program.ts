@@ -13,7 +13,13 @@ import {
   type CliIo,
 } from '@troupe/schema-registry';
 import { DEAD_LETTER_REASONS, type DeadLetterReason } from '../dead-letter/dead-letter.js';
-import { listDeadLetters, replayDeadLetters, type DeadLetterEntry, type DeadLetterFilter } from '../dead-letter/dead-letter-tool.js';
+import {
+  listDeadLetters,
+  replayDeadLetters,
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  type ReplayResult,
+} from '../dead-letter/dead-letter-tool.js';
 import { KafkaTransport } from '../transport/kafka/kafka-transport.js';
 
 interface FilterOptions {
@@ -54,6 +60,9 @@ const summary = (e: DeadLetterEntry): Record<string, unknown> => ({
   attempts: e.info.attempts,
   time: e.info.time,
   error: e.info.error,
+  group: e.info.group,
+  ...(e.info.failure !== undefined ? { failureEmitted: e.info.failure } : {}),
+  replays: e.replays,
 });
 
 function print(io: CliIo, entries: DeadLetterEntry[], json: boolean | undefined): void {
@@ -67,8 +76,45 @@ function print(io: CliIo, entries: DeadLetterEntry[], json: boolean | undefined)
       `${String(s['at']).padEnd(10)} ${String(s['reason']).padEnd(20)} saga=${String(s['saga'])} type=${String(s['type'])} from=${String(s['from'])} by=${String(s['participant'])}`,
     );
     io.out(`    ${String(s['error']).slice(0, 200)}`);
+    for (const r of e.replays) io.out(`    replayed ${r.at} by ${r.by} to group ${r.group}`);
   }
   io.out(`${entries.length} dead letter(s)`);
+}
+
+interface ReplayCliOptions extends FilterOptions {
+  group?: string;
+  sagaTopics?: string;
+  again?: boolean;
+  by?: string;
+  dryRun?: boolean;
+}
+
+function printReplay(io: CliIo, result: ReplayResult, opts: ReplayCliOptions): void {
+  if (opts.json === true) {
+    io.out(
+      JSON.stringify(
+        {
+          replayed: result.replayed.map((e) => ({ ...summary(e), to: e.info.group })),
+          refused: result.refused.map((r) => ({ ...summary(r.entry), why: r.reason })),
+          skipped: result.skipped.map((r) => ({ ...summary(r.entry), why: r.reason })),
+          dryRun: opts.dryRun === true,
+        },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  for (const e of result.replayed)
+    io.out(`replay  ${e.partition}/${e.offset} saga=${String(e.sagaId)} type=${String(e.type)} to group ${e.info.group}`);
+  for (const r of result.refused) io.out(`REFUSED ${r.entry.partition}/${r.entry.offset}: ${r.reason}`);
+  for (const r of result.skipped) io.out(`skipped ${r.entry.partition}/${r.entry.offset}: ${r.reason}`);
+  const n = result.replayed.length;
+  io.out(
+    opts.dryRun === true
+      ? `dry run: ${n} would be replayed, ${result.refused.length} refused, ${result.skipped.length} skipped; nothing was sent`
+      : `replayed ${n} event(s), ${result.refused.length} refused, ${result.skipped.length} skipped`,
+  );
 }
 
 const reasonOption = (): Option => new Option('--reason <reason>', 'only dead letters with this reason').choices(DEAD_LETTER_REASONS);
@@ -120,18 +166,35 @@ export function buildDlqCli(io: CliIo): Command {
 
   program
     .command('replay')
-    .description('append the selected dead letters to their original topics again (same ce_id)')
+    .description(
+      'send the selected dead letters back to their original topics, each addressed to the consumer group that gave up on it ' +
+        '(same ce_id), and record the replay in the dead-letter topic; a saga that already failed is refused',
+    )
     .argument('<dlq-topic>', 'dead-letter topic, e.g. orders.dlq')
     .addOption(reasonOption())
     .option('--saga <id>', 'only this saga id')
+    .option('--group <id>', 'only dead letters of this consumer group')
     .option('--partition <n>', 'only this partition of the DLQ', integerAtLeast(0))
     .option('--offset <n>', 'only this offset (with --partition)', integerAtLeast(0))
+    .option('--saga-topics <topics>', "more of the saga's topics to look for its failure in, comma-separated")
+    .option('--again', 'replay dead letters that were replayed before too')
+    .option('--by <name>', 'who replays, for the replay record (default: $USER@$HOSTNAME)')
     .option('--dry-run', 'show what would be replayed')
     .option('--json', 'print JSON')
-    .action(async (topic: string, opts: FilterOptions & { dryRun?: boolean }, command: Command) => {
-      const entries = await withTransport(command, (t) => replayDeadLetters(t, topic, { ...filterOf(opts), dryRun: opts.dryRun === true }));
-      print(io, entries, opts.json);
-      io.out(opts.dryRun === true ? 'dry run: nothing was sent' : `replayed ${entries.length} event(s) to their original topics`);
+    .action(async (topic: string, opts: ReplayCliOptions, command: Command) => {
+      const result = await withTransport(command, (t) =>
+        replayDeadLetters(t, topic, {
+          ...filterOf(opts),
+          ...(opts.group !== undefined ? { group: opts.group } : {}),
+          ...(opts.sagaTopics !== undefined ? { sagaTopics: opts.sagaTopics.split(',').filter((x) => x !== '') } : {}),
+          ...(opts.by !== undefined ? { by: opts.by } : {}),
+          again: opts.again === true,
+          dryRun: opts.dryRun === true,
+        }),
+      );
+      printReplay(io, result, opts);
+      // Nothing of what was asked could be replayed: say so in the exit code too.
+      if (result.replayed.length === 0 && result.refused.length > 0) throw new CliExit(EXIT.failed);
     });
 
   return program;

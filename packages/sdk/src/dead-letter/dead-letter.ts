@@ -32,13 +32,13 @@ export function deadLetterRecord(args: {
   readonly error: string;
   readonly attempts: number;
   readonly participant: string;
+  /** The participant's consumer group: a replay goes to it alone. */
+  readonly group?: string;
+  /** The failure event type emitted along with the dead letter, if any. */
+  readonly failure?: string;
 }): OutboundRecord {
   const { message } = args;
-  const headers: Record<string, string | Buffer> = {};
-  for (const [k, v] of Object.entries(message.headers)) {
-    const first = Array.isArray(v) ? v[0] : v;
-    if (first !== undefined && !k.startsWith('troupe_dlq_')) headers[k] = first;
-  }
+  const headers = originalHeaders(message);
   headers[DLQ_HEADER.reason] = args.reason;
   // Headers are not meant for stack traces; keep the message readable and bounded.
   headers[DLQ_HEADER.error] = args.error.slice(0, 2000);
@@ -48,6 +48,8 @@ export function deadLetterRecord(args: {
   headers[DLQ_HEADER.offset] = message.offset;
   headers[DLQ_HEADER.participant] = args.participant;
   headers[DLQ_HEADER.time] = new Date().toISOString();
+  if (args.group !== undefined) headers[DLQ_HEADER.group] = args.group;
+  if (args.failure !== undefined) headers[DLQ_HEADER.failure] = args.failure;
   // Same partition number as the original: the tracker finds the saga's dead letters by key.
   return { topic: args.topic, key: message.key, value: message.value, headers, partition: message.partition };
 }
@@ -62,6 +64,10 @@ export interface DeadLetterInfo {
   readonly originalOffset: string;
   readonly participant: string;
   readonly time: string;
+  /** Consumer group that gave up (older dead letters name only the participant, the default group). */
+  readonly group: string;
+  /** Failure event type emitted with the dead letter: the saga failed and compensates. */
+  readonly failure: string | undefined;
 }
 
 export function readDeadLetter(headers: KafkaHeaders): DeadLetterInfo | undefined {
@@ -76,17 +82,20 @@ export function readDeadLetter(headers: KafkaHeaders): DeadLetterInfo | undefine
     originalOffset: headerString(headers, DLQ_HEADER.offset) ?? '',
     participant: headerString(headers, DLQ_HEADER.participant) ?? '',
     time: headerString(headers, DLQ_HEADER.time) ?? '',
+    group: headerString(headers, DLQ_HEADER.group) ?? headerString(headers, DLQ_HEADER.participant) ?? '',
+    failure: headerString(headers, DLQ_HEADER.failure),
   };
 }
 
-/** The original record again, without the dead-letter headers, for replay onto its topic. */
-export function replayRecord(message: InboundMessage): OutboundRecord | undefined {
-  const info = readDeadLetter(message.headers);
-  if (!info) return undefined;
-  const headers: Record<string, string | Buffer> = { troupe_replayed_from: `${message.topic}/${message.partition}/${message.offset}` };
+/**
+ * The original event's headers of a (dead-letter or replayed) record: without the dead-letter and
+ * replay headers, so each copy says only what happened to it.
+ */
+export function originalHeaders(message: InboundMessage): Record<string, string | Buffer> {
+  const headers: Record<string, string | Buffer> = {};
   for (const [k, v] of Object.entries(message.headers)) {
     const first = Array.isArray(v) ? v[0] : v;
-    if (first !== undefined && !k.startsWith('troupe_dlq_')) headers[k] = first;
+    if (first !== undefined && !k.startsWith('troupe_dlq_') && !k.startsWith('troupe_replay')) headers[k] = first;
   }
-  return { topic: info.originalTopic, key: message.key, value: message.value, headers };
+  return headers;
 }

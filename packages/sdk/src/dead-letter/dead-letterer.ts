@@ -2,28 +2,32 @@ import type { Logger } from 'pino';
 import type { ParticipantMetrics } from '../operations/metrics.js';
 import type { InboundMessage, OutboundRecord } from '../transport/transport.js';
 import { deadLetterRecord, type DeadLetterReason } from './dead-letter.js';
-
-/** Cap on sagas remembered as dead-lettered; the oldest are forgotten first. */
-const DEAD_SAGAS_CAP = 100_000;
+import type { DeadSagas, ReplayVerdict } from './dead-sagas.js';
 
 /**
  * A participant's dead-lettering: builds the record for the source topic's dead-letter topic,
- * counts and logs it, and remembers sagas whose events were given up on, so their later forward
- * events are dead-lettered too instead of running on a saga that is already broken.
+ * counts and logs it, and remembers sagas whose events were given up on (in {@link DeadSagas}), so
+ * their later forward events are dead-lettered too instead of running on a saga that is already
+ * broken, and replays of failed sagas are refused.
  */
 export class DeadLetterer {
-  private readonly deadSagas = new Set<string>();
-
   constructor(
     private readonly deps: {
       readonly participant: string;
+      readonly groupId: string;
       readonly topicFor: (topic: string) => string;
+      readonly sagas: DeadSagas;
       readonly instruments: ParticipantMetrics;
       readonly logger: Logger;
     },
   ) {}
 
-  record(message: InboundMessage, reason: DeadLetterReason, error: string, more: { attempts?: number; log?: Logger } = {}): OutboundRecord {
+  record(
+    message: InboundMessage,
+    reason: DeadLetterReason,
+    error: string,
+    more: { attempts?: number; log?: Logger; failure?: string } = {},
+  ): OutboundRecord {
     const log = more.log ?? this.deps.logger;
     this.deps.instruments.deadLettered.inc({ participant: this.deps.participant, reason });
     log.warn({ reason, error, topic: message.topic, partition: message.partition, offset: message.offset }, 'event dead-lettered');
@@ -34,18 +38,27 @@ export class DeadLetterer {
       error,
       attempts: more.attempts ?? 0,
       participant: this.deps.participant,
+      group: this.deps.groupId,
+      ...(more.failure !== undefined ? { failure: more.failure } : {}),
     });
   }
 
   isDead(sagaId: string): boolean {
-    return this.deadSagas.has(sagaId);
+    return this.deps.sagas.stateOf(sagaId) !== undefined;
   }
 
-  rememberDead(sagaId: string): void {
-    this.deadSagas.add(sagaId);
-    if (this.deadSagas.size > DEAD_SAGAS_CAP) {
-      const oldest = this.deadSagas.values().next().value;
-      if (oldest !== undefined) this.deadSagas.delete(oldest);
-    }
+  /** The saga was given up on; `failed` when its failure (or compensation failure) was emitted too. */
+  rememberDead(sagaId: string, failed = false): void {
+    this.deps.sagas.remember(sagaId, failed ? 'failed' : 'dead');
+  }
+
+  /** A replay addressed to this group arrived: handle it, or refuse it with a logged, counted reason. */
+  admitReplay(message: InboundMessage, sagaId: string, log: Logger = this.deps.logger): ReplayVerdict {
+    const verdict = this.deps.sagas.admitReplay(sagaId);
+    const outcome = verdict.handle ? 'admitted' : 'refused';
+    this.deps.instruments.replays.inc({ participant: this.deps.participant, outcome });
+    if (!verdict.handle) log.warn({ sagaId, topic: message.topic, offset: message.offset, reason: verdict.reason }, 'replay refused');
+    else log.info({ sagaId, topic: message.topic, offset: message.offset }, 'replayed event admitted');
+    return verdict;
   }
 }

@@ -20,6 +20,8 @@ export class ParticipantMetrics {
   readonly retried: Counter<'participant' | 'type'>;
   readonly deadLettered: Counter<'participant' | 'reason'>;
   readonly duplicates: Counter<'participant' | 'type'>;
+  /** Dead-letter replays addressed to this participant, handled or refused (ADR 0012). */
+  readonly replays: Counter<'participant' | 'outcome'>;
   readonly duration: Histogram<'participant' | 'type'>;
   readonly lag: Gauge<'participant'>;
   readonly circuitState: Gauge<'participant' | 'circuit'>;
@@ -82,6 +84,17 @@ export class ParticipantMetrics {
           name: 'troupe_duplicates_total',
           help: 'Input events recognised by the inbox as already handled (same ce_id) and skipped',
           labelNames: ['participant', 'type'],
+          registers,
+        }),
+    );
+    this.replays = metric(
+      registry,
+      'troupe_replays_total',
+      () =>
+        new Counter({
+          name: 'troupe_replays_total',
+          help: 'Replayed dead letters addressed to the participant: outcome admitted (then handled once, or dropped by the inbox) or refused (saga already failed)',
+          labelNames: ['participant', 'outcome'],
           registers,
         }),
     );

@@ -12,10 +12,13 @@ import type { Clock } from '../timers/clock.js';
 import type { TimerService } from '../timers/timer-service.js';
 import { BatchTimers } from '../timers/batch-timers.js';
 import type { SagaClock } from '../timers/saga-clock.js';
+import type { DeadSagas } from '../dead-letter/dead-sagas.js';
 
 export interface BatchLoopDeps {
   readonly dispatcher: Dispatcher;
   readonly parked: ParkedSagas;
+  /** Sagas given up on, rebuilt from the dead-letter topics per partition number. */
+  readonly deadSagas: DeadSagas;
   /** Which input events were handled already; undefined when the participant runs without one. */
   readonly inbox: Inbox | undefined;
   readonly logger: Logger;
@@ -51,11 +54,12 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
   try {
     await deps.parked.restore(batch.partition);
     await timers?.restore(batch.partition);
+    await deps.deadSagas.restore(batch.partition);
     inbox = await deps.inbox?.open(batch.partition);
   } catch (err) {
     deps.logger.warn(
       { partition: batch.partition, err: describeError(err) },
-      'cannot read the retry topic, the timer topic or the inbox yet; the batch will be delivered again',
+      'cannot read the retry topic, the timer topic, the dead-letter topics or the inbox yet; the batch will be delivered again',
     );
     return { outputs: [], processed: 0 };
   }

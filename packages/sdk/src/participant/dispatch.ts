@@ -4,6 +4,7 @@ import type { EventCodec } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import { MARKER_HEADER } from '../dead-letter/dead-letter.js';
 import type { DeadLetterer } from '../dead-letter/dead-letterer.js';
+import { replayTargetOf } from '../dead-letter/replay.js';
 import { describeError, SdkError } from '../errors.js';
 import type { InboxBatch, InboxEntry } from '../inbox/inbox.js';
 import type { ParticipantMetrics } from '../operations/metrics.js';
@@ -68,6 +69,9 @@ export class Dispatcher {
   async handle(message: InboundMessage, batch: PartitionBatch, ledger: ParkingScope, inbox?: InboxBatch): Promise<MessageOutcome> {
     const turn = { batch, ledger, inbox, refused: this.deps.refusals.of(message) };
     if (message.headers[MARKER_HEADER] !== undefined) return done([]);
+    // A dead-letter replay is addressed to one consumer group; the others skip it (ADR 0012).
+    const replayFor = replayTargetOf(message.headers);
+    if (replayFor !== undefined && replayFor !== this.deps.groupId) return done([]);
     const retry = this.deps.retryTopic;
     if (retry && message.topic === retry.topic) return this.handleRetryRecord(message, turn);
     let env: EventEnvelope;
@@ -85,6 +89,7 @@ export class Dispatcher {
     const problem = boundaryProblem(message, env, home);
     if (problem) return done([this.deps.deadLetters.record(message, problem.reason, problem.error)]);
     if (!routed) return done([]);
+    if (replayFor !== undefined && !this.deps.deadLetters.admitReplay(message, env.sagaId).handle) return done([]);
     if (retry && ledger.isParked(env.sagaId)) {
       // An earlier event of this saga waits in the retry topic: queue behind it, keep the order.
       ledger.park(env.sagaId, 1);

@@ -160,14 +160,16 @@ export class HandlerRunner {
   async giveUp(route: Route, a: Handling, error: unknown, attempts: number): Promise<OutboundRecord[]> {
     a.log.error({ attempts, err: describeError(error), route: route.label }, 'handler gave up; dead-lettering the event');
     this.deps.instruments.handled.inc({ participant: this.deps.participant, type: a.env.type, outcome: 'gave-up' });
-    const out: OutboundRecord[] = [
+    const dead = (failure?: string): OutboundRecord =>
       this.deps.deadLetters.record(a.message, isRefusal(error) ? 'OUTPUT_REFUSED' : 'HANDLER_FAILED', describeError(error), {
         attempts,
         log: a.log,
-      }),
-    ];
-    this.deps.deadLetters.rememberDead(a.env.sagaId);
-    if (route.kind === 'on') return out;
+        ...(failure !== undefined ? { failure } : {}),
+      });
+    if (route.kind === 'on') {
+      this.deps.deadLetters.rememberDead(a.env.sagaId);
+      return [dead()];
+    }
     const failure = route.kind === 'step' ? route.def.failed : route.def.compensationFailed;
     const ctx = this.contextFor(route, a, attempts + 1, undefined);
     let emitted = false;
@@ -187,6 +189,9 @@ export class HandlerRunner {
         `cannot build ${failure?.name ?? 'the failure event'} after giving up; only the dead letter is written`,
       );
     }
+    // A saga whose failure went out with the dead letter compensates: replays of it are refused (ADR 0012).
+    this.deps.deadLetters.rememberDead(a.env.sagaId, emitted || route.kind === 'compensate');
+    const out: OutboundRecord[] = [dead(emitted ? failure?.name : undefined)];
     const outbox = this.deps.outbox;
     // Through the outbox, behind what this participant emitted earlier in the saga.
     if (emitted && outbox) await inHandlerTransaction(outbox, inboxKeyOf(this.deps.groupId, route, a.env), ctx, () => Promise.resolve());

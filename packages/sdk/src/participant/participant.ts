@@ -2,6 +2,7 @@ import { transactionalIdPrefixOf } from '@troupe/core';
 import { pino, type Logger } from 'pino';
 import { register as globalRegistry, type Registry } from 'prom-client';
 import { DeadLetterer } from '../dead-letter/dead-letterer.js';
+import { DeadSagas } from '../dead-letter/dead-sagas.js';
 import { describeError, SdkError } from '../errors.js';
 import { FinishedAhead } from '../flow/finished-ahead.js';
 import { FlowControl } from '../flow/flow-control.js';
@@ -48,6 +49,7 @@ export class Participant {
   private readonly logger: Logger;
   private readonly routes: RouteTable;
   private readonly parked: ParkedSagas;
+  private readonly deadSagas: DeadSagas;
   private readonly dispatcher: Dispatcher;
   private readonly flow: FlowControl;
   private readonly finishedAhead = new FinishedAhead();
@@ -85,7 +87,20 @@ export class Participant {
       logger: this.logger,
     });
     for (const list of routes.byType.values()) for (const route of list) this.flow.register(route.label, route.def);
-    const deadLetters = new DeadLetterer({ participant: opts.name, topicFor: opts.deadLetterTopic, instruments, logger: this.logger });
+    this.deadSagas = new DeadSagas({
+      transport: this.transport,
+      groupId: opts.groupId,
+      deadLetterTopics: [...new Set(routes.inputTopics.map((t) => opts.deadLetterTopic(t)))],
+      logger: this.logger,
+    });
+    const deadLetters = new DeadLetterer({
+      participant: opts.name,
+      groupId: opts.groupId,
+      topicFor: opts.deadLetterTopic,
+      sagas: this.deadSagas,
+      instruments,
+      logger: this.logger,
+    });
     this.clock = this.transport.clock ?? systemClock;
     this.timers = participantTimers({
       participant: opts.name,
@@ -180,6 +195,7 @@ export class Participant {
     const loop = {
       dispatcher: p.dispatcher,
       parked: p.parked,
+      deadSagas: p.deadSagas,
       inbox: p.inbox,
       refusals: p.refusals,
       logger: p.logger,
@@ -210,6 +226,7 @@ export class Participant {
       ...(timers ? { wakeAt: (partition: number) => timers.wakeAt(partition) } : {}),
       onAssignment: () => {
         p.parked.forget();
+        p.deadSagas.forget();
         p.inbox?.reassigned();
         p.finishedAhead.forget();
         timers?.forget();

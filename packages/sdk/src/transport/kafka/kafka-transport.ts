@@ -1,4 +1,4 @@
-import { OptionChecks } from '@troupe/core';
+import { OptionChecks, withRetries } from '@troupe/core';
 import { checkBrokers, connectAdmin, createKafkaClient, readTopicToEnd, type KafkaClientOptions } from '@troupe/kafka';
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import { pino } from 'pino';
@@ -141,9 +141,15 @@ export class KafkaTransport implements Transport {
     const wanted = topics.filter((t) => existing.has(t));
     const counts = new Map<string, number>();
     if (wanted.length === 0) return counts;
-    const meta = await this.admin
-      .fetchTopicMetadata({ topics: wanted })
-      .catch((err: unknown) => rethrowAccess(err, `reading metadata of ${wanted.join(', ')}`, this.principal));
+    // On a cluster of several brokers a topic just created may be listed before every broker knows
+    // it: the one asked answers UNKNOWN_TOPIC_OR_PARTITION for a moment.
+    const fetched = await withRetries(() => this.admin.fetchTopicMetadata({ topics: wanted }), {
+      attempts: 30,
+      delayMs: () => 200,
+      retryOn: (err) => (err as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION',
+    });
+    if (!fetched.ok) rethrowAccess(fetched.error, `reading metadata of ${wanted.join(', ')}`, this.principal);
+    const meta = fetched.value;
     for (const t of meta.topics) counts.set(t.name, t.partitions.length);
     return counts;
   }

@@ -1,0 +1,120 @@
+import { DLQ_HEADER, REPLAY_HEADER, headerString, toHeaders } from '@troupe/core';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { MemoryTransport } from '../transport/memory/memory-transport.js';
+import type { InboundMessage } from '../transport/transport.js';
+import { deadLetterRecord } from './dead-letter.js';
+import { DeadSagas } from './dead-sagas.js';
+import { readReplayNote, replayRecords, replayTargetOf } from './replay.js';
+
+const silent = pino({ level: 'silent' });
+
+function event(sagaId: string, offset: string, role: 'start' | 'step-failed' = 'start'): InboundMessage {
+  const headers = toHeaders({
+    id: `${sagaId}-${offset}`,
+    source: 'order-service',
+    type: 'com.acme.OrderPlaced',
+    time: '2026-12-01T00:00:00.000Z',
+    sagaId,
+    sagaType: 'order-fulfillment',
+    sagaRole: role,
+  });
+  return {
+    topic: 'orders',
+    partition: 1,
+    offset,
+    key: Buffer.from(sagaId),
+    value: Buffer.from('v'),
+    headers,
+    timestamp: '0',
+  };
+}
+
+/** A dead letter as the DLQ holds it (the record a participant wrote, read back at `offset`). */
+function asRead(record: ReturnType<typeof deadLetterRecord>, offset: string): InboundMessage {
+  return {
+    ...event('x', offset),
+    topic: record.topic,
+    partition: record.partition ?? 0,
+    key: record.key as Buffer,
+    value: record.value,
+    headers: record.headers,
+  };
+}
+
+describe('replay records', () => {
+  it('address the event to the group that gave up, on its original partition, and note who replayed which dead letter', () => {
+    const dead = asRead(
+      deadLetterRecord({
+        message: event('s-1', '7'),
+        topic: 'orders.dlq',
+        reason: 'HANDLER_FAILED',
+        error: 'boom',
+        attempts: 3,
+        participant: 'audit',
+        group: 'audit-g',
+      }),
+      '12',
+    );
+    const r = replayRecords(dead, { group: 'audit-g', by: 'alice', at: '2026-12-01T01:00:00.000Z' });
+    expect(r?.event).toMatchObject({ topic: 'orders', partition: 1, value: Buffer.from('v') });
+    expect(replayTargetOf(r?.event.headers ?? {})).toBe('audit-g');
+    expect(headerString(r?.event.headers, 'ce_id')).toBe('s-1-7');
+    expect(headerString(r?.event.headers, DLQ_HEADER.reason)).toBeUndefined();
+    expect(headerString(r?.event.headers, REPLAY_HEADER.from)).toBe('orders.dlq/1/12');
+    expect(r?.note).toMatchObject({ topic: 'orders.dlq', partition: 1, value: null });
+    expect(readReplayNote(r?.note.headers ?? {})).toEqual({ of: '1/12', group: 'audit-g', by: 'alice', at: '2026-12-01T01:00:00.000Z' });
+    // A note is not a dead letter, and an event is not a note.
+    expect(headerString(r?.note.headers, DLQ_HEADER.reason)).toBeUndefined();
+    expect(readReplayNote(r?.event.headers ?? {})).toBeUndefined();
+  });
+});
+
+describe('DeadSagas', () => {
+  it('rebuilds from the dead-letter topic: its own dead letters, failed with a failure event, cleared by a replay note', async () => {
+    const transport = await MemoryTransport.create();
+    await transport.ensureTopics([{ topic: 'orders.dlq', partitions: 2 }]);
+    const dl = (sagaId: string, group: string, more: { failure?: string; role?: 'step-failed' } = {}) =>
+      deadLetterRecord({
+        message: event(sagaId, '1', more.role),
+        topic: 'orders.dlq',
+        reason: 'HANDLER_FAILED',
+        error: 'boom',
+        attempts: 1,
+        participant: group,
+        group,
+        ...(more.failure !== undefined ? { failure: more.failure } : {}),
+      });
+    await transport.send([
+      dl('dead', 'me'),
+      dl('failed', 'me', { failure: 'com.acme.PaymentDeclined' }),
+      dl('trigger', 'me', { role: 'step-failed' }),
+      dl('others', 'someone-else'),
+      dl('replayed', 'me'),
+    ]);
+    const [, , , , replayedDl] = await transport.readPartition('orders.dlq', 1, '0');
+    const r = replayedDl && replayRecords(replayedDl, { group: 'me', by: 'ops', at: 'now' });
+    if (r) await transport.send([r.note]);
+
+    const sagas = new DeadSagas({ transport, groupId: 'me', deadLetterTopics: ['orders.dlq'], logger: silent });
+    await sagas.restore(1);
+    expect(['dead', 'failed', 'trigger', 'others', 'replayed'].map((s) => sagas.stateOf(s))).toEqual([
+      'dead',
+      'failed',
+      'failed',
+      undefined,
+      undefined,
+    ]);
+
+    const refused = sagas.admitReplay('failed');
+    expect(refused.handle).toBe(false);
+    expect(refused.handle ? '' : refused.reason).toMatch(/already failed and compensates/);
+    expect(sagas.stateOf('failed')).toBe('failed');
+    expect(sagas.admitReplay('dead')).toEqual({ handle: true });
+    expect(sagas.stateOf('dead')).toBeUndefined();
+    // A failed saga is never downgraded.
+    sagas.remember('failed', 'dead');
+    expect(sagas.stateOf('failed')).toBe('failed');
+    await transport.close();
+  });
+});
