@@ -31,11 +31,12 @@ describe('a compensation that gives up', () => {
   let saga: OrderSaga;
   const codec = new MemorySchemaRegistry();
   let ledger: Ledger;
+  let suffix: string;
   let tracker: SagaTracker | undefined;
   const participants: Participant[] = [];
 
   beforeAll(async () => {
-    ({ transport, saga, ledger } = await sagaOnKafka('sdk-compfail'));
+    ({ transport, saga, ledger, suffix } = await sagaOnKafka('sdk-compfail'));
   });
 
   afterAll(async () => {
@@ -78,6 +79,7 @@ describe('a compensation that gives up', () => {
       await Participant.create({
         ...common,
         name: 'payment-service',
+        groupId: `payment-service-${suffix}`,
         handlers: [
           step<OrderPlaced, PaymentCharged, PaymentDeclined, { chargeId: string }, PaymentRefunded, RefundFailed>({
             name: 'payment',
@@ -97,7 +99,12 @@ describe('a compensation that gives up', () => {
           }),
         ],
       }),
-      await Participant.create({ ...common, name: 'inventory-service', handlers: inventoryHandlers(saga, ledger) }),
+      await Participant.create({
+        ...common,
+        name: 'inventory-service',
+        groupId: `inventory-service-${suffix}`,
+        handlers: inventoryHandlers(saga, ledger),
+      }),
     );
     const sagaId = 'compfail-1';
     const publisher = await Publisher.create({ transport, codec, source: 'order-service', contracts: [contract] });

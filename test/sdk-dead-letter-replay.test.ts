@@ -58,6 +58,7 @@ describe('dead-letter replay on a real broker', () => {
       saga,
       ledger,
       logger: silentLogger,
+      groupSuffix: suffix,
       overrides: { topics: { partitions: 1 }, inbox: false },
     });
     audit = await startAudit();
@@ -113,7 +114,7 @@ describe('dead-letter replay on a real broker', () => {
     await until('the dead letter of failed-1', async () => (await deadLettersOf('failed-1')).length === 1);
     const [dead] = await deadLettersOf('failed-1');
     if (!dead) throw new Error('no dead letter of failed-1');
-    expect(dead.info).toMatchObject({ reason: 'HANDLER_FAILED', group: 'payment-service-g', failure: e.PaymentDeclined.name });
+    expect(dead.info).toMatchObject({ reason: 'HANDLER_FAILED', group: `payment-service-${suffix}`, failure: e.PaymentDeclined.name });
 
     // The tool reads the saga's dead letters and refuses, with the reason, sending nothing.
     const lines: string[] = [];
@@ -141,7 +142,7 @@ describe('dead-letter replay on a real broker', () => {
     await payment?.close();
     services[0] = await Participant.create({
       name: 'payment-service',
-      groupId: 'payment-service-g',
+      groupId: `payment-service-${suffix}`,
       transport,
       codec,
       handlers: paymentHandlers(saga, ledger),
