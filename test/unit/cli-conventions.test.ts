@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { describe, expect, it, vi } from 'vitest';
 import { buildTrackerCli } from '@troupe/saga-tracker';
 import { buildSchemasCli, runCli, type CliIo } from '@troupe/schema-registry';
-import { buildDlqCli, buildOutboxCli } from '@troupe/sdk';
+import { buildDlqCli, buildOutboxCli, buildSagaCli } from '@troupe/sdk';
 import { buildKafkaCli, buildRegistryCli } from '@troupe/testing';
 
 const version = (pkg: string): string =>
@@ -16,6 +16,7 @@ const tools: { name: string; pkg: string; build: (io: CliIo) => Command }[] = [
   { name: 'troupe-schemas', pkg: 'schema-registry', build: buildSchemasCli },
   { name: 'troupe-dlq', pkg: 'sdk', build: buildDlqCli },
   { name: 'troupe-outbox', pkg: 'sdk', build: buildOutboxCli },
+  { name: 'troupe-saga', pkg: 'sdk', build: buildSagaCli },
   { name: 'troupe-tracker', pkg: 'saga-tracker', build: (io) => buildTrackerCli(io, () => undefined) },
   { name: 'troupe-kafka', pkg: 'testing', build: buildKafkaCli },
   { name: 'troupe-registry', pkg: 'testing', build: buildRegistryCli },

@@ -69,6 +69,7 @@ export { requestAbort, controlTopicOf } from './timers/control.js';
 export type { RequestAbortOptions, AbortReply } from './timers/control.js';
 export type { TimerOptions } from './participant/participant-options.js';
 export { buildDlqCli, runDlqCli } from './cli/dlq-program.js';
+export { buildSagaCli, runSagaCli } from './cli/saga-program.js';
 export { PostgresOutbox } from './postgres/postgres-outbox.js';
 export type { PostgresOutboxOptions, TransactionClient, InboxKey, OutboxBacklog } from './postgres/postgres-outbox.js';
 export { OutboxRelay } from './postgres/outbox-relay.js';
