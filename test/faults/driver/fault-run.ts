@@ -23,6 +23,9 @@ export interface FaultContext {
   /** The run's own registry (stop/start it), when `registry: 'own'`. */
   readonly registry: RestartableRegistry | undefined;
   readonly brokers: readonly string[];
+  readonly registryUrl: string;
+  /** Saga ids of the run's good orders start with it. */
+  readonly sagaIdPrefix: string;
   /** `application_name` of every PostgreSQL connection of the run's processes. */
   readonly pgApplicationName: string;
   readonly databaseUrl: string;
@@ -178,6 +181,8 @@ export async function runFault(o: FaultRunOptions): Promise<FaultReport> {
       cluster,
       registry,
       brokers,
+      registryUrl,
+      sagaIdPrefix: prefix,
       pgApplicationName: appName,
       databaseUrl,
       random,
