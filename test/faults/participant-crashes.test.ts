@@ -8,9 +8,9 @@ describe('fault: participant crashes', () => {
   it('SIGKILLed participants (also while rejoining their group) are restarted; every saga ends as expected, no event lost or doubled', async () => {
     const report = await runFault({
       fault: 'participant-crashes',
-      sagas: 240,
+      sagas: 200,
       rate: 8,
-      inject: (ctx) => crashParticipants(ctx, { meanIntervalMs: 3000 }),
+      inject: (ctx) => crashParticipants(ctx, { meanIntervalMs: 4000 }),
     });
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);

@@ -21,6 +21,8 @@ export class Supervisor {
   constructor(
     private readonly log: (line: string) => void,
     private readonly restart = true,
+    /** Every chunk a child writes to stderr (e.g. to keep full logs); the last 4000 characters are shown on exit anyway. */
+    private readonly output?: (name: string, chunk: string) => void,
   ) {}
 
   start(spec: ChildSpec): void {
@@ -30,6 +32,7 @@ export class Supervisor {
     let tail = '';
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       tail = (tail + chunk).slice(-4000);
+      this.output?.(spec.name, chunk);
     });
     child.once('exit', (code, signal) => {
       if (this.stopping) return;

@@ -3,11 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { pino } from 'pino';
-import { createSchemaRegistry } from '@troupe/schema-registry';
-import { KafkaTransport, Publisher } from '@troupe/sdk';
 import { LocalKafkaCluster, LocalSchemaRegistry, uniqueName } from '@troupe/testing';
-import { contracts } from '../../../examples/order-fulfillment/src/generated/events.js';
 import { seededRandom } from '../../../examples/order-fulfillment/src/world.js';
 import { GroundTruth } from './ground-truth.js';
 import { placeOrders } from './order-placer.js';
@@ -83,7 +79,8 @@ export interface FaultReport {
   readonly seconds: { readonly placing: number; readonly settle: number; readonly total: number };
   readonly injected: Injected;
   readonly restarts: Record<string, number>;
-  readonly publishRetries: number;
+  /** Order posts repeated (same order id) because the order service or its database was down. */
+  readonly placeRetries: number;
   readonly verified: Omit<Verification, 'examples'> & Record<string, unknown>;
   readonly ok: boolean;
   /** Up to 10 examples per kind of problem (empty when ok). */
@@ -159,18 +156,6 @@ export async function runFault(o: FaultRunOptions): Promise<FaultReport> {
     cleanup.push(() => dropPostgres(tablePrefix, trackerSchema));
     log(`fleet up (${SERVICE_NAMES.length} services + tracker at ${fleet.trackerUrl}); log: ${logFile}`);
 
-    const silent = pino({ level: 'silent' });
-    const transport = await KafkaTransport.create({ brokers: [...brokers], clientId: 'fault-shop', logger: silent });
-    cleanup.push(() => transport.close());
-    const codec = await createSchemaRegistry({ url: registryUrl });
-    const publisher = await Publisher.create({
-      transport,
-      codec,
-      source: 'order-service',
-      contracts: [contracts['order-fulfillment']],
-      topics: { partitions: o.partitions ?? 3 },
-    });
-
     const truth = new GroundTruth();
     const prefix = `${runId}-`;
     const placingDone = new AbortController();
@@ -203,7 +188,7 @@ export async function runFault(o: FaultRunOptions): Promise<FaultReport> {
       o.progressEveryMs !== undefined ? reportProgress(ctx, { truth, prefix, everyMs: o.progressEveryMs, injected }) : undefined;
     const injecting = o.inject(ctx);
     const placing = await placeOrders({
-      publisher,
+      ordersUrl: fleet.ordersUrl,
       truth,
       random,
       sagaIdPrefix: prefix,
@@ -245,7 +230,7 @@ export async function runFault(o: FaultRunOptions): Promise<FaultReport> {
       seconds: { placing: Math.round(placing.seconds), settle: Math.round(settleSeconds), total: Math.round((Date.now() - t0) / 1000) },
       injected,
       restarts: fleet.restarts(),
-      publishRetries: placing.publishRetries,
+      placeRetries: placing.placeRetries,
       verified: { ...counts, ...more },
       ok: verified(verification),
       problems: examples,
@@ -263,6 +248,9 @@ async function dropPostgres(tablePrefix: string, trackerSchema: string): Promise
   await c.connect();
   try {
     for (const name of SERVICE_NAMES) await c.query(`DROP TABLE IF EXISTS ${tablePrefix}_${name.replace(/-/g, '_')}`);
+    // The order service's orders, outbox and inbox (examples/order-fulfillment/src/bin/service.ts).
+    await c.query(`DROP TABLE IF EXISTS ${tablePrefix}_orders`);
+    await c.query(`DROP SCHEMA IF EXISTS ${tablePrefix}_outbox CASCADE`);
     await c.query(`DROP SCHEMA IF EXISTS ${trackerSchema} CASCADE`);
   } finally {
     await c.end();

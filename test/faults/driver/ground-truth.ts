@@ -36,8 +36,6 @@ export type EndingScenario = keyof typeof EVENTS_OF;
 export interface PlacedSaga {
   readonly sagaId: string;
   readonly scenario: EndingScenario;
-  /** `ce_id` of the OrderPlaced event: a re-publish after an error reuses it. */
-  readonly startEventId: string;
 }
 
 /** The run's ground truth: every saga placed, in order. */

@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from '@troupe/testing';
 import { SERVICE_NAMES, type ServiceName } from '../../../examples/order-fulfillment/src/services/index.js';
@@ -42,24 +43,38 @@ export class ServiceFleet {
   private readonly started = new Map<string, number>();
   private readonly killed = new Map<string, number>();
   readonly trackerUrl: string;
+  /** The order service's HTTP API (`POST /orders`). */
+  readonly ordersUrl: string;
 
   private constructor(
     private readonly opts: FleetOptions,
     trackerPort: number,
+    ordersPort: number,
   ) {
     this.trackerUrl = `http://127.0.0.1:${trackerPort}`;
-    this.supervisor = new Supervisor((line) => {
-      const started = /^\[supervisor\] (\S+) started/.exec(line);
-      if (started?.[1] !== undefined) this.started.set(started[1], Date.now());
-      appendFileSync(opts.logFile, `${new Date().toISOString()} ${line}\n`);
-    });
+    this.ordersUrl = `http://127.0.0.1:${ordersPort}`;
+    this.supervisor = new Supervisor(
+      (line) => {
+        const started = /^\[supervisor\] (\S+) started/.exec(line);
+        if (started?.[1] !== undefined) this.started.set(started[1], Date.now());
+        appendFileSync(opts.logFile, `${new Date().toISOString()} ${line}\n`);
+      },
+      true,
+      // Each process's whole stderr (LOG_LEVEL warn) beside the supervisor log, for post-mortems.
+      (name, chunk) => appendFileSync(join(dirname(opts.logFile), `${name}.log`), chunk),
+    );
   }
 
   static async start(opts: FleetOptions): Promise<ServiceFleet> {
-    const fleet = new ServiceFleet(opts, await freePort());
+    const fleet = new ServiceFleet(opts, await freePort(), await freePort());
     for (const name of SERVICE_NAMES) fleet.startService(name);
     fleet.startTracker();
     await fleet.waitForTracker();
+    await waitFor(async () => (await fetch(`${fleet.ordersUrl}/orders/count`)).ok, {
+      description: `the order service's API at ${fleet.ordersUrl} (log: ${opts.logFile})`,
+      timeoutMs: 120_000,
+      intervalMs: 250,
+    });
     return fleet;
   }
 
@@ -73,6 +88,7 @@ export class ServiceFleet {
       DEMO_TABLE_PREFIX: o.tablePrefix,
       DEMO_PARTITIONS: String(o.partitions),
       KAFKA_SESSION_TIMEOUT_MS: String(o.sessionTimeoutMs),
+      ORDER_API_PORT: new URL(this.ordersUrl).port,
       LOG_LEVEL: 'warn',
       ...extra,
     };
