@@ -124,3 +124,32 @@ describe('troupe-schemas register and check against the real registry', () => {
     expect(rejected.out).toContain(`payments-${suffix}-com.acme.payments.PaymentCharged`);
   });
 });
+
+describe('troupe-schemas check of saga contract changes', () => {
+  it('accepts a new contract version next to the old one, and refuses a version changed in place', async () => {
+    // The deployed schemas as the baseline; the working copy adds version 2 beside version 1.
+    const s = join(dir, 'schemas');
+    const deployed = join(dir, 'deployed');
+    await cp(s, deployed, { recursive: true });
+    // Subjects of this run's own (the registry part of check runs too).
+    const suffix = randomBytes(4).toString('hex');
+    for (const d of [s, deployed])
+      for (const topic of ['orders', 'payments', 'inventory', 'shipping']) await rename(join(d, topic), join(d, `${topic}-${suffix}`));
+    const v1 = await readFile(join(s, 'sagas/order-fulfillment.saga.yaml'), 'utf8');
+    await writeFile(join(s, 'sagas/order-fulfillment.v1.saga.yaml'), v1);
+    const v2 = v1.replace('initiator: order-service\n', 'version: 2\ninitiator: order-service\n').replace('deadline: 5m', 'deadline: 10m');
+    await writeFile(join(s, 'sagas/order-fulfillment.saga.yaml'), v2);
+    expect((await troupeSchemas(['--schemas', s, 'validate'])).code).toBe(0);
+
+    const added = await troupeSchemas(['--schemas', s, 'check', '--registry', registryUrl(), '--contracts-baseline', deployed]);
+    expect(added.stdout).toContain('contract order-fulfillment v1: version 1 unchanged');
+    expect(added.stdout).toContain('contract order-fulfillment v2: new version 2');
+    expect(added.code, added.stdout + added.stderr).toBe(0);
+
+    // Version 1 edited in place while its sagas may be in flight.
+    await writeFile(join(s, 'sagas/order-fulfillment.v1.saga.yaml'), v1.replace('deadline: 5m', 'deadline: 7m'));
+    const changed = await troupeSchemas(['--schemas', s, 'check', '--registry', registryUrl(), '--contracts-baseline', deployed]);
+    expect(changed.code).toBe(1);
+    expect(changed.stdout).toMatch(/contract order-fulfillment v1: INCOMPATIBLE: version 1 changed .*save the change as version 2/);
+  });
+});

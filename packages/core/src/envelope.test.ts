@@ -8,6 +8,7 @@ const env: EventEnvelope = {
   time: '2026-11-23T09:00:00.000Z',
   sagaId: 'order-4711',
   sagaType: 'order-fulfillment',
+  sagaVersion: 2,
   sagaRole: 'step-completed',
   sagaStep: 'payment',
   causationId: 'e-0',
@@ -21,7 +22,7 @@ describe('envelope', () => {
   });
 
   it('names every missing or malformed header in one error', () => {
-    const headers = { ...toHeaders(env), ce_sagarole: 'finished', ce_time: 'yesterday' } as Record<string, string>;
+    const headers = { ...toHeaders(env), ce_sagarole: 'finished', ce_time: 'yesterday', ce_sagaversion: 'v2' } as Record<string, string>;
     delete headers['ce_id'];
     const err = (() => {
       try {
@@ -36,6 +37,13 @@ describe('envelope', () => {
       'missing header ce_id',
       "ce_time 'yesterday' is not an ISO-8601 timestamp",
       "ce_sagarole 'finished' is not one of start, step-completed, step-failed, compensated, compensation-failed, end",
+      "ce_sagaversion 'v2' is not a positive integer",
     ]);
+  });
+
+  it('reads a saga without a version header as one without a version (version 1 of its contract)', () => {
+    const { sagaVersion: _omitted, ...v1 } = env;
+    expect(parseEnvelope(toHeaders(v1)).sagaVersion).toBeUndefined();
+    expect(toHeaders(env)['ce_sagaversion']).toBe('2');
   });
 });

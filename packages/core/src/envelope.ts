@@ -11,6 +11,7 @@ export const HEADER = {
   contentType: 'content-type',
   sagaId: 'ce_sagaid',
   sagaType: 'ce_sagatype',
+  sagaVersion: 'ce_sagaversion',
   sagaStep: 'ce_sagastep',
   sagaRole: 'ce_sagarole',
   causationId: 'ce_causationid',
@@ -70,6 +71,11 @@ export interface EventEnvelope {
   readonly time: string;
   readonly sagaId: string;
   readonly sagaType: string;
+  /**
+   * Version of the saga's contract, stamped by the initiator on the start event and carried by
+   * every later event of the saga; absent means version 1 (sagas started before versions).
+   */
+  readonly sagaVersion?: number;
   readonly sagaRole: SagaRole;
   /** Step name from the contract; absent for start and end events. */
   readonly sagaStep?: string;
@@ -100,6 +106,7 @@ export function toHeaders(env: EventEnvelope): Record<string, string> {
     [HEADER.sagaType]: env.sagaType,
     [HEADER.sagaRole]: env.sagaRole,
   };
+  if (env.sagaVersion !== undefined) h[HEADER.sagaVersion] = String(env.sagaVersion);
   if (env.sagaStep !== undefined) h[HEADER.sagaStep] = env.sagaStep;
   if (env.causationId !== undefined) h[HEADER.causationId] = env.causationId;
   if (env.traceparent !== undefined) h[HEADER.traceparent] = env.traceparent;
@@ -134,8 +141,22 @@ export function parseEnvelope(headers: KafkaHeaders | undefined): EventEnvelope 
   if (role !== '' && !(SAGA_ROLES as readonly string[]).includes(role)) {
     problems.push(`${HEADER.sagaRole} '${role}' is not one of ${SAGA_ROLES.join(', ')}`);
   }
+  const versionText = headerString(headers, HEADER.sagaVersion);
+  const sagaVersion = versionText === undefined ? undefined : Number(versionText);
+  if (sagaVersion !== undefined && !(Number.isInteger(sagaVersion) && sagaVersion >= 1)) {
+    problems.push(`${HEADER.sagaVersion} '${versionText ?? ''}' is not a positive integer`);
+  }
   if (problems.length > 0) throw new EnvelopeError(problems);
-  const env: EventEnvelope = { id, source, type, time, sagaId, sagaType, sagaRole: role as SagaRole };
+  const env: EventEnvelope = {
+    id,
+    source,
+    type,
+    time,
+    sagaId,
+    sagaType,
+    ...(sagaVersion !== undefined ? { sagaVersion } : {}),
+    sagaRole: role as SagaRole,
+  };
   const step = headerString(headers, HEADER.sagaStep);
   const causationId = headerString(headers, HEADER.causationId);
   const traceparent = headerString(headers, HEADER.traceparent);

@@ -13,7 +13,7 @@ export {
 } from './envelope.js';
 export type { EventEnvelope, SagaRole, KafkaHeaders } from './envelope.js';
 export type { SagaContract, SagaStepContract, SagaAttribute, TimeoutAction } from './saga-contract.js';
-export { TIMEOUT_ACTIONS } from './saga-contract.js';
+export { TIMEOUT_ACTIONS, contractVersion, contractFor, latestContract } from './saga-contract.js';
 export { DURATION_PATTERN, parseDuration, formatDuration } from './duration.js';
 export {
   DEAD_LETTER_SUFFIX,

@@ -7,6 +7,12 @@
 export interface SagaContract {
   /** Saga type, e.g. `order-fulfillment`; the `ce_sagatype` header. */
   readonly saga: string;
+  /**
+   * Version of this contract of the saga type. The initiator stamps it on every saga it starts
+   * (`ce_sagaversion`); participants and the tracker follow the version a saga started with, so
+   * old and new versions run side by side while sagas are in flight. @default 1
+   */
+  readonly version?: number;
   /** Event type (Avro full name) that starts a saga of this type. */
   readonly start: string;
   /** Participant that publishes the start and end events, when declared. */
@@ -59,4 +65,25 @@ export interface SagaStepContract {
   readonly withinMs?: number;
   /** What happens when `within` passes. @default the saga's `onTimeout` */
   readonly onTimeout?: TimeoutAction;
+}
+
+/** A contract's version: {@link SagaContract.version}, 1 when not declared. */
+export function contractVersion(c: SagaContract): number {
+  return c.version ?? 1;
+}
+
+/**
+ * The contract a saga follows: the one of its type and version (no version: 1). Undefined when no
+ * contract of that version is known.
+ */
+export function contractFor(contracts: readonly SagaContract[], saga: string, version: number | undefined): SagaContract | undefined {
+  const v = version ?? 1;
+  return contracts.find((c) => c.saga === saga && contractVersion(c) === v);
+}
+
+/** The newest contract of a saga type: the version an initiator starts new sagas with. */
+export function latestContract(contracts: readonly SagaContract[], saga: string): SagaContract | undefined {
+  let latest: SagaContract | undefined;
+  for (const c of contracts) if (c.saga === saga && (latest === undefined || contractVersion(c) > contractVersion(latest))) latest = c;
+  return latest;
 }

@@ -36,6 +36,9 @@ export const ORDER_CONTRACT: SagaContract = {
   end: { completed: 'com.acme.orders.OrderCompleted', aborted: 'com.acme.orders.OrderCancelled' },
 };
 
+/** Version 2 of the order saga: no shipping step (say, digital goods), running beside version 1. */
+export const ORDER_CONTRACT_V2: SagaContract = { ...ORDER_CONTRACT, version: 2, steps: ORDER_CONTRACT.steps.slice(0, 2) };
+
 const T0 = Date.parse('2026-11-23T09:00:00.000Z');
 
 interface Spec {

@@ -24,6 +24,8 @@ export interface TrackedEvent {
   readonly time: string;
   readonly sagaId: string;
   readonly sagaType: string;
+  /** `ce_sagaversion`: the contract version the saga started with; absent = 1. */
+  readonly sagaVersion?: number;
   readonly role: SagaRole;
   readonly step?: string;
   readonly causationId?: string;

@@ -467,7 +467,7 @@ async function showSaga(id) {
   $('#saga-title').replaceChildren(`${s.sagaType} `, el('code', { text: s.sagaId }), ' ', badge(s.status));
   $('#saga-summary').textContent =
     `started ${time(s.startedAt)}${s.endedAt ? `, ended ${time(s.endedAt)}` : ''}; ${s.eventCount} events` +
-    (s.hasContract ? '' : ' (no contract: observed steps only)') +
+    (s.hasContract ? `; contract version ${s.sagaVersion ?? 1}` : ' (no contract: observed steps only)') +
     (Object.keys(s.attributes).length > 0 ? `; ${attributeText(s.attributes)}` : '');
   $('#saga-stuck').hidden = !s.stuck.stuck;
   $('#saga-stuck').textContent = s.stuck.stuck ? `Stuck: ${s.stuck.reason ?? ''}` : '';

@@ -8,7 +8,8 @@ import { validateContractFormat, type SagaContractDocument } from './contract-fo
 import { parseDuration } from '@troupe/core';
 import type { EventType } from './event-type.js';
 import { SchemaRegistryError } from './errors.js';
-import type { SagaContract, SagaStepContract } from '@troupe/core';
+import { contractVersion, type SagaContract, type SagaStepContract } from '@troupe/core';
+import { versionProblems } from './contract-versions.js';
 
 /** An event type loaded from `schemas/<topic>/<Name>.avsc`. */
 export interface CatalogEvent extends EventType {
@@ -169,7 +170,11 @@ function loadContractFile(
       );
     }
   };
-  if (!file.endsWith(`/${c.saga}.saga.yaml`)) bad(['saga'], `saga '${c.saga}' must live in a file named ${c.saga}.saga.yaml`);
+  // The newest version in <saga>.saga.yaml; any version may live in <saga>.v<N>.saga.yaml.
+  const version = c.version ?? 1;
+  if (!file.endsWith(`/${c.saga}.saga.yaml`) && !file.endsWith(`/${c.saga}.v${version}.saga.yaml`)) {
+    bad(['saga'], `saga '${c.saga}' version ${version} must live in a file named ${c.saga}.saga.yaml or ${c.saga}.v${version}.saga.yaml`);
+  }
   ref(['start'], c.start);
   ref(['end', 'completed'], c.end.completed);
   ref(['end', 'aborted'], c.end.aborted);
@@ -218,6 +223,7 @@ function loadContractFile(
   }));
   return {
     saga: c.saga,
+    ...(c.version === undefined ? {} : { version: c.version }),
     start: c.start,
     ...(c.initiator === undefined ? {} : { initiator: c.initiator }),
     ...(c.deadline === undefined ? {} : { deadlineMs: parseDuration(c.deadline) ?? 0 }),
@@ -292,15 +298,27 @@ export async function inspectCatalog(dir: string): Promise<{ catalog: Catalog; p
       const file = rel(join(dir, SAGAS_DIR, f.name));
       const contract = loadContractFile(file, await readFile(join(dir, SAGAS_DIR, f.name), 'utf8'), known, problems);
       if (contract === undefined) continue;
-      const dup = contracts.find((c) => c.contract.saga === contract.saga);
+      const dup = contracts.find((c) => c.contract.saga === contract.saga && contractVersion(c.contract) === contractVersion(contract));
       if (dup) {
-        problems.push({ code: 'INVALID_CONTRACT', file, path: 'saga', message: `saga '${contract.saga}' is also defined by ${dup.file}` });
+        problems.push({
+          code: 'INVALID_CONTRACT',
+          file,
+          path: 'saga',
+          message: `saga '${contract.saga}' version ${contractVersion(contract)} is also defined by ${dup.file}; give the new one the next version`,
+        });
         continue;
       }
       contracts.push({ file, contract });
     }
   }
-  contracts.sort((a, b) => (a.contract.saga < b.contract.saga ? -1 : 1));
+  contracts.sort((a, b) =>
+    a.contract.saga !== b.contract.saga
+      ? a.contract.saga < b.contract.saga
+        ? -1
+        : 1
+      : contractVersion(a.contract) - contractVersion(b.contract),
+  );
+  for (const c of contracts) for (const p of versionProblems(c, contracts)) problems.push(p);
   return { catalog: { dir, events, contracts }, problems };
 }
 

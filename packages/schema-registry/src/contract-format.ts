@@ -18,6 +18,7 @@ export const SAGA_CONTRACT_FORMAT = {
   required: ['saga', 'start', 'steps', 'end'],
   properties: {
     saga: { type: 'string', pattern: NAME },
+    version: { type: 'integer', minimum: 1 },
     initiator: { type: 'string', pattern: NAME },
     start: eventRef,
     deadline: { type: 'string', pattern: DURATION_PATTERN },
@@ -66,6 +67,7 @@ export const SAGA_CONTRACT_FORMAT = {
 /** The contract as written in YAML, after {@link validateContractFormat} accepted it. */
 export interface SagaContractDocument {
   saga: string;
+  version?: number;
   initiator?: string;
   start: string;
   deadline?: string;
@@ -110,6 +112,10 @@ function advice(e: ErrorObject): string {
       return `must be one of ${((p['allowedValues'] as unknown[] | undefined) ?? []).join(', ')}`;
     case 'minItems':
       return 'must list at least one step';
+    case 'minimum':
+    case 'type':
+      if (e.instancePath === '/version') return 'must be a whole number from 1, e.g. version: 2';
+      return e.message ?? 'is invalid';
     default:
       return e.message ?? 'is invalid';
   }

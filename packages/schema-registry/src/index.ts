@@ -39,6 +39,8 @@ export type { Catalog, CatalogEvent, CatalogContract, CatalogProblem } from './c
 export { generateModule } from './codegen.js';
 export type { CodegenOptions } from './codegen.js';
 export { SAGA_CONTRACT_FORMAT } from './contract-format.js';
+export { contractChanges } from './contract-versions.js';
+export type { ContractChange } from './contract-versions.js';
 export { buildSchemasCli, runSchemasCli } from './cli/program.js';
 export {
   CliExit,

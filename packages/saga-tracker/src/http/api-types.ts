@@ -19,6 +19,7 @@ export interface TimelineEntry extends Omit<TrackedEvent, 'payload'> {
 /** `GET /api/sagas/:id`. */
 export interface SagaDetailResponse extends SagaProjection {
   readonly stuck: StuckInfo;
+  /** The contract of the version the saga started with. */
   readonly contract: SagaContract | null;
   readonly timeline: readonly TimelineEntry[];
   /** The saga's trace (from its start event's `traceparent`), when its events carry one. */
@@ -36,7 +37,8 @@ export interface StatsResponse {
 
 /** `GET /api/types`. */
 export interface TypesResponse {
-  readonly types: readonly { readonly name: string; readonly contract: SagaContract | null }[];
+  /** `contract`: the newest version; `versions`: every contract version known (oldest first). */
+  readonly types: readonly { readonly name: string; readonly contract: SagaContract | null; readonly versions: readonly number[] }[];
 }
 
 /** `GET /api/types/:type/flow`. */

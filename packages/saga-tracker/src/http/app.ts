@@ -5,6 +5,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { SagaContract } from '@troupe/core';
 import type { EventCodec } from '@troupe/schema-registry';
+import { ContractBook } from '../contract-book.js';
 import { TrackerError } from '../errors.js';
 import type { TrackerMetrics } from '../metrics.js';
 import { stuckInfo } from '../stuck.js';
@@ -73,7 +74,7 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
   const { store, metrics } = opts;
   const now = opts.now ?? Date.now;
-  const contracts = new Map((opts.contracts ?? []).map((c) => [c.saga, c]));
+  const contracts = new ContractBook(opts.contracts);
   const logger: FastifyBaseLogger | undefined = opts.logger === false ? undefined : opts.logger;
   const app: FastifyInstance = Fastify(logger !== undefined ? { loggerInstance: logger } : { logger: false });
 
@@ -121,7 +122,7 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
     const body: SagaDetailResponse = {
       ...detail.projection,
       stuck: stuckInfo(detail.projection, now()),
-      contract: contracts.get(detail.projection.sagaType) ?? null,
+      contract: contracts.of(detail.projection.sagaType, detail.projection.sagaVersion) ?? null,
       timeline,
       ...(traceId !== undefined ? { traceId } : {}),
       ...(traceId !== undefined && opts.traceUrl !== undefined ? { traceUrl: opts.traceUrl.replaceAll('{traceId}', traceId) } : {}),
@@ -141,12 +142,12 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
 
   app.get('/api/types', async (): Promise<TypesResponse> => {
     const seen = await store.types();
-    const names = [...new Set([...seen, ...contracts.keys()])].sort();
-    return { types: names.map((name) => ({ name, contract: contracts.get(name) ?? null })) };
+    const names = [...new Set([...seen, ...contracts.types()])].sort();
+    return { types: names.map((name) => ({ name, contract: contracts.latest(name) ?? null, versions: contracts.versions(name) })) };
   });
 
   app.get<{ Params: { type: string } }>('/api/types/:type/flow', async (req): Promise<FlowResponse> => {
-    const contract = contracts.get(req.params.type);
+    const contract = contracts.latest(req.params.type);
     return { ...(await store.flow(req.params.type)), contract: contract ?? null, stages: contractStages(contract) };
   });
 

@@ -79,6 +79,7 @@ export async function toTrackedEvent(r: RawRecord, opts: ConvertOptions): Promis
     time: env.time,
     sagaId: env.sagaId,
     sagaType: env.sagaType,
+    ...(env.sagaVersion !== undefined ? { sagaVersion: env.sagaVersion } : {}),
     role: env.sagaRole,
     ...(env.sagaStep !== undefined ? { step: env.sagaStep } : {}),
     ...(env.causationId !== undefined ? { causationId: env.causationId } : {}),

@@ -40,6 +40,7 @@ export interface Folded {
   readonly startEvent?: TrackedEvent;
   readonly endEvent?: TrackedEvent;
   readonly sagaType: string;
+  readonly sagaVersion?: number;
   readonly contract?: SagaContract;
   readonly startedAt: string;
   /** Declared steps in contract order, then observed-only steps by when they were first seen. */
@@ -83,7 +84,14 @@ export function fold(input: Iterable<TrackedEvent>, contracts: ContractSource | 
 
   const startEvent = originals.find((e) => e.role === 'start');
   const sagaType = startEvent?.sagaType ?? first.sagaType;
-  const contract = typeof contracts === 'function' ? contracts(sagaType) : contracts?.saga === sagaType ? contracts : undefined;
+  // The version the initiator stamped on the start (carried by every later event): the rules this saga follows.
+  const sagaVersion = startEvent?.sagaVersion ?? originals.find((e) => e.sagaVersion !== undefined)?.sagaVersion;
+  const contract =
+    typeof contracts === 'function'
+      ? contracts(sagaType, sagaVersion)
+      : contracts?.saga === sagaType && (contracts.version ?? 1) === (sagaVersion ?? 1)
+        ? contracts
+        : undefined;
   const startedAt = startEvent?.time ?? first.time;
 
   const steps = new Map<string, MutableStep>();
@@ -164,6 +172,7 @@ export function fold(input: Iterable<TrackedEvent>, contracts: ContractSource | 
     ...(endEvent !== undefined ? { endEvent } : {}),
     sagaType,
     ...(contract !== undefined ? { contract } : {}),
+    ...(sagaVersion !== undefined ? { sagaVersion } : {}),
     startedAt,
     steps: ordered,
     failures,

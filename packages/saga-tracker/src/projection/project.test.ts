@@ -1,9 +1,42 @@
 import { describe, expect, it } from 'vitest';
-import { ORDER_CONTRACT, T_START, chain, deadLettered, shuffled } from '../order-saga.fixture.js';
+import { ORDER_CONTRACT, ORDER_CONTRACT_V2, T_START, chain, deadLettered, shuffled } from '../order-saga.fixture.js';
+import { ContractBook } from '../contract-book.js';
 import { project } from './project.js';
 import { stuckInfo } from '../stuck.js';
 
 const happy = chain('o-1', ['placed', 'charged', 'reserved', 'scheduled', 'completed']);
+
+describe('project with contract versions', () => {
+  const book = new ContractBook([ORDER_CONTRACT_V2, ORDER_CONTRACT]);
+  const at = (version: number | undefined, events: ReturnType<typeof chain>) =>
+    events.map((e) => (version === undefined ? e : { ...e, sagaVersion: version }));
+  const noShipping = chain('v-1', ['placed', 'charged', 'reserved', 'completed']);
+
+  it('projects each saga with the version it started with, old and new side by side', () => {
+    // Version 2 has no shipping step: the saga conforms and is complete.
+    const v2 = project(at(2, noShipping), book.of);
+    expect([v2.sagaVersion, v2.status, v2.hasContract, v2.steps.map((s) => s.name), v2.deviations]).toEqual([
+      2,
+      'completed',
+      true,
+      ['payment', 'inventory'],
+      [],
+    ]);
+    // The same events under version 1 (no header: sagas started before versions) miss shipping.
+    const v1 = project(noShipping, book.of);
+    expect(v1.sagaVersion).toBeUndefined();
+    expect(v1.steps.map((s) => s.name)).toEqual(['payment', 'inventory', 'shipping']);
+    expect(v1.deviations.map((d) => d.kind)).toEqual(['missing-steps']);
+  });
+
+  it("follows the start event's version even when a later event says otherwise, and projects an unknown version without a contract", () => {
+    const mixed = at(2, noShipping).map((e, i) => (i === 2 ? { ...e, sagaVersion: 1 } : e));
+    expect(project(mixed, book.of).sagaVersion).toBe(2);
+    const v9 = project(at(9, noShipping), book.of);
+    expect([v9.sagaVersion, v9.hasContract]).toEqual([9, false]);
+    expect(project(at(2, noShipping), ORDER_CONTRACT).hasContract).toBe(false);
+  });
+});
 
 describe('project', () => {
   it('completes a saga whose steps all completed and whose end event is the completion', () => {

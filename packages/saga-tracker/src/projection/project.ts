@@ -27,6 +27,7 @@ export function project(input: Iterable<TrackedEvent>, contracts?: ContractSourc
   return {
     sagaId: f.first.sagaId,
     sagaType: f.sagaType,
+    ...(f.sagaVersion !== undefined ? { sagaVersion: f.sagaVersion } : {}),
     status: st.status,
     hasContract: f.contract !== undefined,
     startedAt: f.startedAt,

@@ -113,8 +113,10 @@ export interface Deviation {
 export interface SagaProjection {
   readonly sagaId: string;
   readonly sagaType: string;
+  /** The contract version the saga started with (`ce_sagaversion`); absent = 1. */
+  readonly sagaVersion?: number;
   readonly status: SagaStatus;
-  /** Whether a contract for the saga type was known when projecting. */
+  /** Whether a contract for the saga type (and version) was known when projecting. */
   readonly hasContract: boolean;
   readonly startedAt: string;
   /** Time of the end event, or of the event that made the saga terminal. */
@@ -151,7 +153,7 @@ export interface SagaProjection {
 }
 
 /** Contracts as `project()` takes them: one contract, or a lookup by saga type. */
-export type ContractSource = SagaContract | ((sagaType: string) => SagaContract | undefined);
+export type ContractSource = SagaContract | ((sagaType: string, version?: number) => SagaContract | undefined);
 
 /** ISO-8601 to epoch ms and back: the stages compare instants, the projection stores strings. */
 export const ms = (iso: string): number => Date.parse(iso);

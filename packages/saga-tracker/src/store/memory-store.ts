@@ -1,5 +1,6 @@
 import type { SagaContract } from '@troupe/core';
 import type { Logger } from 'pino';
+import { ContractBook } from '../contract-book.js';
 import { TrackerError } from '../errors.js';
 import { SAGA_STATUSES, compareEvents, project } from '../projection/index.js';
 import type { SagaProjection, SagaStatus } from '../projection/index.js';
@@ -68,7 +69,7 @@ function sizeOf(e: TrackedEvent): number {
  */
 export class MemorySagaStore implements SagaStore {
   readonly kind = 'memory' as const;
-  private readonly contracts: ReadonlyMap<string, SagaContract>;
+  private readonly contracts: ContractBook;
   private readonly sagas = new Map<string, Entry>();
   private readonly byType = new Map<string, Set<string>>();
   /** Inverted index for search: attribute value, participant, event type → sagas. */
@@ -89,10 +90,9 @@ export class MemorySagaStore implements SagaStore {
   private pendingIds: string[] = [];
   private readonly listeners = new ChangeListeners();
   private readonly feed = new MemoryChangeFeed();
-  private readonly contractOf = (sagaType: string): SagaContract | undefined => this.contracts.get(sagaType);
 
   private constructor(private readonly opts: MemoryStoreOptions) {
-    this.contracts = new Map((opts.contracts ?? []).map((c) => [c.saga, c]));
+    this.contracts = new ContractBook(opts.contracts);
     this.maxSagas = opts.maxSagas ?? 200_000;
     this.maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
     for (const [name, v] of [
@@ -132,7 +132,7 @@ export class MemorySagaStore implements SagaStore {
       this.bytes += bytes;
       // A new event always changes the projection (its event count at least); a copy never does.
       if (!added) continue;
-      const projection = project(events.values(), this.contractOf);
+      const projection = project(events.values(), this.contracts.of);
       if (entry === undefined) {
         const summary = summarize(projection);
         const created: Entry = { events, projection, summary, position: positionOf(projection), bytes };
@@ -269,7 +269,7 @@ export class MemorySagaStore implements SagaStore {
   flow(type: string): Promise<FlowGraph> {
     const ids = this.byType.get(type) ?? new Set<string>();
     const edges = new Map<string, { from: string; to: string; latencies: number[] }>();
-    const steps = new StepCounter(this.contracts.get(type));
+    const steps = new StepCounter(this.contracts.latest(type));
     for (const id of ids) {
       const p = this.sagas.get(id)?.projection;
       if (p !== undefined) steps.add(p);

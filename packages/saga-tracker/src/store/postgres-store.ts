@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { SagaContract } from '@troupe/core';
+import { ContractBook } from '../contract-book.js';
 import { TrackerError } from '../errors.js';
 import { PROJECTION_VERSION, SAGA_STATUSES, compareEvents, project } from '../projection/index.js';
 import type { DeviationKind, SagaProjection, SagaStatus, StepStatus } from '../projection/index.js';
@@ -74,8 +75,7 @@ interface SagaRow {
 export class PostgresSagaStore implements SagaStore {
   readonly kind = 'postgres' as const;
   private readonly listeners = new ChangeListeners();
-  private readonly contracts: ReadonlyMap<string, SagaContract>;
-  private readonly contractOf = (sagaType: string): SagaContract | undefined => this.contracts.get(sagaType);
+  private readonly contracts: ContractBook;
   private readonly t: { events: string; sagas: string; offsets: string; counts: string };
   private readonly feed: PostgresChangeFeed;
 
@@ -83,7 +83,7 @@ export class PostgresSagaStore implements SagaStore {
     private readonly pool: pg.Pool,
     private readonly opts: Required<Pick<PostgresStoreOptions, 'schema' | 'maxAttempts'>> & PostgresStoreOptions,
   ) {
-    this.contracts = new Map((opts.contracts ?? []).map((c) => [c.saga, c]));
+    this.contracts = new ContractBook(opts.contracts);
     const s = `"${opts.schema}"`;
     this.t = { events: `${s}.events`, sagas: `${s}.sagas`, offsets: `${s}.offsets`, counts: `${s}.counts` };
     this.feed = new PostgresChangeFeed({ pool, connectionString: opts.connectionString, schema: opts.schema });
@@ -282,7 +282,7 @@ export class PostgresSagaStore implements SagaStore {
       const evs = bySaga.get(row.saga_id);
       if (evs === undefined || evs.length === 0) continue;
       // Every saga here gained an event only this transaction can see, so its projection changes.
-      const projection = project(evs, this.contractOf);
+      const projection = project(evs, this.contracts.of);
       updates.push(projection);
       if (row.status !== null && row.saga_type !== null) deltas.add(row.saga_type, row.status, row.deviation_kinds, -1);
       deltas.add(projection.sagaType, projection.status, deviationKinds(projection), 1);
@@ -515,7 +515,7 @@ export class PostgresSagaStore implements SagaStore {
        WHERE saga_type = $1 GROUP BY 1, 2`,
       [type],
     );
-    const steps = new StepCounter(this.contracts.get(type));
+    const steps = new StepCounter(this.contracts.latest(type));
     const byStatus = await this.query<{ step: string; status: StepStatus; n: string }>(
       `SELECT s->>'name' AS step, s->>'status' AS status, count(*) AS n
        FROM ${this.t.sagas}, jsonb_array_elements(projection->'steps') AS s WHERE saga_type = $1 GROUP BY 1, 2`,

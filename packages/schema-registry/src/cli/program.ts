@@ -6,6 +6,7 @@ import { avroTypeOf } from '../avro-types.js';
 import { canonicalJson } from '../canonical-json.js';
 import { formatProblem, inspectCatalog, loadCatalog } from '../catalog.js';
 import { generateModule } from '../codegen.js';
+import { contractChanges } from '../contract-versions.js';
 import { checkCompatibility, COMPATIBILITY_LEVELS, formatCompatibility, type CompatibilityLevel } from '../compatibility.js';
 import { SchemaRegistryError } from '../errors.js';
 import { subjectOf } from '../event-type.js';
@@ -96,12 +97,25 @@ export function buildSchemasCli(io: CliIo): Command {
 
   program
     .command('check')
-    .description("check every schema against what is registered, at each subject's configured level; exit 1 when one is incompatible")
+    .description(
+      "check every schema against what is registered, at each subject's configured level, and (with --contracts-baseline) every saga contract against the deployed ones; exit 1 when one is incompatible",
+    )
     .addOption(registryOption())
-    .action(async (_opts: unknown, command: Command) => {
+    .option(
+      '--contracts-baseline <dir>',
+      'schemas directory of what is deployed (e.g. a checkout of the last release): a contract version may not change, the newest may not go down',
+    )
+    .action(async (opts: { contractsBaseline?: string }, command: Command) => {
       const catalog = await loadCatalog(schemasDir());
-      const reg = await ConfluentSchemaRegistry.create({ url: requireRegistry(command) });
       let bad = 0;
+      if (opts.contractsBaseline !== undefined) {
+        const baseline = await loadCatalog(opts.contractsBaseline);
+        for (const c of contractChanges(baseline.contracts, catalog.contracts)) {
+          if (c.level === 'incompatible') bad++;
+          io.out(`contract ${c.saga} v${c.version}: ${c.level === 'incompatible' ? 'INCOMPATIBLE: ' : ''}${c.message}`);
+        }
+      }
+      const reg = await ConfluentSchemaRegistry.create({ url: requireRegistry(command) });
       for (const e of catalog.events) {
         const subject = subjectOf(e);
         const versions = await reg.versions(subject);
@@ -132,7 +146,7 @@ export function buildSchemasCli(io: CliIo): Command {
       }
       await reg.close();
       if (bad > 0) {
-        io.out(`${bad} schema${bad > 1 ? 's' : ''} incompatible with the registry.`);
+        io.out(`${bad} schema${bad > 1 ? 's' : ''} or contract${bad > 1 ? 's' : ''} incompatible.`);
         throw new CliExit(EXIT.failed);
       }
     });

@@ -19,7 +19,7 @@ import { done, type MessageOutcome } from './outcomes.js';
 import type { ParkedSagas, ParkingScope } from './parking.js';
 import type { Clock } from '../timers/clock.js';
 import { abortCompensates } from '../timers/abort.js';
-import type { Route, RouteTable } from './routes.js';
+import { routesFor, type Route, type RouteTable } from './routes.js';
 import { readRoutingSlip } from './routing-slip.js';
 import { boundaryProblem, envelopeProblem } from './validation.js';
 import { oversizedOutput, type OutputRefusals } from './output-refusals.js';
@@ -123,7 +123,7 @@ export class Dispatcher {
     turn: Turn,
     retried: RetriedPass | undefined,
   ): Promise<MessageOutcome> {
-    const all = this.deps.routes.byType.get(env.type) ?? [];
+    const all = routesFor(this.deps.routes, env);
     const routes = (retried?.routes ? all.filter((r) => retried.routes?.includes(r.label)) : all).filter(
       // The contract's aborted event compensates only when the SDK emitted it for a timeout or an operator.
       (r) => r.kind !== 'compensate' || r.onAbort !== true || abortCompensates(message.headers, r.def.name),

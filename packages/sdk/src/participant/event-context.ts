@@ -74,6 +74,10 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
   get sagaType(): string {
     return this.deps.envelope.sagaType;
   }
+  /** The contract version the saga started with (`ce_sagaversion`); undefined = 1. */
+  get sagaVersion(): number | undefined {
+    return this.deps.envelope.sagaVersion;
+  }
   get eventId(): string {
     return this.deps.envelope.id;
   }
@@ -237,6 +241,8 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
       time: new Date().toISOString(),
       sagaId: d.envelope.sagaId,
       sagaType: d.envelope.sagaType,
+      // The saga keeps the contract version it started with, whoever emits next.
+      ...(d.envelope.sagaVersion !== undefined ? { sagaVersion: d.envelope.sagaVersion } : {}),
       sagaRole: options?.role ?? derived?.role ?? 'step-completed',
       ...(stepName !== undefined ? { sagaStep: stepName } : {}),
       causationId: d.envelope.id,

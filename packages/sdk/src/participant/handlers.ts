@@ -15,6 +15,8 @@ export interface EmitOptions {
 export interface HandlerContext {
   readonly sagaId: string;
   readonly sagaType: string;
+  /** The contract version the saga started with (`ce_sagaversion`); undefined means 1. */
+  readonly sagaVersion: number | undefined;
   /** `ce_id` of the event being handled; stable across redeliveries. */
   readonly eventId: string;
   /** `ce_causationid` of the handled event (what caused it), if any. */

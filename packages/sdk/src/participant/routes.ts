@@ -1,4 +1,4 @@
-import type { SagaContract } from '@troupe/core';
+import { contractVersion, type EventEnvelope, type SagaContract } from '@troupe/core';
 import type { EventType } from '@troupe/schema-registry';
 import { SdkError } from '../errors.js';
 import type { EventHandlerDefinition, HandlerDefinition, StepDefinition } from './handlers.js';
@@ -26,6 +26,34 @@ export interface RouteTable {
   readonly inputTopics: readonly string[];
   /** Topics the participant's declared outcome events go to. */
   readonly outputTopics: readonly string[];
+  /** Per `<saga>@<version>`: steps other versions of the saga have and this one does not. */
+  readonly absentSteps: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/**
+ * The routes an event takes: a saga follows the contract version it started with (`ce_sagaversion`,
+ * absent = 1), so steps (and their compensations) its version does not have are left out.
+ */
+export function routesFor(table: RouteTable, env: EventEnvelope): readonly Route[] {
+  const all = table.byType.get(env.type) ?? [];
+  const absent = table.absentSteps.get(`${env.sagaType}@${env.sagaVersion ?? 1}`);
+  return absent === undefined ? all : all.filter((r) => r.kind === 'on' || !absent.has(r.def.name));
+}
+
+/** For each contract version, the steps of the saga's other versions that it lacks (only non-empty sets). */
+function absentStepsOf(contracts: readonly SagaContract[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const c of contracts) {
+    const own = new Set(c.steps.map((s) => s.name));
+    const absent = new Set(
+      contracts
+        .filter((o) => o.saga === c.saga)
+        .flatMap((o) => o.steps.map((s) => s.name))
+        .filter((n) => !own.has(n)),
+    );
+    if (absent.size > 0) out.set(`${c.saga}@${contractVersion(c)}`, absent);
+  }
+  return out;
 }
 
 /**
@@ -86,7 +114,13 @@ export function buildRoutes(
         problems.push(`step ${s.name} has compensate but no compensateOn and no contract to derive it from`);
         continue;
       }
-      const later = owner.c.steps.slice(owner.c.steps.indexOf(owner.cs) + 1).map((cs) => cs.failed);
+      // Failures of the steps after it, in every version of the saga that has it: versions run
+      // side by side, and their shared steps keep their order (troupe-schemas validate).
+      const later = new Set<string>();
+      for (const c of contracts) {
+        const i = c.saga === owner.c.saga ? c.steps.findIndex((cs) => cs.name === s.name) : -1;
+        if (i >= 0) for (const cs of c.steps.slice(i + 1)) later.add(cs.failed);
+      }
       const resolved: EventType[] = [];
       for (const name of later) {
         const t = known.get(name);
@@ -125,7 +159,7 @@ export function buildRoutes(
   };
   for (const list of byType.values()) list.sort((a, b) => order(a) - order(b));
   const inputTopics = [...new Set([...byType.values()].flat().map((r) => r.reader.topic))].sort();
-  return { byType, inputTopics, outputTopics: [...outputTopics].sort() };
+  return { byType, inputTopics, outputTopics: [...outputTopics].sort(), absentSteps: absentStepsOf(contracts) };
 }
 
 /** The step's `compensationFailed` against the contract's, and the builder the SDK needs to emit it. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { context } from '@opentelemetry/api';
-import { OptionChecks, toHeaders, type EventEnvelope, type SagaContract, type SagaRole } from '@troupe/core';
+import { OptionChecks, latestContract, toHeaders, type EventEnvelope, type SagaContract, type SagaRole } from '@troupe/core';
 import { type EventCodec, type EventType } from '@troupe/schema-registry';
 import { encodeOrThrow } from '../participant/encode.js';
 import { SdkError, throwIfInvalid } from '../errors.js';
@@ -37,6 +37,11 @@ export interface PublishOptions {
   readonly sagaType?: string;
   /** @default from the contract ('start' for its start event), else 'start' */
   readonly role?: SagaRole;
+  /**
+   * Contract version stamped on the saga (`ce_sagaversion`). @default for a start event, the
+   * newest version of the saga among `contracts` when it declares one; none otherwise
+   */
+  readonly sagaVersion?: number;
   readonly step?: string;
   readonly causationId?: string;
   /** @default the active OpenTelemetry span's, else a new trace */
@@ -92,6 +97,9 @@ export class Publisher {
     }
     const value = await encodeOrThrow(this.opts.codec, type, payload);
     const step = options.step ?? derived?.step;
+    const role = options.role ?? derived?.role ?? 'start';
+    // The initiator stamps the version new sagas follow; every later event carries it on.
+    const sagaVersion = options.sagaVersion ?? (role === 'start' ? latestContract(contracts, sagaType)?.version : undefined);
     const id = options.id ?? randomUUID();
     // A saga's root span (or a child of the caller's active span): one trace per saga from here on.
     const send = startSendSpan(
@@ -107,7 +115,8 @@ export class Publisher {
       time: new Date().toISOString(),
       sagaId: options.sagaId,
       sagaType,
-      sagaRole: options.role ?? derived?.role ?? 'start',
+      ...(sagaVersion !== undefined ? { sagaVersion } : {}),
+      sagaRole: role,
       ...(step !== undefined ? { sagaStep: step } : {}),
       ...(options.causationId !== undefined ? { causationId: options.causationId } : {}),
       traceparent: send.traceparent ?? newTraceparent(),
