@@ -275,6 +275,9 @@ const result = {
     sdkCpuVsBaseline: ratio(results, `troupe-alo-baseline @${n} cpu`, `troupe-alo @${n} cpu`),
     sdkTxCpuVsBaseline: ratio(results, `troupe-eos-baseline @${n} cpu`, `troupe-eos @${n} cpu`),
     sdkTxVsBaseline: ratio(results, `troupe-eos @${n}`, `troupe-eos-baseline @${n}`),
+    // PostgreSQL-transactional (outbox + inbox, docs/outbox.md) over Kafka-transactional, same step.
+    pgTxVsKafkaTx: ratio(results, `troupe-pg @${n}`, `troupe-eos @${n}`),
+    pgTxVsKafkaTxCpu: ratio(results, `troupe-eos @${n} cpu`, `troupe-pg @${n} cpu`),
   },
   sagasPerSecond: sagaRuns.saturation.length > 0 ? Math.round(median(sagaRuns.saturation.map((r) => r.sagasPerSecond))) : null,
   sagaLatencyMs:

@@ -1,10 +1,13 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemorySchemaRegistry } from '@troupe/schema-registry';
 import { KafkaTransport, OutboxRelay, PostgresOutbox, Publisher, SdkError } from '@troupe/sdk';
 import { kafkaBrokers, SagaHarness, uniqueName } from '@troupe/testing';
+import { readTopicToEnd } from '@troupe/kafka';
 import { orderSaga, registerAll } from '../packages/sdk/src/participant/order-saga.fixture.js';
 import { silentLogger } from './fixtures/sdk-kafka.js';
 
@@ -127,5 +130,41 @@ describe('PostgreSQL outbox: migrations and relays on a real broker', () => {
     expect(await outbox.backlog()).toEqual({ pending: 0, oldestAgeMs: 0 });
     const health = await relays[0]?.health();
     expect(health?.ready).toBe(true);
+  });
+
+  it('troupe-outbox migrates a schema, reports its backlog and relays it once, as a user runs it', async () => {
+    const schema = schemaName();
+    const cli = (...args: string[]) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli/troupe-outbox.ts', ...args], {
+        env: { ...process.env, DATABASE_URL: PG_URL },
+      });
+    expect((await cli('migrate', '--schema', schema)).stdout).toBe(`schema ${schema} is at version 1 (applied 1)\n`);
+    expect((await cli('migrate', '--schema', schema)).stdout).toBe(`schema ${schema} is at version 1 (up to date)\n`);
+
+    const topic = uniqueName('outbox-cli');
+    const transport = await KafkaTransport.create({ brokers: kafkaBrokers(), logger: silentLogger });
+    cleanup.push(() => transport.close());
+    await transport.ensureTopics([{ topic, partitions: 2, replicationFactor: 1 }]);
+    const outbox = await PostgresOutbox.create({ connectionString: PG_URL, schema, migrate: false, poolSize: 2 });
+    cleanup.push(() => outbox.close());
+    await outbox.transaction((tx) =>
+      outbox.append(
+        tx,
+        Array.from({ length: 5 }, (_, i) => ({
+          topic,
+          key: `s-${i}`,
+          value: Buffer.from(`v${i}`),
+          headers: { ce_id: `cli-${i}`, ce_type: 'test.Cli', ce_sagaid: `s-${i}` },
+        })),
+      ),
+    );
+    const status = JSON.parse((await cli('status', '--schema', schema, '--json')).stdout) as { pending: number; version: number };
+    expect(status).toMatchObject({ pending: 5, version: 1 });
+
+    const relayed = await cli('relay', '--schema', schema, '--brokers', kafkaBrokers().join(','), '--once', '--log-level', 'silent');
+    expect(relayed.stdout).toBe('published 5 event(s)\n');
+    const records = await readTopicToEnd(transport.kafka, topic);
+    expect(records.map((r) => r.headers['ce_id']?.toString()).sort()).toEqual(['cli-0', 'cli-1', 'cli-2', 'cli-3', 'cli-4']);
+    expect(await outbox.backlog()).toEqual({ pending: 0, oldestAgeMs: 0 });
   });
 });

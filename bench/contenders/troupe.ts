@@ -11,7 +11,7 @@ export type Sdk = typeof TroupeSdk;
 export async function troupeParticipant(
   sdk: Sdk,
   transport: KafkaTransport,
-  cfg: StepConfig & { readonly delivery: DeliveryMode },
+  cfg: StepConfig & { readonly delivery: DeliveryMode; readonly outbox?: TroupeSdk.PostgresOutbox },
 ): Promise<() => Promise<void>> {
   const { In, Out } = stepTypes(cfg);
   const p = await sdk.Participant.create({
@@ -25,6 +25,7 @@ export async function troupeParticipant(
     maxBatchMs: 1000,
     concurrency: 4,
     topics: { partitions: cfg.partitions },
+    ...(cfg.outbox !== undefined ? { outbox: cfg.outbox } : {}),
     handlers: [
       sdk.on(In, async ({ payload, ctx }) => {
         await ctx.emit(Out, paymentFor(payload));
@@ -32,4 +33,27 @@ export async function troupeParticipant(
     ],
   });
   return () => p.close();
+}
+
+/**
+ * The same step PostgreSQL-transactionally (docs/outbox.md): each handler call is one database
+ * transaction holding the inbox row and the emitted event (an outbox row); an in-process relay
+ * publishes the outbox. Kafka delivery is at-least-once: the inbox, not a Kafka transaction,
+ * keeps a redelivered event from being handled twice. The outbox lives in a schema of its own,
+ * dropped when the contender stops.
+ */
+export async function troupePostgresParticipant(
+  sdk: Sdk,
+  transport: KafkaTransport,
+  cfg: StepConfig,
+  pgUrl: string,
+): Promise<() => Promise<void>> {
+  const schema = `bench_${cfg.groupId.replace(/[^a-z0-9]/gi, '_').toLowerCase()}`.slice(0, 60);
+  const outbox = await sdk.PostgresOutbox.create({ connectionString: pgUrl, schema, poolSize: 8 });
+  const stop = await troupeParticipant(sdk, transport, { ...cfg, delivery: 'at-least-once', outbox });
+  return async () => {
+    await stop();
+    await outbox.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await outbox.close();
+  };
 }

@@ -11,7 +11,7 @@ import type { StepConfig } from '../lib/step.js';
 import { nestMicroservice } from './nest.js';
 import { rawAtLeastOnce, rawTransactional } from './raw.js';
 import { memoryStore, postgresStore, rawConsume, trackerConsume } from './tracker.js';
-import { troupeParticipant, type Sdk } from './troupe.js';
+import { troupeParticipant, troupePostgresParticipant, type Sdk } from './troupe.js';
 
 export type WorkerJob =
   | ({ readonly kind: 'step' } & StepConfig)
@@ -56,6 +56,24 @@ async function startStep(job: StepConfig): Promise<() => Promise<void>> {
         ...job,
         delivery: job.contender.startsWith('troupe-eos') ? 'exactly-once' : 'at-least-once',
       });
+      return async () => {
+        await stop();
+        await transport.close();
+      };
+    }
+    case 'troupe-pg': {
+      const sdk = (await import('@troupe/sdk')) as Sdk;
+      const transport = await sdk.KafkaTransport.create({
+        brokers: [...job.brokers],
+        clientId: job.contender,
+        logger: pino({ level: 'silent' }),
+      });
+      const stop = await troupePostgresParticipant(
+        sdk,
+        transport,
+        job,
+        process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test',
+      );
       return async () => {
         await stop();
         await transport.close();

@@ -7,6 +7,7 @@ export const STEP_CONTENDERS = [
   'raw-tx-100ms',
   'troupe-alo',
   'troupe-eos',
+  'troupe-pg',
   'nest',
   'kstreams-alo',
   'kstreams-eos',

@@ -139,7 +139,8 @@ const CLOCK_TICKS = 100;
 /**
  * Times a contender from the outside, the same way for every client and language: the clock
  * starts when its first output record appears (so start-up and group join are not counted) and
- * stops when the group's committed offsets cover the whole input (so the tail commit is). Over
+ * stops when the group's committed offsets cover the whole input (so the tail commit is) and the
+ * output topic holds as many records (an outbox relay publishes after the offsets commit). Over
  * the same window it reads the contender's CPU time, which a loaded machine distorts far less
  * than wall time.
  */
@@ -170,7 +171,9 @@ export async function timeStep(
     }
     if (t0 !== 0) {
       const [c] = await admin.fetchOffsets({ groupId, topics: [inTopic] }).catch(() => []);
-      if (sumOffsets(c?.partitions ?? [], 'offset') >= endSum) {
+      // The outputs must be there too: an outbox relay publishes after the offsets are committed.
+      const outputs = async (): Promise<number> => sumOffsets(await admin.fetchTopicOffsets(outTopic).catch(() => []), 'high');
+      if (sumOffsets(c?.partitions ?? [], 'offset') >= endSum && (await outputs()) >= endSum) {
         const cpu1 = cpuSecondsOf(args.pid);
         return { seconds: (performance.now() - t0) / 1000, cpuSeconds: cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined };
       }

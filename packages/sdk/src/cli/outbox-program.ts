@@ -107,7 +107,10 @@ export function buildOutboxCli(io: CliIo): Command {
           const r = await OutboxRelay.create({ outbox, transport, logger, batchSize: o.batchSize, pollIntervalMs: o.pollIntervalMs });
           try {
             if (o.once === true) {
-              while ((await outbox.backlog()).pending > 0) await r.publishBatch();
+              // Shards another relay holds are skipped: wait for it rather than spin.
+              while ((await outbox.backlog()).pending > 0) {
+                if ((await r.publishBatch()) === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+              }
             } else {
               io.out('RELAY_STARTED');
               await untilSignal(io);

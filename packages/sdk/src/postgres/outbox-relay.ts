@@ -286,7 +286,11 @@ export class OutboxRelay {
     return { live, ready, details };
   }
 
-  /** Stops after the batch in flight (its rows are marked or left for the next relay). Idempotent. */
+  /**
+   * Stops after the batch in flight, then publishes what still waits (a few batches at most, so a
+   * service shutting down leaves its last outputs published; what is left waits for the next
+   * relay). Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -294,6 +298,7 @@ export class OutboxRelay {
     clearTimeout(this.listenTimer);
     this.wakeup.signal();
     await this.loopDone;
+    for (let i = 0; i < 10; i++) if ((await this.publishBatch().catch(() => 0)) === 0) break;
     this.unlisten();
     RelayMetrics.forget(this.registry, this.opts.outbox.tables.schema);
   }
