@@ -62,7 +62,7 @@ async function startStep(job: StepConfig): Promise<() => Promise<void>> {
       };
     }
     case 'troupe-pg': {
-      const sdk = (await import('@troupe/sdk')) as Sdk;
+      const sdk: Sdk = await import('@troupe/sdk');
       const transport = await sdk.KafkaTransport.create({
         brokers: [...job.brokers],
         clientId: job.contender,
