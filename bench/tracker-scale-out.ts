@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { produceSagaEvents } from './contenders/tracker.js';
+import { createTopics } from './lib/step.js';
 
 const SAGAS = Number(process.env['BENCH_SAGAS'] ?? 10_000);
 const PARTITIONS = 12;
@@ -51,10 +52,8 @@ async function run(k: number, pool: pg.Pool, kafka: Kafka): Promise<{ events: nu
   const topics = ['orders', 'payments', 'inventory', 'shipping'].map((t) => `${prefix}.${t}`);
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    topics: topics.map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
-    waitForLeaders: true,
-  });
+  // Leaders elected before the trackers look (a loaded KRaft broker answers "unknown topic" for a while).
+  await createTopics(admin, { topics, partitions: PARTITIONS });
   const args = [
     '--brokers',
     brokers.join(','),
