@@ -37,8 +37,8 @@ export interface EventContextDeps {
   readonly envelope: EventEnvelope;
   readonly slip: RoutingSlip;
   readonly attempt: number;
-  /** Aborted when the attempt's deadline passes. */
-  readonly signal?: AbortSignal;
+  /** Its `signal` is aborted when the attempt's deadline passes (read only when the handler asks for `ctx.signal`). */
+  readonly abort?: { readonly signal: AbortSignal };
   /** Where `schedule` writes its timers; undefined when the participant has no timer topic. */
   readonly timers?: TimerTarget;
   /** Step name, for `complete`/`fail`/`compensated`. */
@@ -97,7 +97,7 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
     return this.deps.logger;
   }
   get signal(): AbortSignal {
-    return this.deps.signal ?? NEVER_ABORTED;
+    return this.deps.abort?.signal ?? NEVER_ABORTED;
   }
 
   get tx(): TransactionClient {

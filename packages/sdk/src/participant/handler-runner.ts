@@ -19,6 +19,7 @@ import type { CompensationTrigger } from './handlers.js';
 import type { Route } from './routes.js';
 import type { RoutingSlip } from './routing-slip.js';
 import type { Clock } from '../timers/clock.js';
+import { AttemptAbort } from './attempt-abort.js';
 
 /** One decoded event on its way to its handlers. */
 export interface Handling {
@@ -102,8 +103,8 @@ export class HandlerRunner {
               ...(route.kind === 'on' ? {} : { step: route.def.name }),
               attempt,
             });
-            const abort = new AbortController();
-            const current = this.contextFor(route, a, attempt, { handle, signal: abort.signal });
+            const abort = new AttemptAbort();
+            const current = this.contextFor(route, a, attempt, { handle, abort });
             ctx = current;
             const timer = instruments.duration.startTimer(labels);
             try {
@@ -224,10 +225,10 @@ export class HandlerRunner {
     route: Route,
     a: Handling,
     attempt: number,
-    live: { readonly handle: { readonly span: Span; readonly ctx: Context }; readonly signal: AbortSignal } | undefined,
+    live: { readonly handle: { readonly span: Span; readonly ctx: Context }; readonly abort: AttemptAbort } | undefined,
   ): EventContext {
     const handle = live?.handle;
-    const signal = live?.signal;
+    const abort = live?.abort;
     const d = this.deps;
     return new EventContext({
       trace: handle?.ctx ?? a.trace,
@@ -241,7 +242,7 @@ export class HandlerRunner {
       envelope: a.env,
       slip: a.slip,
       attempt,
-      ...(signal ? { signal } : {}),
+      ...(abort ? { abort } : {}),
       ...(d.timers ? { timers: { ...d.timers, partition: a.message.partition } } : {}),
       ...(route.kind === 'on'
         ? {}
@@ -263,7 +264,7 @@ export class HandlerRunner {
  * the handler can cancel what it waits for. The late result of `work` is ignored (its context's
  * outputs are never used); a late rejection is swallowed.
  */
-function withDeadline(work: Promise<void>, ms: number, abort: AbortController, label: string): Promise<void> {
+function withDeadline(work: Promise<void>, ms: number, abort: AttemptAbort, label: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       const err = new SdkError(
