@@ -269,6 +269,8 @@ const result = {
     sdkTxVsKafkaStreams: ratio(results, `troupe-eos @${s}`, `kstreams-eos @${s}`),
     sdkVsKafkaStreamsAlo: ratio(results, `troupe-alo @${s}`, `kstreams-alo @${s}`),
     sdkVsBaseline: ratio(results, `troupe-alo @${n}`, `troupe-alo-baseline @${n}`),
+    inboxEos: ratio(results, `troupe-eos @${n}`, `troupe-eos-noinbox @${n}`),
+    inboxAlo: ratio(results, `troupe-alo @${n}`, `troupe-alo-noinbox @${n}`),
     // CPU per event, raw over Troupe (so, like the others, > 1 would mean Troupe is cheaper).
     sdkVsRawCpu: ratio(results, `raw-alo @${n} cpu`, `troupe-alo @${n} cpu`),
     sdkTxVsRawTxCpu: ratio(results, `${bestRawTx} cpu`, `troupe-eos @${n} cpu`),

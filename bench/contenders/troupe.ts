@@ -11,7 +11,7 @@ export type Sdk = typeof TroupeSdk;
 export async function troupeParticipant(
   sdk: Sdk,
   transport: KafkaTransport,
-  cfg: StepConfig & { readonly delivery: DeliveryMode; readonly outbox?: TroupeSdk.PostgresOutbox },
+  cfg: StepConfig & { readonly delivery: DeliveryMode; readonly outbox?: TroupeSdk.PostgresOutbox; readonly inbox?: boolean },
 ): Promise<() => Promise<void>> {
   const { In, Out } = stepTypes(cfg);
   const p = await sdk.Participant.create({
@@ -20,6 +20,8 @@ export async function troupeParticipant(
     transport,
     codec: await stepCodec(cfg),
     delivery: cfg.delivery,
+    // The baseline build may predate the option; only the no-inbox contenders pass it.
+    ...(cfg.inbox === false ? { inbox: false } : {}),
     logger: pino({ level: 'silent' }),
     maxBatchSize: cfg.batch,
     maxBatchMs: 1000,

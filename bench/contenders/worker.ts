@@ -37,6 +37,8 @@ async function startStep(job: StepConfig): Promise<() => Promise<void>> {
       return nestMicroservice(job);
     case 'troupe-alo':
     case 'troupe-eos':
+    case 'troupe-alo-noinbox':
+    case 'troupe-eos-noinbox':
     case 'troupe-alo-baseline':
     case 'troupe-eos-baseline': {
       const baseline = process.env['BENCH_SDK_BASELINE'];
@@ -55,6 +57,7 @@ async function startStep(job: StepConfig): Promise<() => Promise<void>> {
       const stop = await troupeParticipant(sdk, transport, {
         ...job,
         delivery: job.contender.startsWith('troupe-eos') ? 'exactly-once' : 'at-least-once',
+        inbox: !job.contender.endsWith('-noinbox'),
       });
       return async () => {
         await stop();

@@ -8,6 +8,8 @@ export const STEP_CONTENDERS = [
   'troupe-alo',
   'troupe-eos',
   'troupe-pg',
+  'troupe-alo-noinbox',
+  'troupe-eos-noinbox',
   'nest',
   'kstreams-alo',
   'kstreams-eos',
