@@ -106,7 +106,7 @@ describe('a compensation that gives up', () => {
         handlers: inventoryHandlers(saga, ledger),
       }),
     );
-    const sagaId = 'compfail-1';
+    const sagaId = `compfail-${suffix}`;
     const publisher = await Publisher.create({ transport, codec, source: 'order-service', contracts: [contract] });
     await publisher.publish(e.OrderPlaced, { orderId: 'fail-inventory-1', amount: 5 }, { sagaId });
 

@@ -6,6 +6,7 @@
 import { headerString } from '@troupe/core';
 import { readTopicToEnd } from '@troupe/kafka';
 import { Participant, Publisher, listDeadLetters, on, replayDeadLetters, replayRecords, runDlqCli, type KafkaTransport } from '@troupe/sdk';
+import { SagaTracker } from '@troupe/saga-tracker';
 import { kafkaBrokers } from '@troupe/testing';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,8 @@ describe('dead-letter replay on a real broker', () => {
   let sentinels = 0;
 
   const auditGroup = (): string => `audit-${suffix}`;
+  /** Saga ids of this run: the shared broker keeps other runs' sagas (the tracker reads them too). */
+  const sid = (name: string): string => `${name}-${suffix}`;
   const startAudit = async (): Promise<Participant> =>
     Participant.create({
       name: 'audit-service',
@@ -100,7 +103,7 @@ describe('dead-letter replay on a real broker', () => {
 
   /** Publishes a fresh saga behind everything sent so far and waits until payment and audit handled it. */
   async function settle(): Promise<void> {
-    const id = `sentinel-${++sentinels}`;
+    const id = sid(`sentinel-${++sentinels}`);
     await publisher.publish(saga.events.OrderPlaced, { orderId: id, amount: 1 }, { sagaId: id });
     await until(`${id} to be handled`, async () => audited.includes(id) && (await count(saga.events.PaymentCharged, id)) === 1);
   }
@@ -109,20 +112,20 @@ describe('dead-letter replay on a real broker', () => {
 
   it('refuses a replay of a saga that failed and compensated: at the tool, then at the participant on the same instance and after a restart', async () => {
     const e = saga.events;
-    await publisher.publish(e.OrderPlaced, { orderId: 'giveup-payment-r1', amount: 3 }, { sagaId: 'failed-1' });
-    await until('PaymentDeclined of failed-1', async () => (await count(e.PaymentDeclined, 'failed-1')) === 1);
-    await until('the dead letter of failed-1', async () => (await deadLettersOf('failed-1')).length === 1);
-    const [dead] = await deadLettersOf('failed-1');
+    await publisher.publish(e.OrderPlaced, { orderId: 'giveup-payment-r1', amount: 3 }, { sagaId: sid('failed-1') });
+    await until('PaymentDeclined of failed-1', async () => (await count(e.PaymentDeclined, sid('failed-1'))) === 1);
+    await until('the dead letter of failed-1', async () => (await deadLettersOf(sid('failed-1'))).length === 1);
+    const [dead] = await deadLettersOf(sid('failed-1'));
     if (!dead) throw new Error('no dead letter of failed-1');
     expect(dead.info).toMatchObject({ reason: 'HANDLER_FAILED', group: `payment-service-${suffix}`, failure: e.PaymentDeclined.name });
 
     // The tool reads the saga's dead letters and refuses, with the reason, sending nothing.
     const lines: string[] = [];
     const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(l) };
-    const code = await runDlqCli(['--brokers', kafkaBrokers().join(','), 'replay', dlq(), '--saga', 'failed-1'], io);
+    const code = await runDlqCli(['--brokers', kafkaBrokers().join(','), 'replay', dlq(), '--saga', sid('failed-1')], io);
     expect(code).toBe(1);
-    expect(lines.join('\n')).toMatch(/REFUSED .*saga failed-1 already failed \(payment-service emitted test\.sdk\.PaymentDeclined/);
-    expect(await count(e.OrderPlaced, 'failed-1')).toBe(1);
+    expect(lines.join('\n')).toMatch(/REFUSED .*saga failed-1-\S+ already failed \(payment-service emitted test\.sdk\.PaymentDeclined/);
+    expect(await count(e.OrderPlaced, sid('failed-1'))).toBe(1);
 
     // Past the tool (a hand-made replay), the participant refuses too: nothing runs, nothing is dead-lettered again.
     const replay = (): Promise<void> => {
@@ -133,9 +136,9 @@ describe('dead-letter replay on a real broker', () => {
     const charges = ledger.charges.filter((c) => c === 'giveup-payment-r1').length;
     await replay();
     await settle();
-    expect(await count(e.PaymentCharged, 'failed-1')).toBe(0);
-    expect(await count(e.PaymentDeclined, 'failed-1')).toBe(1);
-    expect(await deadLettersOf('failed-1')).toHaveLength(1);
+    expect(await count(e.PaymentCharged, sid('failed-1'))).toBe(0);
+    expect(await count(e.PaymentDeclined, sid('failed-1'))).toBe(1);
+    expect(await deadLettersOf(sid('failed-1'))).toHaveLength(1);
 
     // After a restart the participant knows it from the dead-letter topic.
     const [payment] = services;
@@ -156,66 +159,101 @@ describe('dead-letter replay on a real broker', () => {
     });
     await replay();
     await settle();
-    expect(await count(e.PaymentCharged, 'failed-1')).toBe(0);
-    expect(await count(e.PaymentDeclined, 'failed-1')).toBe(1);
-    expect(await deadLettersOf('failed-1')).toHaveLength(1);
+    expect(await count(e.PaymentCharged, sid('failed-1'))).toBe(0);
+    expect(await count(e.PaymentDeclined, sid('failed-1'))).toBe(1);
+    expect(await deadLettersOf(sid('failed-1'))).toHaveLength(1);
     expect(ledger.charges.filter((c) => c === 'giveup-payment-r1')).toHaveLength(charges);
   });
 
   it('handles a replay of a saga that did not compensate once, in its own group only; a second replay does not duplicate', async () => {
     const e = saga.events;
     broken.add('audit-fail-1');
-    await publisher.publish(e.OrderPlaced, { orderId: 'audit-fail-1', amount: 2 }, { sagaId: 'dead-1' });
-    await until('the audit dead letter of dead-1', async () => (await deadLettersOf('dead-1')).length === 1);
-    const [dead] = await deadLettersOf('dead-1');
+    await publisher.publish(e.OrderPlaced, { orderId: 'audit-fail-1', amount: 2 }, { sagaId: sid('dead-1') });
+    await until('the audit dead letter of dead-1', async () => (await deadLettersOf(sid('dead-1'))).length === 1);
+    const [dead] = await deadLettersOf(sid('dead-1'));
     expect(dead?.info).toMatchObject({ reason: 'HANDLER_FAILED', group: auditGroup(), failure: undefined });
-    await until('payment of dead-1', async () => (await count(e.PaymentCharged, 'dead-1')) === 1);
+    await until('payment of dead-1', async () => (await count(e.PaymentCharged, sid('dead-1'))) === 1);
 
     broken.delete('audit-fail-1'); // the handler is fixed (same instance)
-    const first = await replayDeadLetters(transport, dlq(), { sagaId: 'dead-1', by: 'ops-alice' });
+    const first = await replayDeadLetters(transport, dlq(), { sagaId: sid('dead-1'), by: 'ops-alice' });
     expect(first.replayed.map((r) => r.info.group)).toEqual([auditGroup()]);
     expect(first.refused).toEqual([]);
     await settle();
     expect(audited.filter((o) => o === 'audit-fail-1')).toHaveLength(1);
     // Payment's group skipped the replay addressed to the audit group (it has no inbox here).
-    expect(await count(e.PaymentCharged, 'dead-1')).toBe(1);
+    expect(await count(e.PaymentCharged, sid('dead-1'))).toBe(1);
     expect(ledger.charges.filter((c) => c === 'audit-fail-1')).toHaveLength(1);
 
     // The replay is recorded next to the dead letter: who, when, to which group.
-    const [listed] = await deadLettersOf('dead-1');
+    const [listed] = await deadLettersOf(sid('dead-1'));
     expect(listed?.replays).toEqual([
       expect.objectContaining({ by: 'ops-alice', group: auditGroup(), of: `${dead?.partition}/${dead?.offset}` }),
     ]);
 
     // A second replay: the tool skips it; forced, the audit's inbox drops it.
-    const second = await replayDeadLetters(transport, dlq(), { sagaId: 'dead-1', by: 'ops-bob' });
+    const second = await replayDeadLetters(transport, dlq(), { sagaId: sid('dead-1'), by: 'ops-bob' });
     expect(second.replayed).toEqual([]);
     expect(second.skipped[0]?.reason).toMatch(/replayed before, at .* by ops-alice/);
-    const forced = await replayDeadLetters(transport, dlq(), { sagaId: 'dead-1', by: 'ops-bob', again: true });
+    const forced = await replayDeadLetters(transport, dlq(), { sagaId: sid('dead-1'), by: 'ops-bob', again: true });
     expect(forced.replayed).toHaveLength(1);
     await settle();
     expect(audited.filter((o) => o === 'audit-fail-1')).toHaveLength(1);
-    expect(await count(e.PaymentCharged, 'dead-1')).toBe(1);
+    expect(await count(e.PaymentCharged, sid('dead-1'))).toBe(1);
   });
 
   it('after a restart, still holds back the dead saga and handles its replays once, in order', async () => {
     const e = saga.events;
     broken.add('audit-fail-2');
-    await publisher.publish(e.OrderPlaced, { orderId: 'audit-fail-2', amount: 2 }, { sagaId: 'dead-2' });
-    await until('the audit dead letter of dead-2', async () => (await deadLettersOf('dead-2')).length === 1);
+    await publisher.publish(e.OrderPlaced, { orderId: 'audit-fail-2', amount: 2 }, { sagaId: sid('dead-2') });
+    await until('the audit dead letter of dead-2', async () => (await deadLettersOf(sid('dead-2'))).length === 1);
 
     // Restart with the fixed handler: the new instance rebuilds what it gave up on from the DLQ.
     await audit?.close();
     broken.delete('audit-fail-2');
     audit = await startAudit();
-    await publisher.publish(e.OrderPlaced, { orderId: 'audit-fail-2b', amount: 2 }, { sagaId: 'dead-2' });
-    await until('the later event of dead-2 held back', async () => (await deadLettersOf('dead-2')).length === 2);
-    expect((await deadLettersOf('dead-2')).map((d) => d.info.reason)).toEqual(['HANDLER_FAILED', 'SAGA_DEAD_LETTERED']);
+    await publisher.publish(e.OrderPlaced, { orderId: 'audit-fail-2b', amount: 2 }, { sagaId: sid('dead-2') });
+    await until('the later event of dead-2 held back', async () => (await deadLettersOf(sid('dead-2'))).length === 2);
+    expect((await deadLettersOf(sid('dead-2'))).map((d) => d.info.reason)).toEqual(['HANDLER_FAILED', 'SAGA_DEAD_LETTERED']);
     expect(audited.filter((o) => o.startsWith('audit-fail-2'))).toEqual([]);
 
-    const result = await replayDeadLetters(transport, dlq(), { sagaId: 'dead-2', group: auditGroup(), by: 'ops-alice' });
+    const result = await replayDeadLetters(transport, dlq(), { sagaId: sid('dead-2'), group: auditGroup(), by: 'ops-alice' });
     expect(result.replayed).toHaveLength(2);
     await settle();
     expect(audited.filter((o) => o.startsWith('audit-fail-2'))).toEqual(['audit-fail-2', 'audit-fail-2b']);
+  });
+
+  it('the tracker shows a replayed saga truthfully: the dead letter with its replays, the saga not failed', async () => {
+    const e = saga.events;
+    const tracker = await SagaTracker.create({
+      brokers: kafkaBrokers(),
+      contracts: [saga.contract],
+      topics: [e.OrderPlaced.topic, e.PaymentCharged.topic, e.InventoryReserved.topic, e.ShipmentScheduled.topic, dlq()],
+      port: 0,
+      logger: silentLogger,
+    });
+    try {
+      type Detail = { status: string; deadLetters: { participant?: string; replays?: { by: string; group: string }[] }[] };
+      let detail: Detail | undefined;
+      await until('the tracker to see dead-1 replayed twice', async () => {
+        const res = await fetch(`${tracker.url}/api/sagas/${sid('dead-1')}`);
+        detail = res.ok ? ((await res.json()) as Detail) : undefined;
+        return detail?.deadLetters[0]?.replays?.length === 2;
+      });
+      expect(detail?.deadLetters).toEqual([
+        expect.objectContaining({
+          replays: [
+            expect.objectContaining({ by: 'ops-alice', group: auditGroup() }),
+            expect.objectContaining({ by: 'ops-bob', group: auditGroup() }),
+          ],
+        }),
+      ]);
+      expect(detail?.status).not.toBe('failed');
+      // The saga that failed stays failed: nothing was replayed into it.
+      const failed = (await (await fetch(`${tracker.url}/api/sagas/${sid('failed-1')}`)).json()) as Detail;
+      expect(failed.status).toBe('failed');
+      expect(failed.deadLetters[0]?.replays).toBeUndefined();
+    } finally {
+      await tracker.close();
+    }
   });
 });

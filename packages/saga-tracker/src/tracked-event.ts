@@ -10,6 +10,11 @@ export interface DeadLetterInfo {
   readonly participant?: string;
   /** Every non-CloudEvents header of the dead-letter record, for the detail view. */
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * Present when the record is a replay note (`troupe-dlq replay`, ADR 0012), not a dead letter:
+   * the dead letter `of` (partition/offset) was sent back to `group` by `by` at `at`.
+   */
+  readonly replay?: { readonly of: string; readonly group: string; readonly by: string; readonly at: string };
 }
 
 /**
@@ -50,7 +55,10 @@ export interface TrackedEvent {
  * dead-letter topic.
  */
 export function eventKey(e: Pick<TrackedEvent, 'id' | 'deadLetter'>): string {
-  return e.deadLetter === undefined ? e.id : `dlq:${e.deadLetter.topic}:${e.id}`;
+  if (e.deadLetter === undefined) return e.id;
+  // Each replay of a dead letter is a fact of its own (who sent it back, when).
+  const replay = e.deadLetter.replay;
+  return replay === undefined ? `dlq:${e.deadLetter.topic}:${e.id}` : `replay:${e.deadLetter.topic}:${replay.of}:${replay.at}:${e.id}`;
 }
 
 /**

@@ -258,7 +258,8 @@ export class KafkaIngest {
       );
       if (converted.ok) {
         events.push(converted.event);
-        if (converted.event.deadLetter !== undefined) this.opts.metrics?.deadLetters.inc({ topic });
+        if (converted.event.deadLetter !== undefined && converted.event.deadLetter.replay === undefined)
+          this.opts.metrics?.deadLetters.inc({ topic });
       } else {
         this.opts.metrics?.messagesRejected.inc({
           topic,

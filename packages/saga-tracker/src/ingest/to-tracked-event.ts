@@ -1,4 +1,4 @@
-import { DLQ_HEADER, EnvelopeError, headerString, parseEnvelope } from '@troupe/core';
+import { DLQ_HEADER, EnvelopeError, REPLAY_HEADER, headerString, parseEnvelope } from '@troupe/core';
 import type { KafkaHeaders, SagaAttribute, SagaContract } from '@troupe/core';
 import type { EventCodec } from '@troupe/schema-registry';
 import type { DeadLetterInfo, TrackedEvent } from '../tracked-event.js';
@@ -117,6 +117,17 @@ function deadLetterInfo(topic: string, headers: KafkaHeaders | undefined): DeadL
   reason ??= Object.entries(extra).find(([k]) => /error|exception|reason/i.test(k) && !/stack|class/i.test(k))?.[1];
   let participant = firstHeader(headers, DLQ_PARTICIPANT_HEADERS);
   participant ??= Object.entries(extra).find(([k]) => /participant|consumer|group/i.test(k))?.[1];
+  const of = headerString(headers, REPLAY_HEADER.of);
+  const replay =
+    of === undefined
+      ? undefined
+      : {
+          of,
+          group: headerString(headers, REPLAY_HEADER.group) ?? '',
+          by: headerString(headers, REPLAY_HEADER.by) ?? '',
+          at: headerString(headers, REPLAY_HEADER.at) ?? '',
+        };
+  if (replay !== undefined) return { topic, participant: replay.group, headers: extra, replay };
   return {
     topic,
     ...(reason !== undefined ? { reason } : {}),

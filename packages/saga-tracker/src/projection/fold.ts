@@ -109,7 +109,13 @@ export function fold(input: Iterable<TrackedEvent>, contracts: ContractSource | 
   let endEvent: TrackedEvent | undefined;
   const failures: Failure[] = [];
   const deadLetters: DeadLetter[] = [];
+  const replays = new Map<string, { at: string; by: string; group: string }[]>();
   for (const e of events) {
+    const replay = e.deadLetter?.replay;
+    if (replay !== undefined) {
+      replays.set(e.id, [...(replays.get(e.id) ?? []), { at: replay.at, by: replay.by, group: replay.group }]);
+      continue;
+    }
     if (e.deadLetter !== undefined) {
       const step = stepOfEvent(e, contract);
       const who = {
@@ -157,6 +163,11 @@ export function fold(input: Iterable<TrackedEvent>, contracts: ContractSource | 
     }
   }
 
+  // Each dead letter with the replays recorded for its event, oldest first.
+  for (const [i, d] of deadLetters.entries()) {
+    const r = replays.get(d.eventId);
+    if (r !== undefined) deadLetters[i] = { ...d, replays: [...r].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)) };
+  }
   const ordered = [...steps.values()].sort((a, b) => {
     if (a.declared !== b.declared) return a.declared ? -1 : 1;
     if (a.declared) return 0;

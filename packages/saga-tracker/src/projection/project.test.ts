@@ -159,6 +159,30 @@ describe('project', () => {
     expect(p.eventCount).toBe(3);
   });
 
+  it('shows a replayed dead letter with who replayed it, and the saga by what followed instead of failed', () => {
+    const events = chain('o-11', ['placed', 'charged', 'reserved', 'scheduled', 'completed']);
+    const charged = events[1];
+    if (charged === undefined) throw new Error('fixture');
+    const dead = deadLettered(charged);
+    const note = {
+      ...dead,
+      offset: '1',
+      deadLetter: {
+        topic: 'payments.dlq',
+        participant: 'inventory-g',
+        headers: {},
+        replay: { of: '0/0', group: 'inventory-g', by: 'alice', at: '2026-11-23T10:00:00.000Z' },
+      },
+    };
+    const p = project([...events, dead, note], ORDER_CONTRACT);
+    expect(p.status).toBe('completed');
+    expect(p.deadLetters).toEqual([
+      expect.objectContaining({ eventId: charged.id, replays: [{ at: '2026-11-23T10:00:00.000Z', by: 'alice', group: 'inventory-g' }] }),
+    ]);
+    // Without the replay note the same events say failed: the dead letter is an open failure.
+    expect(project([...events, dead], ORDER_CONTRACT).status).toBe('failed');
+  });
+
   it('marks causation edges whose cause was not seen', () => {
     const events = chain('o-10', ['placed', 'charged', 'reserved']);
     const p = project(events.slice(1), ORDER_CONTRACT);

@@ -44,7 +44,9 @@ export function statusOf(f: Folded): StatusStage {
   const pending = expected.filter((s) => s.compensatedAt === undefined && s.compensationFailedAt === undefined);
 
   let status: SagaStatus;
-  if (compFailed.length > 0 || f.deadLetters.length > 0) status = 'failed';
+  // A replayed dead letter is no longer an open failure: its replay's outcome shows in later events.
+  const openDeadLetters = f.deadLetters.filter((d) => d.replays === undefined);
+  if (compFailed.length > 0 || openDeadLetters.length > 0) status = 'failed';
   else if (!aborting) status = endKind === 'completed' ? 'completed' : 'running';
   else if (pending.length === 0 || (contract === undefined && endKind === 'aborted')) status = 'compensated';
   else status = 'compensating';

@@ -5,7 +5,7 @@ import type { TrackedEvent } from '../tracked-event.js';
  * The shape version of {@link SagaProjection}. Bump it when `project()` starts deriving something
  * new: a durable store re-projects sagas stored under an older version when it opens.
  */
-export const PROJECTION_VERSION = 4;
+export const PROJECTION_VERSION = 6;
 
 export const SAGA_STATUSES = ['running', 'completed', 'compensating', 'compensated', 'failed'] as const;
 export type SagaStatus = (typeof SAGA_STATUSES)[number];
@@ -51,6 +51,12 @@ export interface DeadLetter {
   readonly time: string;
   readonly participant?: string;
   readonly reason?: string;
+  /**
+   * Replays of it (`troupe-dlq replay`, ADR 0012), oldest first: sent back to `group` by `by` at
+   * `at`. A replayed dead letter no longer makes the saga `failed`; what its replay led to shows
+   * as the saga's later events.
+   */
+  readonly replays?: readonly { readonly at: string; readonly by: string; readonly group: string }[];
 }
 
 export interface CausalNode {
