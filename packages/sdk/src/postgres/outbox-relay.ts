@@ -5,6 +5,7 @@ import { register as globalRegistry, type Registry } from 'prom-client';
 import { describeError, throwIfInvalid } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import { recordOf, type OutboxRow } from './outbox-rows.js';
+import { guardClient } from './pg-trouble.js';
 import type { PostgresOutbox } from './postgres-outbox.js';
 import { RelayMetrics } from './relay-metrics.js';
 import { OUTBOX_SHARDS } from './schema-names.js';
@@ -148,7 +149,7 @@ export class OutboxRelay {
   async publishBatch(): Promise<number> {
     const { outbox } = this.opts;
     const t = outbox.tables;
-    const client = await outbox.pool.connect();
+    const client = guardClient(await outbox.pool.connect());
     let broken: Error | undefined;
     const onError = (err: Error): void => {
       broken = err;
@@ -217,10 +218,13 @@ export class OutboxRelay {
   /** LISTEN on a connection of its own; reconnects after a while when it breaks (polling goes on meanwhile). */
   private listen(): void {
     if (this.closed) return;
+    let mine: pg.PoolClient | undefined;
     const reconnect = (err: unknown): void => {
-      const client = this.listener;
+      // Once per LISTEN connection: a second error of the same client changes nothing.
+      if (mine === undefined || this.listener !== mine) return;
+      const client = mine;
       this.listener = undefined;
-      client?.release(err instanceof Error ? err : new Error(String(err)));
+      client.release(err instanceof Error ? err : new Error(String(err)));
       if (this.closed) return;
       this.logger.warn({ err: describeError(err) }, 'outbox LISTEN connection lost; polling until it is back');
       this.listenTimer = setTimeout(() => this.listen(), this.s.pollIntervalMs);
@@ -229,8 +233,9 @@ export class OutboxRelay {
     void (async () => {
       let client: pg.PoolClient | undefined;
       try {
-        client = await this.opts.outbox.pool.connect();
+        client = guardClient(await this.opts.outbox.pool.connect());
         this.listener = client;
+        mine = client;
         client.on('notification', () => this.wakeup.signal());
         client.on('error', reconnect);
         await client.query(`LISTEN ${this.opts.outbox.tables.channel}`);

@@ -24,3 +24,19 @@ export function asStoreTrouble(err: unknown, doing: string): unknown {
   if (!isDatabaseTrouble(err) || err instanceof SdkError) return err;
   return new SdkError('OUTBOX_STORE_ERROR', `PostgreSQL failed while ${doing}; the work is rolled back and tried again`, { cause: err });
 }
+
+const guarded = new WeakSet<object>();
+
+/**
+ * Gives a pooled client a lasting `error` listener (once per client). A connection the server ends
+ * (restart, `pg_terminate_backend`) can emit `error` while no query runs and after the pool let go
+ * of it; without a listener that is an unhandled `error` event and ends the process. The failure
+ * itself surfaces through the query that hits it.
+ */
+export function guardClient<C extends { on(event: 'error', listener: (err: Error) => void): unknown }>(client: C): C {
+  if (!guarded.has(client)) {
+    guarded.add(client);
+    client.on('error', () => undefined);
+  }
+  return client;
+}
