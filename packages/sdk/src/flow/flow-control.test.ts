@@ -8,6 +8,7 @@ import { on, step } from '../participant/handlers.js';
 import { Participant } from '../participant/participant.js';
 import { Publisher } from '../publisher/publisher.js';
 import { MemoryTransport } from '../transport/memory/memory-transport.js';
+import { VirtualClock } from '../timers/clock.js';
 
 interface Ev {
   id: string;
@@ -125,6 +126,67 @@ describe('flow control on the memory transport', () => {
     expect(transport.records(`${topic}.dlq`)).toHaveLength(0);
     await until(async () => !(await p.health()).degraded, 'the breaker to close');
     expect(await metrics.getSingleMetricAsString('troupe_circuit_state')).toContain('circuit="payments-api"} 0');
+  });
+
+  it('circuit breaker on virtual time: while open no attempt runs; each time openMs passes, one probe; closed by a success', async () => {
+    const clock = new VirtualClock();
+    const transport = await MemoryTransport.create({ clock });
+    cleanup.push(() => transport.close());
+    const codec = new MemorySchemaRegistry();
+    const topic = 'flowctl-cb-virtual';
+    const Requested = defineEventType<Ev>({ name: 'test.flowctl.VRequested', topic, schema: schema('VRequested') });
+    const Done = defineEventType<Ev>({ name: 'test.flowctl.VDone', topic: `${topic}-out`, schema: schema('VDone') });
+    const Failed = defineEventType<Ev>({ name: 'test.flowctl.VFailed', topic: `${topic}-out`, schema: schema('VFailed') });
+    let down = true;
+    let attempts = 0;
+    const p = await Participant.create({
+      name: 'cbv',
+      transport,
+      codec,
+      logger: silent,
+      metricsRegistry: new Registry(),
+      topics: { partitions: 2 },
+      retry: { attempts: 3, initialDelayMs: 1, maxDelayMs: 2 },
+      circuitBreaker: { openMs: 60_000 },
+      handlers: [
+        step({
+          name: 'charge',
+          on: Requested,
+          completed: Done,
+          failed: Failed,
+          handle: async ({ payload, ctx }) => {
+            attempts += 1;
+            if (down) throw new SdkError('TRANSPORT_ERROR', 'payments-api unreachable');
+            return ctx.complete(payload);
+          },
+          onGiveUp: ({ payload }) => payload,
+        }),
+      ],
+    });
+    cleanup.push(() => p.close());
+    const publisher = await Publisher.create({ transport, codec, source: 'test', topics: { partitions: 2 } });
+    for (let i = 0; i < 10; i++) await publisher.publish(Requested, { id: `v${i}` }, { sagaId: `v${i}`, sagaType: 't' });
+    await until(async () => (await p.health()).degraded, 'the breaker to open');
+    await clock.settle();
+    const atOpen = attempts;
+    // Time does not move: the open breaker lets nothing through, however long the test waits.
+    await clock.advance('59s');
+    expect(attempts).toBe(atOpen);
+    // openMs passed: exactly one probe, which fails and opens the breaker again.
+    await clock.advance('1s');
+    expect(attempts).toBe(atOpen + 1);
+    await clock.advance('60s');
+    expect(attempts).toBe(atOpen + 2);
+    down = false;
+    await clock.advance('60s');
+    const outs = (): string[] => transport.records(`${topic}-out`).map((m) => m.headers['ce_type']?.toString() ?? '');
+    await until(async () => {
+      await clock.advance('1s');
+      return outs().length >= 10;
+    }, '10 outcomes');
+    expect(outs().filter((t) => t === Done.name)).toHaveLength(10);
+    expect(transport.records(`${topic}.dlq`)).toHaveLength(0);
+    expect((await p.health()).degraded).toBe(false);
   });
 
   it("bulkhead overflow: a full handler's events move to the retry topic, the other handler's events go on, each saga in order", async () => {

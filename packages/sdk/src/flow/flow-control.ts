@@ -2,10 +2,11 @@ import { OptionChecks } from '@troupe/core';
 import type { Gauge } from 'prom-client';
 import type { Logger } from 'pino';
 import { describeError, SdkError, throwIfInvalid } from '../errors.js';
-import { Semaphore, sleep } from '../util/semaphore.js';
+import { Semaphore } from '../util/semaphore.js';
 import { CIRCUIT_STATE_VALUE, CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import { circuitBreakerSettings, type FlowDefaults, type HandlerFlowOptions } from './flow-options.js';
 import { RateLimiter } from './rate-limiter.js';
+import { systemClock, type Clock } from '../timers/clock.js';
 
 /** A circuit that is not closed, as health checks report it. */
 export interface CircuitReport {
@@ -40,17 +41,26 @@ export class HandlerGuard {
     private readonly limiter: RateLimiter | undefined,
   ) {}
 
+  // The transport's clock, so virtual time (SagaHarness.advance) moves breakers and rate limits too.
+  private clock: Clock = systemClock;
+
+  /** Reads time from `clock` instead of the wall clock. */
+  on(clock: Clock): this {
+    this.clock = clock;
+    return this;
+  }
+
   /**
    * Runs one attempt. Throws CIRCUIT_OPEN without running it while the breaker is open;
    * `isOutage` says which failures count against the breaker (transient ones).
    */
   async attempt<T>(fn: () => Promise<T>, isOutage: (err: unknown) => boolean, overflowAfterMs?: number): Promise<T> {
-    const admission = this.breaker?.admit(Date.now()) ?? UNGUARDED;
+    const admission = this.breaker?.admit(this.clock.now()) ?? UNGUARDED;
     if (!admission.allowed) {
       throw new SdkError('CIRCUIT_OPEN', `circuit ${this.name} is open (${this.breaker?.reason ?? ''}); the event waits for it to close`);
     }
-    const wait = this.limiter?.reserve() ?? 0;
-    if (wait > 0) await sleep(wait);
+    const wait = this.limiter?.reserve(this.clock.now()) ?? 0;
+    if (wait > 0) await new Promise<void>((resolve) => this.clock.setTimer(wait, resolve));
     // A free permit is taken without a promise round trip (the common case).
     const release =
       this.bulkhead.tryAcquire() ??
@@ -64,10 +74,10 @@ export class HandlerGuard {
     }
     try {
       const value = await fn();
-      this.breaker?.succeeded(Date.now(), admission.probe);
+      this.breaker?.succeeded(this.clock.now(), admission.probe);
       return value;
     } catch (err) {
-      if (isOutage(err)) this.breaker?.failed(Date.now(), admission.probe, describeError(err));
+      if (isOutage(err)) this.breaker?.failed(this.clock.now(), admission.probe, describeError(err));
       else this.breaker?.abandoned(admission.probe);
       throw err;
     } finally {
@@ -77,7 +87,7 @@ export class HandlerGuard {
 
   /** Another attempt is worth it only while the breaker lets attempts through. */
   mayRetry(err: unknown): boolean {
-    return !isCircuitOpen(err) && !isBulkheadFull(err) && this.breaker?.blockedUntil(Date.now()) === undefined;
+    return !isCircuitOpen(err) && !isBulkheadFull(err) && this.breaker?.blockedUntil(this.clock.now()) === undefined;
   }
 
   /**
@@ -87,7 +97,7 @@ export class HandlerGuard {
   paused(err: unknown, transient: boolean): Paused | undefined {
     const refused = isCircuitOpen(err);
     if (!this.breaker || !(refused || transient)) return undefined;
-    const now = Date.now();
+    const now = this.clock.now();
     const until = this.breaker.blockedUntil(now);
     // Refused, and closed again since (another event's probe succeeded): try again at once, never give up.
     if (until === undefined) return refused ? { until: now + 1, reason: `circuit ${this.name} closed again` } : undefined;
@@ -100,6 +110,8 @@ export interface FlowControlDeps {
   readonly defaults: FlowDefaults;
   readonly circuitState: Gauge<'participant' | 'circuit'>;
   readonly logger: Logger;
+  /** @default the wall clock */
+  readonly clock?: Clock;
 }
 
 /** The bulkheads, breakers and rate limits of one participant, made on first use per handler or downstream. */
@@ -118,7 +130,7 @@ export class FlowControl {
     const name = options.downstream ?? label;
     const existing = this.guards.get(name);
     if (existing) return existing;
-    const { defaults, participant, circuitState, logger } = this.deps;
+    const { defaults, participant, circuitState, logger, clock = systemClock } = this.deps;
     const check = new OptionChecks();
     const concurrency = check.int(`${label}.concurrency`, options.concurrency ?? defaults.handlerConcurrency);
     const breakerOptions = options.circuitBreaker === false ? undefined : (options.circuitBreaker ?? defaults.circuitBreaker);
@@ -147,7 +159,12 @@ export class FlowControl {
       circuitState.set({ participant, circuit: name }, CIRCUIT_STATE_VALUE.closed);
       this.breakers.set(name, breaker);
     }
-    const guard = new HandlerGuard(name, new Semaphore(concurrency), breaker, rate ? new RateLimiter(perSecond, burst) : undefined);
+    const guard = new HandlerGuard(
+      name,
+      new Semaphore(concurrency),
+      breaker,
+      rate ? new RateLimiter(perSecond, burst, clock.now()) : undefined,
+    ).on(clock);
     this.guards.set(name, guard);
     return guard;
   }

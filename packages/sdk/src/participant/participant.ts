@@ -80,8 +80,10 @@ export class Participant {
     this.logger = (options.logger ?? pino({ name: opts.name, level: 'info' })).child({ participant: opts.name });
     this.metrics = options.metricsRegistry ?? globalRegistry;
     const instruments = new ParticipantMetrics(this.metrics, opts.name, () => this.consumer?.lag() ?? Promise.resolve(undefined));
+    this.clock = this.transport.clock ?? systemClock;
     this.flow = new FlowControl({
       participant: opts.name,
+      clock: this.clock,
       defaults: opts.flow,
       circuitState: instruments.circuitState,
       logger: this.logger,
@@ -101,7 +103,6 @@ export class Participant {
       instruments,
       logger: this.logger,
     });
-    this.clock = this.transport.clock ?? systemClock;
     this.timers = participantTimers({
       participant: opts.name,
       groupId: opts.groupId,
