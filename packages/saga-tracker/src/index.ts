@@ -47,7 +47,7 @@ export type {
   RetentionOptions,
   PurgeResult,
 } from './store/saga-store.js';
-export type { FeedEntry, FeedWatcher, WatchOptions } from './store/change-feed.js';
+export type { FeedEntry, FeedWatcher, WatchOptions } from './store/saga-store.js';
 export { buildTrackerApp } from './http/app.js';
 export type { TrackerAppOptions, HealthReport } from './http/app.js';
 export type { TrackerAccess, TrackerAuthOptions } from './http/auth.js';

@@ -10,6 +10,10 @@ import type { EventType } from './event-type.js';
 import { SchemaRegistryError } from './errors.js';
 import { contractVersion, type SagaContract, type SagaStepContract } from '@troupe/core';
 import { versionProblems } from './contract-versions.js';
+import type { CatalogContract, CatalogProblem } from './catalog-entries.js';
+export type { CatalogContract, CatalogProblem } from './catalog-entries.js';
+import { formatProblem } from './catalog-entries.js';
+export { formatProblem };
 
 /** An event type loaded from `schemas/<topic>/<Name>.avsc`. */
 export interface CatalogEvent extends EventType {
@@ -17,30 +21,11 @@ export interface CatalogEvent extends EventType {
   readonly file: string;
 }
 
-export interface CatalogContract {
-  /** Path of the `.saga.yaml` file, relative to the catalog directory. */
-  readonly file: string;
-  readonly contract: SagaContract;
-}
-
 /** Everything in a `schemas/` directory, validated. Events sorted by full name, contracts by saga. */
 export interface Catalog {
   readonly dir: string;
   readonly events: readonly CatalogEvent[];
   readonly contracts: readonly CatalogContract[];
-}
-
-/** One problem in one file: where (`file`, `line` when known, `path` inside the document) and what to fix. */
-export interface CatalogProblem {
-  readonly code: 'INVALID_SCHEMA' | 'INVALID_CONTRACT';
-  readonly file: string;
-  readonly line?: number;
-  readonly path: string;
-  readonly message: string;
-}
-
-export function formatProblem(p: CatalogProblem): string {
-  return `${p.file}${p.line === undefined ? '' : `:${p.line}`}: ${p.path === '' ? '' : `${p.path}: `}${p.message}`;
 }
 
 const SAGAS_DIR = 'sagas';

@@ -1,6 +1,6 @@
 import { contractVersion, type SagaContract } from '@troupe/core';
 import { canonicalJson } from './canonical-json.js';
-import type { CatalogContract, CatalogProblem } from './catalog.js';
+import type { CatalogContract, CatalogProblem } from './catalog-entries.js';
 
 // Versions of one saga type run side by side while sagas are in flight: a participant or tracker
 // serving both reads an event's role from its type, and a step's owner from the contract. So the

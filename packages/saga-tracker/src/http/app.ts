@@ -9,7 +9,7 @@ import { ContractBook } from '../contract-book.js';
 import { TrackerError } from '../errors.js';
 import type { TrackerMetrics } from '../metrics.js';
 import { stuckInfo } from '../stuck.js';
-import type { FeedEntry } from '../store/change-feed.js';
+import type { FeedEntry } from '../store/saga-store.js';
 import type { SagaStore } from '../store/saga-store.js';
 import type { TrackedEvent } from '../tracked-event.js';
 import { authEnabled, installAuth, maySeePayloads, redactor, type Redactor, type TrackerAuthOptions } from './auth.js';

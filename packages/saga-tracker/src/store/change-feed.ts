@@ -1,27 +1,4 @@
-import type { SagaChange } from './saga-store.js';
-
-/** One change on a store's change feed: its position (an SSE event id) and the change. */
-export interface FeedEntry {
-  /** Decimal position in the feed, dense and increasing in commit order. */
-  readonly id: string;
-  readonly change: SagaChange;
-}
-
-/** Receives the feed from where it asked to start. */
-export interface FeedWatcher {
-  /** Entries in feed order, each exactly once. */
-  changes(entries: readonly FeedEntry[]): void;
-  /**
-   * The position asked for is no longer (or never was) in the feed: changes were missed and the
-   * watcher should reload what it shows. Entries after the current head follow as usual.
-   */
-  gap?(): void;
-}
-
-export interface WatchOptions {
-  /** Start after this feed id (a reconnecting client's `Last-Event-ID`). @default the current head */
-  readonly after?: string;
-}
+import type { FeedEntry, FeedWatcher, SagaChange, WatchOptions } from './saga-store.js';
 
 /** How many of the latest changes a feed keeps for watchers that resume. */
 export const DEFAULT_FEED_RETAIN = 10_000;

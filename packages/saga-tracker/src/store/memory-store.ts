@@ -9,7 +9,6 @@ import { compareCopies, eventKey } from '../tracked-event.js';
 import type { TrackedEvent } from '../tracked-event.js';
 import { ChangeListeners } from './change-listeners.js';
 import { MemoryChangeFeed } from './change-feed.js';
-import type { FeedWatcher, WatchOptions } from './change-feed.js';
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './saga-store.js';
 import type {
   ActivityBucket,
@@ -21,6 +20,8 @@ import type {
   ListedSaga,
   Page,
   SagaChange,
+  FeedWatcher,
+  WatchOptions,
   SagaDetail,
   SagaStore,
   SagaSummary,

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { DEFAULT_FEED_RETAIN, deliver, parseFeedId } from './change-feed.js';
-import type { FeedEntry, FeedWatcher, WatchOptions } from './change-feed.js';
-import type { SagaChange } from './saga-store.js';
+import type { FeedEntry, FeedWatcher, SagaChange, WatchOptions } from './saga-store.js';
 
 const PAGE = 1000;
 const RECONNECT_MS = [250, 500, 1000, 2000, 5000];

@@ -8,7 +8,6 @@ import { stuckInfo } from '../stuck.js';
 import { compareCopies, eventKey } from '../tracked-event.js';
 import type { TrackedEvent } from '../tracked-event.js';
 import { ChangeListeners } from './change-listeners.js';
-import type { FeedWatcher, WatchOptions } from './change-feed.js';
 import { PostgresChangeFeed } from './postgres-change-feed.js';
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './saga-store.js';
 import type {
@@ -21,6 +20,8 @@ import type {
   ListedSaga,
   Page,
   SagaChange,
+  FeedWatcher,
+  WatchOptions,
   SagaDetail,
   SagaStore,
   PurgeResult,

@@ -3,8 +3,7 @@ import { ORDER_CONTRACT, T_START, chain, deadLettered, shuffled } from '../order
 import type { Kind } from '../order-saga.fixture.js';
 import { project } from '../projection/index.js';
 import type { TrackedEvent } from '../tracked-event.js';
-import type { FeedEntry } from './change-feed.js';
-import type { RetentionOptions, SagaChange, SagaStore } from './saga-store.js';
+import type { FeedEntry, RetentionOptions, SagaChange, SagaStore } from './saga-store.js';
 
 /** Builds a fresh, empty store for one test and disposes of it afterwards. */
 export type StoreFactory = (opts?: { retention?: RetentionOptions }) => Promise<{ store: SagaStore; dispose: () => Promise<void> }>;

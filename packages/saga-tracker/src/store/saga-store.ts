@@ -1,7 +1,6 @@
 import type { DeviationKind, Failure, SagaProjection, SagaStatus, StepStatus } from '../projection/index.js';
 import type { StuckInfo } from '../stuck.js';
 import type { TrackedEvent } from '../tracked-event.js';
-import type { FeedWatcher, WatchOptions } from './change-feed.js';
 
 /** The next offset to read from one partition, as stored with the events read before it. */
 export interface ConsumedOffset {
@@ -46,6 +45,29 @@ export interface SagaSummary {
 export interface SagaChange {
   readonly previous?: SagaStatus;
   readonly summary: SagaSummary;
+}
+
+/** One change on a store's change feed: its position (an SSE event id) and the change. */
+export interface FeedEntry {
+  /** Decimal position in the feed, dense and increasing in commit order. */
+  readonly id: string;
+  readonly change: SagaChange;
+}
+
+/** Receives the feed from where it asked to start. */
+export interface FeedWatcher {
+  /** Entries in feed order, each exactly once. */
+  changes(entries: readonly FeedEntry[]): void;
+  /**
+   * The position asked for is no longer (or never was) in the feed: changes were missed and the
+   * watcher should reload what it shows. Entries after the current head follow as usual.
+   */
+  gap?(): void;
+}
+
+export interface WatchOptions {
+  /** Start after this feed id (a reconnecting client's `Last-Event-ID`). @default the current head */
+  readonly after?: string;
 }
 
 export interface ListQuery {
