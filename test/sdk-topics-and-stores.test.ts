@@ -47,6 +47,8 @@ describe('topics on a real broker', () => {
     transport ??= await KafkaTransport.create({ brokers: kafkaBrokers(), logger: silentLogger });
     const p = await Participant.create({
       name: 'payment-service',
+      // Its own group: the group's inbox topic must be new too, with the saga's partition count.
+      groupId: uniqueName('payment-service'),
       transport,
       codec: new MemorySchemaRegistry(),
       handlers: paymentHandlers(saga, newLedger()),
