@@ -245,6 +245,13 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
   const contractList = Array.isArray(contracts) ? contracts : Object.values(contracts);
   // An initiator whose contracts act on time (or that can abort them) needs timers.
   const timers = opts.timers ?? (clockedContracts(name, contractList, opts.timeouts ?? []).length > 0 ? {} : undefined);
+  if (opts.outbox && timers !== undefined) {
+    // Timer records must commit in the Kafka transaction of the partition that owns the saga; outbox rows are published later.
+    check.add(
+      'timers (ctx.schedule, saga deadlines and aborts at the initiator) cannot be combined with outbox yet; ' +
+        'run them in a Kafka-transactional participant of the same saga (docs/time.md)',
+    );
+  }
   const n: NormalizedOptions = {
     name,
     groupId: opts.groupId ?? name,
