@@ -8,7 +8,8 @@ const AUTHORIZATION_TYPES: Readonly<Record<string, string>> = {
   CLUSTER_AUTHORIZATION_FAILED: 'the cluster (idempotent write or topic creation)',
 };
 
-function errorTypes(err: unknown, depth = 0): string[] {
+/** The kafkajs error types in `err` and the errors it wraps. */
+export function errorTypes(err: unknown, depth = 0): string[] {
   if (typeof err !== 'object' || err === null || depth > 4) return [];
   const e = err as { type?: unknown; errors?: unknown; cause?: unknown; originalError?: unknown };
   const own = typeof e.type === 'string' ? [e.type] : [];

@@ -6,6 +6,7 @@ import { describeError, SdkError, throwIfInvalid } from '../../errors.js';
 import { sleep } from '../../util/semaphore.js';
 import type { ConsumerHandle, ConsumerSpec, InboundMessage, OutboundRecord, TopicSpec, Transport } from '../transport.js';
 import { accessError, rethrowAccess } from './access-errors.js';
+import { producerStateLost } from './producer-state.js';
 import { KafkaConsumerLoop, toTopicMessages, type TransportSettings } from './kafka-consumer-loop.js';
 import { findUnreplicated, topicConfigOf, warnUnreplicated } from './replication-check.js';
 
@@ -228,6 +229,8 @@ export class KafkaTransport implements Transport {
       const producer = await this.plainProducer();
       await producer.sendBatch({ topicMessages: toTopicMessages(records) });
     } catch (err) {
+      // The caller tries again (publisher, outbox relay); with the same producer it would fail forever.
+      if (producerStateLost(err)) await this.dropProducer();
       rethrowAccess(err, `writing to ${topics}`, this.principal);
     }
   }
@@ -300,6 +303,14 @@ export class KafkaTransport implements Transport {
 
   private assertOpen(): void {
     if (this.closed) throw new SdkError('CLOSED', 'the Kafka transport is closed; create a new one');
+  }
+
+  private async dropProducer(): Promise<void> {
+    const p = this.producer;
+    this.producer = undefined;
+    this.producerConnecting = undefined;
+    this.opts.logger.warn('the idempotent producer lost its sequence state (leader moved or producer id expired); sending with a new one');
+    await p?.disconnect().catch(() => undefined);
   }
 
   private plainProducer(): Promise<Producer> {
