@@ -614,6 +614,13 @@ export class PostgresSagaStore implements SagaStore {
       } catch (err) {
         throw unavailable(err);
       }
+      // A checked-out client has no listener of the pool's: a connection the server ends (restart,
+      // pg_terminate_backend) would emit 'error' unhandled and end the process. Keep it and discard the client.
+      let broken: Error | undefined;
+      const onError = (err: Error): void => {
+        broken = err;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await work(client);
@@ -632,7 +639,8 @@ export class PostgresSagaStore implements SagaStore {
         }
         throw err instanceof TrackerError ? err : unavailable(err);
       } finally {
-        client.release();
+        client.off('error', onError);
+        client.release(broken);
       }
     }
   }
