@@ -240,7 +240,8 @@ export async function startSagaServices(o: SagaServicesOptions): Promise<Partici
       contracts: [o.saga.contract],
       events: o.saga.all,
       logger: o.logger,
-      groupId: `${name}-${o.groupSuffix ?? 'g'}`,
+      // Groups of this saga's own unless told: the groups' inbox and timer topics must match its topics' partition count.
+      groupId: `${name}-${o.groupSuffix ?? o.saga.events.OrderPlaced.topic}`,
       metricsRegistry,
       retry: { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 },
       ...(o.store ? { idempotencyStore: o.store } : {}),

@@ -42,7 +42,7 @@ describe('SagaHarness on the memory transport', () => {
     expect(events[1]?.payload).toEqual({ orderId: 'h-1', chargeId: 'ch-h-1' });
     expect(harness.published).toEqual([start]);
     await harness.settle();
-    const consumed = await harness.consumed('payment-service-g');
+    const consumed = await harness.consumed(`payment-service-${e.OrderPlaced.topic}`);
     expect(consumed.map((x) => x.envelope.type)).toContain(e.OrderPlaced.name);
     expect(harness.deadLetters()).toEqual([]);
   });
