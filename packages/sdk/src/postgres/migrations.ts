@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { guardClient } from './pg-trouble.js';
+import { checkOut } from './pg-trouble.js';
 import type { OutboxTables } from './schema-names.js';
 
 /** One versioned step of the schema; applied once, in order, inside a transaction. */
@@ -68,7 +68,7 @@ const MIGRATION_LOCK = 0x7472_6f75;
  * (an advisory lock serialises them) and again and again (applied versions are skipped).
  */
 export async function migrate(pool: pg.Pool, t: OutboxTables, shards: number): Promise<MigrationReport> {
-  const client = guardClient(await pool.connect());
+  const client = await checkOut(pool);
   try {
     await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [MIGRATION_LOCK, t.schema]);
     try {

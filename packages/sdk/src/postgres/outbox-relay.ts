@@ -5,7 +5,7 @@ import { register as globalRegistry, type Registry } from 'prom-client';
 import { describeError, throwIfInvalid } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import { recordOf, type OutboxRow } from './outbox-rows.js';
-import { guardClient } from './pg-trouble.js';
+import { checkOut } from './pg-trouble.js';
 import type { PostgresOutbox } from './postgres-outbox.js';
 import { RelayMetrics } from './relay-metrics.js';
 import { OUTBOX_SHARDS } from './schema-names.js';
@@ -149,7 +149,7 @@ export class OutboxRelay {
   async publishBatch(): Promise<number> {
     const { outbox } = this.opts;
     const t = outbox.tables;
-    const client = guardClient(await outbox.pool.connect());
+    const client = await checkOut(outbox.pool);
     let broken: Error | undefined;
     const onError = (err: Error): void => {
       broken = err;
@@ -233,7 +233,7 @@ export class OutboxRelay {
     void (async () => {
       let client: pg.PoolClient | undefined;
       try {
-        client = guardClient(await this.opts.outbox.pool.connect());
+        client = await checkOut(this.opts.outbox.pool);
         this.listener = client;
         mine = client;
         client.on('notification', () => this.wakeup.signal());

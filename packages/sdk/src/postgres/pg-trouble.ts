@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { SdkError } from '../errors.js';
 
 /**
@@ -39,4 +40,23 @@ export function guardClient<C extends { on(event: 'error', listener: (err: Error
     client.on('error', () => undefined);
   }
   return client;
+}
+
+/**
+ * Checks a client out of `pool` with a lasting `error` listener attached before anything else can
+ * run. `guardClient(await pool.connect())` is too late: the pool hands the client over (without
+ * its idle listener) inside the socket read that brought ReadyForQuery, and a server that ends the
+ * connection right then (pg_terminate_backend during an outage) has its FATAL message parsed in
+ * the same read — an `error` event with no listener, before the awaiting code runs, which ends
+ * the process. The callback form of `connect` runs inside that read, ahead of the FATAL.
+ */
+export function checkOut(pool: pg.Pool): Promise<pg.PoolClient> {
+  return new Promise((resolve, reject) => {
+    pool.connect((err, client) => {
+      if (client) guardClient(client);
+      if (err !== undefined && err !== null) reject(err instanceof Error ? err : new Error(String(err)));
+      else if (client) resolve(client);
+      else reject(new Error('the pool handed out no client'));
+    });
+  });
 }

@@ -4,7 +4,7 @@ import { SdkError, throwIfInvalid } from '../errors.js';
 import type { OutboundRecord } from '../transport/transport.js';
 import { LATEST_VERSION, migrate, schemaVersion, type MigrationReport } from './migrations.js';
 import { ROW_COLUMNS, rowValues } from './outbox-rows.js';
-import { asStoreTrouble, guardClient } from './pg-trouble.js';
+import { asStoreTrouble, checkOut } from './pg-trouble.js';
 import { OUTBOX_SHARDS, SQL_IDENTIFIER, outboxTables, type OutboxTables } from './schema-names.js';
 
 /** A client inside an open transaction: what handlers get as `ctx.tx` and what `publish({ tx })` takes. */
@@ -124,7 +124,7 @@ export class PostgresOutbox {
   async transaction<R>(fn: (tx: TransactionClient) => Promise<R>): Promise<R> {
     let client: pg.PoolClient;
     try {
-      client = guardClient(await this.pool.connect());
+      client = await checkOut(this.pool);
     } catch (err) {
       throw asStoreTrouble(err, 'connecting');
     }
