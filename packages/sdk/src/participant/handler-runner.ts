@@ -157,47 +157,71 @@ export class HandlerRunner {
   /**
    * Dead-letters the event for a handler that gave up, and emits what the saga's contract says
    * happened: the step's failure event (a step), its `compensationFailed` event (a compensation).
+   * With an outbox, nothing at all when the inbox already holds the event (ADR 0014, amendment).
    */
   async giveUp(route: Route, a: Handling, error: unknown, attempts: number): Promise<OutboundRecord[]> {
+    const failure = route.kind === 'on' ? undefined : route.kind === 'step' ? route.def.failed : route.def.compensationFailed;
+    const ctx = this.contextFor(route, a, attempts + 1, undefined);
+    const emitted = route.kind !== 'on' && (await this.buildFailure(route, a, error, ctx));
+    const outbox = this.deps.outbox;
+    if (outbox) {
+      // Like a normal attempt, a give-up asks the inbox first: an attempt that timed out may have
+      // committed after all (its transaction ran on), and then the event is handled — its outputs
+      // are in the outbox, so neither a failure event nor a dead letter may go out.
+      const key = inboxKeyOf(this.deps.groupId, route, a.env);
+      const verdict = emitted
+        ? // Through the outbox, behind what this participant emitted earlier in the saga.
+          await inHandlerTransaction(outbox, key, ctx, () => Promise.resolve())
+        : (await outbox.wasHandled(key))
+          ? 'duplicate'
+          : 'handled';
+      if (verdict === 'duplicate') {
+        a.log.warn(
+          { attempts, err: describeError(error), route: route.label },
+          'handler gave up, but the inbox holds the event (an earlier attempt committed): nothing is emitted or dead-lettered',
+        );
+        this.deps.instruments.duplicates.inc({ participant: this.deps.participant, type: a.env.type });
+        return [];
+      }
+    }
     a.log.error({ attempts, err: describeError(error), route: route.label }, 'handler gave up; dead-lettering the event');
     this.deps.instruments.handled.inc({ participant: this.deps.participant, type: a.env.type, outcome: 'gave-up' });
-    const dead = (failure?: string): OutboundRecord =>
-      this.deps.deadLetters.record(a.message, isRefusal(error) ? 'OUTPUT_REFUSED' : 'HANDLER_FAILED', describeError(error), {
-        attempts,
-        log: a.log,
-        ...(failure !== undefined ? { failure } : {}),
-      });
-    if (route.kind === 'on') {
-      this.deps.deadLetters.rememberDead(a.env.sagaId);
-      return [dead()];
-    }
-    const failure = route.kind === 'step' ? route.def.failed : route.def.compensationFailed;
-    const ctx = this.contextFor(route, a, attempts + 1, undefined);
-    let emitted = false;
+    // A saga whose failure went out with the dead letter compensates: replays of it are refused (ADR 0012).
+    if (route.kind === 'on') this.deps.deadLetters.rememberDead(a.env.sagaId);
+    else this.deps.deadLetters.rememberDead(a.env.sagaId, emitted || route.kind === 'compensate');
+    const dead = this.deps.deadLetters.record(a.message, isRefusal(error) ? 'OUTPUT_REFUSED' : 'HANDLER_FAILED', describeError(error), {
+      attempts,
+      log: a.log,
+      ...(emitted && failure !== undefined ? { failure: failure.name } : {}),
+    });
+    // With an outbox the failure event is already committed there.
+    return emitted && !outbox ? [dead, ...ctx.outputs] : [dead];
+  }
+
+  /**
+   * Emits (into `ctx`) what the contract says a give-up means: the step's failure event, or its
+   * `compensationFailed` event. Resolves whether there was one to emit.
+   */
+  private async buildFailure(route: Exclude<Route, { kind: 'on' }>, a: Handling, error: unknown, ctx: EventContext): Promise<boolean> {
     try {
       if (route.kind === 'step') {
         await ctx.fail(route.def.onGiveUp({ payload: a.payload, error, ctx }));
-        emitted = true;
-      } else if (route.def.compensationFailed && route.def.onCompensationGiveUp) {
+        return true;
+      }
+      if (route.def.compensationFailed && route.def.onCompensationGiveUp) {
         // The saga's real state: this step stays done and is not undone (the tracker shows what is left).
         const trigger: CompensationTrigger = { type: a.env.type, payload: a.payload, envelope: a.env };
         await ctx.compensationFailed(route.def.onCompensationGiveUp({ log: a.slip[route.def.name], trigger, error, ctx }));
-        emitted = true;
+        return true;
       }
     } catch (err) {
+      const failure = route.kind === 'step' ? route.def.failed : route.def.compensationFailed;
       a.log.error(
         { err: describeError(err) },
         `cannot build ${failure?.name ?? 'the failure event'} after giving up; only the dead letter is written`,
       );
     }
-    // A saga whose failure went out with the dead letter compensates: replays of it are refused (ADR 0012).
-    this.deps.deadLetters.rememberDead(a.env.sagaId, emitted || route.kind === 'compensate');
-    const out: OutboundRecord[] = [dead(emitted ? failure?.name : undefined)];
-    const outbox = this.deps.outbox;
-    // Through the outbox, behind what this participant emitted earlier in the saga.
-    if (emitted && outbox) await inHandlerTransaction(outbox, inboxKeyOf(this.deps.groupId, route, a.env), ctx, () => Promise.resolve());
-    else if (emitted) out.push(...ctx.outputs);
-    return out;
+    return false;
   }
 
   private timeoutOf(route: Route): number {

@@ -37,6 +37,13 @@ export interface PostgresOutboxOptions {
 /** Rolls the transaction of a duplicate back; never leaves {@link PostgresOutbox.handle}. */
 class AlreadyHandled extends Error {}
 
+/** Rolls the probe of {@link PostgresOutbox.wasHandled} back, carrying its answer; never leaves it. */
+class ProbeAnswer extends Error {
+  constructor(readonly handled: boolean) {
+    super('inbox probe');
+  }
+}
+
 /** Identifies one handler's handling of one event in the inbox. */
 export interface InboxKey {
   readonly consumerGroup: string;
@@ -190,6 +197,23 @@ export class PostgresOutbox {
       if (err instanceof AlreadyHandled) return 'duplicate';
       throw err;
     }
+  }
+
+  /**
+   * Whether the inbox holds the key, without writing it: the probe inserts the row and always rolls
+   * back, so (unlike a plain SELECT) it waits for a concurrent transaction holding the same key —
+   * an attempt that timed out but is still committing — and sees how that one ended.
+   */
+  async wasHandled(key: InboxKey): Promise<boolean> {
+    try {
+      await this.transaction(async (tx) => {
+        throw new ProbeAnswer(!(await this.recordHandled(tx, key)));
+      });
+    } catch (err) {
+      if (err instanceof ProbeAnswer) return err.handled;
+      throw err;
+    }
+    return false;
   }
 
   /** Rows waiting for the relay and the age of the oldest. */
