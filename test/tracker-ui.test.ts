@@ -4,7 +4,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemorySagaStore, buildTrackerApp } from '@troupe/saga-tracker';
 import type { FastifyInstance } from 'fastify';
-import { ORDER_CONTRACT, chain, deadLettered } from '../packages/saga-tracker/src/order-saga.fixture.js';
+import { ORDER_CONTRACT, chain, deadLettered, withAbort } from '../packages/saga-tracker/src/order-saga.fixture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = 'test-results/tracker.png';
@@ -174,6 +174,20 @@ describe('tracker web page in a real browser', () => {
     await expect
       .poll(() => page.locator('#deviations li[data-kind=missing-steps]').textContent())
       .toContain('OrderCompleted ended the saga without steps inventory, shipping completing');
+
+    // A saga whose carrier never answered: the page says it timed out, where, why and who acted.
+    const timeout = { cause: 'within', step: 'shipping', reason: 'step shipping did not answer within 1m', by: 'order-service' } as const;
+    await store.apply({
+      events: chain('order-4719', ['placed', 'charged', 'reserved', 'cancelled', 'refunded', 'released'], {
+        startMs: Date.now() - 90_000,
+      }).map((e) => (e.role === 'end' ? withAbort(e, timeout) : e)),
+    });
+    await page.goto(`${url}#/saga/order-4719`);
+    await page.waitForSelector('body[data-ready=true]');
+    await expect
+      .poll(() => page.locator('#saga-abort').textContent())
+      .toBe('Timed out at step shipping: step shipping did not answer within 1m (order-service acted)');
+    expect(await page.locator('#saga-abort').isVisible()).toBe(true);
 
     mkdirSync('test-results', { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

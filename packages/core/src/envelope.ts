@@ -52,6 +52,56 @@ export const REPLAY_HEADER = {
 } as const;
 
 /**
+ * Headers of an event the SDK emitted because time ran out or an operator aborted the saga (docs/time.md):
+ * on the contract's `end.aborted` event (onTimeout: abort, `troupe-saga abort`, late answers) or on
+ * the awaited step's failure event (onTimeout: fail-step). The SDK writes them; the tracker shows
+ * them as who aborted the saga and why.
+ */
+export const ABORT_HEADER = {
+  /** `deadline`, `within`, `operator` or `late` (see {@link AbortCause}). */
+  cause: 'troupe_abort_cause',
+  /** The step that was awaited (or, for `late`, the step whose late completion is undone). */
+  step: 'troupe_abort_step',
+  reason: 'troupe_abort_reason',
+  /** Who aborted: the initiator's name, or the operator's (`troupe-saga abort --by`). */
+  by: 'troupe_abort_by',
+} as const;
+
+export const ABORT_CAUSES = ['deadline', 'within', 'operator', 'late'] as const;
+
+/**
+ * Why a saga was aborted (or a step failed) by the SDK:
+ * - `deadline`: the contract's saga deadline passed;
+ * - `within`: the awaited step's `within` passed;
+ * - `operator`: `troupe-saga abort` (or `requestAbort`);
+ * - `late`: a step completed after the saga had timed out; only that step compensates.
+ */
+export type AbortCause = (typeof ABORT_CAUSES)[number];
+
+/** Who aborted a saga and why, as the abort headers of one event say. */
+export interface AbortHeaders {
+  readonly cause: AbortCause;
+  readonly step?: string;
+  readonly reason?: string;
+  readonly by?: string;
+}
+
+/** The abort headers of an event, if the SDK emitted it for a timeout or an abort. */
+export function readAbort(headers: KafkaHeaders | undefined): AbortHeaders | undefined {
+  const cause = headerString(headers, ABORT_HEADER.cause);
+  if (cause === undefined || !(ABORT_CAUSES as readonly string[]).includes(cause)) return undefined;
+  const step = headerString(headers, ABORT_HEADER.step);
+  const reason = headerString(headers, ABORT_HEADER.reason);
+  const by = headerString(headers, ABORT_HEADER.by);
+  return {
+    cause: cause as AbortCause,
+    ...(step !== undefined && step !== '' ? { step } : {}),
+    ...(reason !== undefined ? { reason } : {}),
+    ...(by !== undefined ? { by } : {}),
+  };
+}
+
+/**
  * Records with this header are markers (e.g. the test harness's end-of-topic markers), not events:
  * participants and the tracker skip them.
  */

@@ -3,6 +3,9 @@ export {
   HEADER,
   DLQ_HEADER,
   REPLAY_HEADER,
+  ABORT_HEADER,
+  ABORT_CAUSES,
+  readAbort,
   MARKER_HEADER,
   SAGA_ROLES,
   AVRO_CONTENT_TYPE,
@@ -11,7 +14,7 @@ export {
   parseEnvelope,
   headerString,
 } from './envelope.js';
-export type { EventEnvelope, SagaRole, KafkaHeaders } from './envelope.js';
+export type { EventEnvelope, SagaRole, KafkaHeaders, AbortCause, AbortHeaders } from './envelope.js';
 export type { SagaContract, SagaStepContract, SagaAttribute, TimeoutAction } from './saga-contract.js';
 export { TIMEOUT_ACTIONS, contractVersion, contractFor, latestContract } from './saga-contract.js';
 export { DURATION_PATTERN, parseDuration, formatDuration } from './duration.js';

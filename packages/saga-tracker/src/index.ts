@@ -12,6 +12,7 @@ export type {
   Failure,
   FailureKind,
   DeadLetter,
+  SagaAbort,
   CausalNode,
   CausalEdge,
   FlowStep,

@@ -1,4 +1,4 @@
-import type { SagaContract, SagaRole } from '@troupe/core';
+import type { AbortHeaders, SagaContract, SagaRole } from '@troupe/core';
 import type { TrackedEvent } from './tracked-event.js';
 
 /** The order-fulfillment contract of `schemas/sagas/`, as the loader yields it. */
@@ -171,6 +171,11 @@ export function deadLettered(e: TrackedEvent, topic = 'payments.dlq', reason = '
     offset: '0',
     deadLetter: { topic, reason, participant: 'inventory-service', headers: { 'x-error': reason } },
   };
+}
+
+/** `e` as the SDK emits it when time ran out or an operator aborted (the `troupe_abort_*` headers, read). */
+export function withAbort(e: TrackedEvent, abort: AbortHeaders): TrackedEvent {
+  return { ...e, abort };
 }
 
 /** Deterministic shuffle (mulberry32) so a failing order can be reproduced from its seed. */

@@ -1,4 +1,4 @@
-import type { SagaRole } from '@troupe/core';
+import type { AbortHeaders, SagaRole } from '@troupe/core';
 
 /** What the tracker learnt from a dead-letter topic about why an event could not be handled. */
 export interface DeadLetterInfo {
@@ -43,6 +43,11 @@ export interface TrackedEvent {
   readonly reason?: string;
   /** Present when this record was read from a dead-letter topic. */
   readonly deadLetter?: DeadLetterInfo;
+  /**
+   * Present when the SDK emitted the event because time ran out or an operator aborted the saga
+   * (the `troupe_abort_*` headers, docs/time.md): the cause, the step awaited, why and by whom.
+   */
+  readonly abort?: AbortHeaders;
   /** Business attributes the saga's contract takes from this event's payload (values as text). */
   readonly attributes?: Readonly<Record<string, string>>;
   /** The raw payload, base64, kept only for the detail view. */

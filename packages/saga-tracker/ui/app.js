@@ -5,7 +5,7 @@
 // HTML (saga ids and reasons come from producers).
 /**
  * @import { ActivityResponse, FlowResponse, SagaDetailResponse, SagaListResponse, StatsResponse, TypesResponse } from '../src/http/api-types.js'
- * @import { CausalNode, SagaStatus } from '../src/projection/index.js'
+ * @import { CausalNode, SagaAbort, SagaStatus } from '../src/projection/index.js'
  * @import { ListedSaga, StepCounts } from '../src/store/saga-store.js'
  */
 
@@ -157,6 +157,16 @@ function failureText(s) {
         ? 'dead-lettered'
         : `step ${f.step ?? '?'}`;
   return `${what}${f.participant ? ` (${f.participant})` : ''}: ${f.reason ?? 'no reason given'}`;
+}
+
+/**
+ * Why the SDK ended a saga early, as one line: a timeout (the contract's limit) or an operator's abort.
+ * @param {Pick<SagaAbort, 'kind' | 'step' | 'reason' | 'by'>} a
+ */
+function abortText(a) {
+  const head = a.kind === 'timeout' ? `Timed out${a.step ? ` at step ${a.step}` : ''}` : `Aborted by ${a.by ?? 'an operator'}`;
+  const by = a.kind === 'timeout' && a.by ? ` (${a.by} acted)` : '';
+  return `${head}: ${a.reason ?? 'no reason given'}${by}`;
 }
 
 async function loadAttention() {
@@ -425,7 +435,7 @@ async function loadList() {
           el('td', { text: time(s.startedAt) }),
           el('td', { text: String(s.eventCount) }),
           el('td', { text: s.currentStep ?? '' }),
-          el('td', { class: 'stuck-reason', text: s.stuck.stuck ? (s.stuck.reason ?? '') : '' }),
+          el('td', { class: 'stuck-reason', text: s.stuck.stuck ? (s.stuck.reason ?? '') : s.abort ? abortText(s.abort) : '' }),
           el('td', { class: 'deviation', text: s.deviationKinds.join(', ') }),
         ]),
       ),
@@ -471,6 +481,10 @@ async function showSaga(id) {
     (Object.keys(s.attributes).length > 0 ? `; ${attributeText(s.attributes)}` : '');
   $('#saga-stuck').hidden = !s.stuck.stuck;
   $('#saga-stuck').textContent = s.stuck.stuck ? `Stuck: ${s.stuck.reason ?? ''}` : '';
+  $('#saga-abort').hidden = s.abort === undefined;
+  $('#saga-abort').textContent = s.abort
+    ? `${abortText(s.abort)}${s.abort.lateSteps ? `; answered late and undone: ${s.abort.lateSteps.join(', ')}` : ''}`
+    : '';
   $('#steps tbody').replaceChildren(
     ...s.steps.map((st) =>
       el('tr', { 'data-step': st.name }, [

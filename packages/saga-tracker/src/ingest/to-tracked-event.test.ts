@@ -1,4 +1,4 @@
-import { toHeaders, isDeadLetterTopic } from '@troupe/core';
+import { ABORT_HEADER, toHeaders, isDeadLetterTopic } from '@troupe/core';
 import { MemorySchemaRegistry, defineEventType } from '@troupe/schema-registry';
 import type { EventEnvelope } from '@troupe/core';
 import { describe, expect, it } from 'vitest';
@@ -98,6 +98,56 @@ describe('toTrackedEvent', () => {
         payload: Buffer.from('opaque').toString('base64'),
       },
     });
+  });
+
+  it('reads who aborted the saga and why from the abort headers; a dead-lettered copy does not carry the abort', async () => {
+    const cancelled: EventEnvelope = {
+      ...env,
+      id: 'e-9',
+      type: 'com.acme.orders.OrderCancelled',
+      sagaRole: 'end',
+      source: 'order-service',
+    };
+    const headers = wire({
+      ...toHeaders(cancelled),
+      [ABORT_HEADER.cause]: 'operator',
+      [ABORT_HEADER.step]: 'inventory',
+      [ABORT_HEADER.reason]: 'customer called',
+      [ABORT_HEADER.by]: 'alice',
+    });
+    const r = await toTrackedEvent({ topic: 'orders', partition: 0, offset: '3', value: null, headers }, { isDeadLetterTopic });
+    expect(r.ok && r.event.abort).toEqual({ cause: 'operator', step: 'inventory', reason: 'customer called', by: 'alice' });
+    const copy = await toTrackedEvent({ topic: 'orders.dlq', partition: 0, offset: '0', value: null, headers }, { isDeadLetterTopic });
+    expect(copy.ok && copy.event.deadLetter !== undefined && copy.event.abort).toBeUndefined();
+
+    // onTimeout: fail-step: the failure the initiator emitted on the step's behalf says why in the abort headers.
+    const failed = await toTrackedEvent(
+      {
+        topic: 'payments',
+        partition: 0,
+        offset: '4',
+        value: null,
+        headers: wire({
+          ...toHeaders(env),
+          [ABORT_HEADER.cause]: 'within',
+          [ABORT_HEADER.reason]: 'step payment did not answer within 30s',
+        }),
+      },
+      { isDeadLetterTopic },
+    );
+    expect(failed.ok && [failed.event.reason, failed.event.abort?.cause]).toEqual(['step payment did not answer within 30s', 'within']);
+    // Any other value of the cause header is not an abort.
+    const odd = await toTrackedEvent(
+      {
+        topic: 'orders',
+        partition: 0,
+        offset: '5',
+        value: null,
+        headers: wire({ ...toHeaders(cancelled), [ABORT_HEADER.cause]: 'bored' }),
+      },
+      { isDeadLetterTopic },
+    );
+    expect(odd.ok && odd.event.abort).toBeUndefined();
   });
 
   it('reads a failure reason from the payload when no header carries one', async () => {

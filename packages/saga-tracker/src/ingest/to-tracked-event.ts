@@ -1,4 +1,4 @@
-import { DLQ_HEADER, EnvelopeError, REPLAY_HEADER, headerString, parseEnvelope } from '@troupe/core';
+import { DLQ_HEADER, EnvelopeError, REPLAY_HEADER, headerString, parseEnvelope, readAbort } from '@troupe/core';
 import type { KafkaHeaders, SagaAttribute, SagaContract } from '@troupe/core';
 import type { EventCodec } from '@troupe/schema-registry';
 import type { DeadLetterInfo, TrackedEvent } from '../tracked-event.js';
@@ -65,7 +65,10 @@ export async function toTrackedEvent(r: RawRecord, opts: ConvertOptions): Promis
   // The payload is decoded at most once, and only when a reason or an attribute is needed from it.
   let decoded: Promise<Record<string, unknown> | undefined> | undefined;
   const payload = (): Promise<Record<string, unknown> | undefined> => (decoded ??= decodePayload(r.value, opts.codec));
-  let reason = firstHeader(r.headers, REASON_HEADERS);
+  // A dead-lettered copy keeps the original's headers; the abort is the original's fact, not the copy's.
+  const abort = deadLetter === undefined ? readAbort(r.headers) : undefined;
+  // A step failed on the step's behalf when its time ran out (onTimeout: fail-step) says why in the abort headers.
+  let reason = firstHeader(r.headers, REASON_HEADERS) ?? (env.sagaRole === 'step-failed' ? abort?.reason : undefined);
   if (reason === undefined && deadLetter === undefined && (env.sagaRole === 'step-failed' || env.sagaRole === 'compensation-failed')) {
     reason = reasonOf(await payload());
   }
@@ -90,6 +93,7 @@ export async function toTrackedEvent(r: RawRecord, opts: ConvertOptions): Promis
     ...(reason !== undefined ? { reason } : {}),
     ...(attributes !== undefined ? { attributes } : {}),
     ...(deadLetter !== undefined ? { deadLetter } : {}),
+    ...(abort !== undefined ? { abort } : {}),
     ...(r.value !== null && r.value.length <= max ? { payload: r.value.toString('base64') } : {}),
   };
   return { ok: true, event };

@@ -65,7 +65,9 @@ export function conformanceOf(f: Folded): Deviation[] {
     }
     const stepName = x.step?.name;
     const owner = x.step?.participant ?? c.initiator;
-    if (owner !== undefined && e.source !== owner) {
+    // With onTimeout: fail-step the initiator emits the silent step's failure on its behalf (docs/time.md).
+    const onBehalf = x.outcome === 'failed' && e.abort !== undefined && e.source === c.initiator;
+    if (owner !== undefined && e.source !== owner && !onBehalf) {
       const what = stepName !== undefined ? `step ${stepName}` : 'the start and end events';
       flag('wrong-participant', e, `${short(e.type)} was emitted by ${e.source}; the contract gives ${what} to ${owner}`, stepName);
     }
@@ -90,6 +92,8 @@ export function conformanceOf(f: Folded): Deviation[] {
         break;
       case 'end-completed':
       case 'end-aborted': {
+        // The documented follow-up of a late completion (the abort again, for that step only): not a second end.
+        if (end !== undefined && e.abort?.cause === 'late' && x.outcome === 'end-aborted') break;
         if (end !== undefined) {
           flag('duplicate-outcome', e, `a second end event (${short(e.type)}) after ${short(end.type)}`);
           break;

@@ -10,6 +10,7 @@ export type {
   Failure,
   FailureKind,
   DeadLetter,
+  SagaAbort,
   CausalNode,
   CausalEdge,
   FlowStep,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ORDER_CONTRACT, ORDER_CONTRACT_V2, T_START, chain, deadLettered, shuffled } from '../order-saga.fixture.js';
+import { ORDER_CONTRACT, ORDER_CONTRACT_V2, T_START, chain, deadLettered, shuffled, withAbort } from '../order-saga.fixture.js';
 import { ContractBook } from '../contract-book.js';
 import { project } from './project.js';
 import { stuckInfo } from '../stuck.js';
@@ -181,6 +181,68 @@ describe('project', () => {
     ]);
     // Without the replay note the same events say failed: the dead letter is an open failure.
     expect(project([...events, dead], ORDER_CONTRACT).status).toBe('failed');
+  });
+
+  it('shows a saga whose silent step timed out: who acted and why, compensated once the earlier steps undid theirs', () => {
+    const timeout = { cause: 'within', step: 'shipping', reason: 'step shipping did not answer within 1m', by: 'order-service' } as const;
+    const events = chain('o-t', ['placed', 'charged', 'reserved', 'cancelled', 'refunded', 'released']).map((e) =>
+      e.role === 'end' ? withAbort(e, timeout) : e,
+    );
+    const mid = project(events.slice(0, 4), ORDER_CONTRACT);
+    expect(mid.status).toBe('compensating');
+    expect(mid.abort).toEqual({
+      kind: 'timeout',
+      ...timeout,
+      eventId: 'o-t-3-cancelled',
+      type: 'com.acme.orders.OrderCancelled',
+      time: events[3]?.time,
+    });
+    const end = project(events, ORDER_CONTRACT);
+    expect(end.status).toBe('compensated');
+    expect(end.compensations.done).toEqual(['payment', 'inventory']);
+    expect(end.deviations).toEqual([]);
+    expect(end.failures).toEqual([]);
+
+    // The carrier answers after all: the initiator asks shipping alone to undo it (cause late).
+    const [late, again] = chain('o-t', ['scheduled', 'cancelled'], { startMs: Date.parse(events[5]?.time ?? '') + 1000 }).map((e, i) => ({
+      ...e,
+      id: `o-t-late-${i}`,
+    }));
+    const afterLate = project(
+      [...events, late!, withAbort(again!, { cause: 'late', step: 'shipping', reason: 'completed late', by: 'order-service' })],
+      ORDER_CONTRACT,
+    );
+    expect(afterLate.abort?.kind).toBe('timeout');
+    expect(afterLate.abort?.eventId).toBe('o-t-3-cancelled');
+    expect(afterLate.abort?.lateSteps).toEqual(['shipping']);
+    // The late completion is a deviation worth seeing; the SDK's follow-up abort is not a second end.
+    expect(afterLate.deviations.map((d) => [d.kind, d.type])).toEqual([['unexpected-event', 'com.acme.shipping.ShipmentScheduled']]);
+  });
+
+  it("shows an operator's abort with who asked and why", () => {
+    const events = chain('o-op', ['placed', 'charged', 'cancelled', 'refunded']).map((e) =>
+      e.role === 'end' ? withAbort(e, { cause: 'operator', step: 'inventory', reason: 'customer called', by: 'alice' }) : e,
+    );
+    const p = project(events, ORDER_CONTRACT);
+    expect(p.status).toBe('compensated');
+    expect(p.abort).toMatchObject({ kind: 'operator', cause: 'operator', step: 'inventory', reason: 'customer called', by: 'alice' });
+    expect(project(chain('o-plain', ['placed', 'declined']), ORDER_CONTRACT).abort).toBeUndefined();
+  });
+
+  it("accepts a step's failure the initiator emitted on its behalf when its time ran out (onTimeout: fail-step)", () => {
+    const events = chain('o-fs', ['placed', 'charged', 'reserved', 'shipFailed', 'refunded', 'released', 'cancelled']).map((e) =>
+      e.role === 'step-failed'
+        ? withAbort(
+            { ...e, source: 'order-service', reason: 'step shipping did not answer within 1m' },
+            { cause: 'within', step: 'shipping', reason: 'step shipping did not answer within 1m', by: 'order-service' },
+          )
+        : e,
+    );
+    const p = project(events, ORDER_CONTRACT);
+    expect(p.status).toBe('compensated');
+    expect(p.abort).toMatchObject({ kind: 'timeout', type: 'com.acme.shipping.ShipmentFailed', step: 'shipping' });
+    expect(p.deviations).toEqual([]);
+    expect(p.failures[0]?.reason).toBe('step shipping did not answer within 1m');
   });
 
   it('marks causation edges whose cause was not seen', () => {

@@ -5,7 +5,7 @@ import { conformanceOf } from './conformance.js';
 import { fold } from './fold.js';
 import { statusOf, stepStates } from './status.js';
 import type { Folded } from './fold.js';
-import type { ContractSource, SagaProjection } from './types.js';
+import type { ContractSource, SagaAbort, SagaProjection } from './types.js';
 
 /**
  * The state of one saga, derived from the SET of its events: the input is deduplicated by
@@ -24,6 +24,7 @@ export function project(input: Iterable<TrackedEvent>, contracts?: ContractSourc
   const st = statusOf(f);
   const wait = awaitingOf(f, st);
   const graph = causalGraphOf(f);
+  const abort = abortOf(f);
   return {
     sagaId: f.first.sagaId,
     sagaType: f.sagaType,
@@ -40,6 +41,7 @@ export function project(input: Iterable<TrackedEvent>, contracts?: ContractSourc
     compensations: st.compensations,
     failures: f.failures,
     deadLetters: f.deadLetters,
+    ...(abort !== undefined ? { abort } : {}),
     causal: graph.causal,
     flow: graph.flow,
     awaiting: wait.awaiting,
@@ -54,4 +56,23 @@ function attributesOf(f: Folded): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of f.originals) for (const [k, v] of Object.entries(e.attributes ?? {})) if (!(k in out)) out[k] = v;
   return out;
+}
+
+/** Who ended the saga early and why, from the first event with abort headers (see {@link SagaAbort}). */
+function abortOf(f: Folded): SagaAbort | undefined {
+  const first = f.originals.find((e) => e.abort !== undefined && e.abort.cause !== 'late');
+  const a = first?.abort;
+  if (first === undefined || a === undefined || a.cause === 'late') return undefined;
+  const late = [...new Set(f.originals.flatMap((e) => (e.abort?.cause === 'late' && e.abort.step !== undefined ? [e.abort.step] : [])))];
+  return {
+    kind: a.cause === 'operator' ? 'operator' : 'timeout',
+    cause: a.cause,
+    ...(a.step !== undefined ? { step: a.step } : {}),
+    ...(a.reason !== undefined ? { reason: a.reason } : {}),
+    ...(a.by !== undefined ? { by: a.by } : {}),
+    eventId: first.id,
+    type: first.type,
+    time: first.time,
+    ...(late.length > 0 ? { lateSteps: late } : {}),
+  };
 }

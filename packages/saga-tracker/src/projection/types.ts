@@ -5,7 +5,7 @@ import type { TrackedEvent } from '../tracked-event.js';
  * The shape version of {@link SagaProjection}. Bump it when `project()` starts deriving something
  * new: a durable store re-projects sagas stored under an older version when it opens.
  */
-export const PROJECTION_VERSION = 6;
+export const PROJECTION_VERSION = 7;
 
 export const SAGA_STATUSES = ['running', 'completed', 'compensating', 'compensated', 'failed'] as const;
 export type SagaStatus = (typeof SAGA_STATUSES)[number];
@@ -57,6 +57,29 @@ export interface DeadLetter {
    * as the saga's later events.
    */
   readonly replays?: readonly { readonly at: string; readonly by: string; readonly group: string }[];
+}
+
+/**
+ * Why the SDK ended a saga early (docs/time.md): `timeout` when the contract's deadline or a step's
+ * `within` ran out (cause `deadline` or `within`), `operator` for `troupe-saga abort`. Taken from
+ * the first event carrying the `troupe_abort_*` headers (the abort event, or with onTimeout:
+ * fail-step the step's failure event); a later `late` abort (a step answered after the timeout and
+ * is undone) does not change it.
+ */
+export interface SagaAbort {
+  readonly kind: 'timeout' | 'operator';
+  readonly cause: 'deadline' | 'within' | 'operator';
+  /** The step that was awaited when time ran out or the operator aborted. */
+  readonly step?: string;
+  /** A sentence, e.g. `step shipping did not answer within 1m`, or the operator's `--reason`. */
+  readonly reason?: string;
+  /** The initiator that acted on the timeout, or the operator (`--by`). */
+  readonly by?: string;
+  readonly eventId: string;
+  readonly type: string;
+  readonly time: string;
+  /** Steps that completed after the saga had ended and were asked to undo it (cause `late`). */
+  readonly lateSteps?: readonly string[];
 }
 
 export interface CausalNode {
@@ -144,6 +167,8 @@ export interface SagaProjection {
   };
   readonly failures: readonly Failure[];
   readonly deadLetters: readonly DeadLetter[];
+  /** Present when the saga timed out or an operator aborted it: who and why. */
+  readonly abort?: SagaAbort;
   readonly causal: { readonly nodes: readonly CausalNode[]; readonly edges: readonly CausalEdge[] };
   readonly flow: readonly FlowStep[];
   readonly awaiting: readonly Awaiting[];

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ORDER_CONTRACT, T_START, chain, deadLettered, shuffled } from '../order-saga.fixture.js';
+import { ORDER_CONTRACT, T_START, chain, deadLettered, shuffled, withAbort } from '../order-saga.fixture.js';
 import type { Kind } from '../order-saga.fixture.js';
 import { project } from '../projection/index.js';
 import type { TrackedEvent } from '../tracked-event.js';
@@ -257,6 +257,38 @@ export function describeSagaStoreContract(name: string, factory: StoreFactory): 
           'o-08',
           'o-03',
         ]);
+      });
+
+      it('shows who ended a saga early and why, in the list and the detail, and finds it by that reason', async () => {
+        const ended = (id: string, minute: number, abort: Parameters<typeof withAbort>[1]) =>
+          chain(id, ['placed', 'charged', 'reserved', 'cancelled', 'refunded', 'released'], { startMs: T_START + minute * MIN }).map((e) =>
+            e.role === 'end' ? withAbort(e, abort) : e,
+          );
+        await store.apply({
+          events: [
+            ...ended('t-1', 15, {
+              cause: 'within',
+              step: 'shipping',
+              reason: 'step shipping did not answer within 1m',
+              by: 'order-service',
+            }),
+            ...ended('t-2', 16, { cause: 'operator', step: 'shipping', reason: 'customer called', by: 'alice' }),
+          ],
+        });
+        const listed = (await store.list({ now, idPrefix: 't-' })).items;
+        expect(listed.map((s) => [s.sagaId, s.status, s.abort])).toEqual([
+          ['t-2', 'compensated', { kind: 'operator', cause: 'operator', step: 'shipping', reason: 'customer called', by: 'alice' }],
+          [
+            't-1',
+            'compensated',
+            { kind: 'timeout', cause: 'within', step: 'shipping', reason: 'step shipping did not answer within 1m', by: 'order-service' },
+          ],
+        ]);
+        expect((await store.get('t-1'))?.projection.abort).toMatchObject({ kind: 'timeout', type: 'com.acme.orders.OrderCancelled' });
+        // Sagas that ended on their own say nothing about an abort.
+        expect((await store.list({ now, idPrefix: 'o-0' })).items.filter((s) => s.abort !== undefined)).toEqual([]);
+        expect(ids((await store.list({ now, reason: 'did not answer' })).items)).toEqual(['t-1']);
+        expect(ids((await store.list({ now, reason: 'Customer Called' })).items)).toEqual(['t-2']);
       });
 
       it('aggregates the observed flow of a type', async () => {

@@ -1,4 +1,4 @@
-import type { DeviationKind, Failure, SagaProjection, SagaStatus, StepStatus } from '../projection/index.js';
+import type { DeviationKind, Failure, SagaAbort, SagaProjection, SagaStatus, StepStatus } from '../projection/index.js';
 import type { StuckInfo } from '../stuck.js';
 import type { TrackedEvent } from '../tracked-event.js';
 
@@ -39,6 +39,8 @@ export interface SagaSummary {
   readonly failure?: Pick<Failure, 'kind' | 'step' | 'participant' | 'reason'>;
   /** The first deviation's message, if any. */
   readonly deviation?: string;
+  /** Present when the saga timed out (`kind: 'timeout'`) or an operator aborted it: who and why. */
+  readonly abort?: Pick<SagaAbort, 'kind' | 'cause' | 'step' | 'reason' | 'by'>;
 }
 
 /** A saga whose projection changed in an {@link SagaStore.apply}. */

@@ -17,7 +17,8 @@ export function searchFields(p: SagaProjection): SearchFields {
     eventTypes.add(n.type);
   }
   for (const d of p.deadLetters) if (d.participant !== undefined) participants.add(d.participant);
-  const failureReasons = new Set(p.failures.map((f) => f.reason).filter((r): r is string => r !== undefined));
+  // A timeout's or an operator's reason is found like a failure's: "did not answer within", "customer called".
+  const failureReasons = new Set([...p.failures.map((f) => f.reason), p.abort?.reason].filter((r): r is string => r !== undefined));
   return { participants: [...participants].sort(), eventTypes: [...eventTypes].sort(), failureReasons: [...failureReasons].sort() };
 }
 

@@ -20,6 +20,7 @@ export function summarize(p: SagaProjection): SagaSummary {
     deviationKinds: deviationKinds(p),
     ...failureOf(p),
     ...(p.deviations[0] !== undefined ? { deviation: p.deviations[0].message } : {}),
+    ...abortOf(p),
   };
 }
 
@@ -42,6 +43,21 @@ function failureOf(p: SagaProjection): { failure?: Pick<Failure, 'kind' | 'step'
     }
   }
   return {};
+}
+
+/** The saga's abort without the event coordinates, for lists that must say why it ended early. */
+function abortOf(p: SagaProjection): Pick<SagaSummary, 'abort'> {
+  const a = p.abort;
+  if (a === undefined) return {};
+  return {
+    abort: {
+      kind: a.kind,
+      cause: a.cause,
+      ...(a.step !== undefined ? { step: a.step } : {}),
+      ...(a.reason !== undefined ? { reason: a.reason } : {}),
+      ...(a.by !== undefined ? { by: a.by } : {}),
+    },
+  };
 }
 
 /** The distinct kinds of a projection's deviations, in {@link DEVIATION_KINDS} order. */

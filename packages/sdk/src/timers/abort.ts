@@ -1,29 +1,8 @@
-import { headerString, type KafkaHeaders } from '@troupe/core';
+import { readAbort, type AbortCause, type KafkaHeaders } from '@troupe/core';
 import type { EventType } from '@troupe/schema-registry';
 
-/**
- * Headers of an event the SDK emitted because time ran out or an operator aborted the saga: on
- * the contract's `end.aborted` event (onTimeout: abort, operator aborts, late answers) or on the
- * awaited step's failure event (onTimeout: fail-step). The tracker shows them as who and why.
- */
-export const ABORT_HEADER = {
-  /** `deadline`, `within`, `operator` or `late` (see {@link AbortCause}). */
-  cause: 'troupe_abort_cause',
-  /** The step that was awaited (or, for `late`, the step whose late completion is undone). */
-  step: 'troupe_abort_step',
-  reason: 'troupe_abort_reason',
-  /** Who aborted: the initiator's name, or the operator's (`troupe-saga abort --by`). */
-  by: 'troupe_abort_by',
-} as const;
-
-/**
- * Why a saga was aborted (or a step failed) by the SDK:
- * - `deadline`: the contract's saga deadline passed;
- * - `within`: the awaited step's `within` passed;
- * - `operator`: `troupe-saga abort` (or `requestAbort`);
- * - `late`: a step completed after the saga had timed out; only that step compensates.
- */
-export type AbortCause = 'deadline' | 'within' | 'operator' | 'late';
+// The header names and their reading live in core: the tracker reads what the SDK writes.
+export { ABORT_HEADER, readAbort, type AbortCause } from '@troupe/core';
 
 /** What a timeout event's payload is built from. */
 export interface TimeoutInfo {
@@ -57,21 +36,6 @@ export function timeoutEvent<T>(type: EventType<T>, build: (info: TimeoutInfo) =
   // Stored type-erased, like handlers: the builder was type-checked here against its event type.
   const erased: TimeoutEvent = { type, build };
   return erased;
-}
-
-/** The abort headers of an event, if the SDK emitted it for a timeout or an abort. */
-export function readAbort(headers: KafkaHeaders): { cause: AbortCause; step?: string; reason?: string; by?: string } | undefined {
-  const cause = headerString(headers, ABORT_HEADER.cause);
-  if (cause !== 'deadline' && cause !== 'within' && cause !== 'operator' && cause !== 'late') return undefined;
-  const step = headerString(headers, ABORT_HEADER.step);
-  const reason = headerString(headers, ABORT_HEADER.reason);
-  const by = headerString(headers, ABORT_HEADER.by);
-  return {
-    cause,
-    ...(step !== undefined ? { step } : {}),
-    ...(reason !== undefined ? { reason } : {}),
-    ...(by !== undefined ? { by } : {}),
-  };
 }
 
 /**
