@@ -35,10 +35,10 @@ describe('PostgreSQL outbox: migrations and relays on a real broker', () => {
     const first = await Promise.all([1, 2, 3].map(() => PostgresOutbox.create({ connectionString: PG_URL, schema, poolSize: 2 })));
     cleanup.push(() => Promise.all(first.map((o) => o.close())));
     const applied = first.map((o) => o.migrated?.applied ?? []);
-    expect(applied.flat()).toEqual([1]);
-    expect(first.map((o) => o.migrated?.version)).toEqual([1, 1, 1]);
+    expect(applied.flat()).toEqual([1, 2]);
+    expect(first.map((o) => o.migrated?.version)).toEqual([2, 2, 2]);
     const again = await first[0]?.migrate();
-    expect(again).toEqual({ schema, applied: [], version: 1 });
+    expect(again).toEqual({ schema, applied: [], version: 2 });
     const c = new pg.Client({ connectionString: PG_URL });
     await c.connect();
     const tables = await c.query<{ table_name: string }>(
@@ -138,8 +138,8 @@ describe('PostgreSQL outbox: migrations and relays on a real broker', () => {
       promisify(execFile)(process.execPath, ['--import', 'tsx', 'packages/sdk/src/cli/troupe-outbox.ts', ...args], {
         env: { ...process.env, DATABASE_URL: PG_URL },
       });
-    expect((await cli('migrate', '--schema', schema)).stdout).toBe(`schema ${schema} is at version 1 (applied 1)\n`);
-    expect((await cli('migrate', '--schema', schema)).stdout).toBe(`schema ${schema} is at version 1 (up to date)\n`);
+    expect((await cli('migrate', '--schema', schema)).stdout).toBe(`schema ${schema} is at version 2 (applied 1, 2)\n`);
+    expect((await cli('migrate', '--schema', schema)).stdout).toBe(`schema ${schema} is at version 2 (up to date)\n`);
 
     const topic = uniqueName('outbox-cli');
     const transport = await KafkaTransport.create({ brokers: kafkaBrokers(), logger: silentLogger });
@@ -159,7 +159,7 @@ describe('PostgreSQL outbox: migrations and relays on a real broker', () => {
       ),
     );
     const status = JSON.parse((await cli('status', '--schema', schema, '--json')).stdout) as { pending: number; version: number };
-    expect(status).toMatchObject({ pending: 5, version: 1 });
+    expect(status).toMatchObject({ pending: 5, version: 2, refused: 0 });
 
     const relayed = await cli('relay', '--schema', schema, '--brokers', kafkaBrokers().join(','), '--once', '--log-level', 'silent');
     expect(relayed.stdout).toBe('published 5 event(s)\n');

@@ -71,7 +71,7 @@ export type { TimerOptions } from './participant/participant-options.js';
 export { buildDlqCli, runDlqCli } from './cli/dlq-program.js';
 export { buildSagaCli, runSagaCli } from './cli/saga-program.js';
 export { PostgresOutbox } from './postgres/postgres-outbox.js';
-export type { PostgresOutboxOptions, TransactionClient, InboxKey, OutboxBacklog } from './postgres/postgres-outbox.js';
+export type { PostgresOutboxOptions, TransactionClient, InboxKey, OutboxBacklog, OutboxRefusals } from './postgres/postgres-outbox.js';
 export { OutboxRelay } from './postgres/outbox-relay.js';
 export type { OutboxRelayOptions, RelayHealth } from './postgres/outbox-relay.js';
 export type { MigrationReport } from './postgres/migrations.js';

@@ -72,17 +72,22 @@ export function buildOutboxCli(io: CliIo): Command {
     });
 
   dbOptions(program.command('status'))
-    .description('print the schema version, the rows waiting for the relay and the age of the oldest')
+    .description('print the schema version, the rows waiting for the relay, the age of the oldest and the rows the broker refused')
     .option('--json', 'print JSON')
     .action(async (o: DbOptions & { json?: boolean }) => {
       await withOutbox(o, false, async (outbox) => {
         const backlog = await outbox.backlog();
-        const status = { schema: o.schema, version: LATEST_VERSION, ...backlog };
-        io.out(
-          o.json === true
-            ? JSON.stringify(status)
-            : `schema ${o.schema} v${LATEST_VERSION}: ${backlog.pending} waiting, oldest ${Math.round(backlog.oldestAgeMs)} ms`,
-        );
+        const refused = await outbox.refused();
+        const status = {
+          schema: o.schema,
+          version: LATEST_VERSION,
+          ...backlog,
+          refused: refused.count,
+          latestRefusal: refused.latest ?? null,
+        };
+        const waiting = `schema ${o.schema} v${LATEST_VERSION}: ${backlog.pending} waiting, oldest ${Math.round(backlog.oldestAgeMs)} ms`;
+        const failed = refused.count > 0 ? `; ${refused.count} refused by the broker for good (latest: ${refused.latest ?? '?'})` : '';
+        io.out(o.json === true ? JSON.stringify(status) : `${waiting}${failed}`);
       });
     });
 

@@ -9,6 +9,7 @@ import { OVERFLOW_AFTER_MS } from '../flow/flow-options.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { inboxKeyOf, inHandlerTransaction } from '../postgres/handler-transaction.js';
 import type { PostgresOutbox } from '../postgres/postgres-outbox.js';
+import { oversizedOutput } from './output-refusals.js';
 import type { ParticipantMetrics } from '../operations/metrics.js';
 import { endSpan, logTraceFields, startHandleSpan } from '../operations/trace.js';
 import { backoffDelay, isRetriable, type RetryPolicy } from '../retry/retry-policy.js';
@@ -64,6 +65,8 @@ export interface HandlerRunnerDeps {
   readonly deadLetters: DeadLetterer;
   /** With an outbox, each attempt runs in a database transaction with its inbox row and outputs (ADR 0014). */
   readonly outbox?: PostgresOutbox;
+  /** `max.message.bytes` of the output topics where known: outbox rows are checked before they are written. */
+  readonly outputLimits: ReadonlyMap<string, number>;
   /** The participant's timer topic and clock, for `ctx.schedule`; undefined without timers. */
   readonly timers?: { readonly topic: string; readonly clock: Clock };
 }
@@ -112,7 +115,12 @@ export class HandlerRunner {
               const invoke = (): Promise<void> => context.with(handle.ctx, () => this.invoke(route, a, current));
               const outbox = this.deps.outbox;
               const work = outbox
-                ? inHandlerTransaction(outbox, inboxKeyOf(this.deps.groupId, route, a.env), current, invoke).then((r) => {
+                ? inHandlerTransaction(
+                    outbox,
+                    { key: inboxKeyOf(this.deps.groupId, route, a.env), limits: this.deps.outputLimits },
+                    current,
+                    invoke,
+                  ).then((r) => {
                     if (r === 'duplicate') instruments.duplicates.inc(labels);
                   })
                 : invoke();
@@ -162,8 +170,17 @@ export class HandlerRunner {
   async giveUp(route: Route, a: Handling, error: unknown, attempts: number): Promise<OutboundRecord[]> {
     const failure = route.kind === 'on' ? undefined : route.kind === 'step' ? route.def.failed : route.def.compensationFailed;
     const ctx = this.contextFor(route, a, attempts + 1, undefined);
-    const emitted = route.kind !== 'on' && (await this.buildFailure(route, a, error, ctx));
     const outbox = this.deps.outbox;
+    let emitted = route.kind !== 'on' && (await this.buildFailure(route, a, error, ctx));
+    const tooLarge = emitted && outbox ? oversizedOutput(ctx.outputs, this.deps.outputLimits) : undefined;
+    if (tooLarge) {
+      // As on the Kafka path: a failure event that would be refused too leaves only the dead letter.
+      a.log.error(
+        { err: tooLarge.message },
+        `${failure?.name ?? 'the failure event'} is too large for its topic; only the dead letter is written`,
+      );
+      emitted = false;
+    }
     if (outbox) {
       // Like a normal attempt, a give-up asks the inbox first: an attempt that timed out may have
       // committed after all (its transaction ran on), and then the event is handled — its outputs
@@ -171,7 +188,7 @@ export class HandlerRunner {
       const key = inboxKeyOf(this.deps.groupId, route, a.env);
       const verdict = emitted
         ? // Through the outbox, behind what this participant emitted earlier in the saga.
-          await inHandlerTransaction(outbox, key, ctx, () => Promise.resolve())
+          await inHandlerTransaction(outbox, { key, limits: this.deps.outputLimits }, ctx, () => Promise.resolve())
         : (await outbox.wasHandled(key))
           ? 'duplicate'
           : 'handled';

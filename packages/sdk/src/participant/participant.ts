@@ -150,6 +150,7 @@ export class Participant {
         instruments,
         deadLetters,
         ...(options.outbox ? { outbox: options.outbox } : {}),
+        outputLimits: this.outputLimits,
         ...(opts.timers ? { timers: { topic: opts.timers.topic, clock: this.clock } } : {}),
       }),
     });

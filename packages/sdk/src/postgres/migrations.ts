@@ -48,6 +48,16 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX inbox_handled_at ON ${t.inbox} (handled_at);
     `,
   },
+  {
+    version: 2,
+    description: 'outbox rows the broker refused for good: failed_at and failure, out of the waiting index',
+    sql: (t) => `
+      ALTER TABLE ${t.outbox} ADD COLUMN failed_at timestamptz, ADD COLUMN failure text;
+      DROP INDEX ${t.schema}.outbox_unpublished;
+      CREATE INDEX outbox_waiting ON ${t.outbox} (shard, id) WHERE published_at IS NULL AND failed_at IS NULL;
+      CREATE INDEX outbox_failed ON ${t.outbox} (failed_at) WHERE failed_at IS NOT NULL;
+    `,
+  },
 ];
 
 /** What `migrate` did. */

@@ -1,10 +1,11 @@
-import { OptionChecks } from '@troupe/core';
+import { HEADER, OptionChecks } from '@troupe/core';
 import type pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { register as globalRegistry, type Registry } from 'prom-client';
 import { describeError, throwIfInvalid } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
-import { recordOf, type OutboxRow } from './outbox-rows.js';
+import { refusalOf } from '../participant/output-refusals.js';
+import { recordOf, refusedRowDeadLetter, type OutboxRow } from './outbox-rows.js';
 import { checkOut } from './pg-trouble.js';
 import type { PostgresOutbox } from './postgres-outbox.js';
 import { RelayMetrics } from './relay-metrics.js';
@@ -160,7 +161,7 @@ export class OutboxRelay {
       this.rotation = (this.rotation + this.s.shardsPerBatch) % OUTBOX_SHARDS;
       const shards = await client.query<{ shard: number }>(
         `SELECT s.shard FROM ${t.shards} s
-          WHERE EXISTS (SELECT 1 FROM ${t.outbox} o WHERE o.shard = s.shard AND o.published_at IS NULL)
+          WHERE EXISTS (SELECT 1 FROM ${t.outbox} o WHERE o.shard = s.shard AND o.published_at IS NULL AND o.failed_at IS NULL)
           ORDER BY (s.shard + ${OUTBOX_SHARDS} - $1) % ${OUTBOX_SHARDS}
           LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [this.rotation, this.s.shardsPerBatch],
@@ -171,20 +172,26 @@ export class OutboxRelay {
       }
       const rows = await client.query<OutboxRow>(
         `SELECT id, topic, key, value, headers, created_at FROM ${t.outbox}
-          WHERE published_at IS NULL AND shard = ANY($1::int[]) ORDER BY id LIMIT $2`,
+          WHERE published_at IS NULL AND failed_at IS NULL AND shard = ANY($1::int[]) ORDER BY id LIMIT $2`,
         [shards.rows.map((r) => r.shard), this.s.batchSize],
       );
-      if (rows.rows.length > 0) {
-        await this.opts.transport.send(rows.rows.map(recordOf));
-        await client.query(`UPDATE ${t.outbox} SET published_at = now() WHERE id = ANY($1::bigint[])`, [rows.rows.map((r) => r.id)]);
+      const sent = rows.rows.length > 0 ? await this.send(rows.rows) : { published: [], refused: [], trouble: undefined };
+      if (sent.published.length > 0) {
+        await client.query(`UPDATE ${t.outbox} SET published_at = now() WHERE id = ANY($1::bigint[])`, [sent.published.map((r) => r.id)]);
+      }
+      for (const { row, reason } of sent.refused) {
+        await client.query(`UPDATE ${t.outbox} SET failed_at = now(), failure = $2 WHERE id = $1`, [row.id, reason]);
       }
       await client.query('COMMIT');
       const now = Date.now();
       const schema = t.schema;
-      for (const r of rows.rows) this.metrics.lag.observe({ outbox: schema }, Math.max(0, now - r.created_at.getTime()) / 1000);
-      this.metrics.published.inc({ outbox: schema }, rows.rows.length);
-      this.publishedCount += rows.rows.length;
-      return rows.rows.length;
+      for (const r of sent.published) this.metrics.lag.observe({ outbox: schema }, Math.max(0, now - r.created_at.getTime()) / 1000);
+      this.metrics.published.inc({ outbox: schema }, sent.published.length);
+      if (sent.refused.length > 0) this.metrics.refused.inc({ outbox: schema }, sent.refused.length);
+      this.publishedCount += sent.published.length;
+      // What was sent or set aside is marked; the rest waits for the next round, after a back-off.
+      if (sent.trouble !== undefined) throw sent.trouble;
+      return sent.published.length + sent.refused.length;
     } catch (err) {
       if (broken === undefined)
         await client.query('ROLLBACK').catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
@@ -192,6 +199,66 @@ export class OutboxRelay {
     } finally {
       client.off('error', onError);
       client.release(broken);
+    }
+  }
+
+  /**
+   * Appends `rows` in id order. When the broker refuses the batch for good (too large, invalid,
+   * not authorised: the same refusals as a participant's commit, {@link refusalOf}), the rows are
+   * sent again one at a time: a refused row is set aside (dead-lettered, then marked failed by the
+   * caller) and the rows behind it — its saga's later events too — go on in order. A retriable
+   * error during that pass stops it: what was decided so far is kept, the rest waits.
+   */
+  private async send(
+    rows: readonly OutboxRow[],
+  ): Promise<{ published: OutboxRow[]; refused: { row: OutboxRow; reason: string }[]; trouble: Error | undefined }> {
+    const { transport } = this.opts;
+    try {
+      await transport.send(rows.map(recordOf));
+      return { published: [...rows], refused: [], trouble: undefined };
+    } catch (err) {
+      if (refusalOf(err) === undefined) throw err;
+    }
+    const published: OutboxRow[] = [];
+    const refused: { row: OutboxRow; reason: string }[] = [];
+    for (const row of rows) {
+      try {
+        await transport.send([recordOf(row)]);
+        published.push(row);
+      } catch (err) {
+        const reason = refusalOf(err);
+        if (reason === undefined) return { published, refused, trouble: err instanceof Error ? err : new Error(String(err)) };
+        refused.push({ row, reason });
+        await this.setAside(row, reason);
+      }
+    }
+    return { published, refused, trouble: undefined };
+  }
+
+  /**
+   * Reports a row the broker refused for good: an error log and the dead-letter topic of its topic
+   * (with its value, or without it when that is refused too). The dead letter is best effort: the
+   * row's `failed_at` and `failure` are the lasting record.
+   */
+  private async setAside(row: OutboxRow, reason: string): Promise<void> {
+    const headers = recordOf(row).headers;
+    const about = { id: row.id, topic: row.topic, sagaId: headers[HEADER.sagaId]?.toString(), eventId: headers[HEADER.id]?.toString() };
+    this.logger.error(
+      { ...about, reason },
+      'the broker refused an outbox row for good; it is marked failed and dead-lettered, the rows behind it go on (docs/outbox.md)',
+    );
+    for (const withValue of [true, false]) {
+      try {
+        await this.opts.transport.send([refusedRowDeadLetter(row, reason, withValue)]);
+        return;
+      } catch (err) {
+        if (withValue && refusalOf(err) !== undefined) continue;
+        this.logger.warn(
+          { ...about, err: describeError(err) },
+          'cannot dead-letter the refused outbox row; it stays marked failed in the outbox',
+        );
+        return;
+      }
     }
   }
 
@@ -285,6 +352,17 @@ export class OutboxRelay {
     } catch (err) {
       ready = false;
       details['database'] = `unreachable: ${describeError(err)}`;
+    }
+    try {
+      // Not a readiness failure: the relay goes on past them; they need an operator, not a restart.
+      const refused = await this.opts.outbox.refused();
+      if (refused.count > 0) {
+        details['refused'] =
+          `${refused.count} row(s) the broker refused for good, marked failed and dead-lettered (latest: ${refused.latest ?? '?'}); ` +
+          `see failed_at/failure in ${this.opts.outbox.tables.outbox}`;
+      }
+    } catch {
+      // The database error is reported above.
     }
     details['listening'] = this.listener ? 'yes' : 'no (polling)';
     if (this.lastError !== undefined) details['lastError'] = this.lastError;

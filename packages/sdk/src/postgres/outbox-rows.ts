@@ -1,4 +1,4 @@
-import { HEADER } from '@troupe/core';
+import { deadLetterTopicOf, DLQ_HEADER, HEADER } from '@troupe/core';
 import type { OutboundRecord } from '../transport/transport.js';
 import { partitionForKey } from '../transport/murmur2.js';
 import { OUTBOX_SHARDS } from './schema-names.js';
@@ -48,3 +48,32 @@ export function recordOf(row: OutboxRow): OutboundRecord {
 }
 
 export const ROW_COLUMNS = 'shard, saga_id, event_id, event_type, topic, key, value, headers';
+
+/** `troupe_dlq_participant` of the dead letters a relay writes: no participant's group, so none replays or rebuilds from them. */
+export const RELAY_DEAD_LETTERER = 'troupe-outbox-relay';
+
+/**
+ * The dead letter of a row the broker refused for good, for the dead-letter topic of the row's
+ * topic: the row's key and headers (so the tracker files it under its saga), the broker's reason as
+ * `OUTPUT_REFUSED`, and `troupe_dlq_offset` = `outbox:<row id>` (it never had a Kafka offset).
+ * `withValue: false` leaves the value out (when the value itself is what the broker refused).
+ */
+export function refusedRowDeadLetter(row: OutboxRow, reason: string, withValue: boolean): OutboundRecord {
+  const record = recordOf(row);
+  return {
+    topic: deadLetterTopicOf(row.topic),
+    key: record.key,
+    value: withValue ? record.value : null,
+    headers: {
+      ...record.headers,
+      [DLQ_HEADER.reason]: 'OUTPUT_REFUSED',
+      [DLQ_HEADER.error]: reason.slice(0, 2000),
+      [DLQ_HEADER.attempts]: '1',
+      [DLQ_HEADER.topic]: row.topic,
+      [DLQ_HEADER.partition]: '-1',
+      [DLQ_HEADER.offset]: `outbox:${row.id}`,
+      [DLQ_HEADER.participant]: RELAY_DEAD_LETTERER,
+      [DLQ_HEADER.time]: new Date().toISOString(),
+    },
+  };
+}

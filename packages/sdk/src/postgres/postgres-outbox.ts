@@ -59,6 +59,13 @@ export interface OutboxBacklog {
   readonly oldestAgeMs: number;
 }
 
+/** Outbox rows the broker refused for good (ADR 0014, amendment). */
+export interface OutboxRefusals {
+  readonly count: number;
+  /** The broker's reason for the newest of them. */
+  readonly latest: string | undefined;
+}
+
 /**
  * The transactional outbox and inbox of one service on PostgreSQL. Events written with
  * {@link PostgresOutbox.append} inside the caller's transaction are published to Kafka by an
@@ -219,10 +226,23 @@ export class PostgresOutbox {
   /** Rows waiting for the relay and the age of the oldest. */
   async backlog(): Promise<OutboxBacklog> {
     const res = await this.pool.query<{ pending: string; oldest_ms: number | null }>(
-      `SELECT count(*) AS pending, (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS oldest_ms FROM ${this.tables.outbox} WHERE published_at IS NULL`,
+      `SELECT count(*) AS pending, (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS oldest_ms FROM ${this.tables.outbox} WHERE published_at IS NULL AND failed_at IS NULL`,
     );
     const row = res.rows[0];
     return { pending: Number(row?.pending ?? 0), oldestAgeMs: Math.max(0, row?.oldest_ms ?? 0) };
+  }
+
+  /**
+   * Rows the broker refused for good (marked failed by a relay, never published): how many, and the
+   * newest one's reason. They stay until deleted by hand (`DELETE FROM <schema>.outbox WHERE failed_at IS NOT NULL`).
+   */
+  async refused(): Promise<OutboxRefusals> {
+    const res = await this.pool.query<{ n: string; latest: string | null }>(
+      `SELECT count(*) AS n, (SELECT failure FROM ${this.tables.outbox} WHERE failed_at IS NOT NULL ORDER BY failed_at DESC, id DESC LIMIT 1) AS latest
+         FROM ${this.tables.outbox} WHERE failed_at IS NOT NULL`,
+    );
+    const row = res.rows[0];
+    return { count: Number(row?.n ?? 0), latest: row?.latest ?? undefined };
   }
 
   /** Deletes published rows older than `olderThanMs` and inbox rows older than `inboxOlderThanMs`; resolves with the counts. */

@@ -21,6 +21,8 @@ async function collectBacklogs(registry: Registry): Promise<Map<string, OutboxBa
 export class RelayMetrics {
   readonly published: Counter<'outbox'>;
   readonly failures: Counter<'outbox'>;
+  /** Rows the broker refused for good: marked failed and dead-lettered instead of published. */
+  readonly refused: Counter<'outbox'>;
   /** Time from a row's insert to its publication. */
   readonly lag: Histogram<'outbox'>;
 
@@ -39,6 +41,17 @@ export class RelayMetrics {
         new Counter({
           name: 'troupe_outbox_relay_failures_total',
           help: 'Relay rounds that failed (database or broker trouble) and were tried again',
+          labelNames: ['outbox'],
+          registers,
+        }),
+    );
+    this.refused = metric(
+      registry,
+      'troupe_outbox_refused_total',
+      () =>
+        new Counter({
+          name: 'troupe_outbox_refused_total',
+          help: 'Outbox rows the broker refused for good (too large, invalid, not authorised): marked failed and dead-lettered',
           labelNames: ['outbox'],
           registers,
         }),

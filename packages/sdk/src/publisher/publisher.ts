@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { context } from '@opentelemetry/api';
+import { pino } from 'pino';
 import { OptionChecks, latestContract, toHeaders, type EventEnvelope, type SagaContract, type SagaRole } from '@troupe/core';
 import { type EventCodec, type EventType } from '@troupe/schema-registry';
 import { encodeOrThrow } from '../participant/encode.js';
 import { SdkError, throwIfInvalid } from '../errors.js';
+import { oversizedOutput, readOutputLimits } from '../participant/output-refusals.js';
 import { roleInContracts } from '../participant/saga-roles.js';
 import { ensureSagaTopics } from '../transport/topics.js';
 import { contextFromTraceparent, endSpan, newTraceparent, outgoingTraceparent, startSendSpan } from '../operations/trace.js';
@@ -51,14 +53,22 @@ export interface PublishOptions {
   /**
    * A transaction of the service's database (the publisher's `outbox` must be set): the event is
    * written to the outbox in it and published only if it commits — the row the caller writes in
-   * the same transaction and the saga it starts exist together or not at all.
+   * the same transaction and the saga it starts exist together or not at all. An event larger
+   * than its topic's `max.message.bytes` (read once per topic where the broker allows) is refused
+   * here with OUTPUT_REFUSED instead of being written for the relay to have refused later.
    */
   readonly tx?: TransactionClient;
 }
 
+/** The publisher has no logger: without DESCRIBE_CONFIGS it publishes unchecked and the relay reports a refusal. */
+const unlogged = pino({ level: 'silent' });
+
 /** Publishes events from ordinary code, e.g. the start event of a saga from an HTTP handler. */
 export class Publisher {
   private readonly knownTopics = new Set<string>();
+  /** `max.message.bytes` of the topics published to in a transaction, where it could be read. */
+  private readonly limits = new Map<string, number>();
+  private readonly limitsRead = new Set<string>();
 
   private constructor(
     private readonly opts: PublisherOptions,
@@ -124,8 +134,12 @@ export class Publisher {
     try {
       await this.ensureTopic(type.topic);
       const record = { topic: type.topic, key: options.sagaId, value, headers: toHeaders(env) };
-      if (options.tx !== undefined) await this.outboxFor(type.name).append(options.tx, [record]);
-      else await this.opts.transport.send([record]);
+      if (options.tx !== undefined) {
+        const outbox = this.outboxFor(type.name);
+        const tooLarge = oversizedOutput([record], await this.limitsOf(type.topic));
+        if (tooLarge) throw tooLarge;
+        await outbox.append(options.tx, [record]);
+      } else await this.opts.transport.send([record]);
     } catch (err) {
       endSpan(send.span, err);
       throw err;
@@ -142,6 +156,14 @@ export class Publisher {
       );
     }
     return this.opts.outbox;
+  }
+
+  private async limitsOf(topic: string): Promise<ReadonlyMap<string, number>> {
+    if (!this.limitsRead.has(topic)) {
+      await readOutputLimits(this.opts.transport, [topic], this.limits, unlogged);
+      this.limitsRead.add(topic);
+    }
+    return this.limits;
   }
 
   private async ensureTopic(topic: string): Promise<void> {
