@@ -15,8 +15,18 @@ export {
   headerString,
 } from './envelope.js';
 export type { EventEnvelope, SagaRole, KafkaHeaders, AbortCause, AbortHeaders } from './envelope.js';
-export type { SagaContract, SagaStepContract, SagaAttribute, TimeoutAction } from './saga-contract.js';
-export { TIMEOUT_ACTIONS, contractVersion, contractFor, latestContract } from './saga-contract.js';
+export type { SagaContract, SagaStepContract, SagaStage, SagaAttribute, TimeoutAction } from './saga-contract.js';
+export {
+  TIMEOUT_ACTIONS,
+  contractVersion,
+  contractFor,
+  latestContract,
+  contractStages,
+  stageIndexOf,
+  continuingOutcomes,
+  stepAwaits,
+  compensationTriggersOf,
+} from './saga-contract.js';
 export { DURATION_PATTERN, parseDuration, formatDuration } from './duration.js';
 export {
   DEAD_LETTER_SUFFIX,

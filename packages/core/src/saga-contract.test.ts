@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { contractFor, contractVersion, latestContract, type SagaContract } from './saga-contract.js';
+import {
+  compensationTriggersOf,
+  contractFor,
+  contractStages,
+  contractVersion,
+  latestContract,
+  stageIndexOf,
+  stepAwaits,
+  type SagaContract,
+  type SagaStepContract,
+} from './saga-contract.js';
 
 const base: SagaContract = {
   saga: 'order-fulfillment',
@@ -25,5 +35,63 @@ describe('contract versions', () => {
     expect(contractFor(all, 'order-fulfillment', 3)).toBeUndefined();
     expect(latestContract(all, 'order-fulfillment')).toBe(v2);
     expect(latestContract(all, 'nope')).toBeUndefined();
+  });
+});
+
+describe('parallel groups and optional steps', () => {
+  const step = (name: string, extra: { parallel?: string; optional?: boolean } = {}): SagaStepContract => ({
+    name,
+    participant: `${name}-service`,
+    completed: `com.acme.${name}.Done`,
+    failed: `com.acme.${name}.Failed`,
+    ...extra,
+  });
+  // fraud (optional) → payment ∥ inventory (group reserve) → shipping ∥ loyalty (optional branch)
+  const c: SagaContract = {
+    ...base,
+    steps: [
+      step('fraud', { optional: true }),
+      step('payment', { parallel: 'reserve' }),
+      step('inventory', { parallel: 'reserve' }),
+      step('shipping', { parallel: 'deliver' }),
+      step('loyalty', { parallel: 'deliver', optional: true }),
+    ],
+  };
+
+  it('groups consecutive branches of one group into a stage', () => {
+    expect(contractStages(c).map((st) => [st.parallel, st.steps.map((s) => s.name)])).toEqual([
+      [undefined, ['fraud']],
+      ['reserve', ['payment', 'inventory']],
+      ['deliver', ['shipping', 'loyalty']],
+    ]);
+    expect(stageIndexOf(c, 'inventory')).toBe(1);
+    expect(stageIndexOf(c, 'nope')).toBe(-1);
+  });
+
+  it('starts a stage on the start event, after either outcome of an optional step, and joins after a group', () => {
+    expect(stepAwaits(c, 'fraud')).toEqual([['com.acme.orders.OrderPlaced']]);
+    expect(stepAwaits(c, 'payment')).toEqual([['com.acme.fraud.Done', 'com.acme.fraud.Failed']]);
+    expect(stepAwaits(c, 'inventory')).toEqual(stepAwaits(c, 'payment'));
+    expect(stepAwaits(c, 'shipping')).toEqual([['com.acme.payment.Done'], ['com.acme.inventory.Done']]);
+    expect(stepAwaits(c, 'nope')).toEqual([]);
+  });
+
+  it('compensates a branch on its siblings’ and later failures, never on an optional step’s', () => {
+    expect(compensationTriggersOf(c, 'fraud')).toEqual([
+      'com.acme.payment.Failed',
+      'com.acme.inventory.Failed',
+      'com.acme.shipping.Failed',
+    ]);
+    expect(compensationTriggersOf(c, 'payment')).toEqual(['com.acme.inventory.Failed', 'com.acme.shipping.Failed']);
+    expect(compensationTriggersOf(c, 'inventory')).toEqual(['com.acme.payment.Failed', 'com.acme.shipping.Failed']);
+    expect(compensationTriggersOf(c, 'loyalty')).toEqual(['com.acme.shipping.Failed']);
+    expect(compensationTriggersOf(c, 'nope')).toEqual([]);
+  });
+
+  it('keeps a linear contract linear: one step per stage, each after the previous completion', () => {
+    const linear: SagaContract = { ...base, steps: [step('a'), step('b')] };
+    expect(contractStages(linear).map((st) => st.steps.length)).toEqual([1, 1]);
+    expect(stepAwaits(linear, 'b')).toEqual([['com.acme.a.Done']]);
+    expect(compensationTriggersOf(linear, 'a')).toEqual(['com.acme.b.Failed']);
   });
 });

@@ -27,6 +27,10 @@ export interface SagaContract {
    * @default 'report-only'
    */
   readonly onTimeout?: TimeoutAction;
+  /**
+   * The steps in contract order. Branches of a parallel group are adjacent and carry the group's
+   * name in `parallel`; {@link contractStages} gives the fork/join structure.
+   */
   readonly steps: readonly SagaStepContract[];
   readonly end: {
     readonly completed: string;
@@ -65,6 +69,77 @@ export interface SagaStepContract {
   readonly withinMs?: number;
   /** What happens when `within` passes. @default the saga's `onTimeout` */
   readonly onTimeout?: TimeoutAction;
+  /**
+   * Name of the parallel group (fork/join) this step is a branch of: the group's branches start on
+   * the same event, and what follows the group waits for every branch. @default not in a group
+   */
+  readonly parallel?: string;
+  /**
+   * An optional step may fail without failing the saga: its `failed` event means "not done", nothing
+   * compensates for it, and the saga goes on as after its completion. @default false
+   */
+  readonly optional?: boolean;
+}
+
+/**
+ * One stage of a saga: a single step, or a parallel group whose branches run at the same time.
+ * The next stage starts when every step of this one has an outcome that lets the saga go on.
+ */
+export interface SagaStage {
+  /** The parallel group's name; undefined for a single step. */
+  readonly parallel: string | undefined;
+  readonly steps: readonly SagaStepContract[];
+}
+
+/** The saga's stages in order: consecutive steps of one parallel group form one stage. */
+export function contractStages(c: SagaContract): SagaStage[] {
+  const stages: { parallel: string | undefined; steps: SagaStepContract[] }[] = [];
+  for (const s of c.steps) {
+    const last = stages[stages.length - 1];
+    if (s.parallel !== undefined && last?.parallel === s.parallel) last.steps.push(s);
+    else stages.push({ parallel: s.parallel, steps: [s] });
+  }
+  return stages;
+}
+
+/** Index of the stage holding step `name`, -1 when the contract has no such step. */
+export function stageIndexOf(c: SagaContract, name: string): number {
+  return contractStages(c).findIndex((st) => st.steps.some((s) => s.name === name));
+}
+
+/** The event types after which the saga goes on past step `s`: its completion, or either outcome when optional. */
+export function continuingOutcomes(s: SagaStepContract): readonly string[] {
+  return s.optional === true ? [s.completed, s.failed] : [s.completed];
+}
+
+/**
+ * What step `name` waits for before it starts: one event of each inner list. The first stage waits
+ * for the start event; a step after a single step waits for that step's continuing outcome; a step
+ * after a parallel group waits for one continuing outcome of every branch (a join). Empty when the
+ * contract has no such step.
+ */
+export function stepAwaits(c: SagaContract, name: string): readonly (readonly string[])[] {
+  const stages = contractStages(c);
+  const i = stages.findIndex((st) => st.steps.some((s) => s.name === name));
+  if (i < 0) return [];
+  const previous = stages[i - 1];
+  return previous === undefined ? [[c.start]] : previous.steps.map(continuingOutcomes);
+}
+
+/**
+ * The failure events that make step `name` compensate: those of the other branches of its
+ * parallel group and of every later step, optional steps excepted (their failure does not fail
+ * the saga). Empty when the contract has no such step.
+ */
+export function compensationTriggersOf(c: SagaContract, name: string): readonly string[] {
+  const stages = contractStages(c);
+  const i = stages.findIndex((st) => st.steps.some((s) => s.name === name));
+  if (i < 0) return [];
+  return stages
+    .slice(i)
+    .flatMap((st) => st.steps)
+    .filter((s) => s.name !== name && s.optional !== true)
+    .map((s) => s.failed);
 }
 
 /** A contract's version: {@link SagaContract.version}, 1 when not declared. */

@@ -151,7 +151,7 @@ describe('loadCatalog', () => {
     expect(text.some((t) => /:5: steps\[0\]: missing 'participant': name the service that owns this step/.test(t))).toBe(true);
     expect(
       text.some((t) =>
-        /steps\[0\]: unknown key 'compensate' \(allowed: name, participant, completed, failed, compensated, compensationFailed, within, onTimeout\)/.test(
+        /steps\[0\]: unknown key 'compensate' \(allowed: name, participant, completed, failed, compensated, compensationFailed, within, onTimeout, optional\)/.test(
           t,
         ),
       ),
@@ -215,5 +215,92 @@ describe('loadCatalog', () => {
       "attributes[2].name: attribute 'lines' is declared twice; attribute names must be unique",
       'attributes[2].from: com.acme.t.Other is not an event of this saga; take attributes from its start, step or end events',
     ]);
+  });
+
+  describe('parallel groups and optional steps', () => {
+    const parallel = `saga: t-saga
+start: com.acme.t.Placed
+steps:
+  - parallel: reserve
+    branches:
+      - name: pay
+        participant: pay-service
+        completed: com.acme.t.Paid
+        failed: com.acme.t.PayFailed
+        compensated: com.acme.t.Refunded
+        within: 30s
+      - name: stock
+        participant: stock-service
+        completed: com.acme.t.Reserved
+        failed: com.acme.t.StockFailed
+  - name: gift
+    participant: gift-service
+    optional: true
+    completed: com.acme.t.Wrapped
+    failed: com.acme.t.NotWrapped
+  - name: ship
+    participant: ship-service
+    completed: com.acme.t.Shipped
+    failed: com.acme.t.ShipFailed
+end:
+  completed: com.acme.t.Done2
+  aborted: com.acme.t.Aborted
+`;
+    const names = ['Placed', 'Paid', 'PayFailed', 'Refunded', 'Reserved', 'StockFailed', 'Wrapped', 'NotWrapped', 'Shipped', 'ShipFailed'];
+    async function parallelCatalog(text: string): Promise<void> {
+      for (const n of [...names, 'Done2', 'Aborted']) await put(`orders/${n}.avsc`, JSON.stringify({ ...placed, name: n }));
+      await put('sagas/t-saga.saga.yaml', text);
+    }
+
+    it('loads a group as consecutive branch steps named after it, and optional steps', async () => {
+      await parallelCatalog(parallel);
+      const { catalog, problems } = await inspectCatalog(dir);
+      expect(problems).toEqual([]);
+      expect(catalog.contracts[0]?.contract.steps).toEqual([
+        {
+          name: 'pay',
+          participant: 'pay-service',
+          completed: 'com.acme.t.Paid',
+          failed: 'com.acme.t.PayFailed',
+          compensated: 'com.acme.t.Refunded',
+          withinMs: 30_000,
+          parallel: 'reserve',
+        },
+        {
+          name: 'stock',
+          participant: 'stock-service',
+          completed: 'com.acme.t.Reserved',
+          failed: 'com.acme.t.StockFailed',
+          parallel: 'reserve',
+        },
+        { name: 'gift', participant: 'gift-service', completed: 'com.acme.t.Wrapped', failed: 'com.acme.t.NotWrapped', optional: true },
+        { name: 'ship', participant: 'ship-service', completed: 'com.acme.t.Shipped', failed: 'com.acme.t.ShipFailed' },
+      ]);
+    });
+
+    it('reports problems inside a branch at the branch’s path and line', async () => {
+      await parallelCatalog(parallel.replace('        participant: stock-service\n', '').replace('within: 30s', 'retries: 3'));
+      const text = (await inspectCatalog(dir)).problems.map(formatProblem);
+      expect(text.some((t) => /:12: steps\[0\]\.branches\[1\]: missing 'participant'/.test(t))).toBe(true);
+      expect(text.some((t) => /steps\[0\]\.branches\[0\]: unknown key 'retries'/.test(t))).toBe(true);
+      // The `if` that chose the group format is not a problem of its own.
+      expect(text.every((t) => !t.includes('must match "then" schema'))).toBe(true);
+    });
+
+    it('refuses a group with one branch, unknown group keys, a name used twice and a role used twice', async () => {
+      const one = parallel.replace(/ {6}- name: stock\n(.*\n){3}/, '');
+      await parallelCatalog(one.replace('  - parallel: reserve\n', '  - parallel: reserve\n    within: 1m\n'));
+      expect((await inspectCatalog(dir)).problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+        "steps[0]: unknown key 'within' (allowed: parallel, branches)",
+        'steps[0].branches: a parallel group needs at least two branches; write a single step without parallel/branches',
+      ]);
+      await parallelCatalog(
+        parallel.replace('parallel: reserve', 'parallel: gift').replace('failed: com.acme.t.StockFailed', 'failed: com.acme.t.PayFailed'),
+      );
+      expect((await inspectCatalog(dir)).problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+        'steps[0].branches[1].failed: com.acme.t.PayFailed is already used as steps[0].branches[0].failed; each event type may have one role in a saga',
+        "steps[0].parallel: 'gift' is already the name of a step or group; name the group differently",
+      ]);
+    });
   });
 });

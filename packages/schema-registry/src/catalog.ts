@@ -4,7 +4,7 @@ import avro from 'avsc';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { attributeFieldProblem } from './attribute-field.js';
 import type { AvroRecordSchema } from './avro-schema.js';
-import { validateContractFormat, type SagaContractDocument } from './contract-format.js';
+import { validateContractFormat, type SagaContractDocument, type StepDocument } from './contract-format.js';
 import { parseDuration } from '@troupe/core';
 import type { EventType } from './event-type.js';
 import { SchemaRegistryError } from './errors.js';
@@ -163,24 +163,34 @@ function loadContractFile(
   ref(['start'], c.start);
   ref(['end', 'completed'], c.end.completed);
   ref(['end', 'aborted'], c.end.aborted);
-  const seenSteps = new Set<string>();
+  // Groups flattened into their branches, each with the path of its YAML node for messages.
+  const flat = flattenSteps(c);
+  const seenSteps = new Map<string, string>();
   const seenEvents = new Map<string, string>([
     [c.start, 'start'],
     [c.end.completed, 'end.completed'],
     [c.end.aborted, 'end.aborted'],
   ]);
-  c.steps.forEach((s, i) => {
-    if (seenSteps.has(s.name)) bad(['steps', i, 'name'], `step '${s.name}' is declared twice; step names must be unique`);
-    seenSteps.add(s.name);
+  for (const { doc: s, path } of flat) {
+    if (seenSteps.has(s.name)) bad([...path, 'name'], `step '${s.name}' is declared twice; step names must be unique`);
+    seenSteps.set(s.name, 'step');
     for (const key of ['completed', 'failed', 'compensated', 'compensationFailed'] as const) {
       const name = s[key];
       if (name === undefined) continue;
-      ref(['steps', i, key], name);
+      ref([...path, key], name);
       const other = seenEvents.get(name);
       // The tracker infers a step's state from the event type; one type in two roles is ambiguous.
-      if (other !== undefined) bad(['steps', i, key], `${name} is already used as ${other}; each event type may have one role in a saga`);
-      seenEvents.set(name, `steps[${i}].${key}`);
+      if (other !== undefined) bad([...path, key], `${name} is already used as ${other}; each event type may have one role in a saga`);
+      seenEvents.set(name, `${pathText(path)}.${key}`);
     }
+  }
+  c.steps.forEach((entry, i) => {
+    if (!('parallel' in entry)) return;
+    // A group name labels the stage in the tracker and in messages; it must not pass for a step.
+    if (seenSteps.has(entry.parallel)) {
+      bad(['steps', i, 'parallel'], `'${entry.parallel}' is already the name of a step or group; name the group differently`);
+    }
+    seenSteps.set(entry.parallel, 'group');
   });
   const seenAttributes = new Set<string>();
   (c.attributes ?? []).forEach((a, i) => {
@@ -196,7 +206,7 @@ function loadContractFile(
     if (problem !== undefined) bad(['attributes', i, 'field'], `${problem} in ${a.from}`);
   });
   if (problems.length > before) return undefined;
-  const steps: SagaStepContract[] = c.steps.map((s) => ({
+  const steps: SagaStepContract[] = flat.map(({ doc: s, group }) => ({
     name: s.name,
     participant: s.participant,
     completed: s.completed,
@@ -205,6 +215,8 @@ function loadContractFile(
     ...(s.compensationFailed === undefined ? {} : { compensationFailed: s.compensationFailed }),
     ...(s.within === undefined ? {} : { withinMs: parseDuration(s.within) ?? 0 }),
     ...(s.onTimeout === undefined ? {} : { onTimeout: s.onTimeout }),
+    ...(group === undefined ? {} : { parallel: group }),
+    ...(s.optional === true ? { optional: true } : {}),
   }));
   return {
     saga: c.saga,
@@ -219,6 +231,21 @@ function loadContractFile(
       ? {}
       : { attributes: c.attributes.map((a) => ({ name: a.name, from: a.from, path: a.field.split('.') })) }),
   };
+}
+
+interface FlatStep {
+  readonly doc: StepDocument;
+  readonly path: (string | number)[];
+  readonly group: string | undefined;
+}
+
+/** The steps of a contract document in order, parallel groups replaced by their branches. */
+function flattenSteps(c: SagaContractDocument): FlatStep[] {
+  return c.steps.flatMap((entry, i): FlatStep[] =>
+    'parallel' in entry
+      ? entry.branches.map((b, j) => ({ doc: b, path: ['steps', i, 'branches', j], group: entry.parallel }))
+      : [{ doc: entry, path: ['steps', i], group: undefined }],
+  );
 }
 
 async function listDir(dir: string): Promise<{ name: string; isDir: boolean }[]> {

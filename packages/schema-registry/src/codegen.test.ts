@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import avro from 'avsc';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { AvroRecordSchema } from './avro-schema.js';
 import type { Catalog } from './catalog.js';
 import { loadCatalog } from './catalog.js';
 import { generateModule } from './codegen.js';
+import { defineEventType, type EventType } from './event-type.js';
+import { defineStep } from './step-descriptor.js';
 import { MemorySchemaRegistry } from './memory-registry.js';
 import {
   InventoryReservationFailed,
@@ -104,5 +106,94 @@ describe('generateModule', () => {
     expect(decoded.payload.shippingAddress.line2).toBeNull();
     expect(decoded.payload.couponCode).toBeNull();
     expect(decoded.payload.items[0]?.unitPriceCents).toBe(1250);
+  });
+
+  it('emits what a step after a parallel group or an optional step awaits, and who compensates on whose failure', () => {
+    const rec = (name: string): AvroRecordSchema => ({
+      type: 'record',
+      name,
+      namespace: 'com.acme.p',
+      fields: [{ name: 'id', type: 'string' }],
+    });
+    const names = [
+      'Placed',
+      'Paid',
+      'PayFailed',
+      'Reserved',
+      'StockFailed',
+      'Wrapped',
+      'NotWrapped',
+      'Shipped',
+      'ShipFailed',
+      'Done',
+      'Cancelled',
+    ];
+    const step = (name: string, done: string, failed: string, extra: { parallel?: string; optional?: boolean } = {}) => ({
+      name,
+      participant: `${name}-service`,
+      completed: `com.acme.p.${done}`,
+      failed: `com.acme.p.${failed}`,
+      ...extra,
+    });
+    const catalog: Catalog = {
+      ...catalogOf(...names.map(rec)),
+      contracts: [
+        {
+          file: 'sagas/p.saga.yaml',
+          contract: {
+            saga: 'p',
+            start: 'com.acme.p.Placed',
+            steps: [
+              step('pay', 'Paid', 'PayFailed', { parallel: 'reserve' }),
+              step('stock', 'Reserved', 'StockFailed', { parallel: 'reserve' }),
+              step('gift', 'Wrapped', 'NotWrapped', { optional: true }),
+              step('ship', 'Shipped', 'ShipFailed'),
+            ],
+            end: { completed: 'com.acme.p.Done', aborted: 'com.acme.p.Cancelled' },
+          },
+        },
+      ],
+    };
+    const out = generateModule(catalog);
+    expect(out).toContain("import type { EventType } from '@troupe/schema-registry';".replace(/'/g, '"'));
+    const block = (name: string): string =>
+      out.slice(out.indexOf(`  ${name}: defineStep({`), out.indexOf('}),', out.indexOf(`  ${name}: defineStep({`)));
+    expect(block('pay')).toContain('on: Placed,');
+    expect(block('pay')).toContain('parallel: "reserve",');
+    expect(block('pay')).toContain('compensateOn: [StockFailed, ShipFailed]'); // its sibling's failure, not the optional gift's
+    expect(block('stock')).toContain('compensateOn: [PayFailed, ShipFailed]');
+    expect(block('gift')).toContain('on: Paid as EventType<Paid | Reserved>,\n    awaits: [[Paid], [Reserved]],'); // the join
+    expect(block('gift')).toContain('optional: true,');
+    expect(block('ship')).toContain('on: Wrapped as EventType<Wrapped | NotWrapped>,\n    awaits: [[Wrapped, NotWrapped]],');
+    expect(block('ship')).toContain('compensateOn: []');
+
+    // What the generated join descriptor amounts to, typed: the input is either branch's payload.
+    interface Paid {
+      id: string;
+      paymentId: string;
+    }
+    interface Reserved {
+      id: string;
+      reservationId: string;
+    }
+    const PaidT = defineEventType<Paid>({ name: 'com.acme.p.Paid', topic: 'payments', schema: rec('Paid') });
+    const ReservedT = defineEventType<Reserved>({ name: 'com.acme.p.Reserved', topic: 'inventory', schema: rec('Reserved') });
+    const input: EventType<Paid | Reserved> = PaidT;
+    const joined = defineStep({
+      saga: 'p',
+      name: 'gift',
+      participant: 'gift-service',
+      on: input,
+      awaits: [[PaidT], [ReservedT]],
+      optional: true,
+      completed: PaidT,
+      failed: ReservedT,
+      compensateOn: [],
+    });
+    expectTypeOf(joined.on).toEqualTypeOf<EventType<Paid | Reserved>>();
+    expect(joined.awaits).toEqual([[PaidT], [ReservedT]]);
+    expect([joined.optional, joined.parallel]).toEqual([true, undefined]);
+    // A linear step still awaits just its `on`.
+    expect(orderFulfillment.inventory.awaits).toEqual([[PaymentCharged]]);
   });
 });

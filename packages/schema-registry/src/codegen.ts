@@ -1,4 +1,4 @@
-import { contractVersion, type SagaContract } from '@troupe/core';
+import { compensationTriggersOf, contractVersion, stepAwaits, type SagaContract } from '@troupe/core';
 import type { Catalog, CatalogEvent } from './catalog.js';
 import { SchemaRegistryError } from './errors.js';
 
@@ -267,6 +267,9 @@ export function generateModule(catalog: Catalog, options: CodegenOptions = {}): 
     '// Avro long is a JS number here (avsc): exact up to 2^53.',
     `import type { SagaContract } from ${JSON.stringify(coreImportFrom)};`,
     `import { ${catalog.contracts.some((c) => c.contract.steps.length > 0) ? 'defineEventType, defineStep' : 'defineEventType'} } from ${JSON.stringify(importFrom)};`,
+    ...(latest.some((c) => c.contract.steps.some((s) => stepAwaits(c.contract, s.name).flat().length > 1))
+      ? [`import type { EventType } from ${JSON.stringify(importFrom)};`]
+      : []),
     '',
     ...emitter.output().flatMap((b) => [b, '']),
     ...consts.flatMap((c) => [c, '']),
@@ -291,8 +294,9 @@ function camel(s: string): string {
 }
 
 /**
- * One `defineStep` per contract step: its input is the saga's start event (first step) or the
- * previous step's completed event; it compensates on the failure events of the later steps.
+ * One `defineStep` per contract step: its input is what its stage waits for (the saga's start
+ * event, the previous step's outcome, or every branch of the previous parallel group); it
+ * compensates on the failure events of its sibling branches and the later steps.
  */
 function stepDescriptors(contract: SagaContract, tsNameOf: (eventName: string) => string | undefined): string {
   const ref = (name: string): string => {
@@ -304,19 +308,25 @@ function stepDescriptors(contract: SagaContract, tsNameOf: (eventName: string) =
       );
     return ts;
   };
-  const entries = contract.steps.map((step, i) => {
-    const on = i === 0 ? contract.start : (contract.steps[i - 1]?.completed ?? contract.start);
-    const later = contract.steps.slice(i + 1).map((s) => ref(s.failed));
+  const entries = contract.steps.map((step) => {
+    const awaits = stepAwaits(contract, step.name).map((alternatives) => alternatives.map(ref));
+    const inputs = [...new Set(awaits.flat())];
+    const first = inputs[0] ?? ref(contract.start);
+    const simple = awaits.length === 1 && awaits[0]?.length === 1;
     const fields = [
       `saga: ${JSON.stringify(contract.saga)}`,
       `name: ${JSON.stringify(step.name)}`,
       `participant: ${JSON.stringify(step.participant)}`,
-      `on: ${ref(on)}`,
+      // Several inputs: the handler gets the payload of whichever let the step start.
+      simple ? `on: ${first}` : `on: ${first} as EventType<${inputs.join(' | ')}>`,
+      ...(simple ? [] : [`awaits: [${awaits.map((a) => `[${a.join(', ')}]`).join(', ')}]`]),
+      ...(step.parallel !== undefined ? [`parallel: ${JSON.stringify(step.parallel)}`] : []),
+      ...(step.optional === true ? ['optional: true'] : []),
       `completed: ${ref(step.completed)}`,
       `failed: ${ref(step.failed)}`,
       ...(step.compensated !== undefined ? [`compensated: ${ref(step.compensated)}`] : []),
       ...(step.compensationFailed !== undefined ? [`compensationFailed: ${ref(step.compensationFailed)}`] : []),
-      `compensateOn: [${later.join(', ')}]`,
+      `compensateOn: [${compensationTriggersOf(contract, step.name).map(ref).join(', ')}]`,
     ];
     const key = /^[A-Za-z_$][\w$]*$/.test(step.name) ? step.name : JSON.stringify(step.name);
     return `  ${key}: defineStep({\n    ${fields.join(',\n    ')},\n  }),`;

@@ -8,6 +8,34 @@ const FIELD_PATH = '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)*$';
 
 const eventRef = { type: 'string', pattern: FULL_NAME } as const;
 
+const STEP_FORMAT = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'participant', 'completed', 'failed'],
+  properties: {
+    name: { type: 'string', pattern: NAME },
+    participant: { type: 'string', pattern: NAME },
+    completed: eventRef,
+    failed: eventRef,
+    compensated: eventRef,
+    compensationFailed: eventRef,
+    within: { type: 'string', pattern: DURATION_PATTERN },
+    onTimeout: { type: 'string', enum: TIMEOUT_ACTIONS },
+    optional: { type: 'boolean' },
+  },
+} as const;
+
+/** A parallel group: its branches (one step each) start together; the next step waits for all. */
+const GROUP_FORMAT = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['parallel', 'branches'],
+  properties: {
+    parallel: { type: 'string', pattern: NAME },
+    branches: { type: 'array', minItems: 2, items: STEP_FORMAT },
+  },
+} as const;
+
 /**
  * JSON Schema of `*.saga.yaml`. Kept strict (no unknown keys) so a misspelt key such as
  * `compensate:` is reported instead of silently ignored.
@@ -26,21 +54,8 @@ export const SAGA_CONTRACT_FORMAT = {
     steps: {
       type: 'array',
       minItems: 1,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name', 'participant', 'completed', 'failed'],
-        properties: {
-          name: { type: 'string', pattern: NAME },
-          participant: { type: 'string', pattern: NAME },
-          completed: eventRef,
-          failed: eventRef,
-          compensated: eventRef,
-          compensationFailed: eventRef,
-          within: { type: 'string', pattern: DURATION_PATTERN },
-          onTimeout: { type: 'string', enum: TIMEOUT_ACTIONS },
-        },
-      },
+      // An entry with `parallel` is a group (fork/join), any other entry is a step.
+      items: { if: { type: 'object', required: ['parallel'], properties: { parallel: true } }, then: GROUP_FORMAT, else: STEP_FORMAT },
     },
     end: {
       type: 'object',
@@ -64,6 +79,19 @@ export const SAGA_CONTRACT_FORMAT = {
   },
 } as const;
 
+/** One step as written in YAML (also a branch of a parallel group). */
+export interface StepDocument {
+  name: string;
+  participant: string;
+  completed: string;
+  failed: string;
+  compensated?: string;
+  compensationFailed?: string;
+  within?: string;
+  onTimeout?: TimeoutAction;
+  optional?: boolean;
+}
+
 /** The contract as written in YAML, after {@link validateContractFormat} accepted it. */
 export interface SagaContractDocument {
   saga: string;
@@ -72,16 +100,7 @@ export interface SagaContractDocument {
   start: string;
   deadline?: string;
   onTimeout?: TimeoutAction;
-  steps: {
-    name: string;
-    participant: string;
-    completed: string;
-    failed: string;
-    compensated?: string;
-    compensationFailed?: string;
-    within?: string;
-    onTimeout?: TimeoutAction;
-  }[];
+  steps: (StepDocument | { parallel: string; branches: StepDocument[] })[];
   end: { completed: string; aborted: string };
   attributes?: { name: string; from: string; field: string }[];
 }
@@ -111,6 +130,8 @@ function advice(e: ErrorObject): string {
     case 'enum':
       return `must be one of ${((p['allowedValues'] as unknown[] | undefined) ?? []).join(', ')}`;
     case 'minItems':
+      if (e.instancePath.endsWith('/branches'))
+        return 'a parallel group needs at least two branches; write a single step without parallel/branches';
       return 'must list at least one step';
     case 'minimum':
     case 'type':
@@ -122,7 +143,9 @@ function advice(e: ErrorObject): string {
 }
 
 function allowedKeys(schemaPath: string): Record<string, unknown> {
-  if (schemaPath.includes('/steps/')) return SAGA_CONTRACT_FORMAT.properties.steps.items.properties;
+  if (schemaPath.includes('/branches/')) return STEP_FORMAT.properties;
+  if (schemaPath.includes('/steps/items/then/')) return GROUP_FORMAT.properties;
+  if (schemaPath.includes('/steps/')) return STEP_FORMAT.properties;
   if (schemaPath.includes('/end/')) return SAGA_CONTRACT_FORMAT.properties.end.properties;
   if (schemaPath.includes('/attributes/')) return SAGA_CONTRACT_FORMAT.properties.attributes.items.properties;
   return SAGA_CONTRACT_FORMAT.properties;
@@ -131,12 +154,15 @@ function allowedKeys(schemaPath: string): Record<string, unknown> {
 /** Checks a parsed YAML value against {@link SAGA_CONTRACT_FORMAT}; every problem, not just the first. */
 export function validateContractFormat(doc: unknown): { ok: true; doc: SagaContractDocument } | { ok: false; problems: FormatProblem[] } {
   if (validate(doc)) return { ok: true, doc };
-  const problems = (validate.errors ?? []).map((e) => ({
-    path: e.instancePath
-      .split('/')
-      .slice(1)
-      .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~'))),
-    message: advice(e),
-  }));
+  // An `if` error only says that `then` failed; the `then`/`else` errors say what to fix.
+  const problems = (validate.errors ?? [])
+    .filter((e) => e.keyword !== 'if')
+    .map((e) => ({
+      path: e.instancePath
+        .split('/')
+        .slice(1)
+        .map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~'))),
+      message: advice(e),
+    }));
   return { ok: false, problems };
 }

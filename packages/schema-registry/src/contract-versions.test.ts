@@ -96,8 +96,50 @@ end:`,
   );
   const { problems } = await inspectCatalog(await schemas({ 't-saga.v1.saga.yaml': v1Two, 't-saga.saga.yaml': v2 }));
   expect(problems.map((p) => p.message)).toEqual([
-    'steps check, pay run in another order in version 1 (pay, check); steps both versions share keep their order',
+    'steps check, pay run in another order in version 1 (pay, check); steps both versions share keep their order and their parallel groups',
   ]);
+});
+
+it('refuses a version that puts shared steps into a parallel group, or makes a shared step optional', async () => {
+  const v1Two = v1.replace(
+    'end:',
+    `  - name: check
+    participant: fraud-service
+    completed: com.acme.t.Checked
+    failed: com.acme.t.CheckFailed
+end:`,
+  );
+  // pay ∥ check in version 2: check's failure would compensate pay in v2 sagas only.
+  const grouped = `saga: t-saga
+version: 2
+start: com.acme.t.Placed
+steps:
+  - parallel: both
+    branches:
+      - name: pay
+        participant: pay-service
+        completed: com.acme.t.Paid
+        failed: com.acme.t.PayFailed
+      - name: check
+        participant: fraud-service
+        optional: true
+        completed: com.acme.t.Checked
+        failed: com.acme.t.CheckFailed
+end:
+  completed: com.acme.t.Done
+  aborted: com.acme.t.Aborted
+`;
+  const { problems } = await inspectCatalog(await schemas({ 't-saga.v1.saga.yaml': v1Two, 't-saga.saga.yaml': grouped }));
+  expect(problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+    expect.stringMatching(
+      /^steps\.check\.optional: step check is not optional in version 1; a step keeps whether its failure fails the saga/,
+    ),
+    'steps: steps check ∥ pay run in another order in version 1 (pay, check); steps both versions share keep their order and their parallel groups',
+  ]);
+  // The same group in both versions, branches listed in another order, is the same layout.
+  const v1Grouped = grouped.replace('version: 2\n', '');
+  const v2Grouped = grouped.replace('version: 2', 'version: 2\ndeadline: 5m');
+  expect((await inspectCatalog(await schemas({ 't-saga.v1.saga.yaml': v1Grouped, 't-saga.saga.yaml': v2Grouped }))).problems).toEqual([]);
 });
 
 describe('contract changes against a baseline (troupe-schemas check)', () => {
@@ -118,5 +160,25 @@ describe('contract changes against a baseline (troupe-schemas check)', () => {
     expect(wentDown[0]).toBe('ok v1: version 1 unchanged');
     expect(wentDown[1]).toMatch(/^incompatible v1: newest version went down from 2 to 1/);
     expect(wentDown[2]).toMatch(/^note v2: version 2 removed/);
+  });
+
+  it('refuses turning steps into a parallel group or a step optional in place', async () => {
+    const deployed = await loadCatalog(await schemas({ 't-saga.saga.yaml': v2 }));
+    const optional = await loadCatalog(
+      await schemas({
+        't-saga.saga.yaml': v2.replace('    participant: fraud-service\n', '    participant: fraud-service\n    optional: true\n'),
+      }),
+    );
+    expect(contractChanges(deployed.contracts, optional.contracts).map((c) => c.level)).toEqual(['incompatible']);
+    const branched = v2
+      .replace('  - name: check\n', '  - parallel: both\n    branches:\n  - name: check\n')
+      .replace(
+        /\n {2}- name: check\n((?: {4}.*\n)+)/,
+        (_m, body: string) => `\n      - name: check\n${body.replace(/^ {4}/gm, '        ')}`,
+      )
+      .replace(/\n {2}- name: pay\n((?: {4}.*\n)+)/, (_m, body: string) => `\n      - name: pay\n${body.replace(/^ {4}/gm, '        ')}`);
+    const grouped = await loadCatalog(await schemas({ 't-saga.saga.yaml': branched }));
+    expect(grouped.contracts[0]?.contract.steps.map((s) => s.parallel)).toEqual(['both', 'both']);
+    expect(contractChanges(deployed.contracts, grouped.contracts).map((c) => c.level)).toEqual(['incompatible']);
   });
 });

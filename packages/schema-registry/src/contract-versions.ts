@@ -1,4 +1,4 @@
-import { contractVersion, type SagaContract } from '@troupe/core';
+import { contractStages, contractVersion, type SagaContract } from '@troupe/core';
 import { canonicalJson } from './canonical-json.js';
 import type { CatalogContract, CatalogProblem } from './catalog-entries.js';
 
@@ -20,6 +20,21 @@ function roles(c: SagaContract): Map<string, string> {
     }
   }
   return m;
+}
+
+/** The stages of `c` restricted to the steps `other` has too: `a, b ∥ c, d` (branches sorted). */
+function sharedLayout(c: SagaContract, other: SagaContract): string {
+  const has = new Set(other.steps.map((s) => s.name));
+  return contractStages(c)
+    .map((st) =>
+      st.steps
+        .map((s) => s.name)
+        .filter((n) => has.has(n))
+        .sort()
+        .join(' ∥ '),
+    )
+    .filter((x) => x !== '')
+    .join(', ');
 }
 
 /**
@@ -57,15 +72,24 @@ export function versionProblems(entry: CatalogContract, all: readonly CatalogCon
       );
     }
   }
-  // Participants derive compensation triggers from "the steps after mine" in every version.
-  const shared = (steps: readonly { name: string }[], other: readonly { name: string }[]): string[] =>
-    steps.map((x) => x.name).filter((n) => other.some((o) => o.name === n));
-  const nowOrder = shared(c.steps, previous.contract.steps);
-  const oldOrder = shared(previous.contract.steps, c.steps);
-  if (nowOrder.join() !== oldOrder.join()) {
+  for (const s of c.steps) {
+    const old = previous.contract.steps.find((o) => o.name === s.name);
+    // Whether a step's failure fails the saga decides who compensates on it, in every version.
+    if (old !== undefined && (old.optional === true) !== (s.optional === true)) {
+      bad(
+        `steps.${s.name}.optional`,
+        `step ${s.name} is ${old.optional === true ? '' : 'not '}optional in version ${pv}; a step keeps whether its failure fails the saga across versions that run side by side — rename the step to change it`,
+      );
+    }
+  }
+  // Participants derive compensation triggers from "the steps after mine and beside mine" in every
+  // version, so shared steps keep their order and which of them run in parallel.
+  const nowOrder = sharedLayout(c, previous.contract);
+  const oldOrder = sharedLayout(previous.contract, c);
+  if (nowOrder !== oldOrder) {
     bad(
       'steps',
-      `steps ${nowOrder.join(', ')} run in another order in version ${pv} (${oldOrder.join(', ')}); steps both versions share keep their order`,
+      `steps ${nowOrder} run in another order in version ${pv} (${oldOrder}); steps both versions share keep their order and their parallel groups`,
     );
   }
   return problems;

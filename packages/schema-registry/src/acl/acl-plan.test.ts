@@ -35,6 +35,23 @@ describe('planAcls', () => {
     expect(of('troupe-tracker')?.reads).toEqual(['orders', 'orders.dlq', 'payments', 'payments.dlq', 'shipping', 'shipping.dlq']);
   });
 
+  it('reads every branch for a join, and a sibling branch’s failure for a compensation', () => {
+    const parallel: SagaContract = {
+      ...contract,
+      steps: [
+        { ...contract.steps[0]!, parallel: 'reserve' },
+        { name: 'stock', participant: 'stock-svc', completed: 'i.Reserved', failed: 'i.Failed', parallel: 'reserve' },
+        contract.steps[1]!,
+      ],
+    };
+    const more = [...events, { name: 'i.Reserved', topic: 'inventory' }, { name: 'i.Failed', topic: 'inventory' }];
+    const p = planAcls([parallel], more);
+    const at = (service: string) => p.find((x) => x.service === service)?.reads;
+    expect(at('ship-svc')).toEqual(['inventory', 'orders', 'payments']);
+    expect(at('pay-svc')).toEqual(['inventory', 'orders', 'shipping']);
+    expect(at('stock-svc')).toEqual(['orders']);
+  });
+
   it('grants the group, the transactional-id prefix and idempotent write', () => {
     const acls = of('ship-svc')?.acls ?? [];
     expect(acls.filter((a) => a.resourceType !== 'TOPIC')).toEqual([

@@ -7,6 +7,10 @@ import {
   inboxTopicOf,
   TRACKER_GROUP,
   transactionalIdPrefixOf,
+  compensationTriggersOf,
+  continuingOutcomes,
+  contractStages,
+  stepAwaits,
   type SagaContract,
 } from '@troupe/core';
 
@@ -72,10 +76,11 @@ interface Needs {
  * The least ACLs each service of the contracts needs with the SDK's defaults (group id = participant
  * name, dead letters to `<input>.dlq`, transactional ids `troupe-<group>-<partition>`, ADR 0009).
  *
- * Reads come from the choreography: a step's participant reads the event that triggers it (the
- * start event, else the previous step's `completed`), the saga's start topic (the saga's input,
- * which later steps commonly keep), and — when the step compensates — the later steps' `failed`
- * events. The initiator reads the last step's `completed` and every step's `failed` to end the saga.
+ * Reads come from the choreography: a step's participant reads what it awaits (the start event,
+ * else the previous step's outcome, or every branch's after a parallel group), the saga's start
+ * topic (the saga's input, which later steps commonly keep), and — when the step compensates — the
+ * `failed` events of its sibling branches and later steps. The initiator reads the last stage's
+ * outcomes and every step's `failed` to end the saga.
  * Writes are the events each one owns. `on(...)` handlers beyond that go in `extraReads`.
  */
 export function planAcls(
@@ -108,18 +113,19 @@ export function planAcls(
   for (const c of contracts) {
     const start = topic(c.start);
     publisher.writes.add(start);
-    c.steps.forEach((step, i) => {
+    for (const step of c.steps) {
       const n = need(step.participant, 'participant');
-      n.reads.add(i === 0 ? start : topic((c.steps[i - 1] as { completed: string }).completed));
+      // What it awaits: the start, the previous step's outcome, or every branch of a parallel group.
+      for (const e of stepAwaits(c, step.name).flat()) n.reads.add(topic(e));
       n.reads.add(start);
-      if (step.compensated !== undefined) for (const later of c.steps.slice(i + 1)) n.reads.add(topic(later.failed));
+      if (step.compensated !== undefined) for (const e of compensationTriggersOf(c, step.name)) n.reads.add(topic(e));
       for (const e of [step.completed, step.failed, step.compensated, step.compensationFailed]) if (e !== undefined) n.writes.add(topic(e));
-    });
+    }
     if (c.initiator !== undefined) {
       const n = need(c.initiator, 'participant');
       for (const e of [c.start, c.end.completed, c.end.aborted]) n.writes.add(topic(e));
-      const last = c.steps[c.steps.length - 1];
-      if (last) n.reads.add(topic(last.completed));
+      const last = contractStages(c).at(-1);
+      for (const s of last?.steps ?? []) for (const e of continuingOutcomes(s)) n.reads.add(topic(e));
       for (const s of c.steps) n.reads.add(topic(s.failed));
     }
     for (const e of [
