@@ -608,19 +608,28 @@ export class PostgresSagaStore implements SagaStore {
 
   private async transaction<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      let client: pg.PoolClient;
-      try {
-        client = await this.pool.connect();
-      } catch (err) {
-        throw unavailable(err);
-      }
       // A checked-out client has no listener of the pool's: a connection the server ends (restart,
-      // pg_terminate_backend) would emit 'error' unhandled and end the process. Keep it and discard the client.
+      // pg_terminate_backend) would emit 'error' unhandled and end the process. Keep it and discard
+      // the client. The listener goes on in connect's callback: after `await pool.connect()` a
+      // server that terminated the connection right as it became ready has already had its FATAL
+      // parsed (same socket read) and emitted with no listener.
       let broken: Error | undefined;
       const onError = (err: Error): void => {
         broken = err;
       };
-      client.on('error', onError);
+      let client: pg.PoolClient;
+      try {
+        client = await new Promise<pg.PoolClient>((resolve, reject) => {
+          this.pool.connect((err, c) => {
+            c?.on('error', onError);
+            if (err !== undefined && err !== null) reject(err instanceof Error ? err : new Error(String(err)));
+            else if (c) resolve(c);
+            else reject(new Error('the pool handed out no client'));
+          });
+        });
+      } catch (err) {
+        throw unavailable(err);
+      }
       try {
         await client.query('BEGIN');
         const result = await work(client);
