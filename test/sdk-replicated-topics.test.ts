@@ -101,7 +101,7 @@ describe('topics Troupe creates on a 3-broker cluster', () => {
     expect(warnings[0]).toContain(saga.events.OrderPlaced.topic);
   });
 
-  it('keeps running sagas to completion after one broker is killed', async () => {
+  it('keeps running sagas to completion after one broker is killed, while an unrelated topic is left without a leader', async () => {
     const saga = orderSaga(uniqueName('rf-loss'));
     const codec = new MemorySchemaRegistry();
     await registerAll(codec, saga);
@@ -122,7 +122,20 @@ describe('topics Troupe creates on a 3-broker cluster', () => {
     for (const id of ids.slice(0, 5)) await publisher.publish(saga.events.OrderPlaced, { orderId: id, amount: 1 }, { sagaId: id });
     await waitFor(async () => (await shipped()).size === 5, { timeoutMs: 120_000, description: 'the first 5 sagas to ship' });
 
+    // Someone else's topic with its only replica on the broker about to die: once it is down that
+    // partition has no leader, and kafkajs fails any metadata answer that includes it.
+    const unrelated = uniqueTopic('rf-unrelated');
+    await transport.adminClient.createTopics({ topics: [{ topic: unrelated, replicaAssignment: [{ partition: 0, replicas: [2] }] }] });
     await cluster.kill(2);
+    // The controller takes the dead broker's partitions away once its session expires.
+    await waitFor(
+      () =>
+        transport.adminClient.fetchTopicMetadata({ topics: [unrelated] }).then(
+          () => false,
+          (err: unknown) => /leader/i.test(String(err)),
+        ),
+      { timeoutMs: 60_000, description: `the unrelated topic ${unrelated} to be left without a leader` },
+    );
     for (const id of ids.slice(5)) await publisher.publish(saga.events.OrderPlaced, { orderId: id, amount: 1 }, { sagaId: id });
     await waitFor(async () => (await shipped()).size === 10, {
       timeoutMs: 240_000,

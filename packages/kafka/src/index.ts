@@ -7,3 +7,4 @@ export type { ReaderOptions, ReaderBatch, TopicPartition } from './reader.js';
 export { toKafkaRecord, nextOffset } from './records.js';
 export type { KafkaRecord } from './records.js';
 export { readTopicToEnd } from './topic-reader.js';
+export { topicPartitionCounts } from './topic-metadata.js';

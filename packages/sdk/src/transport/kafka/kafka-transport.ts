@@ -1,5 +1,12 @@
-import { OptionChecks, withRetries } from '@troupe/core';
-import { checkBrokers, connectAdmin, createKafkaClient, readTopicToEnd, type KafkaClientOptions } from '@troupe/kafka';
+import { OptionChecks } from '@troupe/core';
+import {
+  checkBrokers,
+  connectAdmin,
+  createKafkaClient,
+  readTopicToEnd,
+  topicPartitionCounts,
+  type KafkaClientOptions,
+} from '@troupe/kafka';
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import { pino } from 'pino';
 import { describeError, SdkError, throwIfInvalid } from '../../errors.js';
@@ -136,23 +143,11 @@ export class KafkaTransport implements Transport {
 
   async partitionCounts(topics: readonly string[]): Promise<ReadonlyMap<string, number>> {
     this.assertOpen();
-    // Without DESCRIBE on a topic the broker leaves it out of the list: it then counts as missing,
-    // and creating it fails with NOT_AUTHORIZED naming the topic.
-    const existing = new Set(await this.admin.listTopics().catch((err: unknown) => rethrowAccess(err, 'listing topics', this.principal)));
-    const wanted = topics.filter((t) => existing.has(t));
-    const counts = new Map<string, number>();
-    if (wanted.length === 0) return counts;
-    // On a cluster of several brokers a topic just created may be listed before every broker knows
-    // it: the one asked answers UNKNOWN_TOPIC_OR_PARTITION for a moment.
-    const fetched = await withRetries(() => this.admin.fetchTopicMetadata({ topics: wanted }), {
-      attempts: 30,
-      delayMs: () => 200,
-      retryOn: (err) => (err as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION',
-    });
-    if (!fetched.ok) rethrowAccess(fetched.error, `reading metadata of ${wanted.join(', ')}`, this.principal);
-    const meta = fetched.value;
-    for (const t of meta.topics) counts.set(t.name, t.partitions.length);
-    return counts;
+    try {
+      return await topicPartitionCounts(this.admin, topics);
+    } catch (err) {
+      return rethrowAccess(err, `reading metadata of ${topics.join(', ')}`, this.principal);
+    }
   }
 
   async ensureTopics(specs: readonly TopicSpec[]): Promise<ReadonlyMap<string, number>> {
