@@ -1,5 +1,6 @@
 // The example order service's POST /orders on real PostgreSQL: the order row and its OrderPlaced
-// (an outbox row) commit together; placing the same order id again stores and starts nothing.
+// (an outbox row) commit together; placing the same order id again stores and starts nothing; an
+// order too large for the orders topic stores nothing and is answered 413.
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemorySchemaRegistry } from '@troupe/schema-registry';
@@ -17,7 +18,7 @@ describe('example order service: POST /orders', () => {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);
   });
 
-  it('stores the order and its saga start together, once per order id; an invalid order stores nothing', async () => {
+  it('stores the order and its saga start together, once per order id; an invalid or too large order stores nothing', async () => {
     const schema = `example_${randomBytes(5).toString('hex')}`;
     const outbox = await PostgresOutbox.create({ connectionString: PG_URL, schema, poolSize: 3 });
     cleanup.push(async () => {
@@ -45,6 +46,15 @@ describe('example order service: POST /orders', () => {
     expect((await post(order)).status).toBe(200);
     const invalid = await post({ ...order, orderId: 'order-api-2', totalCents: 'a lot' });
     expect(invalid.status).toBe(400);
+    // Larger than the orders topic takes (the memory transport's default max.message.bytes): refused
+    // before anything is stored, and not worth retrying (the shop retries only 5xx).
+    const huge = await post({
+      ...order,
+      orderId: 'order-api-3',
+      shippingAddress: { ...order.shippingAddress, line1: 'x'.repeat(2_000_000) },
+    });
+    expect(huge.status).toBe(413);
+    expect(((await huge.json()) as { error: string }).error).toContain('MESSAGE_TOO_LARGE');
 
     const count = (await (await fetch(`${api.url}/orders/count?prefix=order-api-`)).json()) as { orders: number };
     expect(count.orders).toBe(1);

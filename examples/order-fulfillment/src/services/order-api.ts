@@ -21,8 +21,9 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 
 /**
  * `POST /orders` (an OrderPlaced as JSON): 201 when stored and its saga started, 200 when the order
- * id was placed before (idempotent: retry with the same id), 400 for an invalid order, 503 when
- * the database is unavailable (retry later). `GET /orders/count?prefix=` counts stored orders.
+ * id was placed before (idempotent: retry with the same id), 400 for an invalid order, 413 when its
+ * OrderPlaced is larger than the orders topic's max.message.bytes (nothing stored), 503 when the
+ * database is unavailable (retry later). `GET /orders/count?prefix=` counts stored orders.
  */
 export function startOrderApi(desk: OrderDesk, port: number, host = '0.0.0.0'): Promise<OrderApi> {
   const server = createServer((req, res) => {
@@ -46,7 +47,10 @@ export function startOrderApi(desk: OrderDesk, port: number, host = '0.0.0.0'): 
           err instanceof SyntaxError ||
           (err instanceof SdkError && err.code === 'PAYLOAD_INVALID') ||
           (typeof sqlState === 'string' && (sqlState.startsWith('22') || sqlState.startsWith('23')));
-        reply(res, invalid ? 400 : retriable ? 503 : 500, { error: err instanceof Error ? err.message : String(err) });
+        // An order whose OrderPlaced is larger than its topic takes: retrying the same order cannot help.
+        const tooLarge = err instanceof SdkError && err.code === 'OUTPUT_REFUSED';
+        const status = invalid ? 400 : tooLarge ? 413 : retriable ? 503 : 500;
+        reply(res, status, { error: err instanceof Error ? err.message : String(err) });
       }
     })();
   });
