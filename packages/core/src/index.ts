@@ -18,6 +18,7 @@ export type { EventEnvelope, SagaRole, KafkaHeaders, AbortCause, AbortHeaders } 
 export type { SagaContract, SagaStepContract, SagaStage, SagaAttribute, TimeoutAction } from './saga-contract.js';
 export {
   TIMEOUT_ACTIONS,
+  actsOnTime,
   contractVersion,
   contractFor,
   latestContract,
@@ -39,6 +40,7 @@ export {
   INBOX_SUFFIX,
   TIMERS_SUFFIX,
   timerTopicOf,
+  controlTopicOf,
   transactionalIdPrefixOf,
   READER_GROUP_PREFIX,
   TRACKER_GROUP,

@@ -54,6 +54,17 @@ export interface SagaAttribute {
 export const TIMEOUT_ACTIONS = ['abort', 'fail-step', 'report-only'] as const;
 export type TimeoutAction = (typeof TIMEOUT_ACTIONS)[number];
 
+/**
+ * Whether a contract acts on time anywhere: its saga `deadline` or a step's `within` with an
+ * `onTimeout` other than `report-only`. Its initiator then keeps timers (`<initiator>.timers`) and
+ * answers the saga type's control topic (docs/time.md); the ACL plan grants both.
+ */
+export function actsOnTime(c: Pick<SagaContract, 'deadlineMs' | 'onTimeout' | 'steps'>): boolean {
+  const saga = c.onTimeout ?? 'report-only';
+  if (c.deadlineMs !== undefined && saga !== 'report-only') return true;
+  return c.steps.some((s) => s.withinMs !== undefined && (s.onTimeout ?? saga) !== 'report-only');
+}
+
 export interface SagaStepContract {
   readonly name: string;
   readonly participant: string;

@@ -47,6 +47,15 @@ export function timerTopicOf(groupId: string, suffix: string = TIMERS_SUFFIX): s
 }
 
 /**
+ * A saga type's control topic (`order-fulfillment` → `order-fulfillment.control`): operators'
+ * requests to the saga's initiator (`troupe-saga abort`) and its answers, co-partitioned with the
+ * saga's topics.
+ */
+export function controlTopicOf(sagaType: string): string {
+  return `${sagaType}.control`;
+}
+
+/**
  * Prefix of a participant's transactional ids: one producer per partition number,
  * `<prefix>-<partition>` (ADR 0009), so a partition number's next owner fences the previous one. ACLs grant
  * it as a prefixed TRANSACTIONAL_ID resource.

@@ -124,6 +124,47 @@ describe('planAcls', () => {
     expect(pay).toContainEqual(expect.objectContaining({ resourceType: 'GROUP', resourceName: 'troupe-reader-', patternType: 'PREFIXED' }));
   });
 
+  it('grants the initiator of a contract that acts on time its timer and control topics, and operators the control topic', () => {
+    const timed: SagaContract = { ...contract, steps: [contract.steps[0]!, { ...contract.steps[1]!, withinMs: 5000, onTimeout: 'abort' }] };
+    const p = planAcls([timed], events);
+    const opsOn = (service: string, topic: string) =>
+      p
+        .find((x) => x.service === service)
+        ?.acls.filter((a) => a.resourceName === topic)
+        .map((a) => a.operation);
+    expect(opsOn('orders-svc', 'orders-svc.timers')).toEqual(['READ', 'WRITE', 'CREATE', 'DESCRIBE']);
+    expect(opsOn('orders-svc', 'order.control')).toEqual(['READ', 'WRITE', 'CREATE', 'DESCRIBE']);
+    // Its saga clock follows every event of the saga, its own start and end events too.
+    expect(p.find((x) => x.service === 'orders-svc')?.reads).toEqual([
+      'order.control',
+      'orders',
+      'orders-svc.timers',
+      'payments',
+      'shipping',
+    ]);
+    expect(p.find((x) => x.service === 'orders-svc')?.acls).toContainEqual(
+      expect.objectContaining({ resourceType: 'GROUP', resourceName: 'troupe-reader-', patternType: 'PREFIXED' }),
+    );
+    // Nobody else gets them; troupe-saga abort's principal gets the control topic and nothing else to write.
+    expect(opsOn('pay-svc', 'orders-svc.timers')).toEqual([]);
+    expect(p.find((x) => x.service === 'troupe-operator')).toMatchObject({
+      role: 'operator',
+      reads: ['order.control'],
+      writes: ['order.control'],
+    });
+    expect(opsOn('troupe-operator', 'order.control')).toEqual(['READ', 'WRITE', 'DESCRIBE']);
+    // A report-only contract implies no timers and no operator.
+    expect(plans.some((x) => x.role === 'operator' || x.acls.some((a) => a.resourceName.endsWith('.timers')))).toBe(false);
+    // ctx.schedule in a step's participant, named with --timers.
+    expect(
+      planAcls([contract], events, { timers: ['pay-svc'] })
+        .find((x) => x.service === 'pay-svc')
+        ?.acls.filter((a) => a.resourceName === 'pay-svc.timers')
+        .map((a) => a.operation),
+    ).toEqual(['READ', 'WRITE', 'CREATE', 'DESCRIBE']);
+    expect(() => planAcls([contract], events, { timers: ['nobody'] })).toThrow(/--timers nobody: nobody is no participant/);
+  });
+
   it('adds reads of on(...) handlers and refuses unknown participants', () => {
     expect(planAcls([contract], events, { extraReads: { 'ship-svc': ['audit'] } }).find((p) => p.service === 'ship-svc')?.reads).toContain(
       'audit',

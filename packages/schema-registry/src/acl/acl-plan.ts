@@ -1,11 +1,14 @@
 import type { CatalogEvent } from '../catalog.js';
 import { SchemaRegistryError } from '../errors.js';
 import {
+  actsOnTime,
+  controlTopicOf,
   deadLetterTopicOf,
   READER_GROUP_PREFIX,
   retryTopicOf,
   inboxTopicOf,
   TRACKER_GROUP,
+  timerTopicOf,
   transactionalIdPrefixOf,
   compensationTriggersOf,
   continuingOutcomes,
@@ -29,7 +32,7 @@ export interface AclEntry {
   readonly permission: 'ALLOW';
 }
 
-export type AclRole = 'participant' | 'publisher' | 'tracker';
+export type AclRole = 'participant' | 'publisher' | 'tracker' | 'operator';
 
 /** What one service needs, and the topics behind it (for people reading the plan). */
 export interface ServiceAcls {
@@ -56,6 +59,16 @@ export interface AclPlanOptions {
    * @default true
    */
   readonly inbox?: boolean;
+  /**
+   * Participants that run with timers beyond what the contracts show: `ctx.schedule` (`timers: {}`),
+   * or an initiator that answers `troupe-saga abort` for a contract that does not act on time (it
+   * passes a `timeoutEvent` for the abort event). Initiators of contracts that act on time (an
+   * `onTimeout` other than report-only) get their timer and control topics without being listed.
+   * @default []
+   */
+  readonly timers?: readonly string[];
+  /** Principal of the operators who run `troupe-saga abort`. @default 'troupe-operator' */
+  readonly operator?: string;
   /** Extra topics a participant reads through `on(...)` handlers the contracts do not show. @default {} */
   readonly extraReads?: Readonly<Record<string, readonly string[]>>;
   /** Principal of the publisher that starts sagas. @default 'publisher' */
@@ -70,6 +83,8 @@ interface Needs {
   readonly role: AclRole;
   readonly reads: Set<string>;
   readonly writes: Set<string>;
+  /** Topics it reads and writes back (its timer topic, the control topics it answers). */
+  readonly own: Set<string>;
 }
 
 /**
@@ -82,6 +97,12 @@ interface Needs {
  * `failed` events of its sibling branches and later steps. The initiator reads the last stage's
  * outcomes and every step's `failed` to end the saga.
  * Writes are the events each one owns. `on(...)` handlers beyond that go in `extraReads`.
+ *
+ * Time (docs/time.md): the initiator of a contract that acts on time (or one listed in `timers`)
+ * keeps its saga clock: it reads every topic of the contract, reads and writes its timer topic
+ * `<initiator>.timers` and the saga type's control topic `<saga>.control` (requests in, answers
+ * out). Operators running `troupe-saga abort` write requests to the control topics and read the
+ * answers back.
  */
 export function planAcls(
   contracts: readonly SagaContract[],
@@ -102,13 +123,15 @@ export function planAcls(
   const participants = new Map<string, Needs>();
   const need = (service: string, role: AclRole): Needs => {
     let n = participants.get(service);
-    if (!n) participants.set(service, (n = { role, reads: new Set(), writes: new Set() }));
+    if (!n) participants.set(service, (n = { role, reads: new Set(), writes: new Set(), own: new Set() }));
     return n;
   };
   const publisherName = options.publisher ?? 'publisher';
   const trackerName = options.tracker ?? 'troupe-tracker';
   const publisher = { role: 'publisher' as const, reads: new Set<string>(), writes: new Set<string>() };
   const tracker = { role: 'tracker' as const, reads: new Set<string>(), writes: new Set<string>() };
+  const timed = new Set(options.timers ?? []);
+  const controlTopics = new Set<string>();
 
   for (const c of contracts) {
     const start = topic(c.start);
@@ -127,6 +150,14 @@ export function planAcls(
       const last = contractStages(c).at(-1);
       for (const s of last?.steps ?? []) for (const e of continuingOutcomes(s)) n.reads.add(topic(e));
       for (const s of c.steps) n.reads.add(topic(s.failed));
+      if (actsOnTime(c) || timed.has(c.initiator)) {
+        // The saga clock follows every event of the saga to move its timers.
+        for (const e of [c.start, c.end.completed, c.end.aborted, ...c.steps.flatMap((s) => [s.completed, s.failed])])
+          n.reads.add(topic(e));
+        n.own.add(timerTopicOf(c.initiator));
+        n.own.add(controlTopicOf(c.saga));
+        controlTopics.add(controlTopicOf(c.saga));
+      }
     }
     for (const e of [
       c.start,
@@ -136,6 +167,16 @@ export function planAcls(
     ]) {
       if (e !== undefined) tracker.reads.add(topic(e));
     }
+  }
+  for (const service of timed) {
+    const n = participants.get(service);
+    if (!n) {
+      throw new SchemaRegistryError(
+        'INVALID_CONTRACT',
+        `--timers ${service}: ${service} is no participant of the contracts (they have ${[...participants.keys()].join(', ')})`,
+      );
+    }
+    n.own.add(timerTopicOf(service));
   }
   for (const [service, topics] of Object.entries(options.extraReads ?? {})) {
     const n = participants.get(service);
@@ -159,6 +200,8 @@ export function planAcls(
     const retryTopics = [
       ...(retry.has(service) ? [retryTopicOf(service)] : []),
       ...(options.inbox === false ? [] : [inboxTopicOf(service)]),
+      // Read back by the SDK's topic reader (pending timers) and consumed and answered (control), like the inbox.
+      ...sorted(n.own),
     ];
     for (const t of n.reads) acl.topic(t, 'READ', 'DESCRIBE');
     for (const t of [...n.writes, ...dlqs]) acl.topic(t, 'WRITE', 'DESCRIBE');
@@ -174,8 +217,8 @@ export function planAcls(
       service,
       role: n.role,
       principal: principalOf(service),
-      reads: sorted(n.reads),
-      writes: sorted([...n.writes, ...dlqs]),
+      reads: sorted([...n.reads, ...n.own]),
+      writes: sorted([...n.writes, ...dlqs, ...n.own]),
       acls: acl.entries(),
     });
   }
@@ -189,6 +232,22 @@ export function planAcls(
       principal: principalOf(publisherName),
       reads: [],
       writes: sorted(publisher.writes),
+      acls: acl.entries(),
+    });
+  }
+  if (controlTopics.size > 0) {
+    const operatorName = options.operator ?? 'troupe-operator';
+    const acl = builder(principalOf(operatorName));
+    // troupe-saga abort: a request in, the initiator's answer read back with the SDK's topic reader.
+    for (const t of controlTopics) acl.topic(t, 'READ', 'WRITE', 'DESCRIBE');
+    acl.add('GROUP', READER_GROUP_PREFIX, 'PREFIXED', 'READ');
+    acl.add('CLUSTER', 'kafka-cluster', 'LITERAL', 'IDEMPOTENT_WRITE');
+    plans.push({
+      service: operatorName,
+      role: 'operator',
+      principal: principalOf(operatorName),
+      reads: sorted(controlTopics),
+      writes: sorted(controlTopics),
       acls: acl.entries(),
     });
   }

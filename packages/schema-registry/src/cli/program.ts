@@ -181,6 +181,11 @@ export function buildSchemasCli(io: CliIo): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['commands', 'json']).default('commands'))
     .option('--no-create', 'topics are created beforehand by the platform: grant no CREATE')
     .option('--retry-topic <participant...>', 'participants that run with retryTopic enabled')
+    .option(
+      '--timers <participant...>',
+      'participants that run with timers the contracts do not show (ctx.schedule; an initiator answering troupe-saga abort for a contract without onTimeout)',
+    )
+    .option('--operator <name>', 'principal name of the operators who run troupe-saga abort', 'troupe-operator')
     .option('--reads <participant=topic,...>', 'extra topics a participant reads through on(...) handlers (repeatable)', collect, [])
     .option('--publisher <name>', 'principal name of the publisher that starts sagas', 'publisher')
     .option('--tracker <name>', 'principal name of the tracker', 'troupe-tracker')
@@ -189,6 +194,8 @@ export function buildSchemasCli(io: CliIo): Command {
         format: 'commands' | 'json';
         create: boolean;
         retryTopic?: string[];
+        timers?: string[];
+        operator: string;
         reads: string[];
         publisher: string;
         tracker: string;
@@ -205,7 +212,15 @@ export function buildSchemasCli(io: CliIo): Command {
         const plans = planAcls(
           catalog.contracts.map((c) => c.contract),
           catalog.events,
-          { autoCreate: opts.create, retryTopic: opts.retryTopic ?? [], extraReads, publisher: opts.publisher, tracker: opts.tracker },
+          {
+            autoCreate: opts.create,
+            retryTopic: opts.retryTopic ?? [],
+            timers: opts.timers ?? [],
+            extraReads,
+            publisher: opts.publisher,
+            tracker: opts.tracker,
+            operator: opts.operator,
+          },
         );
         if (opts.format === 'json') io.out(JSON.stringify(plans, null, 2));
         else for (const line of renderAclCommands(plans)) io.out(line);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { headerString, type KafkaHeaders } from '@troupe/core';
+import { controlTopicOf, headerString, type KafkaHeaders } from '@troupe/core';
 import { SdkError } from '../errors.js';
 import { partitionForKey } from '../transport/murmur2.js';
 import type { InboundMessage, OutboundRecord, Transport } from '../transport/transport.js';
@@ -11,7 +11,7 @@ import { ABORT_HEADER } from './abort.js';
  * request reaches the worker that holds the saga's timers. Its records are no events (no CloudEvents
  * headers): the tracker and other participants never see them.
  */
-export const controlTopicOf = (sagaType: string): string => `${sagaType}.control`;
+export { controlTopicOf } from '@troupe/core';
 
 export const CONTROL_HEADER = {
   /** `abort-request` or `abort-reply`. */

@@ -1,4 +1,5 @@
 import {
+  actsOnTime,
   formatDuration,
   headerString,
   parseEnvelope,
@@ -20,12 +21,8 @@ import type { Clock } from './clock.js';
 import { abortReplyRecord, controlTopicOf, readAbortRequest, type AbortReply } from './control.js';
 import { TIMER_HEADER, timerKey, timerRecord, timerTombstone, type Timer } from './timer-record.js';
 
-/** Whether a contract acts on time anywhere (the saga's deadline or a step's `within`). */
-export function actsOnTime(c: SagaContract): boolean {
-  const saga = c.onTimeout ?? 'report-only';
-  if (c.deadlineMs !== undefined && saga !== 'report-only') return true;
-  return c.steps.some((s) => s.withinMs !== undefined && (s.onTimeout ?? saga) !== 'report-only');
-}
+// Shared with the ACL plan (troupe-schemas acl), which grants the timer and control topics it implies.
+export { actsOnTime } from '@troupe/core';
 
 /** The contracts whose clock `participant` keeps: it initiates them and they act on time or it can abort them. */
 export function clockedContracts(
