@@ -35,6 +35,12 @@ export const DLQ_HEADER = {
   group: 'troupe_dlq_group',
   /** The failure event type emitted with the dead letter (the saga then fails and compensates). */
   failure: 'troupe_dlq_failure',
+  /**
+   * What the dead letter means for the saga at the participant that wrote it: `failed` (it fails and
+   * compensates; replays are refused), `dead` (its later forward events are dead-lettered behind
+   * it), `unchanged` (only this record). Participants rebuild their dead-saga set from it (ADR 0012).
+   */
+  sagaState: 'troupe_dlq_saga_state',
 } as const;
 
 /**

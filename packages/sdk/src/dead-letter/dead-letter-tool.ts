@@ -142,7 +142,7 @@ async function failuresOf(
     if (e.sagaId === undefined) continue;
     if (e.info.failure !== undefined)
       failed.set(e.sagaId, `${e.info.participant} emitted ${e.info.failure} when it gave up on ${e.type ?? 'an event'}`);
-    else if (FAILED_ROLES.has(headerString(e.message.headers, HEADER.sagaRole) ?? ''))
+    else if (e.info.sagaState === 'failed' || FAILED_ROLES.has(headerString(e.message.headers, HEADER.sagaRole) ?? ''))
       failed.set(e.sagaId, `${e.type ?? 'its failure'} was dead-lettered`);
   }
   const wanted = new Set(selected.map((e) => e.sagaId).filter((s): s is string => s !== undefined && !failed.has(s)));

@@ -24,6 +24,18 @@ export { DLQ_HEADER, MARKER_HEADER } from '@troupe/core';
 /** The default dead-letter topic of a source topic. */
 export const defaultDeadLetterTopic = (topic: string): string => deadLetterTopicOf(topic);
 
+/**
+ * What a dead letter means for its saga at the participant that wrote it (header `troupe_dlq_saga_state`):
+ * - `failed`: the saga fails and compensates (its failure or compensation failure went out with the
+ *   dead letter, or a compensation of it gave up); replays of its forward events are refused.
+ * - `dead`: the saga is given up on here (a handler gave up without a failure event); its later
+ *   forward events are dead-lettered behind it, a replay is handled.
+ * - `unchanged`: only this record was dead-lettered (refused at the boundary, undecodable, or behind
+ *   a saga already given up on).
+ * The participant remembers `failed` and `dead` sagas only once the dead letter is committed.
+ */
+export type DeadLetterSagaState = 'failed' | 'dead' | 'unchanged';
+
 /** A dead-letter record: the original key, value and headers plus why and where it came from. */
 export function deadLetterRecord(args: {
   readonly message: InboundMessage;
@@ -36,6 +48,8 @@ export function deadLetterRecord(args: {
   readonly group?: string;
   /** The failure event type emitted along with the dead letter, if any. */
   readonly failure?: string;
+  /** What the dead letter means for its saga here (see {@link DeadLetterSagaState}). @default 'unchanged' */
+  readonly sagaState?: DeadLetterSagaState;
 }): OutboundRecord {
   const { message } = args;
   const headers = originalHeaders(message);
@@ -50,6 +64,7 @@ export function deadLetterRecord(args: {
   headers[DLQ_HEADER.time] = new Date().toISOString();
   if (args.group !== undefined) headers[DLQ_HEADER.group] = args.group;
   if (args.failure !== undefined) headers[DLQ_HEADER.failure] = args.failure;
+  headers[DLQ_HEADER.sagaState] = args.sagaState ?? 'unchanged';
   // Same partition number as the original: the tracker finds the saga's dead letters by key.
   return { topic: args.topic, key: message.key, value: message.value, headers, partition: message.partition };
 }
@@ -68,6 +83,8 @@ export interface DeadLetterInfo {
   readonly group: string;
   /** Failure event type emitted with the dead letter: the saga failed and compensates. */
   readonly failure: string | undefined;
+  /** What it meant for the saga; undefined for dead letters written before the header existed. */
+  readonly sagaState: DeadLetterSagaState | undefined;
 }
 
 export function readDeadLetter(headers: KafkaHeaders): DeadLetterInfo | undefined {
@@ -84,7 +101,12 @@ export function readDeadLetter(headers: KafkaHeaders): DeadLetterInfo | undefine
     time: headerString(headers, DLQ_HEADER.time) ?? '',
     group: headerString(headers, DLQ_HEADER.group) ?? headerString(headers, DLQ_HEADER.participant) ?? '',
     failure: headerString(headers, DLQ_HEADER.failure),
+    sagaState: sagaStateOf(headerString(headers, DLQ_HEADER.sagaState)),
   };
+}
+
+function sagaStateOf(value: string | undefined): DeadLetterSagaState | undefined {
+  return value === 'failed' || value === 'dead' || value === 'unchanged' ? value : undefined;
 }
 
 /**

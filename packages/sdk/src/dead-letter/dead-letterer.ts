@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
 import type { ParticipantMetrics } from '../operations/metrics.js';
 import type { InboundMessage, OutboundRecord } from '../transport/transport.js';
-import { deadLetterRecord, type DeadLetterReason } from './dead-letter.js';
-import type { DeadSagas, ReplayVerdict } from './dead-sagas.js';
+import { deadLetterRecord, type DeadLetterReason, type DeadLetterSagaState } from './dead-letter.js';
+import type { DeadSagaBatch, ReplayVerdict } from './dead-sagas.js';
 
 /**
- * A participant's dead-lettering: builds the record for the source topic's dead-letter topic,
- * counts and logs it, and remembers sagas whose events were given up on (in {@link DeadSagas}), so
- * their later forward events are dead-lettered too instead of running on a saga that is already
- * broken, and replays of failed sagas are refused.
+ * A participant's dead-lettering: builds the record for the source topic's dead-letter topic and
+ * counts and logs it. The record says what it means for its saga (`sagaState`); the participant
+ * remembers sagas given up on from its committed dead letters (see {@link DeadSagas}), so their
+ * later forward events are dead-lettered too and replays of failed sagas are refused.
  */
 export class DeadLetterer {
   constructor(
@@ -16,7 +16,6 @@ export class DeadLetterer {
       readonly participant: string;
       readonly groupId: string;
       readonly topicFor: (topic: string) => string;
-      readonly sagas: DeadSagas;
       readonly instruments: ParticipantMetrics;
       readonly logger: Logger;
     },
@@ -26,7 +25,7 @@ export class DeadLetterer {
     message: InboundMessage,
     reason: DeadLetterReason,
     error: string,
-    more: { attempts?: number; log?: Logger; failure?: string } = {},
+    more: { attempts?: number; log?: Logger; failure?: string; sagaState?: DeadLetterSagaState } = {},
   ): OutboundRecord {
     const log = more.log ?? this.deps.logger;
     this.deps.instruments.deadLettered.inc({ participant: this.deps.participant, reason });
@@ -40,21 +39,13 @@ export class DeadLetterer {
       participant: this.deps.participant,
       group: this.deps.groupId,
       ...(more.failure !== undefined ? { failure: more.failure } : {}),
+      ...(more.sagaState !== undefined ? { sagaState: more.sagaState } : {}),
     });
   }
 
-  isDead(sagaId: string): boolean {
-    return this.deps.sagas.stateOf(sagaId) !== undefined;
-  }
-
-  /** The saga was given up on; `failed` when its failure (or compensation failure) was emitted too. */
-  rememberDead(sagaId: string, failed = false): void {
-    this.deps.sagas.remember(sagaId, failed ? 'failed' : 'dead');
-  }
-
   /** A replay addressed to this group arrived: handle it, or refuse it with a logged, counted reason. */
-  admitReplay(message: InboundMessage, sagaId: string, log: Logger = this.deps.logger): ReplayVerdict {
-    const verdict = this.deps.sagas.admitReplay(sagaId);
+  admitReplay(message: InboundMessage, sagaId: string, sagas: DeadSagaBatch, log: Logger = this.deps.logger): ReplayVerdict {
+    const verdict = sagas.admitReplay(sagaId);
     const outcome = verdict.handle ? 'admitted' : 'refused';
     this.deps.instruments.replays.inc({ participant: this.deps.participant, outcome });
     if (!verdict.handle) log.warn({ sagaId, topic: message.topic, offset: message.offset, reason: verdict.reason }, 'replay refused');

@@ -1,6 +1,6 @@
-import { HEADER, headerString } from '@troupe/core';
+import { HEADER, headerString, type KafkaHeaders } from '@troupe/core';
 import type { Logger } from 'pino';
-import type { Transport } from '../transport/transport.js';
+import type { OutboundRecord, Transport } from '../transport/transport.js';
 import { readDeadLetter } from './dead-letter.js';
 import { readReplayNote } from './replay.js';
 
@@ -44,6 +44,41 @@ export class DeadSagas {
     return this.states.get(sagaId);
   }
 
+  /**
+   * A batch's view: the states committed so far plus what the batch's finished records
+   * dead-lettered. Those count for the batch's later records at once, for everyone else only once
+   * committed ({@link DeadSagas.applyCommitted}): a commit that fails (a fenced zombie, a crash)
+   * must not leave a saga marked dead whose dead letter and failure event were never written.
+   */
+  batch(): DeadSagaBatch {
+    return new DeadSagaBatch(this);
+  }
+
+  /** A batch committed `outputs`: the sagas its dead letters gave up on are remembered. */
+  applyCommitted(outputs: readonly OutboundRecord[]): void {
+    for (const r of outputs) {
+      const given = this.givenUpBy(r);
+      if (given) this.remember(given.sagaId, given.state);
+    }
+  }
+
+  /** @internal The saga an output of this participant gives up on, and how; undefined for anything else. */
+  givenUpBy(record: { readonly key: string | Buffer | null; readonly headers: KafkaHeaders }): DeadSagaGivenUp | undefined {
+    const dead = readDeadLetter(record.headers);
+    if (!dead || dead.group !== this.deps.groupId) return undefined;
+    const sagaId = headerString(record.headers, HEADER.sagaId) ?? record.key?.toString();
+    if (sagaId === undefined) return undefined;
+    let state: DeadSagaState | 'unchanged';
+    if (dead.sagaState !== undefined) state = dead.sagaState;
+    else {
+      // Written before the dead letter said so: failed when the saga's failure went out with it,
+      // or it was the trigger of a compensation here; dead otherwise.
+      const role = headerString(record.headers, HEADER.sagaRole);
+      state = dead.failure !== undefined || role === 'step-failed' || role === 'compensation-failed' ? 'failed' : 'dead';
+    }
+    return state === 'unchanged' ? undefined : { sagaId, state };
+  }
+
   /** Remembers a saga given up on; `failed` is never downgraded to `dead`. */
   remember(sagaId: string, state: DeadSagaState): void {
     if (this.states.get(sagaId) === 'failed') return;
@@ -60,13 +95,7 @@ export class DeadSagas {
    * being undone), otherwise the saga is no longer dead here and the event runs as if new.
    */
   admitReplay(sagaId: string): ReplayVerdict {
-    const state = this.states.get(sagaId);
-    if (state === 'failed') {
-      return {
-        handle: false,
-        reason: `saga ${sagaId} already failed and compensates; running a step of it again would act on an undone saga (start a new saga instead)`,
-      };
-    }
+    if (this.states.get(sagaId) === 'failed') return refusedReplay(sagaId);
     this.states.delete(sagaId);
     return { handle: true };
   }
@@ -97,20 +126,58 @@ export class DeadSagas {
       for (const record of await transport.readPartition(topic, partition, '0')) {
         const sagaId = headerString(record.headers, HEADER.sagaId) ?? record.key?.toString();
         if (sagaId === undefined) continue;
-        const dead = readDeadLetter(record.headers);
-        if (dead && dead.group === groupId) {
-          // Failed: the saga's failure went out with it, or it was the trigger of a compensation here.
-          const role = headerString(record.headers, HEADER.sagaRole);
-          const failed = dead.failure !== undefined || role === 'step-failed' || role === 'compensation-failed';
-          this.remember(sagaId, failed ? 'failed' : 'dead');
+        const given = this.givenUpBy(record);
+        if (given) {
+          this.remember(given.sagaId, given.state);
           found += 1;
           continue;
         }
-        const note = dead ? undefined : readReplayNote(record.headers);
+        // Anything else is a dead letter that changed nothing, a note, or another group's record.
+        const note = readReplayNote(record.headers);
         // A replay the tool let through: the saga runs again here unless it failed meanwhile.
         if (note && note.group === groupId && this.states.get(sagaId) === 'dead') this.states.delete(sagaId);
       }
     }
     if (found > 0) this.deps.logger.info({ partition, deadLetters: found }, 'restored the sagas given up on from the dead-letter topics');
+  }
+}
+
+function refusedReplay(sagaId: string): ReplayVerdict {
+  return {
+    handle: false,
+    reason: `saga ${sagaId} already failed and compensates; running a step of it again would act on an undone saga (start a new saga instead)`,
+  };
+}
+
+/** A saga an output gives up on. */
+export interface DeadSagaGivenUp {
+  readonly sagaId: string;
+  readonly state: DeadSagaState;
+}
+
+/** One batch's view of the dead sagas (see {@link DeadSagas.batch}). */
+export class DeadSagaBatch {
+  private readonly pending = new Map<string, DeadSagaState>();
+
+  constructor(private readonly sagas: DeadSagas) {}
+
+  stateOf(sagaId: string): DeadSagaState | undefined {
+    const committed = this.sagas.stateOf(sagaId);
+    return committed === 'failed' ? committed : (this.pending.get(sagaId) ?? committed);
+  }
+
+  /** A record of the batch finished with `outputs` (fresh, or reused from an earlier delivery). */
+  note(outputs: readonly OutboundRecord[]): void {
+    for (const r of outputs) {
+      const given = this.sagas.givenUpBy(r);
+      if (given && this.pending.get(given.sagaId) !== 'failed') this.pending.set(given.sagaId, given.state);
+    }
+  }
+
+  /** A replay addressed to this group: refused for a failed saga, otherwise the saga runs again. */
+  admitReplay(sagaId: string): ReplayVerdict {
+    if (this.stateOf(sagaId) === 'failed') return refusedReplay(sagaId);
+    this.pending.delete(sagaId);
+    return this.sagas.admitReplay(sagaId);
   }
 }

@@ -71,11 +71,15 @@ describe('replay records', () => {
 });
 
 describe('DeadSagas', () => {
-  it('rebuilds from the dead-letter topic: its own dead letters, failed with a failure event, cleared by a replay note', async () => {
+  it('rebuilds from the dead-letter topic: its own dead letters by the saga state they carry, cleared by a replay note', async () => {
     const transport = await MemoryTransport.create();
     await transport.ensureTopics([{ topic: 'orders.dlq', partitions: 2 }]);
-    const dl = (sagaId: string, group: string, more: { failure?: string; role?: 'step-failed' } = {}) =>
-      deadLetterRecord({
+    const dl = (
+      sagaId: string,
+      group: string,
+      more: { failure?: string; role?: 'step-failed'; state?: 'failed' | 'dead' | 'unchanged'; legacy?: boolean } = {},
+    ) => {
+      const r = deadLetterRecord({
         message: event(sagaId, '1', more.role),
         topic: 'orders.dlq',
         reason: 'HANDLER_FAILED',
@@ -84,13 +88,21 @@ describe('DeadSagas', () => {
         participant: group,
         group,
         ...(more.failure !== undefined ? { failure: more.failure } : {}),
+        ...(more.state !== undefined ? { sagaState: more.state } : {}),
       });
+      if (!more.legacy) return r;
+      // Written before dead letters said what they mean for the saga: derived from failure and role.
+      const { [DLQ_HEADER.sagaState]: _dropped, ...headers } = r.headers;
+      return { ...r, headers };
+    };
     await transport.send([
-      dl('dead', 'me'),
-      dl('failed', 'me', { failure: 'com.acme.PaymentDeclined' }),
-      dl('trigger', 'me', { role: 'step-failed' }),
-      dl('others', 'someone-else'),
-      dl('replayed', 'me'),
+      dl('dead', 'me', { state: 'dead' }),
+      dl('failed', 'me', { failure: 'com.acme.PaymentDeclined', state: 'failed' }),
+      dl('trigger', 'me', { role: 'step-failed', legacy: true }),
+      dl('others', 'someone-else', { state: 'dead' }),
+      dl('replayed', 'me', { state: 'dead' }),
+      dl('boundary', 'me'),
+      dl('old-dead', 'me', { legacy: true }),
     ]);
     const [, , , , replayedDl] = await transport.readPartition('orders.dlq', 1, '0');
     const r = replayedDl && replayRecords(replayedDl, { group: 'me', by: 'ops', at: 'now' });
@@ -98,12 +110,14 @@ describe('DeadSagas', () => {
 
     const sagas = new DeadSagas({ transport, groupId: 'me', deadLetterTopics: ['orders.dlq'], logger: silent });
     await sagas.restore(1);
-    expect(['dead', 'failed', 'trigger', 'others', 'replayed'].map((s) => sagas.stateOf(s))).toEqual([
+    expect(['dead', 'failed', 'trigger', 'others', 'replayed', 'boundary', 'old-dead'].map((s) => sagas.stateOf(s))).toEqual([
       'dead',
       'failed',
       'failed',
       undefined,
       undefined,
+      undefined,
+      'dead',
     ]);
 
     const refused = sagas.admitReplay('failed');
@@ -116,5 +130,26 @@ describe('DeadSagas', () => {
     sagas.remember('failed', 'dead');
     expect(sagas.stateOf('failed')).toBe('failed');
     await transport.close();
+  });
+
+  it("counts a batch's dead letters for its later records at once and for everyone only once committed", () => {
+    const sagas = new DeadSagas({ transport: undefined as never, groupId: 'me', deadLetterTopics: [], logger: silent });
+    const gaveUp = deadLetterRecord({
+      message: event('s-9', '3'),
+      topic: 'orders.dlq',
+      reason: 'HANDLER_FAILED',
+      error: 'boom',
+      attempts: 3,
+      participant: 'me',
+      group: 'me',
+      sagaState: 'failed',
+    });
+    const batch = sagas.batch();
+    batch.note([gaveUp]);
+    expect([batch.stateOf('s-9'), sagas.stateOf('s-9')]).toEqual(['failed', undefined]);
+    // The commit failed: a new delivery's batch knows nothing of it.
+    expect(sagas.batch().stateOf('s-9')).toBeUndefined();
+    sagas.applyCommitted([gaveUp]);
+    expect(sagas.stateOf('s-9')).toBe('failed');
   });
 });

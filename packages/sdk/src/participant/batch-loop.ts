@@ -66,6 +66,8 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
   const started = Date.now();
   // Changes to the parked-saga counts take effect for others only once the batch is committed.
   const ledger = deps.parked.ledger();
+  // Sagas given up on by the batch's records count for its later records now, for others once committed.
+  const dead = deps.deadSagas.batch();
   const results: (MessageOutcome | undefined)[] = [];
   const finished = new Map<number, ReadonlyMap<string, number>>();
   // No message from here on is started: one before it cannot be finished, so nothing after it commits.
@@ -83,13 +85,14 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
     if (earlier) {
       for (const [saga, by] of earlier.parking) scope.park(saga, by);
       results[i] = { kind: 'done', outputs: earlier.outputs };
+      dead.note(earlier.outputs);
       clocked?.note(message, earlier.outputs);
       scope.keep();
       return true;
     }
     let outcome: MessageOutcome;
     try {
-      const handle = (): Promise<MessageOutcome> => deps.dispatcher.handle(message, batch, scope, inbox);
+      const handle = (): Promise<MessageOutcome> => deps.dispatcher.handle(message, batch, { ledger: scope, dead, inbox });
       outcome = clocked ? await clocked.run(message, handle) : await handle();
     } catch (err) {
       // Nothing expected throws; anything that does is treated as trouble worth another delivery.
@@ -101,6 +104,7 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
       return false;
     }
     scope.keep();
+    dead.note(outcome.outputs);
     finished.set(i, scope.changes);
     return true;
   });
@@ -130,6 +134,7 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
     afterCommit: () => {
       ledger.apply(processed);
       inbox?.committed(outputs);
+      deps.deadSagas.applyCommitted(outputs);
       deps.finishedAhead.committed(batch.messages.slice(0, processed));
       deps.refusals.committed(batch.partition, batch.messages.slice(0, processed));
       timers?.applyCommitted(batch.partition, outputs);

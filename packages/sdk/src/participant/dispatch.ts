@@ -4,6 +4,7 @@ import type { EventCodec } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import { MARKER_HEADER } from '../dead-letter/dead-letter.js';
 import type { DeadLetterer } from '../dead-letter/dead-letterer.js';
+import type { DeadSagaBatch } from '../dead-letter/dead-sagas.js';
 import { replayTargetOf } from '../dead-letter/replay.js';
 import { describeError, SdkError } from '../errors.js';
 import type { InboxBatch, InboxEntry } from '../inbox/inbox.js';
@@ -51,6 +52,8 @@ interface Turn {
   readonly batch: PartitionBatch;
   readonly ledger: ParkingScope;
   readonly inbox: InboxBatch | undefined;
+  /** Sagas given up on: committed, and by records of this batch finished before. */
+  readonly dead: DeadSagaBatch;
   /** The broker refused a commit with this record's outputs: why, and how many times. */
   readonly refused: { readonly reason: string; readonly times: number } | undefined;
 }
@@ -66,8 +69,14 @@ interface RetriedPass {
 export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {}
 
-  async handle(message: InboundMessage, batch: PartitionBatch, ledger: ParkingScope, inbox?: InboxBatch): Promise<MessageOutcome> {
-    const turn = { batch, ledger, inbox, refused: this.deps.refusals.of(message) };
+  /** `of`: the message's batch views: parked sagas, dead sagas, the inbox (none without one). */
+  async handle(
+    message: InboundMessage,
+    batch: PartitionBatch,
+    of: { readonly ledger: ParkingScope; readonly dead: DeadSagaBatch; readonly inbox: InboxBatch | undefined },
+  ): Promise<MessageOutcome> {
+    const { ledger, dead } = of;
+    const turn = { batch, ...of, refused: this.deps.refusals.of(message) };
     if (message.headers[MARKER_HEADER] !== undefined) return done([]);
     // A dead-letter replay is addressed to one consumer group; the others skip it (ADR 0012).
     const replayFor = replayTargetOf(message.headers);
@@ -89,7 +98,7 @@ export class Dispatcher {
     const problem = boundaryProblem(message, env, home);
     if (problem) return done([this.deps.deadLetters.record(message, problem.reason, problem.error)]);
     if (!routed) return done([]);
-    if (replayFor !== undefined && !this.deps.deadLetters.admitReplay(message, env.sagaId).handle) return done([]);
+    if (replayFor !== undefined && !this.deps.deadLetters.admitReplay(message, env.sagaId, dead).handle) return done([]);
     if (retry && ledger.isParked(env.sagaId)) {
       // An earlier event of this saga waits in the retry topic: queue behind it, keep the order.
       ledger.park(env.sagaId, 1);
@@ -180,7 +189,7 @@ export class Dispatcher {
     // Only fresh events overflow to the retry topic; there they wait for a permit like any other.
     const mayOverflow = this.deps.retryTopic !== undefined && retried === undefined;
     for (const route of routes) {
-      if (route.kind !== 'compensate' && deadLetters.isDead(env.sagaId)) {
+      if (route.kind !== 'compensate' && turn.dead.stateOf(env.sagaId) !== undefined) {
         out.push(
           deadLetters.record(message, 'SAGA_DEAD_LETTERED', `an earlier event of saga ${env.sagaId} was dead-lettered by ${participant}`, {
             log,
@@ -234,10 +243,8 @@ export class Dispatcher {
   ): Promise<OutboundRecord[]> {
     const error = new SdkError('OUTPUT_REFUSED', `the broker refused the outputs: ${refused.reason}`);
     if (refused.times > 1) {
-      this.deps.deadLetters.rememberDead(a.env.sagaId);
-      return [
-        this.deps.deadLetters.record(a.message, 'OUTPUT_REFUSED', `${error.message} (the failure event was refused too)`, { log: a.log }),
-      ];
+      const why = `${error.message} (the failure event was refused too)`;
+      return [this.deps.deadLetters.record(a.message, 'OUTPUT_REFUSED', why, { log: a.log, sagaState: 'dead' })];
     }
     const out: OutboundRecord[] = [];
     const giving = routes.filter((r) => r.kind !== 'compensate');

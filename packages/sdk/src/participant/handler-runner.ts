@@ -204,11 +204,11 @@ export class HandlerRunner {
     a.log.error({ attempts, err: describeError(error), route: route.label }, 'handler gave up; dead-lettering the event');
     this.deps.instruments.handled.inc({ participant: this.deps.participant, type: a.env.type, outcome: 'gave-up' });
     // A saga whose failure went out with the dead letter compensates: replays of it are refused (ADR 0012).
-    if (route.kind === 'on') this.deps.deadLetters.rememberDead(a.env.sagaId);
-    else this.deps.deadLetters.rememberDead(a.env.sagaId, emitted || route.kind === 'compensate');
+    // The dead letter says so; the saga is remembered as given up on once the batch holding it committed.
     const dead = this.deps.deadLetters.record(a.message, isRefusal(error) ? 'OUTPUT_REFUSED' : 'HANDLER_FAILED', describeError(error), {
       attempts,
       log: a.log,
+      sagaState: emitted || route.kind === 'compensate' ? 'failed' : 'dead',
       ...(emitted && failure !== undefined ? { failure: failure.name } : {}),
     });
     // With an outbox the failure event is already committed there.

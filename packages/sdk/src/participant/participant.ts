@@ -99,7 +99,6 @@ export class Participant {
       participant: opts.name,
       groupId: opts.groupId,
       topicFor: opts.deadLetterTopic,
-      sagas: this.deadSagas,
       instruments,
       logger: this.logger,
     });
