@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ConfluentSchemaRegistry } from './confluent-registry.js';
@@ -26,6 +27,41 @@ describe('ConfluentSchemaRegistry.create', () => {
     );
     expect(err).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', retriable: true });
     expect((err as Error).message).toContain(`cannot reach the schema registry at ${url}`);
+  });
+
+  it('with waitMs, keeps asking a registry that is down until it answers, reporting each wait', async () => {
+    const port = await closedPort();
+    const waits: string[] = [];
+    const server = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('[]');
+    });
+    // The registry comes up while create() waits for it.
+    const later = setTimeout(() => server.listen(port, '127.0.0.1'), 700);
+    try {
+      const reg = await ConfluentSchemaRegistry.create({
+        url: `http://127.0.0.1:${port}`,
+        waitMs: 30_000,
+        onWait: (err, attempt) => waits.push(`${attempt}:${err.code}`),
+      });
+      expect(reg).toBeInstanceOf(ConfluentSchemaRegistry);
+      expect(waits.length).toBeGreaterThan(0);
+      expect(waits.every((w) => w.endsWith(':REGISTRY_UNAVAILABLE'))).toBe(true);
+    } finally {
+      clearTimeout(later);
+      server.close();
+    }
+  });
+
+  it('with waitMs, still fails with REGISTRY_UNAVAILABLE once the wait is over', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    let waited = 0;
+    const err = await ConfluentSchemaRegistry.create({ url, waitMs: 600, onWait: () => void waited++ }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'REGISTRY_UNAVAILABLE' });
+    expect(waited).toBeGreaterThan(0);
   });
 
   it('decoding while the registry is unreachable fails with a retriable REGISTRY_UNAVAILABLE, never a permanent error', async () => {

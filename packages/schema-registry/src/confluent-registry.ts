@@ -1,4 +1,5 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { withRetries } from '@troupe/core';
 import type avro from 'avsc';
 import type { AvroRecordSchema, AvroSchema } from './avro-schema.js';
 import { AvroEventCodec } from './avro-codec.js';
@@ -24,6 +25,15 @@ export interface ConfluentSchemaRegistryOptions {
    * @default true
    */
   readonly verify?: boolean;
+  /**
+   * How long `create()` keeps asking a registry that does not answer (`REGISTRY_UNAVAILABLE`:
+   * refused, 5xx), e.g. one restarting while this process starts. A registry that answers with an
+   * error (auth, 4xx) fails at once. 0: fail at the first unanswered call.
+   * @default 0
+   */
+  readonly waitMs?: number;
+  /** Called before each wait of `waitMs` (log it: the process is not stuck). */
+  readonly onWait?: (err: SchemaRegistryError, attempt: number) => void;
 }
 
 interface HttpFailure {
@@ -87,8 +97,20 @@ export class ConfluentSchemaRegistry extends AvroEventCodec implements SchemaReg
     if (!Number.isInteger(retries) || retries < 0) {
       throw new SchemaRegistryError('REGISTRY_ERROR', `retries ${retries} must be a whole number >= 0.`);
     }
+    const waitMs = options.waitMs ?? 0;
+    if (!Number.isFinite(waitMs) || waitMs < 0) {
+      throw new SchemaRegistryError('REGISTRY_ERROR', `waitMs ${waitMs} must be a number of milliseconds >= 0.`);
+    }
     const reg = new ConfluentSchemaRegistry(options);
-    if (options.verify ?? true) await reg.http('GET', '/subjects');
+    if (!(options.verify ?? true)) return reg;
+    const until = Date.now() + waitMs;
+    const answered = await withRetries(() => reg.http('GET', '/subjects'), {
+      attempts: Number.MAX_SAFE_INTEGER,
+      delayMs: (failures) => Math.max(0, Math.min(250 * 2 ** Math.min(failures - 1, 4), until - Date.now())),
+      retryOn: (err) => err instanceof SchemaRegistryError && err.code === 'REGISTRY_UNAVAILABLE' && Date.now() < until,
+      onRetry: (err, attempt) => options.onWait?.(err as SchemaRegistryError, attempt),
+    });
+    if (!answered.ok) throw answered.error;
     return reg;
   }
 

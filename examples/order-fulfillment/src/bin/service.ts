@@ -58,9 +58,15 @@ const transport = await KafkaTransport.create({
   ...(sessionTimeout !== undefined && sessionTimeout !== '' ? { sessionTimeoutMs: Number(sessionTimeout) } : {}),
 });
 const registry = registryConnectionFrom(connectionValuesFromEnv(REGISTRY_CONNECTION_OPTIONS, process.env));
+// A service (re)started while the registry restarts waits for it (SCHEMA_REGISTRY_WAIT_MS, default
+// 60 s) instead of exiting: a supervisor would otherwise restart it in a loop until the registry is back.
 const codec = await createSchemaRegistry({
   url: env('SCHEMA_REGISTRY_URL'),
-  ...(registry?.auth ? { confluent: { auth: registry.auth } } : {}),
+  confluent: {
+    ...(registry?.auth ? { auth: registry.auth } : {}),
+    waitMs: Number(process.env['SCHEMA_REGISTRY_WAIT_MS'] ?? '60000'),
+    onWait: (err, attempt) => logger.warn({ attempt, err: err.message }, 'waiting for the schema registry'),
+  },
 });
 const prefix = process.env['DEMO_TABLE_PREFIX'] ?? 'orders_demo';
 const partitions = Number(process.env['DEMO_PARTITIONS'] ?? '3');
