@@ -153,7 +153,16 @@ export class KafkaIngest {
     const explicit = [...new Set(this.opts.topics ?? [])];
     const deadline = Date.now() + (this.opts.topicWaitMs ?? 30_000);
     for (;;) {
-      const existing = await admin.listTopics();
+      // A cluster just creating topics or losing a broker answers retriable errors for a while
+      // ("does not host this topic-partition", no leader): wait for it like for a missing topic.
+      let existing: string[];
+      try {
+        existing = await admin.listTopics();
+      } catch (err) {
+        if (!isRetriable(err) || !wait || Date.now() >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
       const matching = existing.filter(
         (t) => !t.startsWith('__') && ((this.opts.topicPattern?.test(t) ?? false) || this.isDeadLetterTopic(t)),
       );
@@ -181,7 +190,13 @@ export class KafkaIngest {
 
   private async leadersReady(topics: readonly string[]): Promise<boolean> {
     if (topics.length === 0) return true;
-    const { topics: meta } = await this.connectedAdmin().fetchTopicMetadata({ topics: [...topics] });
+    let meta: Awaited<ReturnType<Admin['fetchTopicMetadata']>>['topics'];
+    try {
+      ({ topics: meta } = await this.connectedAdmin().fetchTopicMetadata({ topics: [...topics] }));
+    } catch (err) {
+      if (isRetriable(err)) return false;
+      throw err;
+    }
     return meta.every((m) => m.partitions.length > 0 && m.partitions.every((p) => p.leader >= 0));
   }
 
@@ -279,4 +294,9 @@ export class KafkaIngest {
     await batch.commitIfNecessary();
     await batch.heartbeat();
   }
+}
+
+/** kafkajs marks errors worth another try (leader elections, metadata not yet everywhere). */
+function isRetriable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { retriable?: unknown }).retriable === true;
 }
