@@ -11,6 +11,7 @@ import type { OutputRefusals } from './output-refusals.js';
 import type { Clock } from '../timers/clock.js';
 import type { TimerService } from '../timers/timer-service.js';
 import { BatchTimers } from '../timers/batch-timers.js';
+import { BatchBranches } from './branch-state.js';
 import type { SagaClock } from '../timers/saga-clock.js';
 import type { DeadSagas } from '../dead-letter/dead-sagas.js';
 
@@ -73,6 +74,9 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
   // No message from here on is started: one before it cannot be finished, so nothing after it commits.
   let stopAt = batch.messages.length;
   const clocked = deps.sagaClock && timers ? new BatchTimers(deps.sagaClock, timers.topic) : undefined;
+  // Parallel-group state lives on the timer topic too (ADR 0017).
+  const branches = timers ? new BatchBranches(timers, batch.partition, () => deps.clock.now()) : undefined;
+  const sagaOf = (m: { readonly key: Buffer | null }): string => m.key?.toString() ?? '';
   // Right after the broker refused a batch's commit, one record per batch finds the one it refuses.
   const limit = deps.refusals.batchLimit(batch.partition) ?? batch.messages.length;
   await runBySaga(batch.messages, deps.sagaConcurrency, async (message, i) => {
@@ -87,12 +91,13 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
       results[i] = { kind: 'done', outputs: earlier.outputs };
       dead.note(earlier.outputs);
       clocked?.note(message, earlier.outputs);
+      branches?.note(sagaOf(message), earlier.outputs);
       scope.keep();
       return true;
     }
     let outcome: MessageOutcome;
     try {
-      const handle = (): Promise<MessageOutcome> => deps.dispatcher.handle(message, batch, { ledger: scope, dead, inbox });
+      const handle = (): Promise<MessageOutcome> => deps.dispatcher.handle(message, batch, { ledger: scope, dead, inbox, branches });
       outcome = clocked ? await clocked.run(message, handle) : await handle();
     } catch (err) {
       // Nothing expected throws; anything that does is treated as trouble worth another delivery.
@@ -105,6 +110,7 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
     }
     scope.keep();
     dead.note(outcome.outputs);
+    branches?.note(sagaOf(message), outcome.outputs);
     finished.set(i, scope.changes);
     return true;
   });

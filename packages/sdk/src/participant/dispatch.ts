@@ -22,6 +22,7 @@ import type { Clock } from '../timers/clock.js';
 import { abortCompensates } from '../timers/abort.js';
 import { routesFor, type Route, type RouteTable } from './routes.js';
 import { readRoutingSlip } from './routing-slip.js';
+import type { BatchBranches } from './branch-state.js';
 import { boundaryProblem, envelopeProblem } from './validation.js';
 import { oversizedOutput, type OutputRefusals } from './output-refusals.js';
 
@@ -56,6 +57,8 @@ interface Turn {
   readonly dead: DeadSagaBatch;
   /** The broker refused a commit with this record's outputs: why, and how many times. */
   readonly refused: { readonly reason: string; readonly times: number } | undefined;
+  /** Parallel-group state (joins, branch logs); undefined for a participant without a timer topic. */
+  readonly branches: BatchBranches | undefined;
 }
 
 /** A retry-topic record on its next pass: which pass, which handlers, and its key in the pass table. */
@@ -69,14 +72,19 @@ interface RetriedPass {
 export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {}
 
-  /** `of`: the message's batch views: parked sagas, dead sagas, the inbox (none without one). */
+  /** `of`: the message's batch views: parked sagas, dead sagas, the inbox (none without one), parallel-group state. */
   async handle(
     message: InboundMessage,
     batch: PartitionBatch,
-    of: { readonly ledger: ParkingScope; readonly dead: DeadSagaBatch; readonly inbox: InboxBatch | undefined },
+    of: {
+      readonly ledger: ParkingScope;
+      readonly dead: DeadSagaBatch;
+      readonly inbox: InboxBatch | undefined;
+      readonly branches?: BatchBranches | undefined;
+    },
   ): Promise<MessageOutcome> {
     const { ledger, dead } = of;
-    const turn = { batch, ...of, refused: this.deps.refusals.of(message) };
+    const turn = { batch, ...of, branches: of.branches, refused: this.deps.refusals.of(message) };
     if (message.headers[MARKER_HEADER] !== undefined) return done([]);
     // A dead-letter replay is addressed to one consumer group; the others skip it (ADR 0012).
     const replayFor = replayTargetOf(message.headers);
@@ -183,7 +191,7 @@ export class Dispatcher {
     const a: Handling = { message, env, payload: decoded.payload, slip: readRoutingSlip(message.headers), log, batch: turn.batch, trace };
     if (turn.refused) return done(await this.giveUpRefused(a, routes, turn.refused));
     const out: OutboundRecord[] = [];
-    const failed: { route: Route; error: unknown; attempts: number }[] = [];
+    const failed: Failed[] = [];
     let ran = 0;
     const overflowed: string[] = [];
     // Only fresh events overflow to the retry topic; there they wait for a permit like any other.
@@ -198,7 +206,17 @@ export class Dispatcher {
         this.deps.instruments.handled.inc({ participant, type: env.type, outcome: 'skipped' });
         continue;
       }
-      const result = await this.deps.runner.run(route, a, mayOverflow);
+      // Parallel groups (ADR 0017): a join runs on its last branch with every branch's slip; a
+      // branch's compensation finds its log in the branch's record when the trigger lacks it.
+      const branched = this.branched(route, a, turn.branches);
+      if (branched.skip !== undefined) {
+        out.push(...branched.outputs);
+        log.debug({ route: route.label, reason: branched.skip }, 'step not started');
+        ran += 1;
+        continue;
+      }
+      const handling = branched.handling;
+      const result = await this.deps.runner.run(route, handling, mayOverflow);
       if (result.kind === 'transient') return result;
       // An open circuit: the event waits for it (its partition pauses); nothing is given up.
       if (result.kind === 'paused') return { kind: 'not-due', dueAt: result.until };
@@ -208,9 +226,10 @@ export class Dispatcher {
       }
       ran += 1;
       const tooLarge = result.kind === 'ok' ? oversizedOutput(result.outputs, this.deps.outputLimits) : undefined;
-      if (tooLarge) failed.push({ route, error: tooLarge, attempts: 1 });
-      else if (result.kind === 'ok') out.push(...result.outputs);
-      else failed.push({ route, error: result.error, attempts: result.attempts });
+      if (tooLarge) failed.push({ route, error: tooLarge, attempts: 1, handling, outputs: branched.outputs });
+      else if (result.kind === 'ok') {
+        out.push(...result.outputs, ...branched.outputs, ...(turn.branches?.completed(route, a.env, result.outputs) ?? []));
+      } else failed.push({ route, error: result.error, attempts: result.attempts, handling, outputs: branched.outputs });
     }
     const retry = this.deps.retryTopic;
     if (overflowed.length > 0 && failed.length === 0 && retry) {
@@ -230,6 +249,25 @@ export class Dispatcher {
     if (failed.length === 0) return done(out);
     const after = await this.afterFailure(a, turn.ledger, failed, retried);
     return after.kind === 'done' ? done([...out, ...after.outputs]) : after;
+  }
+
+  /**
+   * A route's handling in a parallel group: the slip it runs with and the branch records that go
+   * with its outcome, or why it does not start (a join still waiting, a branch already undone).
+   */
+  private branched(
+    route: Route,
+    a: Handling,
+    branches: BatchBranches | undefined,
+  ): { readonly skip?: string; readonly handling: Handling; readonly outputs: readonly OutboundRecord[] } {
+    if (branches === undefined || route.kind === 'on') return { handling: a, outputs: [] };
+    if (route.kind === 'compensate') {
+      const { slip, after } = branches.compensationLog(route, a.env, a.slip);
+      return { handling: slip === a.slip ? a : { ...a, slip }, outputs: after };
+    }
+    const gate = branches.gate(route, a.env, a.slip);
+    if (!gate.run) return { skip: gate.reason, handling: a, outputs: gate.outputs };
+    return { handling: gate.slip === a.slip ? a : { ...a, slip: gate.slip }, outputs: gate.outputs };
   }
 
   /**
@@ -256,7 +294,7 @@ export class Dispatcher {
   private async afterFailure(
     a: Handling,
     ledger: ParkingScope,
-    failed: readonly { route: Route; error: unknown; attempts: number }[],
+    failed: readonly Failed[],
     retried: RetriedPass | undefined,
   ): Promise<MessageOutcome> {
     const retry = this.deps.retryTopic;
@@ -283,9 +321,21 @@ export class Dispatcher {
     }
     const passes = retried ? Math.max(1, retried.attempt) + 1 : 1;
     const out: OutboundRecord[] = [];
-    for (const f of failed) out.push(...(await this.deps.runner.giveUp(f.route, a, f.error, f.attempts * passes)));
+    // Given up: a join's failure event carries every branch's slip, and its record goes (it was decided).
+    for (const f of failed) {
+      out.push(...(await this.deps.runner.giveUp(f.route, f.handling ?? a, f.error, f.attempts * passes)), ...(f.outputs ?? []));
+    }
     return done(out);
   }
+}
+
+/** A handler that failed, with the handling it ran with and the branch records its outcome decides. */
+interface Failed {
+  readonly route: Route;
+  readonly error: unknown;
+  readonly attempts: number;
+  readonly handling?: Handling;
+  readonly outputs?: readonly OutboundRecord[];
 }
 
 function inboxEntry(message: InboundMessage, env: EventEnvelope): InboxEntry {

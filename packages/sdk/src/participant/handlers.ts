@@ -130,6 +130,14 @@ export interface StepDefinition<TIn, TDone, TFail, TLog = undefined, TComp = nev
   /** Step name as in the saga contract. */
   readonly name: string;
   readonly on: EventType<TIn>;
+  /**
+   * What the step waits for, one event of each list (ADR 0017): several lists make a join (the
+   * step runs once every branch of the previous parallel group has its outcome), several events in
+   * one list are alternatives (either outcome of an optional step). @default [[on]]
+   */
+  readonly awaits?: readonly (readonly EventType[])[];
+  /** The parallel group the step is a branch of, as the contract says (set from a step descriptor). */
+  readonly parallel?: string;
   readonly completed: EventType<TDone>;
   readonly failed: EventType<TFail>;
   readonly handle: (args: HandlerArgs<TIn, StepContext<TDone, TFail, TLog>>) => Promise<StepOutcome | void>;
@@ -157,7 +165,8 @@ export interface StepDefinition<TIn, TDone, TFail, TLog = undefined, TComp = nev
   }) => TCompFail;
   /**
    * Events that make this step compensate. Defaults to the failure events of the steps after this
-   * one in the saga contract (resolved through the participant's `events` catalog).
+   * one and of its sibling branches in the saga contract, optional steps excepted (resolved
+   * through the participant's `events` catalog).
    */
   readonly compensateOn?: readonly EventType[];
   /**
@@ -202,7 +211,7 @@ export interface StepImplementation<TIn, TDone, TFail, TLog, TComp, TCompFail = 
   readonly compensate?: StepDefinition<TIn, TDone, TFail, TLog, TComp, TCompFail>['compensate'];
   /** Builds the contract's `compensationFailed` event when `compensate` gives up; required when the contract declares one. */
   readonly onCompensationGiveUp?: StepDefinition<TIn, TDone, TFail, TLog, TComp, TCompFail>['onCompensationGiveUp'];
-  /** @default the failure events of the later steps, from the contract */
+  /** @default the failure events of the later steps and sibling branches, from the contract */
   readonly compensateOn?: readonly EventType[];
 }
 
@@ -242,6 +251,8 @@ export function step<TIn, TDone, TFail, TLog, TComp, TCompFail>(
     name: d.name,
     participant: d.participant,
     on: d.on,
+    awaits: d.awaits,
+    ...(d.parallel !== undefined ? { parallel: d.parallel } : {}),
     completed: d.completed,
     failed: d.failed,
     ...(d.compensated !== undefined ? { compensated: d.compensated } : {}),

@@ -58,7 +58,11 @@ export interface ShipmentFailed {
   reason: string;
 }
 
-export function orderSaga(suffix: string) {
+/**
+ * `parallel`: payment ∥ inventory (group `reserve`, both start on OrderPlaced), then shipping once
+ * both are done (ADR 0017); otherwise payment → inventory → shipping.
+ */
+export function orderSaga(suffix: string, shape: 'linear' | 'parallel' = 'linear') {
   const t = <T>(name: string, topic: string, fields: Record<string, 'string' | 'int'>): EventType<T> =>
     defineEventType<T>({ name: `test.sdk.${name}`, topic: `${topic}-${suffix}`, schema: record(name, fields) });
   const events = {
@@ -82,6 +86,7 @@ export function orderSaga(suffix: string) {
         completed: events.PaymentCharged.name,
         failed: events.PaymentDeclined.name,
         compensated: events.PaymentRefunded.name,
+        ...(shape === 'parallel' ? { parallel: 'reserve' } : {}),
       },
       {
         name: 'inventory',
@@ -89,12 +94,13 @@ export function orderSaga(suffix: string) {
         completed: events.InventoryReserved.name,
         failed: events.ReservationFailed.name,
         compensated: events.InventoryReleased.name,
+        ...(shape === 'parallel' ? { parallel: 'reserve' } : {}),
       },
       { name: 'shipping', participant: 'shipping-service', completed: events.ShipmentScheduled.name, failed: events.ShipmentFailed.name },
     ],
     end: { completed: 'test.sdk.OrderCompleted', aborted: 'test.sdk.OrderCancelled' },
   };
-  return { events, contract, all: Object.values(events) as EventType[] };
+  return { events, contract, shape, all: Object.values(events) as EventType[] };
 }
 
 export type OrderSaga = ReturnType<typeof orderSaga>;
@@ -123,6 +129,8 @@ export const newLedger = (): Ledger => ({ charges: [], refunds: [], reservations
 /** Test hooks: called in every forward step after its side effect, before it completes. */
 export interface SagaHooks {
   afterEffect?(step: string, orderId: string): Promise<void>;
+  /** Called by a step about to emit its failure event (`fail-<step>` orders). */
+  beforeFailure?(step: string, orderId: string): Promise<void>;
 }
 
 export function paymentHandlers(saga: OrderSaga, ledger: Ledger, hooks: SagaHooks = {}): HandlerDefinition[] {
@@ -131,6 +139,7 @@ export function paymentHandlers(saga: OrderSaga, ledger: Ledger, hooks: SagaHook
     step<OrderPlaced, PaymentCharged, PaymentDeclined, { chargeId: string }, PaymentRefunded>({
       name: 'payment',
       on: e.OrderPlaced,
+      ...(saga.shape === 'parallel' ? { parallel: 'reserve' } : {}),
       completed: e.PaymentCharged,
       failed: e.PaymentDeclined,
       compensated: e.PaymentRefunded,
@@ -161,14 +170,15 @@ export function paymentHandlers(saga: OrderSaga, ledger: Ledger, hooks: SagaHook
 export function inventoryHandlers(saga: OrderSaga, ledger: Ledger, hooks: SagaHooks = {}): HandlerDefinition[] {
   const e = saga.events;
   return [
-    step<PaymentCharged, InventoryReserved, ReservationFailed, { reservationId: string }, InventoryReleased>({
+    step<{ orderId: string }, InventoryReserved, ReservationFailed, { reservationId: string }, InventoryReleased>({
       name: 'inventory',
-      on: e.PaymentCharged,
+      ...(saga.shape === 'parallel' ? { on: e.OrderPlaced, parallel: 'reserve' } : { on: e.PaymentCharged }),
       completed: e.InventoryReserved,
       failed: e.ReservationFailed,
       compensated: e.InventoryReleased,
       handle: async ({ payload, ctx }) => {
         if (payload.orderId.includes('fail-inventory')) {
+          await hooks.beforeFailure?.('inventory', payload.orderId);
           await ctx.fail({ orderId: payload.orderId, reason: 'out of stock' });
           return;
         }
@@ -194,9 +204,11 @@ export function inventoryHandlers(saga: OrderSaga, ledger: Ledger, hooks: SagaHo
 export function shippingHandlers(saga: OrderSaga, ledger: Ledger, hooks: SagaHooks = {}): HandlerDefinition[] {
   const e = saga.events;
   return [
-    step<InventoryReserved, ShipmentScheduled, ShipmentFailed>({
+    step<{ orderId: string }, ShipmentScheduled, ShipmentFailed>({
       name: 'shipping',
       on: e.InventoryReserved,
+      // After the parallel group: once payment and inventory both completed (a join).
+      ...(saga.shape === 'parallel' ? { awaits: [[e.PaymentCharged], [e.InventoryReserved]] } : {}),
       completed: e.ShipmentScheduled,
       failed: e.ShipmentFailed,
       handle: async ({ payload, ctx }) => {

@@ -23,6 +23,7 @@ import type { PostgresOutbox } from '../postgres/postgres-outbox.js';
 import type { OutboxRelayOptions } from '../postgres/outbox-relay.js';
 import type { TimeoutEvent } from '../timers/abort.js';
 import { clockedContracts } from '../timers/saga-clock.js';
+import { needsBranchState } from './branch-state.js';
 
 export interface ParticipantOptions {
   /**
@@ -244,8 +245,15 @@ export function normalizeOptions(opts: ParticipantOptions): NormalizedOptions {
   const contracts = opts.contracts ?? [];
   const contractList = Array.isArray(contracts) ? contracts : Object.values(contracts);
   // An initiator whose contracts act on time (or that can abort them) needs timers.
-  const timers = opts.timers ?? (clockedContracts(name, contractList, opts.timeouts ?? []).length > 0 ? {} : undefined);
-  if (opts.outbox && timers !== undefined) {
+  // So does a participant keeping parallel-group state (joins, branch logs: ADR 0017).
+  const branchState = needsBranchState(name, contractList);
+  const timers = opts.timers ?? (clockedContracts(name, contractList, opts.timeouts ?? []).length > 0 || branchState ? {} : undefined);
+  if (opts.outbox && branchState) {
+    check.add(
+      `${name} joins or compensates branches of a parallel group, whose state must commit in the Kafka transaction of the saga's partition; ` +
+        'outbox rows are published later — run this participant without outbox (ADR 0017)',
+    );
+  } else if (opts.outbox && timers !== undefined) {
     // Timer records must commit in the Kafka transaction of the partition that owns the saga; outbox rows are published later.
     check.add(
       'timers (ctx.schedule, saga deadlines and aborts at the initiator) cannot be combined with outbox yet; ' +

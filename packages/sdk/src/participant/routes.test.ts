@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { MemoryTransport } from '../transport/memory/memory-transport.js';
 import { inventoryHandlers, newLedger, orderSaga, paymentHandlers } from './order-saga.fixture.js';
 import { Participant } from './participant.js';
+import { buildRoutes } from './routes.js';
+import { step } from './handlers.js';
+import type { SagaContract } from '@troupe/core';
 
 const silent = pino({ level: 'silent' });
 
@@ -56,5 +59,57 @@ describe('start-up checks', () => {
         retry: { attempts: 0 },
       }),
     ).rejects.toThrow(/name must be.*maxBatchSize must be an integer >= 1.*attempts must be an integer >= 1/);
+  });
+});
+
+describe('routes of parallel groups and optional steps', () => {
+  const saga = orderSaga('routes-par', 'parallel');
+  const e = saga.events;
+  const shipping = (awaits?: 'join') =>
+    step<{ orderId: string }, unknown, unknown>({
+      name: 'shipping',
+      on: e.InventoryReserved,
+      ...(awaits === 'join' ? { awaits: [[e.PaymentCharged], [e.InventoryReserved]] } : {}),
+      completed: e.ShipmentScheduled,
+      failed: e.ShipmentFailed,
+      handle: () => Promise.resolve(),
+      onGiveUp: () => ({}),
+    });
+
+  it('routes every branch of a join to the step, and a sibling branch’s failure to a compensation', () => {
+    const join = buildRoutes('shipping-service', [shipping('join')], [saga.contract], saga.all);
+    expect(join.byType.get(e.PaymentCharged.name)).toMatchObject([{ kind: 'step', join: { branch: 0 } }]);
+    expect(join.byType.get(e.InventoryReserved.name)).toMatchObject([{ kind: 'step', join: { branch: 1 } }]);
+    const pay = buildRoutes('payment-service', paymentHandlers(saga, newLedger()), [saga.contract], saga.all);
+    expect([...pay.byType.keys()].sort()).toEqual([e.OrderPlaced.name, e.ReservationFailed.name, e.ShipmentFailed.name].sort());
+  });
+
+  it('refuses a hand-written join step that waits for one branch only', () => {
+    expect(() => buildRoutes('shipping-service', [shipping()], [saga.contract], saga.all)).toThrow(
+      /step shipping: contract says it awaits test\.sdk\.PaymentCharged, and test\.sdk\.InventoryReserved, handler awaits test\.sdk\.InventoryReserved/,
+    );
+  });
+
+  it('starts the step after an optional step on either outcome, and nobody compensates on the optional step’s failure', () => {
+    const linear = orderSaga('routes-opt');
+    const optional: SagaContract = {
+      ...linear.contract,
+      steps: linear.contract.steps.map((s) => (s.name === 'inventory' ? { ...s, optional: true } : s)),
+    };
+    const ship = step<{ orderId: string }, unknown, unknown>({
+      name: 'shipping',
+      on: linear.events.InventoryReserved,
+      awaits: [[linear.events.InventoryReserved, linear.events.ReservationFailed]],
+      completed: linear.events.ShipmentScheduled,
+      failed: linear.events.ShipmentFailed,
+      handle: () => Promise.resolve(),
+      onGiveUp: () => ({}),
+    });
+    const routes = buildRoutes('shipping-service', [ship], [optional], linear.all);
+    expect(routes.byType.get(linear.events.ReservationFailed.name)).toMatchObject([{ kind: 'step', label: 'step:shipping' }]);
+    expect(routes.byType.get(linear.events.InventoryReserved.name)?.[0]).not.toHaveProperty('join');
+    const pay = buildRoutes('payment-service', paymentHandlers(linear, newLedger()), [optional], linear.all);
+    expect(pay.byType.has(linear.events.ReservationFailed.name)).toBe(false);
+    expect(pay.byType.get(linear.events.ShipmentFailed.name)).toMatchObject([{ kind: 'compensate' }]);
   });
 });

@@ -1,4 +1,4 @@
-import { contractVersion, type EventEnvelope, type SagaContract } from '@troupe/core';
+import { compensationTriggersOf, contractVersion, stageIndexOf, stepAwaits, type EventEnvelope, type SagaContract } from '@troupe/core';
 import type { EventType } from '@troupe/schema-registry';
 import { SdkError } from '../errors.js';
 import type { EventHandlerDefinition, HandlerDefinition, StepDefinition } from './handlers.js';
@@ -9,7 +9,17 @@ export type AnyOn = EventHandlerDefinition<unknown>;
 
 export type Route =
   | { readonly kind: 'on'; readonly label: string; readonly reader: EventType; readonly def: AnyOn }
-  | { readonly kind: 'step'; readonly label: string; readonly reader: EventType; readonly def: AnyStep }
+  | {
+      readonly kind: 'step';
+      readonly label: string;
+      readonly reader: EventType;
+      readonly def: AnyStep;
+      /**
+       * A join (the step waits for every branch of the previous parallel group): per branch, the
+       * event types that count as its outcome; `branch` is the one this route's event belongs to.
+       */
+      readonly join?: { readonly branches: readonly (readonly string[])[]; readonly branch: number };
+    }
   | {
       readonly kind: 'compensate';
       readonly label: string;
@@ -83,8 +93,26 @@ export function buildRoutes(
   for (const s of steps) for (const t of [s.on, s.completed, s.failed, s.compensated, s.compensationFailed]) if (t) known.set(t.name, t);
 
   for (const h of defs) {
-    if (h.kind === 'on') add(h.type, { kind: 'on', label: `on:${h.type.name}`, reader: h.type, def: h });
-    else add(h.on, { kind: 'step', label: `step:${h.name}`, reader: h.on, def: h });
+    if (h.kind === 'on') {
+      add(h.type, { kind: 'on', label: `on:${h.type.name}`, reader: h.type, def: h });
+      continue;
+    }
+    // One route per event the step awaits: alternatives (an optional step's outcomes) or the
+    // branches of a join (ADR 0017).
+    const awaits = h.awaits ?? [[h.on]];
+    const branches = awaits.map((list) => list.map((t) => t.name));
+    awaits.forEach((list, branch) => {
+      for (const t of list) {
+        known.set(t.name, t);
+        add(t, {
+          kind: 'step',
+          label: `step:${h.name}`,
+          reader: t,
+          def: h,
+          ...(awaits.length > 1 ? { join: { branches, branch } } : {}),
+        });
+      }
+    });
   }
 
   const outputTopics = new Set<string>();
@@ -105,6 +133,14 @@ export function buildRoutes(
           problems.push(`step ${s.name}: contract says compensated is ${cs.compensated ?? '(none)'}, handler says ${s.compensated.name}`);
         }
         problems.push(...compensationFailedProblems(s, cs.compensationFailed));
+        const expected = stepAwaits(c, cs.name);
+        const given = (s.awaits ?? [[s.on]]).map((list) => list.map((t) => t.name));
+        // Only where the contract awaits more than one event: a single `on` has always been the handler's choice.
+        if (expected.flat().length > 1 && JSON.stringify(expected) !== JSON.stringify(given)) {
+          problems.push(
+            `step ${s.name}: contract says it awaits ${awaitsText(expected)}, handler awaits ${awaitsText(given)}; build the step from the generated descriptor (step(${camelSaga(c.saga)}.${s.name}, …)) or give awaits`,
+          );
+        }
       }
     }
     if (!s.compensate) continue;
@@ -114,13 +150,11 @@ export function buildRoutes(
         problems.push(`step ${s.name} has compensate but no compensateOn and no contract to derive it from`);
         continue;
       }
-      // Failures of the steps after it, in every version of the saga that has it: versions run
-      // side by side, and their shared steps keep their order (troupe-schemas validate).
+      // Failures of its sibling branches and of the steps after it (optional ones excepted), in
+      // every version of the saga that has it: versions run side by side, and their shared steps
+      // keep their order and grouping (troupe-schemas validate).
       const later = new Set<string>();
-      for (const c of contracts) {
-        const i = c.saga === owner.c.saga ? c.steps.findIndex((cs) => cs.name === s.name) : -1;
-        if (i >= 0) for (const cs of c.steps.slice(i + 1)) later.add(cs.failed);
-      }
+      for (const c of contracts) if (c.saga === owner.c.saga) for (const t of compensationTriggersOf(c, s.name)) later.add(t);
       const resolved: EventType[] = [];
       for (const name of later) {
         const t = known.get(name);
@@ -148,11 +182,11 @@ export function buildRoutes(
     throw new SdkError('CONTRACT_MISMATCH', `participant ${participant}: ${problems.join('; ')}`);
   }
 
-  // Later steps are undone first, as a routing slip unwinds.
+  // Later steps are undone first, as a routing slip unwinds (branches of one group in any order).
   const order = (r: Route): number => {
     if (r.kind !== 'compensate') return -1;
     for (const c of contracts) {
-      const i = c.steps.findIndex((cs) => cs.name === r.def.name);
+      const i = stageIndexOf(c, r.def.name);
       if (i >= 0) return 1000 - i;
     }
     return 0;
@@ -161,6 +195,13 @@ export function buildRoutes(
   const inputTopics = [...new Set([...byType.values()].flat().map((r) => r.reader.topic))].sort();
   return { byType, inputTopics, outputTopics: [...outputTopics].sort(), absentSteps: absentStepsOf(contracts) };
 }
+
+/** `A or B, and C` — one event of each list. */
+function awaitsText(awaits: readonly (readonly string[])[]): string {
+  return awaits.map((list) => list.join(' or ')).join(', and ');
+}
+
+const camelSaga = (saga: string): string => saga.replace(/-([a-z0-9])/g, (_m, ch: string) => ch.toUpperCase());
 
 /** The step's `compensationFailed` against the contract's, and the builder the SDK needs to emit it. */
 function compensationFailedProblems(s: AnyStep, declared: string | undefined): string[] {

@@ -106,6 +106,13 @@ export class SagaClock {
         if (!known.has(name))
           problems.push(`${participant} keeps the clock of ${c.saga} but does not know event type ${name}; pass it in the events option`);
       }
+      // The clock awaits one step at a time; branches and optional steps are not followed yet.
+      if (actsOnTime(c) && c.steps.some((s) => s.parallel !== undefined || s.optional === true)) {
+        problems.push(
+          `${c.saga} has parallel groups or optional steps and time limits that act (onTimeout abort or fail-step); ` +
+            'the initiator cannot act on them yet — use onTimeout: report-only (the tracker still reports the saga stuck)',
+        );
+      }
       const saga = c.onTimeout ?? 'report-only';
       const needs = new Set<string>([c.end.aborted]);
       if (saga === 'fail-step' && c.deadlineMs !== undefined) for (const s of c.steps) needs.add(s.failed);

@@ -24,10 +24,12 @@ export const TIMER_HEADER = {
  * - `deadline`: the saga's deadline (and, while the saga runs, its running mark) at its initiator.
  * - `within`: the awaited step's limit at the saga's initiator.
  * - `ended`: the initiator timed out or aborted the saga; late answers are not applied until it fires.
+ * - `branch`: state of a parallel group at one participant (a join's arrived branches, a branch's
+ *   compensation log); firing only removes it once it is surely stale (participant/branch-state.ts).
  */
-export type TimerKind = 'event' | 'deadline' | 'within' | 'ended';
+export type TimerKind = 'event' | 'deadline' | 'within' | 'ended' | 'branch';
 
-const KINDS: ReadonlySet<string> = new Set<TimerKind>(['event', 'deadline', 'within', 'ended']);
+const KINDS: ReadonlySet<string> = new Set<TimerKind>(['event', 'deadline', 'within', 'ended', 'branch']);
 
 /** A timer as the book holds it. */
 export interface Timer {
