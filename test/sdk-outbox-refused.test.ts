@@ -1,15 +1,16 @@
 // Review finding 3 of issue 12: outbox rows the broker refuses for good (too large, invalid, not
 // authorised) must not block the relay, and outputs must be size-checked before they are written.
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deadLetterTopicOf, headerString } from '@troupe/core';
 import { readTopicToEnd } from '@troupe/kafka';
 import { MemorySchemaRegistry } from '@troupe/schema-registry';
-import { DLQ_HEADER, KafkaTransport, OutboxRelay, partitionForKey, PostgresOutbox, Publisher, SdkError } from '@troupe/sdk';
+import { DLQ_HEADER, KafkaTransport, OutboxRelay, PostgresOutbox, Publisher, SdkError } from '@troupe/sdk';
 import { kafkaBrokers, SagaHarness, uniqueName, waitFor } from '@troupe/testing';
 import { newLedger, orderSaga, registerAll, startSagaServices } from '../packages/sdk/src/participant/order-saga.fixture.js';
+import { expectHugeShippingRefused } from './fixtures/huge-shipping.js';
+import { throwawaySchema } from './fixtures/pg-schema.js';
 import { silentLogger } from './fixtures/sdk-kafka.js';
 
 const PG_URL = process.env['TROUPE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -22,13 +23,7 @@ describe('PostgreSQL outbox: outputs the broker refuses (real broker, real Postg
   });
 
   async function setup(prefix: string) {
-    const schema = `outbox_${randomBytes(5).toString('hex')}`;
-    cleanup.push(async () => {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-    });
+    const schema = throwawaySchema('outbox', cleanup);
     const transport = await KafkaTransport.create({ brokers: kafkaBrokers(), logger: silentLogger, redeliveryDelayMs: 50 });
     cleanup.push(() => transport.close());
     const outbox = await PostgresOutbox.create({ connectionString: PG_URL, schema, poolSize: 16 });
@@ -126,22 +121,7 @@ describe('PostgreSQL outbox: outputs the broker refuses (real broker, real Postg
     cleanup.push(() => Promise.all(services.map((s) => s.close())));
     const harness = await SagaHarness.create({ transport, codec, events: saga.all, contracts: [saga.contract] });
     cleanup.push(() => harness.close());
-    const e = saga.events;
-    const later: string[] = [];
-    for (let i = 0; later.length < 5; i++) if (partitionForKey(`later-${i}`, 3) === partitionForKey('huge', 3)) later.push(`later-${i}`);
-    await harness.publish(e.OrderPlaced, { orderId: 'huge-shipping', amount: 1 }, { sagaId: 'huge' });
-    await Promise.all(later.map((id) => harness.publish(e.OrderPlaced, { orderId: id, amount: 1 }, { sagaId: id })));
-
-    const evs = await harness.waitForEvents('huge', [e.ShipmentFailed, e.PaymentRefunded, e.InventoryReleased], 120_000);
-    await Promise.all(later.map((id) => harness.waitForEvents(id, [e.ShipmentScheduled], 120_000)));
-    const failed = evs.filter((x) => x.envelope.type === e.ShipmentFailed.name);
-    expect(failed).toHaveLength(1);
-    expect(JSON.stringify(failed[0]?.payload)).toContain('MESSAGE_TOO_LARGE');
-    expect(evs.some((x) => x.envelope.type === e.ShipmentScheduled.name)).toBe(false);
-    await harness.waitFor(() => Promise.resolve(harness.deadLetters().length > 0 ? true : undefined), 'the dead letter', 60_000);
-    expect(harness.deadLetters().map((m) => [headerString(m.headers, 'ce_sagaid'), headerString(m.headers, DLQ_HEADER.reason)])).toEqual([
-      ['huge', 'OUTPUT_REFUSED'],
-    ]);
+    await expectHugeShippingRefused(harness, saga);
     // Refused before it was written: no row for the relay to trip over.
     expect(await outbox.refused()).toEqual({ count: 0, latest: undefined });
     expect((await services[2]?.health())?.ready).toBe(true);

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { Registry } from 'prom-client';
@@ -9,6 +8,7 @@ import { KafkaTransport, OutboxRelay, PostgresOutbox, Publisher, SdkError } from
 import { kafkaBrokers, SagaHarness, uniqueName } from '@troupe/testing';
 import { readTopicToEnd } from '@troupe/kafka';
 import { orderSaga, registerAll } from '../packages/sdk/src/participant/order-saga.fixture.js';
+import { throwawaySchema } from './fixtures/pg-schema.js';
 import { silentLogger } from './fixtures/sdk-kafka.js';
 
 const PG_URL = process.env['TROUPE_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -19,16 +19,7 @@ describe('PostgreSQL outbox: migrations and relays on a real broker', () => {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);
   });
 
-  function schemaName(): string {
-    const schema = `outbox_${randomBytes(5).toString('hex')}`;
-    cleanup.push(async () => {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-    });
-    return schema;
-  }
+  const schemaName = (): string => throwawaySchema('outbox', cleanup);
 
   it('migrates once per version, concurrently and repeatedly, into the schema it is given', async () => {
     const schema = schemaName();
