@@ -154,7 +154,7 @@ export class Dispatcher {
       );
       return done([]);
     }
-    const process = startProcessSpan(message, { ...env, ...(env.sagaStep !== undefined ? { step: env.sagaStep } : {}) }, this.deps.groupId);
+    const process = startProcessSpan(message, env, this.deps.groupId, env.sagaStep);
     let failure: unknown;
     try {
       const log = lazyChild(this.deps.logger, () => ({

@@ -226,7 +226,7 @@ export class EventContext implements StepContext<unknown, unknown, unknown>, Com
         type: type.name,
         sagaId: d.envelope.sagaId,
         sagaType: d.envelope.sagaType,
-        ...(stepName !== undefined ? { step: stepName } : {}),
+        step: stepName,
       },
       d.trace ?? context.active(),
       outgoingTraceparent(d.envelope.traceparent),

@@ -103,7 +103,7 @@ export class HandlerRunner {
               participant: this.deps.participant,
               route: route.label,
               sagaId: a.env.sagaId,
-              ...(route.kind === 'on' ? {} : { step: route.def.name }),
+              step: route.kind === 'on' ? undefined : route.def.name,
               attempt,
             });
             const abort = new AttemptAbort();
