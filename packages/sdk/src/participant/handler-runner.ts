@@ -21,6 +21,7 @@ import type { Route } from './routes.js';
 import type { RoutingSlip } from './routing-slip.js';
 import type { Clock } from '../timers/clock.js';
 import { AttemptAbort } from './attempt-abort.js';
+import { Deadlines } from '../util/deadlines.js';
 
 /** One decoded event on its way to its handlers. */
 export interface Handling {
@@ -85,6 +86,9 @@ const isStoreTrouble = (err: unknown): boolean =>
 
 /** Runs handlers: in-place retries, the OpenTelemetry context, metrics, and giving up. */
 export class HandlerRunner {
+  /** Attempt deadlines, on one timer per length (see Deadlines). */
+  private readonly deadlines = new Deadlines();
+
   constructor(private readonly deps: HandlerRunnerDeps) {}
 
   /** `mayOverflow`: the event may move to the retry topic when the handler's bulkhead stays full. */
@@ -124,7 +128,7 @@ export class HandlerRunner {
                     if (r === 'duplicate') instruments.duplicates.inc(labels);
                   })
                 : invoke();
-              await withDeadline(work, this.timeoutOf(route), abort, route.label);
+              await withDeadline(work, { deadlines: this.deadlines, ms: this.timeoutOf(route), abort, label: route.label });
               endSpan(handle.span);
               // With an outbox the outputs were committed with the transaction; the relay publishes them.
               return outbox ? [] : current.outputs;
@@ -305,23 +309,27 @@ export class HandlerRunner {
  * the handler can cancel what it waits for. The late result of `work` is ignored (its context's
  * outputs are never used); a late rejection is swallowed.
  */
-function withDeadline(work: Promise<void>, ms: number, abort: AttemptAbort, label: string): Promise<void> {
+function withDeadline(
+  work: Promise<void>,
+  d: { readonly deadlines: Deadlines; readonly ms: number; readonly abort: AttemptAbort; readonly label: string },
+): Promise<void> {
+  const { ms, abort, label } = d;
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const cancel = d.deadlines.start(ms, () => {
       const err = new SdkError(
         'TIMEOUT',
         `${label} took longer than ${ms} ms; the attempt counts as failed (raise timeoutMs or handlerTimeoutMs if that is normal)`,
       );
       abort.abort(err);
       reject(err);
-    }, ms);
+    });
     work.then(
       () => {
-        clearTimeout(timer);
+        cancel();
         resolve();
       },
       (err: unknown) => {
-        clearTimeout(timer);
+        cancel();
         reject(err instanceof Error ? err : new Error(String(err)));
       },
     );

@@ -261,3 +261,52 @@ describe('a handler that emits an invalid payload', () => {
     }
   });
 });
+
+describe('a handler attempt past its deadline', () => {
+  it('is aborted with TIMEOUT (ctx.signal) and retried; only the attempt that finished emits', async () => {
+    const transport = await MemoryTransport.create();
+    const codec = new MemorySchemaRegistry();
+    const saga = orderSaga('deadline');
+    const aborted: unknown[] = [];
+    let attempts = 0;
+    await transport.ensureTopics([{ topic: saga.events.PaymentCharged.topic, partitions: 1 }]);
+    const p = await Participant.create({
+      name: 'slow-then-fast',
+      transport,
+      codec,
+      logger: silent,
+      metricsRegistry: new Registry(),
+      handlers: [
+        on(
+          saga.events.OrderPlaced,
+          async ({ payload, ctx }) => {
+            attempts += 1;
+            if (attempts === 1) {
+              await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve()));
+              aborted.push(ctx.signal.reason);
+              // Too late: what the timed-out attempt emits is never written.
+              await ctx.emit(saga.events.PaymentCharged, { orderId: payload.orderId, chargeId: 'late' });
+              return;
+            }
+            await ctx.emit(saga.events.PaymentCharged, { orderId: payload.orderId, chargeId: 'on-time' });
+          },
+          { timeoutMs: 50 },
+        ),
+      ],
+    });
+    try {
+      const publisher = await Publisher.create({ transport, codec, source: 'test', contracts: [saga.contract] });
+      await publisher.publish(saga.events.OrderPlaced, { orderId: 'o-1', amount: 1 }, { sagaId: 'o-1' });
+      const out = saga.events.PaymentCharged.topic;
+      await waitUntil(transport, () => transport.records(out).length === 1, 'the payment');
+      expect(attempts).toBe(2);
+      expect(aborted).toHaveLength(1);
+      expect(aborted[0]).toMatchObject({ code: 'TIMEOUT' });
+      const [charged] = transport.records(out);
+      expect((await codec.decode(charged?.value ?? Buffer.alloc(0))).payload).toMatchObject({ chargeId: 'on-time' });
+    } finally {
+      await p.close();
+      await transport.close();
+    }
+  });
+});
