@@ -304,6 +304,13 @@ describe('a handler attempt past its deadline', () => {
       expect(aborted[0]).toMatchObject({ code: 'TIMEOUT' });
       const [charged] = transport.records(out);
       expect((await codec.decode(charged?.value ?? Buffer.alloc(0))).payload).toMatchObject({ chargeId: 'on-time' });
+      // Both attempts timed, the first counted as a failure and a retry, the event as handled once.
+      const text = await p.metrics.metrics();
+      const labels = `participant="slow-then-fast",type="${saga.events.OrderPlaced.name}"`;
+      expect(text).toContain(`troupe_handler_duration_seconds_count{${labels}} 2`);
+      expect(text).toContain(`troupe_handler_failures_total{${labels}} 1`);
+      expect(text).toContain(`troupe_handler_retries_total{${labels}} 1`);
+      expect(text).toContain(`troupe_events_handled_total{${labels},outcome="ok"} 1`);
     } finally {
       await p.close();
       await transport.close();
