@@ -8,7 +8,8 @@ import { MemoryTransport } from '../transport/memory/memory-transport.js';
 import type { InboundMessage, Transport } from '../transport/transport.js';
 import { participantHealth } from './health.js';
 import { newLedger, orderSaga, startSagaServices, type OrderSaga } from './order-saga.fixture.js';
-import { OutputRefusals, refusalOf } from './output-refusals.js';
+import { OutputRefusals, oversizedOutput, refusalOf } from './output-refusals.js';
+import { recordSize, recordSizeBound } from '../transport/record-size.js';
 import { Publisher } from '../publisher/publisher.js';
 
 const silent = pino({ level: 'silent' });
@@ -142,5 +143,19 @@ describe('readiness', () => {
     });
     expect(h.ready).toBe(false);
     expect(h.details['stalledPartitions']).toContain('last commit failed: MESSAGE_TOO_LARGE: too big');
+  });
+});
+
+describe('oversizedOutput', () => {
+  it('refuses exactly the outputs whose exact size is over their topic limit', () => {
+    const small = { topic: 't', key: 'k', value: Buffer.alloc(10), headers: { h: 'é'.repeat(100) } };
+    const exact = recordSize(small);
+    // The bound is over the limit here, the exact size is not: not refused.
+    expect(recordSizeBound(small)).toBeGreaterThan(exact);
+    expect(oversizedOutput([small], new Map([['t', exact]]))).toBeUndefined();
+    expect(oversizedOutput([small], new Map([['t', exact - 1]]))?.code).toBe('OUTPUT_REFUSED');
+    expect(oversizedOutput([small], new Map([['t', exact - 1]]))?.message).toContain(`takes ${exact} bytes`);
+    // No known limit: nothing is refused.
+    expect(oversizedOutput([small], new Map())).toBeUndefined();
   });
 });

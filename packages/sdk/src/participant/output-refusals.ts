@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { describeError, SdkError } from '../errors.js';
-import { recordSize } from '../transport/record-size.js';
+import { recordSize, recordSizeBound } from '../transport/record-size.js';
 import type { InboundMessage, OutboundRecord, Transport } from '../transport/transport.js';
 
 /**
@@ -34,8 +34,9 @@ export function refusalOf(err: unknown, depth = 0): string | undefined {
 export function oversizedOutput(outputs: readonly OutboundRecord[], limits: ReadonlyMap<string, number>): SdkError | undefined {
   for (const r of outputs) {
     const limit = limits.get(r.topic);
+    if (limit === undefined || recordSizeBound(r) <= limit) continue;
     const size = recordSize(r);
-    if (limit !== undefined && size > limit) {
+    if (size > limit) {
       return new SdkError(
         'OUTPUT_REFUSED',
         `MESSAGE_TOO_LARGE: an output to ${r.topic} takes ${size} bytes, more than the topic's max.message.bytes (${limit}); ` +
