@@ -4,11 +4,18 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemorySagaStore, buildTrackerApp } from '@troupe/saga-tracker';
 import type { FastifyInstance } from 'fastify';
-import { ORDER_CONTRACT, chain, deadLettered, withAbort } from '../packages/saga-tracker/src/order-saga.fixture.js';
+import {
+  ORDER_CONTRACT,
+  ORDER_CONTRACT_PARALLEL,
+  chain,
+  deadLettered,
+  withAbort,
+} from '../packages/saga-tracker/src/order-saga.fixture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = 'test-results/tracker.png';
 const OVERVIEW = 'test-results/tracker-overview.png';
+const PARALLEL = 'test-results/tracker-flow-parallel.png';
 
 // Runs in the page (a string: the tests are compiled without the DOM library). Lists every text of
 // the flow graph that overlaps another (deviation badges sit on a corner on purpose) or leaves its box.
@@ -194,5 +201,65 @@ describe('tracker web page in a real browser', () => {
     expect(existsSync(SCREENSHOT)).toBe(true);
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it('draws a parallel group as one column of branches, each with its own counts, joined before the next step', async () => {
+    const parallel = await MemorySagaStore.create({ contracts: [ORDER_CONTRACT_PARALLEL] });
+    const now = Date.now();
+    await parallel.apply({
+      events: [
+        ...chain('par-1', ['placed', 'reserved', 'charged', 'scheduled', 'completed'], { startMs: now - 600_000 }),
+        // Inventory reserved, payment still awaited: one branch waits, the other is done.
+        ...chain('par-2', ['placed', 'reserved'], { startMs: now - 5_000 }),
+        // Both branches awaited.
+        ...chain('par-3', ['placed'], { startMs: now - 2_000 }),
+        // Out of stock after payment: payment refunded, no deviation (branches run at once).
+        ...chain('par-4', ['placed', 'charged', 'outOfStock', 'refunded', 'cancelled'], { startMs: now - 300_000 }),
+        // Shipped before inventory finished: a deviation on shipping.
+        ...chain('par-5', ['placed', 'charged', 'scheduled'], { startMs: now - 200_000 }),
+      ],
+    });
+    const parallelApp = buildTrackerApp({ store: parallel, contracts: [ORDER_CONTRACT_PARALLEL] });
+    await parallelApp.listen({ port: 0, host: '127.0.0.1' });
+    const page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
+    try {
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`http://127.0.0.1:${(parallelApp.server.address() as AddressInfo).port}/`);
+      await page.waitForSelector('body[data-ready=true]');
+      await page.waitForSelector('#flow g.step[data-step=shipping]');
+      expect((await attributes(page, '#flow g.step', ['data-step', 'class'])).map(([step, cls]) => [step, cls])).toEqual([
+        ['payment', 'node step parallel'],
+        ['inventory', 'node step parallel'],
+        ['shipping', 'node step'],
+      ]);
+      const box = async (step: string) => (await page.locator(`#flow g.step[data-step=${step}] rect`).boundingBox()) ?? undefined;
+      const [payment, inventory, shipping] = [await box('payment'), await box('inventory'), await box('shipping')];
+      // The branches share a column, one above the other; the step after the group is the next column.
+      expect(payment?.x).toBe(inventory?.x);
+      expect((inventory?.y ?? 0) >= (payment?.y ?? 0) + (payment?.height ?? 0)).toBe(true);
+      expect((shipping?.x ?? 0) > (payment?.x ?? 0) + (payment?.width ?? 0)).toBe(true);
+      // Live counts per branch: payment awaited by par-2 and par-3, inventory by par-3 and par-5 (shipped without it).
+      expect(await attributes(page, '#flow g.step', ['data-step', 'data-awaiting', 'data-completed'])).toEqual([
+        ['payment', '2', '2'],
+        ['inventory', '2', '2'],
+        ['shipping', '0', '2'],
+      ]);
+      // Fork and join: an edge from the start to each branch, and from each branch to shipping.
+      expect(await page.locator('#flow line.edge').count()).toBe(2 + 2 + 2);
+      expect(await page.locator('#flow .deviation-badge[data-step=shipping]').textContent()).toBe('1');
+      expect(await page.locator('#flow .deviation-badge').count()).toBe(1);
+      expect(await page.evaluate(LABEL_PROBLEMS)).toEqual([]);
+      // The list says what each saga awaits: both branches at once for par-3.
+      await expect.poll(() => page.locator('#sagas tr[data-saga=par-3]').textContent()).toContain('payment ∥ inventory');
+      mkdirSync('test-results', { recursive: true });
+      await page.screenshot({ path: PARALLEL, fullPage: true });
+      expect(existsSync(PARALLEL)).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      await parallelApp.close();
+      await parallel.close();
+    }
   });
 });

@@ -36,6 +36,12 @@ export const ORDER_CONTRACT: SagaContract = {
   end: { completed: 'com.acme.orders.OrderCompleted', aborted: 'com.acme.orders.OrderCancelled' },
 };
 
+/** The order saga with payment ∥ inventory (group `reserve`), then shipping (ADR 0017). */
+export const ORDER_CONTRACT_PARALLEL: SagaContract = {
+  ...ORDER_CONTRACT,
+  steps: ORDER_CONTRACT.steps.map((s) => (s.name === 'shipping' ? s : { ...s, parallel: 'reserve' })),
+};
+
 /** Version 2 of the order saga: no shipping step (say, digital goods), running beside version 1. */
 export const ORDER_CONTRACT_V2: SagaContract = { ...ORDER_CONTRACT, version: 2, steps: ORDER_CONTRACT.steps.slice(0, 2) };
 

@@ -12,6 +12,11 @@ export interface StuckInfo {
   readonly overdueMs?: number;
   /** Whether the whole-saga deadline (rather than a step's `within`) is what passed. */
   readonly deadlinePassed?: boolean;
+  /**
+   * One reason per awaited step when several are awaited at once (the branches of a parallel
+   * group), most overdue first; `reason` then joins them.
+   */
+  readonly branches?: readonly { readonly step: string; readonly reason: string; readonly overdue: boolean }[];
 }
 
 const NOT_STUCK: StuckInfo = { stuck: false };
@@ -46,11 +51,21 @@ export function stuckInfo(p: SagaProjection, now: number): StuckInfo {
   if (a === undefined) {
     return { stuck: true, reason: `saga deadline passed ${formatDuration(overdueMs)} ago`, overdueMs, deadlinePassed };
   }
-  const what = a.events.length > 0 ? a.events.map(shortName).join(' or ') : 'progress';
-  const from = a.participant !== undefined ? ` from ${a.participant}` : '';
-  const step = a.step !== undefined ? ` (step ${a.step})` : '';
-  const waited = formatDuration(now - Date.parse(a.since));
-  const reason = `waiting ${waited} for ${what}${from}${step} since ${a.since}${deadlinePassed ? '; saga deadline passed' : ''}`;
+  const sentence = (w: Awaiting): string => {
+    const what = w.events.length > 0 ? w.events.map(shortName).join(' or ') : 'progress';
+    const from = w.participant !== undefined ? ` from ${w.participant}` : '';
+    const step = w.step !== undefined ? ` (step ${w.step})` : '';
+    return `waiting ${formatDuration(now - Date.parse(w.since))} for ${what}${from}${step} since ${w.since}`;
+  };
+  const several = p.awaiting.filter((w) => w.step !== undefined).length > 1;
+  const branches = several
+    ? [...overdue, ...p.awaiting.filter((w) => !overdue.includes(w))].map((w) => ({
+        step: w.step ?? '',
+        reason: sentence(w),
+        overdue: overdue.includes(w),
+      }))
+    : undefined;
+  const reason = `${branches ? branches.map((b) => b.reason).join('; ') : sentence(a)}${deadlinePassed ? '; saga deadline passed' : ''}`;
   return {
     stuck: true,
     reason,
@@ -60,5 +75,6 @@ export function stuckInfo(p: SagaProjection, now: number): StuckInfo {
     since: a.since,
     overdueMs,
     deadlinePassed,
+    ...(branches ? { branches } : {}),
   };
 }

@@ -239,6 +239,8 @@ async function loadFlow(type) {
   const byStep = new Map(flow.steps.map((s) => [s.step, s]));
   const stages = flow.stages.length > 0 ? flow.stages : flow.steps.map((s) => [s.step]);
   const participants = new Map((flow.contract?.steps ?? []).map((s) => [s.name, s.participant]));
+  // Optional steps (their failure does not fail the saga) are drawn dashed.
+  const optional = new Set((flow.contract?.steps ?? []).filter((s) => s.optional === true).map((s) => s.name));
   const counts = stats.types[0];
   // Geometry: fixed boxes in columns; a column holds the steps of one stage (several when parallel).
   const BW = 176;
@@ -317,7 +319,7 @@ async function loadFlow(type) {
         `✓ ${st?.completed ?? 0}  ✗ ${st?.failed ?? 0}  ↺ ${st?.compensated ?? 0}  ⚠ ${st?.['compensation-failed'] ?? 0}`,
         `waiting ${c?.awaiting ?? 0}`,
       ];
-      const g = node(b, `node step${stage.length > 1 ? ' parallel' : ''}`, lines, {
+      const g = node(b, `node step${stage.length > 1 ? ' parallel' : ''}${optional.has(name) ? ' optional' : ''}`, lines, {
         step: name,
         awaiting: String(c?.awaiting ?? 0),
         completed: String(st?.completed ?? 0),

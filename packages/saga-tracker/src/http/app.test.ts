@@ -2,7 +2,7 @@ import { get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TrackerMetrics } from '../metrics.js';
-import { ORDER_CONTRACT, T_START, chain } from '../order-saga.fixture.js';
+import { ORDER_CONTRACT, ORDER_CONTRACT_PARALLEL, T_START, chain } from '../order-saga.fixture.js';
 import { MemorySagaStore } from '../store/memory-store.js';
 import type { FastifyInstance } from 'fastify';
 import { buildTrackerApp } from './app.js';
@@ -54,6 +54,24 @@ describe('tracker HTTP API', () => {
       { step: 'inventory', awaiting: 1, byStatus: { completed: 1, failed: 1 } },
       { step: 'shipping', awaiting: 0, byStatus: { completed: 1, pending: 2 } },
     ]);
+  });
+
+  it('draws a parallel group as one stage with its branches side by side, each awaited on its own', async () => {
+    const parallel = await MemorySagaStore.create({ contracts: [ORDER_CONTRACT_PARALLEL] });
+    await parallel.apply({ events: [...chain('q-1', ['placed', 'reserved']), ...chain('q-2', ['placed'], { startMs: T_START + 1000 })] });
+    const api = buildTrackerApp({ store: parallel, contracts: [ORDER_CONTRACT_PARALLEL], now: () => NOW });
+    try {
+      const body = (await api.inject({ method: 'GET', url: '/api/types/order-fulfillment/flow' })).json<Record<string, unknown>>();
+      expect(body['stages']).toEqual([['payment', 'inventory'], ['shipping']]);
+      expect(body['steps']).toMatchObject([
+        { step: 'payment', awaiting: 2 },
+        { step: 'inventory', awaiting: 1, byStatus: { completed: 1 } },
+        { step: 'shipping', awaiting: 0 },
+      ]);
+    } finally {
+      await api.close();
+      await parallel.close();
+    }
   });
 
   it('lists sagas with filters and a cursor', async () => {

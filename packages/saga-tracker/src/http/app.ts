@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import type { SagaContract } from '@troupe/core';
+import { contractStages, type SagaContract } from '@troupe/core';
 import type { EventCodec } from '@troupe/schema-registry';
 import { ContractBook } from '../contract-book.js';
 import { TrackerError } from '../errors.js';
@@ -148,7 +148,7 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
 
   app.get<{ Params: { type: string } }>('/api/types/:type/flow', async (req): Promise<FlowResponse> => {
     const contract = contracts.latest(req.params.type);
-    return { ...(await store.flow(req.params.type)), contract: contract ?? null, stages: contractStages(contract) };
+    return { ...(await store.flow(req.params.type)), contract: contract ?? null, stages: flowStages(contract) };
   });
 
   app.get('/api/activity', async (req): Promise<ActivityResponse> => {
@@ -208,8 +208,9 @@ export function buildTrackerApp(opts: TrackerAppOptions): FastifyInstance {
 }
 
 /** The contract's steps by stage: one step per stage until contracts declare parallel groups. */
-function contractStages(contract: SagaContract | undefined): string[][] {
-  return (contract?.steps ?? []).map((s) => [s.name]);
+/** The flow's columns: one per stage, the branches of a parallel group side by side in one (ADR 0017). */
+function flowStages(contract: SagaContract | undefined): string[][] {
+  return contract === undefined ? [] : contractStages(contract).map((st) => st.steps.map((s) => s.name));
 }
 
 /** A saga is one trace: the trace id of its earliest event that carries a `traceparent`. */

@@ -1,3 +1,4 @@
+import { contractStages } from '@troupe/core';
 import type { Folded } from './fold.js';
 import type { StatusStage } from './status.js';
 import { iso, ms } from './types.js';
@@ -34,27 +35,35 @@ function awaitingCompensations(f: Folded, st: StatusStage): Awaiting[] {
   });
 }
 
-/** Running: only a contract says what comes next — the first declared step without an outcome, else the end. */
+/**
+ * Running: only a contract says what comes next — every step of the first stage without an outcome
+ * (several at once in a parallel group, each with its own limit), else the end. A stage counts as
+ * done when each of its steps has an outcome (an optional step's failure included); the next one
+ * is awaited from the latest of them.
+ */
 function awaitingNextStep(f: Folded): Awaiting[] {
   const { contract } = f;
   if (contract === undefined) return [];
+  const byName = new Map(f.steps.map((s) => [s.name, s]));
   let prevDone = f.startedAt;
-  for (const s of f.steps) {
-    if (!s.declared) continue;
-    if (s.completedAt === undefined && s.failedAt === undefined) {
-      const c = s.contract;
-      const within = c?.withinMs;
-      return [
-        {
-          step: s.name,
-          events: c !== undefined ? [c.completed, c.failed] : [],
-          ...(s.participant !== undefined ? { participant: s.participant } : {}),
+  for (const stage of contractStages(contract)) {
+    const open: Awaiting[] = [];
+    let stageDone = prevDone;
+    for (const c of stage.steps) {
+      const s = byName.get(c.name);
+      const outcomeAt = s?.completedAt ?? s?.failedAt;
+      if (outcomeAt === undefined) {
+        open.push({
+          step: c.name,
+          events: [c.completed, c.failed],
+          participant: c.participant,
           since: prevDone,
-          ...(within !== undefined ? { dueBy: iso(ms(prevDone) + within) } : {}),
-        },
-      ];
+          ...(c.withinMs !== undefined ? { dueBy: iso(ms(prevDone) + c.withinMs) } : {}),
+        });
+      } else if (ms(outcomeAt) > ms(stageDone)) stageDone = outcomeAt;
     }
-    if (s.completedAt !== undefined && ms(s.completedAt) > ms(prevDone)) prevDone = s.completedAt;
+    if (open.length > 0) return open;
+    prevDone = stageDone;
   }
   return [
     {

@@ -1,4 +1,4 @@
-import type { SagaContract, SagaStepContract } from '@troupe/core';
+import { contractStages, type SagaContract, type SagaStepContract } from '@troupe/core';
 import type { TrackedEvent } from '../tracked-event.js';
 import type { Folded } from './fold.js';
 import { ms } from './types.js';
@@ -9,7 +9,7 @@ type Outcome = 'start' | 'end-completed' | 'end-aborted' | 'completed' | 'failed
 interface Expected {
   readonly outcome: Outcome;
   readonly step?: SagaStepContract;
-  /** Position of the step in the contract. */
+  /** Position of the step's stage in the contract (branches of a parallel group share one). */
   readonly index: number;
 }
 
@@ -19,13 +19,16 @@ const short = (type: string): string => type.slice(type.lastIndexOf('.') + 1);
 function expectations(c: SagaContract): Map<string, Expected> {
   const m = new Map<string, Expected>();
   m.set(c.start, { outcome: 'start', index: -1 });
-  m.set(c.end.completed, { outcome: 'end-completed', index: c.steps.length });
-  m.set(c.end.aborted, { outcome: 'end-aborted', index: c.steps.length });
-  c.steps.forEach((step, index) => {
-    m.set(step.completed, { outcome: 'completed', step, index });
-    m.set(step.failed, { outcome: 'failed', step, index });
-    if (step.compensated !== undefined) m.set(step.compensated, { outcome: 'compensated', step, index });
-    if (step.compensationFailed !== undefined) m.set(step.compensationFailed, { outcome: 'compensation-failed', step, index });
+  const stages = contractStages(c);
+  m.set(c.end.completed, { outcome: 'end-completed', index: stages.length });
+  m.set(c.end.aborted, { outcome: 'end-aborted', index: stages.length });
+  stages.forEach((stage, index) => {
+    for (const step of stage.steps) {
+      m.set(step.completed, { outcome: 'completed', step, index });
+      m.set(step.failed, { outcome: 'failed', step, index });
+      if (step.compensated !== undefined) m.set(step.compensated, { outcome: 'compensated', step, index });
+      if (step.compensationFailed !== undefined) m.set(step.compensationFailed, { outcome: 'compensation-failed', step, index });
+    }
   });
   return m;
 }
@@ -43,12 +46,15 @@ export function conformanceOf(f: Folded): Deviation[] {
   const flag = (kind: DeviationKind, e: TrackedEvent, message: string, step?: string): void => {
     out.push({ kind, eventId: e.id, type: e.type, time: e.time, source: e.source, ...(step !== undefined ? { step } : {}), message });
   };
-  // First completion of each step in the whole set: "was it done before e" also accepts e's cause.
+  // First outcome that lets the saga go on past each step (its completion; either outcome of an
+  // optional step) in the whole set: "was it done before e" also accepts e's cause.
   const firstCompletion = new Map<string, TrackedEvent>();
   for (const e of f.originals) {
     const x = expected.get(e.type);
-    if (x?.outcome === 'completed' && x.step !== undefined && !firstCompletion.has(x.step.name)) firstCompletion.set(x.step.name, e);
+    const goesOn = x?.outcome === 'completed' || (x?.outcome === 'failed' && x.step?.optional === true);
+    if (goesOn && x?.step !== undefined && !firstCompletion.has(x.step.name)) firstCompletion.set(x.step.name, e);
   }
+  const stageOf = (name: string): number => expected.get(c.steps.find((s) => s.name === name)?.completed ?? '')?.index ?? -1;
   // State as of the event being walked.
   const completions = new Map<string, TrackedEvent>();
   const forward = new Map<string, TrackedEvent>();
@@ -103,6 +109,7 @@ export function conformanceOf(f: Folded): Deviation[] {
           failedStep ??= '(aborted)';
           break;
         }
+        // An optional step may end failed; it is missing only when it has no outcome at all.
         const missing = c.steps.filter((s) => !doneBefore(firstCompletion.get(s.name), e)).map((s) => s.name);
         if (missing.length > 0)
           flag(
@@ -122,18 +129,21 @@ export function conformanceOf(f: Folded): Deviation[] {
         }
         forward.set(name, e);
         if (end !== undefined) flag('unexpected-event', e, `${short(e.type)} after the saga was aborted (${short(end.type)})`, name);
-        else if (failedStep !== undefined)
+        // A sibling branch may finish after its sibling failed: both were running at once.
+        else if (failedStep !== undefined && stageOf(failedStep) !== x.index)
           flag('unexpected-event', e, `${short(e.type)} after step ${failedStep} failed: the saga is compensating`, name);
         else {
+          // Steps of earlier stages only: branches of one parallel group run in any order.
           const late = c.steps
-            .slice(0, x.index)
+            .filter((s) => stageOf(s.name) < x.index)
             .filter((s) => !doneBefore(firstCompletion.get(s.name), e))
             .map((s) => s.name);
           if (late.length > 0)
             flag('out-of-order', e, `${short(e.type)} before step${late.length > 1 ? 's' : ''} ${late.join(', ')} completed`, name);
         }
         if (x.outcome === 'completed') completions.set(name, e);
-        else failedStep ??= name;
+        // An optional step's failure does not fail the saga: nothing compensates after it.
+        else if (x.step?.optional !== true) failedStep ??= name;
         break;
       }
       case 'compensated':

@@ -16,7 +16,8 @@ export interface StatusStage {
 
 export function statusOf(f: Folded): StatusStage {
   const { contract, endEvent, steps } = f;
-  const failedSteps = steps.filter((s) => s.failedAt !== undefined);
+  // An optional step's failure does not fail the saga (ADR 0017): it goes on as after a completion.
+  const failedSteps = steps.filter((s) => s.failedAt !== undefined && s.contract?.optional !== true);
   const endKind: 'completed' | 'aborted' | undefined =
     endEvent === undefined
       ? undefined

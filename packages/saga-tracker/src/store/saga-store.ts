@@ -28,7 +28,7 @@ export interface SagaSummary {
   readonly lastEventAt: string;
   readonly eventCount: number;
   readonly failureCount: number;
-  /** The step awaited next, for running and compensating sagas. */
+  /** The step awaited next, for running and compensating sagas (`payment ∥ inventory` when several are). */
   readonly currentStep?: string;
   readonly stuckAfter?: string;
   /** Business attributes from the contract, e.g. `{ customerId: '42', country: 'DE' }`. */

@@ -4,7 +4,9 @@ import { TrackerError } from '../errors.js';
 import type { Percentiles, SagaSummary } from './saga-store.js';
 
 export function summarize(p: SagaProjection): SagaSummary {
-  const currentStep = p.awaiting[0]?.step;
+  // The branches of a parallel group are awaited together: `payment ∥ inventory`.
+  const awaited = p.awaiting.flatMap((a) => (a.step !== undefined ? [a.step] : []));
+  const currentStep = awaited.length > 0 ? awaited.join(' ∥ ') : undefined;
   return {
     sagaId: p.sagaId,
     sagaType: p.sagaType,
