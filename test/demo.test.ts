@@ -123,23 +123,41 @@ describe('npm run demo', () => {
     expect(run.stdout.trim().split('\n')).toHaveLength(1);
   });
 
-  it('embedded: sagas whose carrier never answers are reported stuck once the contract allows, and counted', async () => {
-    // The contract gives shipping one minute: this run takes a little over that.
+  it('embedded: sagas whose carrier never answers end timed-out and compensated at the contract limit, and are counted', async () => {
+    // The contract gives shipping one minute (onTimeout: abort): this run takes a little over that.
     const run = await runDemo(['--sagas', '40', '--rate', '40', '--carrier-silent-rate', '0.2', '--exit-when-done']);
     expect(run.code).toBe(0);
-    expect(run.summary.expected['stuck']).toBeGreaterThan(0);
+    expect(run.summary.expected['timed-out']).toBeGreaterThan(0);
+    // The tracker counts a saga timed-out only once it is compensated (refund and release done) with
+    // the order service's timeout as the reason; nothing is left stuck.
     expect(run.summary.tracker).toEqual(run.summary.expected);
+    expect(run.summary.tracker['stuck']).toBe(0);
   }, 180_000);
 
-  it('--kafka: services and tracker as processes on the real broker agree with the ground truth; no event twice', async () => {
+  it('--kafka: services and tracker as processes on the real broker agree with the ground truth, silent carriers timed out; no event twice', async () => {
     kafkaBrokers(); // fail loudly without a broker
-    const run = await runDemo(['--kafka', '--sagas', '100', '--rate', '25', '--exit-when-done']);
+    const run = await runDemo(['--kafka', '--sagas', '100', '--rate', '25', '--carrier-silent-rate', '0.1', '--exit-when-done']);
     expect(run.code).toBe(0);
+    expect(run.summary.expected['timed-out']).toBeGreaterThan(0);
     expect(run.summary.tracker).toEqual(run.summary.expected);
     // Every order the order service stored started exactly the sagas the tracker saw.
     expect(run.summary.orders).toBe(100);
     expect(run.stderr).toContain('4 service processes + tracker');
-    expectEachEventOnce(await committedEventsBySaga(run.prefix, 100));
+    const bySaga = await committedEventsBySaga(run.prefix, 100);
+    expectEachEventOnce(bySaga);
+    // A timed-out order was charged and reserved, then cancelled without a word from shipping:
+    // refunded and released once each.
+    const timedOut = [...bySaga.values()].filter(
+      (types) =>
+        types.includes('com.acme.inventory.InventoryReserved') &&
+        !types.some((t) => t.startsWith('com.acme.shipping.')) &&
+        types.includes('com.acme.orders.OrderCancelled'),
+    );
+    expect(timedOut).toHaveLength(run.summary.expected['timed-out'] ?? -1);
+    for (const types of timedOut) {
+      expect(types.filter((t) => t === 'com.acme.payments.PaymentRefunded')).toHaveLength(1);
+      expect(types.filter((t) => t === 'com.acme.inventory.InventoryReleased')).toHaveLength(1);
+    }
   }, 300_000);
 
   it('--kafka: every service killed with SIGKILL mid-run is restarted and the summary does not change', async () => {

@@ -5,7 +5,7 @@ import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, Kafka, Resourc
 import { pino } from 'pino';
 import { parseEnvelope } from '@troupe/core';
 import { MemorySchemaRegistry, runSchemasCli, type AclEntry, type ServiceAcls } from '@troupe/schema-registry';
-import { KafkaTransport, MemoryIdempotencyStore, Publisher, SdkError, type Participant } from '@troupe/sdk';
+import { KafkaTransport, MemoryIdempotencyStore, Publisher, SdkError, requestAbort, type Participant } from '@troupe/sdk';
 import { SagaTracker } from '@troupe/saga-tracker';
 import { LocalKafka, freePort, waitForValue } from '@troupe/testing';
 import { contracts, OrderPlaced } from '../examples/order-fulfillment/src/generated/events.js';
@@ -57,7 +57,9 @@ async function refusedWith(promise: Promise<unknown>, code: SdkError['code']): P
 // The example's four services, a publisher and the tracker on a secured broker, each with only the
 // ACLs `troupe-schemas acl` prints for it.
 describe('least privilege from the contracts on a secured broker', () => {
-  const users = Object.fromEntries([...SERVICE_NAMES, 'publisher', 'troupe-tracker', 'stranger'].map((u) => [u, `${u}-pw`]));
+  const users = Object.fromEntries(
+    [...SERVICE_NAMES, 'publisher', 'troupe-tracker', 'troupe-operator', 'stranger'].map((u) => [u, `${u}-pw`]),
+  );
   let kafka: LocalKafka;
   let admin: Admin;
   let plans: ServiceAcls[];
@@ -97,15 +99,21 @@ describe('least privilege from the contracts on a secured broker', () => {
     await kafka?.stop();
   });
 
-  it('plans ACLs for the four services, the publisher and the tracker', () => {
+  it('plans ACLs for the four services, the publisher, the operator and the tracker', () => {
     expect(plans.map((p) => `${p.service}:${p.role}`)).toEqual([
       'inventory-service:participant',
       'order-service:participant',
       'payment-service:participant',
       'shipping-service:participant',
       'publisher:publisher',
+      'troupe-operator:operator',
       'troupe-tracker:tracker',
     ]);
+    // The order service keeps the saga's clock (shipping: onTimeout abort): its timer and control topics.
+    const order = plans.find((p) => p.service === 'order-service');
+    expect(order?.reads).toEqual(expect.arrayContaining(['order-fulfillment.control', 'order-service.timers', 'orders']));
+    expect(order?.writes).toEqual(expect.arrayContaining(['order-fulfillment.control', 'order-service.timers']));
+    expect(plans.find((p) => p.service === 'troupe-operator')?.writes).toEqual(['order-fulfillment.control']);
     const payment = plans.find((p) => p.service === 'payment-service');
     expect(payment?.writes).toEqual(['inventory.dlq', 'orders.dlq', 'payments', 'shipping.dlq']);
     expect(payment?.acls).toContainEqual(
@@ -189,6 +197,61 @@ describe('least privilege from the contracts on a secured broker', () => {
       { description: 'the tracker to see every saga end', timeoutMs: 60_000, intervalMs: 500 },
     );
     expect(Object.values(statuses).filter((s) => s === 'completed')).toHaveLength(3);
+  });
+
+  it("an operator's abort goes through with only troupe-operator's ACLs; the operator may write nothing else", async () => {
+    // A saga whose carrier never answers, aborted by an operator long before its one-minute limit.
+    const sagaId = `op-${run}`;
+    const publisher = await Publisher.create({
+      transport: await transportAs('publisher'),
+      codec,
+      source: 'shop',
+      contracts: [contracts['order-fulfillment']],
+      topics: { partitions: 2 },
+    });
+    await publisher.publish(OrderPlaced, orderFor(sagaId, 'carrier-silent', Math.random), { sagaId });
+    await waitForValue(
+      async () => {
+        const inventory = await readCommitted(admin, kafka, 'inventory');
+        return inventory.some((e) => e.sagaId === sagaId && e.type === 'com.acme.inventory.InventoryReserved') ? true : undefined;
+      },
+      { description: 'the stock to be reserved', timeoutMs: 60_000, intervalMs: 500 },
+    );
+    const operator = await transportAs('troupe-operator');
+    const reply = await requestAbort({
+      transport: operator,
+      sagaType: 'order-fulfillment',
+      sagaId,
+      reason: 'customer called',
+      by: 'alice',
+    });
+    expect(reply.status).toBe('accepted');
+    const undone = await waitForValue(
+      async () => {
+        const [payments, inventory] = await Promise.all([
+          readCommitted(admin, kafka, 'payments'),
+          readCommitted(admin, kafka, 'inventory'),
+        ]);
+        const types = [...payments, ...inventory].filter((e) => e.sagaId === sagaId).map((e) => e.type);
+        return types.includes('com.acme.payments.PaymentRefunded') && types.includes('com.acme.inventory.InventoryReleased')
+          ? types
+          : undefined;
+      },
+      { description: 'the refund and the release after the abort', timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(undone.filter((t) => t.endsWith('Refunded') || t.endsWith('Released'))).toHaveLength(2);
+    // The tracker shows who aborted it and why.
+    const abort = await waitForValue(
+      async () => {
+        const page = (await (await fetch(`${tracker?.url ?? ''}/api/sagas?prefix=${sagaId}`)).json()) as {
+          items: { status: string; abort?: { kind: string; by?: string; reason?: string } }[];
+        };
+        return page.items[0]?.status === 'compensated' ? page.items[0].abort : undefined;
+      },
+      { description: 'the tracker to see the aborted saga compensated', timeoutMs: 60_000, intervalMs: 500 },
+    );
+    expect(abort).toMatchObject({ kind: 'operator', by: 'alice', reason: 'customer called' });
+    await refusedWith(operator.send([{ topic: 'orders', key: sagaId, value: Buffer.from('x'), headers: {} }]), 'NOT_AUTHORIZED');
   });
 
   it('troupe-tracker and troupe-dlq connect with the KAFKA_* variables and never print the password', async () => {

@@ -708,7 +708,8 @@ export const contracts: { readonly "order-fulfillment": SagaContract } = {
         "participant": "shipping-service",
         "completed": "com.acme.shipping.ShipmentScheduled",
         "failed": "com.acme.shipping.ShipmentFailed",
-        "withinMs": 60000
+        "withinMs": 60000,
+        "onTimeout": "abort"
       }
     ],
     "end": {

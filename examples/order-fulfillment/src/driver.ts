@@ -32,7 +32,7 @@ export async function driveOrders(opts: {
 }): Promise<Summary | undefined> {
   const { demo, place, trackerUrl, signal, sagaIdPrefix } = opts;
   const random = seededRandom(demo.seed);
-  const expected: Record<ExpectedStatus, number> = { completed: 0, compensated: 0, failed: 0, stuck: 0 };
+  const expected: Record<ExpectedStatus, number> = { completed: 0, compensated: 0, 'timed-out': 0, failed: 0, stuck: 0 };
   const live = new LiveLine();
   let placed = 0;
   let counts: TrackerCounts | undefined;

@@ -62,7 +62,7 @@ export function parseDemoOptions(argv: readonly string[]): DemoOptions {
     )
     .option(
       '--carrier-silent-rate <p>',
-      "share of orders whose carrier never answers (stuck after the contract's 1m)",
+      "share of orders whose carrier never answers (cancelled and compensated at the contract's 1m: timed-out)",
       fraction,
       DEFAULT_RATES.carrierSilent,
     )

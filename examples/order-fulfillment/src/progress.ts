@@ -7,12 +7,24 @@ export interface TrackerCounts {
   readonly compensating: number;
   readonly completed: number;
   readonly compensated: number;
+  /** Of `compensated`: those the order service cancelled because time ran out (the tracker's `abort.kind`). */
+  readonly timedOut: number;
   readonly failed: number;
   readonly stuck: number;
+  /** Of `stuck`: overdue for longer than {@link STUCK_GRACE_MS}, so nobody is going to act on them. */
+  readonly stuckForGood: number;
 }
 
+/**
+ * How long a saga may be stuck before the demo counts it as settled. The tracker calls a saga stuck
+ * the moment the contract's limit passes (from the event's time); the order service acts on the
+ * same limit from when it saw the event, a little later, and then the compensations follow. So a
+ * saga stuck at shipping is about to be cancelled, not yet an outcome.
+ */
+export const STUCK_GRACE_MS = 90_000;
+
 interface ListResponse {
-  items: { status: string; stuck: { stuck: boolean } }[];
+  items: { status: string; stuck: { stuck: boolean; overdueMs?: number }; abort?: { kind: string } }[];
   nextCursor?: string;
 }
 
@@ -21,7 +33,7 @@ interface ListResponse {
  * the tracker's list API, page by page.
  */
 export async function fetchCounts(trackerUrl: string, sagaType: string, idPrefix: string): Promise<TrackerCounts> {
-  const c = { total: 0, running: 0, compensating: 0, completed: 0, compensated: 0, failed: 0, stuck: 0 };
+  const c = { total: 0, running: 0, compensating: 0, completed: 0, compensated: 0, timedOut: 0, failed: 0, stuck: 0, stuckForGood: 0 };
   let cursor: string | undefined;
   do {
     const q = new URLSearchParams({ type: sagaType, prefix: idPrefix, limit: '500', ...(cursor !== undefined ? { cursor } : {}) });
@@ -33,6 +45,8 @@ export async function fetchCounts(trackerUrl: string, sagaType: string, idPrefix
     for (const s of page.items) {
       c.total += 1;
       if (s.stuck.stuck) c.stuck += 1;
+      if (s.stuck.stuck && (s.stuck.overdueMs ?? 0) >= STUCK_GRACE_MS) c.stuckForGood += 1;
+      if (s.status === 'compensated' && s.abort?.kind === 'timeout') c.timedOut += 1;
       if (
         s.status === 'running' ||
         s.status === 'compensating' ||
@@ -50,12 +64,15 @@ export async function fetchCounts(trackerUrl: string, sagaType: string, idPrefix
 
 /** The outcome classes the summary compares, from the tracker's counts. */
 export function trackerOutcomes(c: TrackerCounts): Record<ExpectedStatus, number> {
-  return { completed: c.completed, compensated: c.compensated, failed: c.failed, stuck: c.stuck };
+  return { completed: c.completed, compensated: c.compensated - c.timedOut, 'timed-out': c.timedOut, failed: c.failed, stuck: c.stuck };
 }
 
-/** Every saga placed has reached an end (or is reported stuck, which only a person can end). */
+/**
+ * Every saga placed has reached an end, or has been stuck past {@link STUCK_GRACE_MS} (only a
+ * person can end it; the summary then shows it as `stuck`).
+ */
 export function allSettled(c: TrackerCounts, placed: number): boolean {
-  return c.total === placed && c.running + c.compensating === c.stuck;
+  return c.total === placed && c.running + c.compensating === c.stuckForGood;
 }
 
 export function progressLine(placed: number, target: number | undefined, c: TrackerCounts): string {
@@ -64,7 +81,8 @@ export function progressLine(placed: number, target: number | undefined, c: Trac
     `placed ${placed}${target !== undefined ? `/${target}` : ''}`,
     `in flight ${inFlight}`,
     `completed ${c.completed}`,
-    `compensated ${c.compensated}`,
+    `compensated ${c.compensated - c.timedOut}`,
+    `timed out ${c.timedOut}`,
     `failed ${c.failed}`,
     `stuck ${c.stuck}`,
   ].join(' | ');

@@ -6,8 +6,12 @@
  */
 import type { OrderPlaced } from './generated/events.js';
 
-/** What the demo expects for a saga, in the tracker's vocabulary (`stuck` = running past its deadline). */
-export type ExpectedStatus = 'completed' | 'compensated' | 'failed' | 'stuck';
+/**
+ * What the demo expects for a saga, in the tracker's vocabulary: `timed-out` = compensated after
+ * the order service cancelled it at the contract's limit (the tracker's `abort.kind: timeout`);
+ * `stuck` = running past its deadline (nothing in the demo should be).
+ */
+export type ExpectedStatus = 'completed' | 'compensated' | 'timed-out' | 'failed' | 'stuck';
 
 export type Scenario = 'happy' | 'card-expired' | 'sold-out' | 'undeliverable' | 'carrier-silent';
 
@@ -16,7 +20,9 @@ export const EXPECTED: Readonly<Record<Scenario, ExpectedStatus>> = {
   'card-expired': 'compensated', // nothing was done yet: nothing to undo
   'sold-out': 'compensated', // refund
   undeliverable: 'compensated', // refund and release
-  'carrier-silent': 'stuck', // shipping never answers: stuck once the contract's `within` passes
+  // Shipping never answers: at the contract's `within` (1m, onTimeout: abort) the order service
+  // cancels the order; payment refunds and inventory releases.
+  'carrier-silent': 'timed-out',
 };
 
 /** Probability of each unhappy scenario; the rest of the orders are happy. */

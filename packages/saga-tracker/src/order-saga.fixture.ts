@@ -31,6 +31,7 @@ export const ORDER_CONTRACT: SagaContract = {
       completed: 'com.acme.shipping.ShipmentScheduled',
       failed: 'com.acme.shipping.ShipmentFailed',
       withinMs: 60_000,
+      onTimeout: 'abort',
     },
   ],
   end: { completed: 'com.acme.orders.OrderCompleted', aborted: 'com.acme.orders.OrderCancelled' },

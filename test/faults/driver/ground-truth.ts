@@ -60,7 +60,7 @@ export class GroundTruth {
 
   /** Sagas expected per terminal status. */
   expectedOutcomes(): Record<ExpectedStatus, number> {
-    const out: Record<ExpectedStatus, number> = { completed: 0, compensated: 0, failed: 0, stuck: 0 };
+    const out: Record<ExpectedStatus, number> = { completed: 0, compensated: 0, 'timed-out': 0, failed: 0, stuck: 0 };
     for (const s of this.placed.values()) out[EXPECTED[s.scenario]] += 1;
     return out;
   }

@@ -15,7 +15,15 @@ import {
   REGISTRY_CONNECTION_OPTIONS,
 } from '@troupe/core';
 import { createSchemaRegistry } from '@troupe/schema-registry';
-import { KafkaTransport, OperationsServer, PostgresIdempotencyStore, PostgresOutbox, Publisher, shutdownGracefully } from '@troupe/sdk';
+import {
+  KafkaTransport,
+  OperationsServer,
+  OutboxRelay,
+  PostgresIdempotencyStore,
+  PostgresOutbox,
+  Publisher,
+  shutdownGracefully,
+} from '@troupe/sdk';
 import { pino } from 'pino';
 import { contracts } from '../generated/events.js';
 import { SERVICE_NAMES, startService, type ServiceName } from '../services/index.js';
@@ -74,20 +82,18 @@ const store = await PostgresIdempotencyStore.create({
   connectionString: env('DATABASE_URL'),
   table: `${prefix}_${name.replace(/-/g, '_')}`,
 });
-// The order service writes its own database: orders, its outbox and its handlers' inbox commit
-// together (docs/outbox.md). The other services keep Kafka transactions and ctx.once.
+// The order service writes its own database: an order and its OrderPlaced (an outbox row) commit
+// together (docs/outbox.md). Its handlers run in Kafka transactions like the other services': it
+// keeps the saga's clock (shipping's onTimeout: abort), whose timer records must commit in the
+// Kafka transaction of the saga's partition (docs/time.md).
 const outbox =
   name === 'order-service' ? await PostgresOutbox.create({ connectionString: env('DATABASE_URL'), schema: `${prefix}_outbox` }) : undefined;
-const participant = await startService(name, {
-  transport,
-  codec,
-  store,
-  logger,
-  partitions,
-  ...(outbox !== undefined ? { outbox } : {}),
-});
+const participant = await startService(name, { transport, codec, store, logger, partitions });
 let api: OrderApi | undefined;
+let relay: OutboxRelay | undefined;
 if (outbox !== undefined) {
+  // Publishes the outbox's OrderPlaced rows after their commit (a participant with an outbox would run it).
+  relay = await OutboxRelay.create({ outbox, transport, logger });
   const publisher = await Publisher.create({
     transport,
     codec,
@@ -110,6 +116,7 @@ shutdownGracefully(
     ...(api !== undefined ? [api] : []),
     ...(ops !== undefined ? [ops] : []),
     participant,
+    ...(relay !== undefined ? [relay] : []),
     transport,
     store,
     ...(outbox !== undefined ? [outbox] : []),

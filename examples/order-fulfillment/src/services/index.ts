@@ -3,7 +3,7 @@ import type { EventCodec } from '@troupe/schema-registry';
 import type { Logger } from 'pino';
 import { contracts, eventTypes } from '../generated/events.js';
 import { inventoryHandlers } from './inventory-service.js';
-import { orderHandlers } from './order-service.js';
+import { orderHandlers, orderTimeouts } from './order-service.js';
 import { paymentHandlers } from './payment-service.js';
 import { shippingHandlers } from './shipping-service.js';
 
@@ -17,7 +17,11 @@ export interface ServiceDeps {
   readonly store: IdempotencyStore;
   readonly logger?: Logger;
   readonly partitions?: number;
-  /** PostgreSQL-transactional handling (docs/outbox.md): handler transactions and an in-process relay. */
+  /**
+   * PostgreSQL-transactional handling (docs/outbox.md): handler transactions and an in-process relay.
+   * Not for the order service: it keeps the saga's clock (shipping's `within` with `onTimeout:
+   * abort`), whose timers commit in Kafka transactions (docs/time.md).
+   */
   readonly outbox?: PostgresOutbox;
 }
 
@@ -46,5 +50,7 @@ export async function startService(name: ServiceName, deps: ServiceDeps): Promis
     ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
     ...(deps.partitions !== undefined ? { topics: { partitions: deps.partitions } } : {}),
     ...(deps.outbox !== undefined ? { outbox: deps.outbox } : {}),
+    // The initiator cancels orders whose carrier is silent past the contract's limit.
+    ...(name === 'order-service' ? { timeouts: orderTimeouts() } : {}),
   });
 }

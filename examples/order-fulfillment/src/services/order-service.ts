@@ -1,4 +1,4 @@
-import { on, type HandlerDefinition, type IdempotencyStore, type Publisher } from '@troupe/sdk';
+import { on, timeoutEvent, type HandlerDefinition, type IdempotencyStore, type Publisher, type TimeoutEvent } from '@troupe/sdk';
 import {
   InventoryReservationFailed,
   OrderCancelled,
@@ -18,6 +18,15 @@ import { OrderBook } from './order-book.js';
  */
 export async function placeOrder(publisher: Publisher, order: OrderPlaced): Promise<void> {
   await publisher.publish(OrderPlaced, order, { sagaId: order.orderId });
+}
+
+/**
+ * What the order service emits when the contract's time runs out (the shipping step's `within`,
+ * `onTimeout: abort`) or an operator aborts an order (`troupe-saga abort`): OrderCancelled, on
+ * which payment refunds and inventory releases (docs/time.md).
+ */
+export function orderTimeouts(): TimeoutEvent[] {
+  return [timeoutEvent(OrderCancelled, ({ sagaId, step, reason }) => ({ orderId: sagaId, failedStep: step ?? 'deadline', reason }))];
 }
 
 /**
