@@ -37,6 +37,15 @@ end:
   completed: com.acme.t.Done
   aborted: com.acme.t.Aborted
 `;
+/** Version 1 with both steps, pay before check (version 2 runs check first). */
+const v1Two = v1.replace(
+  'end:',
+  `  - name: check
+    participant: fraud-service
+    completed: com.acme.t.Checked
+    failed: com.acme.t.CheckFailed
+end:`,
+);
 
 let dirs: string[] = [];
 async function schemas(files: Record<string, string>): Promise<string> {
@@ -86,14 +95,6 @@ describe('contract versions side by side', () => {
 });
 
 it('refuses a version that runs the steps it shares with the previous one in another order', async () => {
-  const v1Two = v1.replace(
-    'end:',
-    `  - name: check
-    participant: fraud-service
-    completed: com.acme.t.Checked
-    failed: com.acme.t.CheckFailed
-end:`,
-  );
   const { problems } = await inspectCatalog(await schemas({ 't-saga.v1.saga.yaml': v1Two, 't-saga.saga.yaml': v2 }));
   expect(problems.map((p) => p.message)).toEqual([
     'steps check, pay run in another order in version 1 (pay, check); steps both versions share keep their order and their parallel groups',
@@ -101,14 +102,6 @@ end:`,
 });
 
 it('refuses a version that puts shared steps into a parallel group, or makes a shared step optional', async () => {
-  const v1Two = v1.replace(
-    'end:',
-    `  - name: check
-    participant: fraud-service
-    completed: com.acme.t.Checked
-    failed: com.acme.t.CheckFailed
-end:`,
-  );
   // pay ∥ check in version 2: check's failure would compensate pay in v2 sagas only.
   const grouped = `saga: t-saga
 version: 2

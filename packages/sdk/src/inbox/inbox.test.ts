@@ -8,26 +8,10 @@ import { newLedger, orderSaga, startSagaServices, type Ledger, type OrderSaga } 
 import type { Participant } from '../participant/participant.js';
 import { Publisher } from '../publisher/publisher.js';
 import { MemoryTransport } from '../transport/memory/memory-transport.js';
+import { waitUntil } from '../transport/memory/wait-until.fixture.js';
 import type { InboundMessage, OutboundRecord } from '../transport/transport.js';
 
 const silent = pino({ level: 'silent' });
-
-function waitUntil(transport: MemoryTransport, predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (predicate()) return resolve();
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out waiting for ${what}`));
-    }, timeoutMs);
-    const off = transport.onAppend(() => {
-      if (predicate()) {
-        clearTimeout(timer);
-        off();
-        resolve();
-      }
-    });
-  });
-}
 
 /** Events of a saga by type, counted over every saga topic. */
 function countsOf(transport: MemoryTransport, saga: OrderSaga, sagaId: string): Record<string, number> {

@@ -3,6 +3,7 @@ import { MemorySchemaRegistry } from '@troupe/schema-registry';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryTransport } from '../transport/memory/memory-transport.js';
+import { waitUntil } from '../transport/memory/wait-until.fixture.js';
 import { newLedger, orderSaga, startSagaServices, type Ledger, type OrderSaga, type SagaHooks } from './order-saga.fixture.js';
 import type { Participant } from './participant.js';
 import { Publisher } from '../publisher/publisher.js';
@@ -10,23 +11,6 @@ import { readRoutingSlip } from './routing-slip.js';
 import type { InboundMessage } from '../transport/transport.js';
 
 const silent = pino({ level: 'silent' });
-
-function waitUntil(transport: MemoryTransport, predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (predicate()) return resolve();
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out waiting for ${what}`));
-    }, timeoutMs);
-    const off = transport.onAppend(() => {
-      if (predicate()) {
-        clearTimeout(timer);
-        off();
-        resolve();
-      }
-    });
-  });
-}
 
 const envelopes = (transport: MemoryTransport, saga: OrderSaga, sagaId: string): (EventEnvelope & { msg: InboundMessage })[] =>
   [...new Set(saga.all.map((e) => e.topic))]

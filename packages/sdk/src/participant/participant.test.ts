@@ -6,6 +6,7 @@ import { Registry } from 'prom-client';
 import { DLQ_HEADER } from '../dead-letter/dead-letter.js';
 import { on } from './handlers.js';
 import { MemoryTransport } from '../transport/memory/memory-transport.js';
+import { waitUntil } from '../transport/memory/wait-until.fixture.js';
 import { OperationsServer } from '../operations/operations-server.js';
 import { newLedger, orderSaga, startSagaServices, type Ledger, type OrderSaga } from './order-saga.fixture.js';
 import { Participant } from './participant.js';
@@ -14,24 +15,6 @@ import { ROUTING_SLIP_HEADER } from './routing-slip.js';
 import type { InboundMessage } from '../transport/transport.js';
 
 const silent = pino({ level: 'silent' });
-
-/** Resolves once `predicate` holds for the records appended so far (checked on every append). */
-function waitUntil(transport: MemoryTransport, predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (predicate()) return resolve();
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out waiting for ${what}`));
-    }, timeoutMs);
-    const off = transport.onAppend(() => {
-      if (predicate()) {
-        clearTimeout(timer);
-        off();
-        resolve();
-      }
-    });
-  });
-}
 
 const envelopes = (transport: MemoryTransport, saga: OrderSaga, sagaId: string): (EventEnvelope & { msg: InboundMessage })[] =>
   [...new Set(saga.all.map((e) => e.topic))]
