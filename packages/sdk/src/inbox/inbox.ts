@@ -21,8 +21,9 @@ export interface InboxEntry {
  * The participant calls, per batch: `open(partition)` → for each record `seen(eventId)` (skip it
  * if true) and, once its handlers finished with a visible effect, `handled(entry)` → the batch's
  * commit (outputs, offsets and whatever `handled` returned, in one transaction) → `committed(outputs)`.
- * An event that was dead-lettered (given up on, refused at the boundary) is never passed to
- * `handled`: a replay of it must be handled.
+ * An event that was dead-lettered (given up on, refused at the boundary, behind a dead saga) is
+ * never passed to `handled`: a replay of it must be handled. When only some of its routes were, the
+ * others are passed one by one as `<ce_id>#<route label>` (ADR 0011, amendment).
  *
  * Implementations: {@link TopicInbox} (a compacted topic written in the batch's Kafka transaction;
  * works on the memory transport too). A database-backed inbox writes its row in the same database

@@ -141,12 +141,13 @@ export class Dispatcher {
     retried: RetriedPass | undefined,
   ): Promise<MessageOutcome> {
     const all = routesFor(this.deps.routes, env);
-    const routes = (retried?.routes ? all.filter((r) => retried.routes?.includes(r.label)) : all).filter(
+    const routed = (retried?.routes ? all.filter((r) => retried.routes?.includes(r.label)) : all).filter(
       // The contract's aborted event compensates only when the SDK emitted it for a timeout or an operator.
       (r) => r.kind !== 'compensate' || r.onAbort !== true || abortCompensates(message.headers, r.def.name),
     );
-    if (routes.length === 0) return done([]);
-    if (await turn.inbox?.seen(env.id)) {
+    if (routed.length === 0) return done([]);
+    const routes = await notHandledYet(routed, env, turn.inbox);
+    if (routes.length === 0) {
       this.deps.instruments.duplicates.inc({ participant: this.deps.participant, type: env.type });
       this.deps.logger.debug(
         { sagaId: env.sagaId, eventId: env.id, eventType: env.type, offset: message.offset },
@@ -192,7 +193,9 @@ export class Dispatcher {
     if (turn.refused) return done(await this.giveUpRefused(a, routes, turn.refused));
     const out: OutboundRecord[] = [];
     const failed: Failed[] = [];
-    let ran = 0;
+    // Routes that ran to their end, and whether another route dead-lettered the event behind its saga.
+    const ranToEnd: Route[] = [];
+    let deadLettered = false;
     const overflowed: string[] = [];
     // Only fresh events overflow to the retry topic; there they wait for a permit like any other.
     const mayOverflow = this.deps.retryTopic !== undefined && retried === undefined;
@@ -204,6 +207,7 @@ export class Dispatcher {
           }),
         );
         this.deps.instruments.handled.inc({ participant, type: env.type, outcome: 'skipped' });
+        deadLettered = true;
         continue;
       }
       // Parallel groups (ADR 0017): a join runs on its last branch with every branch's slip; a
@@ -212,7 +216,7 @@ export class Dispatcher {
       if (branched.skip !== undefined) {
         out.push(...branched.outputs);
         log.debug({ route: route.label, reason: branched.skip }, 'step not started');
-        ran += 1;
+        ranToEnd.push(route);
         continue;
       }
       const handling = branched.handling;
@@ -224,11 +228,11 @@ export class Dispatcher {
         overflowed.push(route.label);
         continue;
       }
-      ran += 1;
       const tooLarge = result.kind === 'ok' ? oversizedOutput(result.outputs, this.deps.outputLimits) : undefined;
       if (tooLarge) failed.push({ route, error: tooLarge, attempts: 1, handling, outputs: branched.outputs });
       else if (result.kind === 'ok') {
         out.push(...result.outputs, ...branched.outputs, ...(turn.branches?.completed(route, a.env, result.outputs) ?? []));
+        ranToEnd.push(route);
       } else failed.push({ route, error: result.error, attempts: result.attempts, handling, outputs: branched.outputs });
     }
     const retry = this.deps.retryTopic;
@@ -244,8 +248,16 @@ export class Dispatcher {
       const route = routes.find((x) => x.label === label);
       if (route) failed.push({ route, error: new SdkError('BULKHEAD_FULL', `bulkhead of ${label} stayed full`), attempts: 0 });
     }
-    // Only an event whose handlers all ran to their end counts as handled: a dead-lettered one must stay replayable.
-    if (failed.length === 0 && ran > 0 && turn.inbox) out.push(...turn.inbox.handled(inboxEntry(message, env)));
+    // Only an event whose handlers all ran to their end counts as handled: a dead-lettered one must
+    // stay replayable (ADR 0011, amendment). Its routes that did run are recorded one by one, so a
+    // replay or a duplicate runs only the others.
+    const inbox = turn.inbox;
+    if (inbox && ranToEnd.length > 0) {
+      const whole = failed.length === 0 && !deadLettered;
+      for (const id of whole ? [env.id] : ranToEnd.map((r) => routeInboxId(env.id, r.label))) {
+        out.push(...inbox.handled({ ...inboxEntry(message, env), eventId: id }));
+      }
+    }
     if (failed.length === 0) return done(out);
     const after = await this.afterFailure(a, turn.ledger, failed, retried);
     return after.kind === 'done' ? done([...out, ...after.outputs]) : after;
@@ -327,6 +339,21 @@ export class Dispatcher {
     }
     return done(out);
   }
+}
+
+/** The inbox id of one route of an event: recorded when the event's other routes were dead-lettered. */
+export const routeInboxId = (eventId: string, label: string): string => `${eventId}#${label}`;
+
+/**
+ * The routes of an event still to run: none when the inbox holds the event, else those whose own
+ * inbox id (an earlier delivery ran them while another route dead-lettered the event) is not there.
+ */
+async function notHandledYet(routes: readonly Route[], env: EventEnvelope, inbox: InboxBatch | undefined): Promise<readonly Route[]> {
+  if (!inbox) return routes;
+  if (await inbox.seen(env.id)) return [];
+  const left: Route[] = [];
+  for (const r of routes) if (!(await inbox.seen(routeInboxId(env.id, r.label)))) left.push(r);
+  return left;
 }
 
 /** A handler that failed, with the handling it ran with and the branch records its outcome decides. */
