@@ -142,9 +142,11 @@ describe('live updates across tracker instances sharing PostgreSQL', () => {
       description: 'all 60 sagas completed on the stream of instance A',
       timeoutMs: 90_000,
     });
-    // Instance B ingested some of them itself; A's client saw those too.
-    expect(ingestedByB.size).toBeGreaterThan(0);
-    expect([...ingestedByB].every((id) => completedOnA().has(id))).toBe(true);
+    // Instance B ingested some of them itself; A's client saw those too. (B also ingests what earlier
+    // tests wrote to these topics, possibly before A's stream opened: only this round counts.)
+    const thisRoundOnB = [...ingestedByB].filter((id) => id.startsWith(`${run}-`));
+    expect(thisRoundOnB.length).toBeGreaterThan(0);
+    expect(thisRoundOnB.filter((id) => !completedOnA().has(id))).toEqual([]);
     // Ids are dense and in order: nothing skipped, nothing twice.
     const ids = onA.sagas().map((s) => Number(s.id));
     expect(ids).toEqual(ids.map((_, i) => (ids[0] ?? 0) + i));
