@@ -196,7 +196,9 @@ export async function verifyRun(args: {
   }
 
   const tracked = await trackerSagas(args.trackerUrl, prefix);
-  const tracker: Record<string, number> = { completed: 0, compensated: 0, failed: 0, stuck: 0 };
+  // The same statuses as the ground truth's tally (fault runs place no silent carrier, so a saga the
+  // tracker shows timed out would also count as a mismatch below).
+  const tracker: Record<string, number> = { completed: 0, compensated: 0, 'timed-out': 0, failed: 0, stuck: 0 };
   let trackerMismatches = 0;
   for (const saga of truth.sagas()) {
     const t = tracked.get(saga.sagaId);
