@@ -1,8 +1,13 @@
 import type { Reporter, TestModule } from 'vitest/node';
 
+/** How many of the slowest files the closing lines name. */
+const SLOWEST = 12;
+
 /**
- * Prints one plain closing line, `tests: N passed, N failed, N skipped`, after vitest's own summary,
- * so CI logs state the count in a form any tool can read. Skipped tests are counted, never hidden.
+ * Prints plain closing lines after vitest's own summary: the slowest test files (the suite must stay
+ * under 20 minutes on a 2-core machine, and this says where the time goes) and
+ * `tests: N passed, N failed, N skipped`, in a form any tool can read. Skipped tests are counted,
+ * never hidden.
  */
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
@@ -17,6 +22,14 @@ export default class SummaryReporter implements Reporter {
         else if (state === 'failed') failed += 1;
         else skipped += 1;
       }
+    }
+    const slowest = testModules
+      .map((mod) => ({ file: mod.relativeModuleId, ms: mod.diagnostic().duration }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, SLOWEST);
+    if (slowest.length > 1) {
+      process.stdout.write(`\nslowest files:\n`);
+      for (const { file, ms } of slowest) process.stdout.write(`  ${(ms / 1000).toFixed(1).padStart(7)} s  ${file}\n`);
     }
     process.stdout.write(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
