@@ -3,6 +3,7 @@
 // Avro long is a JS number here (avsc): exact up to 2^53.
 import type { SagaContract } from "@troupe/core";
 import { defineEventType, defineStep } from "@troupe/schema-registry";
+import type { EventType } from "@troupe/schema-registry";
 
 /** Compensation of the inventory step gave up: the reservation could not be released and is left to undo by hand. Avro `com.acme.inventory.InventoryReleaseFailed`. */
 export interface InventoryReleaseFailed {
@@ -678,7 +679,7 @@ export const ShipmentScheduled = defineEventType<ShipmentScheduled>({
 export const eventTypes = [InventoryReleaseFailed, InventoryReleased, InventoryReservationFailed, InventoryReserved, OrderCancelled, OrderCompleted, OrderPlaced, PaymentCharged, PaymentDeclined, PaymentRefundFailed, PaymentRefunded, ShipmentFailed, ShipmentScheduled] as const;
 
 /** Saga contracts by saga type, durations in ms. */
-export const contracts: { readonly "order-fulfillment": SagaContract } = {
+export const contracts: { readonly "order-fulfillment": SagaContract; readonly "order-fulfillment-parallel": SagaContract } = {
   "order-fulfillment": {
     "saga": "order-fulfillment",
     "start": "com.acme.orders.OrderPlaced",
@@ -734,6 +735,62 @@ export const contracts: { readonly "order-fulfillment": SagaContract } = {
       }
     ]
   },
+  "order-fulfillment-parallel": {
+    "saga": "order-fulfillment-parallel",
+    "start": "com.acme.orders.OrderPlaced",
+    "initiator": "order-service",
+    "deadlineMs": 300000,
+    "steps": [
+      {
+        "name": "payment",
+        "participant": "payment-service",
+        "completed": "com.acme.payments.PaymentCharged",
+        "failed": "com.acme.payments.PaymentDeclined",
+        "compensated": "com.acme.payments.PaymentRefunded",
+        "compensationFailed": "com.acme.payments.PaymentRefundFailed",
+        "withinMs": 30000,
+        "parallel": "charge-and-reserve"
+      },
+      {
+        "name": "inventory",
+        "participant": "inventory-service",
+        "completed": "com.acme.inventory.InventoryReserved",
+        "failed": "com.acme.inventory.InventoryReservationFailed",
+        "compensated": "com.acme.inventory.InventoryReleased",
+        "compensationFailed": "com.acme.inventory.InventoryReleaseFailed",
+        "withinMs": 30000,
+        "parallel": "charge-and-reserve"
+      },
+      {
+        "name": "shipping",
+        "participant": "shipping-service",
+        "completed": "com.acme.shipping.ShipmentScheduled",
+        "failed": "com.acme.shipping.ShipmentFailed",
+        "withinMs": 60000
+      }
+    ],
+    "end": {
+      "completed": "com.acme.orders.OrderCompleted",
+      "aborted": "com.acme.orders.OrderCancelled"
+    },
+    "attributes": [
+      {
+        "name": "customerId",
+        "from": "com.acme.orders.OrderPlaced",
+        "path": [
+          "customerId"
+        ]
+      },
+      {
+        "name": "country",
+        "from": "com.acme.orders.OrderPlaced",
+        "path": [
+          "shippingAddress",
+          "country"
+        ]
+      }
+    ]
+  },
 };
 
 /** Steps of saga `order-fulfillment` as its contract declares them: `step(orderFulfillment.<step>, { handle, onGiveUp })`. */
@@ -765,6 +822,44 @@ export const orderFulfillment = {
     name: "shipping",
     participant: "shipping-service",
     on: InventoryReserved,
+    completed: ShipmentScheduled,
+    failed: ShipmentFailed,
+    compensateOn: [],
+  }),
+} as const;
+
+/** Steps of saga `order-fulfillment-parallel` as its contract declares them: `step(orderFulfillmentParallel.<step>, { handle, onGiveUp })`. */
+export const orderFulfillmentParallel = {
+  payment: defineStep({
+    saga: "order-fulfillment-parallel",
+    name: "payment",
+    participant: "payment-service",
+    on: OrderPlaced,
+    parallel: "charge-and-reserve",
+    completed: PaymentCharged,
+    failed: PaymentDeclined,
+    compensated: PaymentRefunded,
+    compensationFailed: PaymentRefundFailed,
+    compensateOn: [InventoryReservationFailed, ShipmentFailed],
+  }),
+  inventory: defineStep({
+    saga: "order-fulfillment-parallel",
+    name: "inventory",
+    participant: "inventory-service",
+    on: OrderPlaced,
+    parallel: "charge-and-reserve",
+    completed: InventoryReserved,
+    failed: InventoryReservationFailed,
+    compensated: InventoryReleased,
+    compensationFailed: InventoryReleaseFailed,
+    compensateOn: [PaymentDeclined, ShipmentFailed],
+  }),
+  shipping: defineStep({
+    saga: "order-fulfillment-parallel",
+    name: "shipping",
+    participant: "shipping-service",
+    on: PaymentCharged as EventType<PaymentCharged | InventoryReserved>,
+    awaits: [[PaymentCharged], [InventoryReserved]],
     completed: ShipmentScheduled,
     failed: ShipmentFailed,
     compensateOn: [],

@@ -44,7 +44,7 @@ afterEach(async () => {
 });
 
 describe('loadCatalog', () => {
-  it('loads the repository schemas: 13 events on 4 topics and the order-fulfillment contract', async () => {
+  it('loads the repository schemas: 13 events on 4 topics, the order-fulfillment contract and its parallel variant', async () => {
     const catalog = await loadCatalog(join(import.meta.dirname, '../../../schemas'));
     expect(catalog.events.map((e) => e.topic).filter((t, i, a) => a.indexOf(t) === i)).toEqual([
       'inventory',
@@ -53,14 +53,19 @@ describe('loadCatalog', () => {
       'shipping',
     ]);
     expect(catalog.events).toHaveLength(13);
-    const c = catalog.contracts[0]?.contract;
-    expect(c?.saga).toBe('order-fulfillment');
+    expect(catalog.contracts.map((x) => x.contract.saga).sort()).toEqual(['order-fulfillment', 'order-fulfillment-parallel']);
+    const c = catalog.contracts.find((x) => x.contract.saga === 'order-fulfillment')?.contract;
     expect(c?.deadlineMs).toBe(300_000);
     expect(c?.steps.map((s) => [s.name, s.participant, s.withinMs])).toEqual([
       ['payment', 'payment-service', 30_000],
       ['inventory', 'inventory-service', 30_000],
       ['shipping', 'shipping-service', 60_000],
     ]);
+    // Same steps and events, payment and inventory grouped: the example's parallel variant.
+    const p = catalog.contracts.find((x) => x.contract.saga === 'order-fulfillment-parallel')?.contract;
+    expect(p?.steps.map((s) => [s.name, s.parallel, s.completed])).toEqual(
+      c?.steps.map((s) => [s.name, s.name === 'shipping' ? undefined : 'charge-and-reserve', s.completed]),
+    );
   });
 
   it('parses durations to ms and keeps topic from the folder name', async () => {

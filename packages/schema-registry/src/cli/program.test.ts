@@ -31,7 +31,7 @@ describe('troupe-schemas', () => {
   it('validate: exit 0 on the repository schemas', async () => {
     const r = await run('--schemas', join(root, 'schemas'), 'validate');
     expect(r.code).toBe(0);
-    expect(r.out).toContain('13 event types, 1 saga contracts');
+    expect(r.out).toContain('13 event types, 2 saga contracts');
   });
 
   it('validate: exit 1 naming file and path of each problem', async () => {
