@@ -2,6 +2,7 @@ import { HEADER, headerString, type KafkaHeaders } from '@troupe/core';
 import type { Logger } from 'pino';
 import type { OutboundRecord, Transport } from '../transport/transport.js';
 import { readDeadLetter } from './dead-letter.js';
+import { PartitionRestores } from '../participant/partition-restores.js';
 import { readReplayNote } from './replay.js';
 
 /** Cap on sagas remembered per participant instance; the oldest are forgotten first. */
@@ -28,7 +29,7 @@ export type ReplayVerdict = { readonly handle: true } | { readonly handle: false
  */
 export class DeadSagas {
   private readonly states = new Map<string, DeadSagaState>();
-  private readonly restored = new Map<number, Promise<void>>();
+  private readonly restores: PartitionRestores<readonly RestoredRecord[]>;
 
   constructor(
     private readonly deps: {
@@ -38,7 +39,17 @@ export class DeadSagas {
       readonly deadLetterTopics: readonly string[];
       readonly logger: Logger;
     },
-  ) {}
+  ) {
+    this.restores = new PartitionRestores({
+      what: `the dead-letter topics ${deps.deadLetterTopics.join(', ')}`,
+      read: (partition) => this.read(partition),
+      // Merged only when the read is still current: one from before a revoke and re-assign would
+      // bring back sagas that a replay since cleared.
+      apply: (partition, records) => this.merge(partition, records),
+      logger: deps.logger,
+      now: () => Date.now(),
+    });
+  }
 
   stateOf(sagaId: string): DeadSagaState | undefined {
     return this.states.get(sagaId);
@@ -103,44 +114,50 @@ export class DeadSagas {
   /** Partitions moved: what was known may belong to another member now. */
   forget(): void {
     this.states.clear();
-    this.restored.clear();
+    this.restores.reassigned();
   }
 
   /** Reads the partition number's dead letters and replay notes back once per assignment; rejects while unreadable. */
-  restore(partition: number): Promise<void> {
-    let p = this.restored.get(partition);
-    if (!p) {
-      p = this.read(partition);
-      p.catch(() => this.restored.delete(partition));
-      this.restored.set(partition, p);
-    }
-    return p;
+  async restore(partition: number): Promise<void> {
+    await this.restores.restore(partition);
   }
 
-  private async read(partition: number): Promise<void> {
+  /** This group's dead letters and replay notes of a partition number, in dead-letter-topic order. */
+  private async read(partition: number): Promise<readonly RestoredRecord[]> {
     const { transport, groupId, deadLetterTopics } = this.deps;
     const existing = await transport.partitionCounts(deadLetterTopics);
-    let found = 0;
+    const out: RestoredRecord[] = [];
     for (const topic of deadLetterTopics) {
       if ((existing.get(topic) ?? 0) <= partition) continue;
       for (const record of await transport.readPartition(topic, partition, '0')) {
         const sagaId = headerString(record.headers, HEADER.sagaId) ?? record.key?.toString();
         if (sagaId === undefined) continue;
         const given = this.givenUpBy(record);
-        if (given) {
-          this.remember(given.sagaId, given.state);
-          found += 1;
-          continue;
-        }
+        if (given) out.push(given);
         // Anything else is a dead letter that changed nothing, a note, or another group's record.
-        const note = readReplayNote(record.headers);
+        else if (readReplayNote(record.headers)?.group === groupId) out.push({ sagaId, replayed: true });
+      }
+    }
+    return out;
+  }
+
+  private merge(partition: number, records: readonly RestoredRecord[]): void {
+    let found = 0;
+    for (const r of records) {
+      if ('state' in r) {
+        this.remember(r.sagaId, r.state);
+        found += 1;
+      } else if (this.states.get(r.sagaId) === 'dead') {
         // A replay the tool let through: the saga runs again here unless it failed meanwhile.
-        if (note && note.group === groupId && this.states.get(sagaId) === 'dead') this.states.delete(sagaId);
+        this.states.delete(r.sagaId);
       }
     }
     if (found > 0) this.deps.logger.info({ partition, deadLetters: found }, 'restored the sagas given up on from the dead-letter topics');
   }
 }
+
+/** What the restore keeps of a dead-letter topic record: a saga given up on, or a replay note of this group. */
+type RestoredRecord = DeadSagaGivenUp | { readonly sagaId: string; readonly replayed: true };
 
 function refusedReplay(sagaId: string): ReplayVerdict {
   return {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { describeError } from '../errors.js';
 import type { DeliveryMode, OutboundRecord, Transport } from '../transport/transport.js';
 import type { Inbox, InboxBatch, InboxEntry } from './inbox.js';
+import { PartitionRestores } from '../participant/partition-restores.js';
 import { InboxWindow } from './inbox-window.js';
 
 /** Settings of the inbox a participant keeps on its own topic. */
@@ -31,16 +32,15 @@ const INBOX_SAGA_HEADER = HEADER.sagaId;
 /**
  * The inbox on a topic of its own, keyed by `ce_id`, one partition per partition number. In
  * exactly-once mode its records are appended in the batch's transaction, so the inbox holds
- * exactly the events whose outputs were committed. A new owner of a partition reads the last
- * `window` offsets of its inbox partition back before handling anything (the earlier owner is
- * fenced by then). In at-least-once mode the records are appended after the batch committed: a
- * crash between the two leaves events that were handled but are not in the inbox (ADR 0011).
+ * exactly the events whose outputs were committed. A new owner of a partition reads its inbox
+ * partition's last `window` offsets back before handling anything (the earlier owner is fenced by
+ * then). In at-least-once mode the records are appended after the batch
+ * committed: a crash between the two leaves events that were handled but are not in the inbox
+ * (ADR 0011).
  */
 export class TopicInbox implements Inbox {
   readonly window: number;
-  private readonly windows = new Map<number, InboxWindow>();
-  private readonly restoring = new Map<number, Promise<InboxWindow>>();
-
+  private readonly windows: PartitionRestores<InboxWindow>;
   constructor(
     private readonly deps: {
       readonly transport: Transport;
@@ -51,6 +51,12 @@ export class TopicInbox implements Inbox {
     },
   ) {
     this.window = deps.window;
+    this.windows = new PartitionRestores({
+      what: `the inbox topic ${deps.topic}`,
+      read: (partition) => this.read(partition),
+      logger: deps.logger,
+      now: () => Date.now(),
+    });
   }
 
   get topic(): string {
@@ -58,13 +64,11 @@ export class TopicInbox implements Inbox {
   }
 
   reassigned(): void {
-    this.windows.clear();
-    this.restoring.clear();
+    this.windows.reassigned();
   }
 
   async open(partition: number): Promise<InboxBatch> {
-    const window = await this.restore(partition);
-    return new TopicInboxBatch(this, window, partition);
+    return new TopicInboxBatch(this, await this.windows.restore(partition), partition);
   }
 
   close(): Promise<void> {
@@ -74,18 +78,20 @@ export class TopicInbox implements Inbox {
   /** Ids remembered now over all partition numbers (for tests and the memory bound). */
   get size(): number {
     let n = 0;
-    for (const w of this.windows.values()) n += w.size;
+    for (const [, w] of this.windows.values()) n += w.size;
     return n;
-  }
-
-  /** @internal The window of a partition number as known now (after an assignment change, a newer one). */
-  windowOf(partition: number): InboxWindow | undefined {
-    return this.windows.get(partition);
   }
 
   /** @internal */
   get delivery(): DeliveryMode {
     return this.deps.delivery;
+  }
+
+  /** @internal Committed ids are facts for the partition's current window (read now, or once its read finishes). */
+  remember(partition: number, ids: Iterable<string>): void {
+    this.windows.afterRestore(partition, (window) => {
+      for (const id of ids) window.add(id);
+    });
   }
 
   /** @internal Appends inbox records outside a transaction (at-least-once mode). */
@@ -98,24 +104,16 @@ export class TopicInbox implements Inbox {
     });
   }
 
-  private restore(partition: number): Promise<InboxWindow> {
-    let p = this.restoring.get(partition);
-    if (!p) {
-      p = (async () => {
-        const window = new InboxWindow(this.deps.window);
-        const records = await this.deps.transport.readPartition(this.deps.topic, partition, '0', { last: this.deps.window });
-        for (const r of records) {
-          const id = r.key?.toString('utf8');
-          if (id) window.add(id);
-        }
-        this.windows.set(partition, window);
-        this.deps.logger.debug({ partition, restored: records.length }, 'inbox restored');
-        return window;
-      })();
-      p.catch(() => this.restoring.delete(partition));
-      this.restoring.set(partition, p);
+  private async read(partition: number): Promise<InboxWindow> {
+    const { transport, topic, window: capacity } = this.deps;
+    const records = await transport.readPartition(topic, partition, '0', { last: capacity });
+    const window = new InboxWindow(capacity);
+    for (const r of records) {
+      const id = r.key?.toString('utf8');
+      if (id) window.add(id);
     }
-    return p;
+    this.deps.logger.debug({ partition, restored: window.size }, 'inbox restored');
+    return window;
   }
 }
 
@@ -151,11 +149,7 @@ class TopicInboxBatch implements InboxBatch {
     if (this.later.length > 0) this.inbox.appendLater(this.later);
     // Inbox records among the outputs may come from an earlier delivery of the batch's records.
     for (const r of outputs) if (r.topic === this.inbox.topic && typeof r.key === 'string') this.pending.add(r.key);
-    // Committed ids are facts: they also go to a window rebuilt meanwhile (adding twice is harmless).
-    const current = this.inbox.windowOf(this.partition);
-    for (const id of this.pending) {
-      this.window.add(id);
-      current?.add(id);
-    }
+    // The window this batch started with, or a newer one if the assignment changed meanwhile.
+    this.inbox.remember(this.partition, this.pending);
   }
 }

@@ -64,6 +64,8 @@ export async function handleBatch(deps: BatchLoopDeps, batch: PartitionBatch): P
     );
     return { outputs: [], processed: 0 };
   }
+  // Taken away while its state was read: the next owner handles it, with state read after it took over.
+  if (batch.isStale()) return { outputs: [], processed: 0 };
   const started = Date.now();
   // Changes to the parked-saga counts take effect for others only once the batch is committed.
   const ledger = deps.parked.ledger();

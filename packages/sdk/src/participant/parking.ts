@@ -2,6 +2,7 @@ import { HEADER, headerString } from '@troupe/core';
 import type { Logger } from 'pino';
 import { readRetryInfo } from '../retry/retry-topic.js';
 import type { Transport } from '../transport/transport.js';
+import { PartitionRestores } from './partition-restores.js';
 
 /** Attempt and due time of a retry record whose last pass failed (it stays uncommitted). */
 export interface RetryPass {
@@ -17,7 +18,7 @@ export interface RetryPass {
 export class ParkedSagas {
   private readonly counts = new Map<string, number>();
   private readonly passes = new Map<string, RetryPass>();
-  private readonly restored = new Map<number, Promise<void>>();
+  private readonly restores: PartitionRestores<ReadonlyMap<string, number>>;
   /** Counts assignment changes: a batch committed across one does not apply its ledger. */
   private assignments = 0;
 
@@ -28,35 +29,44 @@ export class ParkedSagas {
       readonly retryTopic: string | undefined;
       readonly logger: Logger;
     },
-  ) {}
+  ) {
+    this.restores = new PartitionRestores({
+      what: `the retry topic ${deps.retryTopic ?? ''}`,
+      read: (partition) => this.read(partition),
+      // Counted only when the read is still current: one from before a revoke and re-assign would
+      // park sagas whose retries another owner has handled since.
+      apply: (_, waiting) => {
+        for (const [saga, n] of waiting) this.counts.set(saga, (this.counts.get(saga) ?? 0) + n);
+      },
+      logger: deps.logger,
+      now: () => Date.now(),
+    });
+  }
 
   /** Partitions moved: what was known may belong to another member now. */
   forget(): void {
     this.assignments += 1;
     this.counts.clear();
     this.passes.clear();
-    this.restored.clear();
+    this.restores.reassigned();
   }
 
   /** Reads the partition's waiting sagas back once per assignment; rejects while the topic is unreadable. */
-  restore(partition: number): Promise<void> {
-    const topic = this.deps.retryTopic;
-    if (topic === undefined) return Promise.resolve();
-    let p = this.restored.get(partition);
-    if (!p) {
-      p = (async () => {
-        const committed = (await this.deps.transport.committedOffsets(this.deps.groupId, topic)).get(partition) ?? '0';
-        const pending = await this.deps.transport.readPartition(topic, partition, committed);
-        for (const record of pending) {
-          const saga = readRetryInfo(record) ? headerString(record.headers, HEADER.sagaId) : undefined;
-          if (saga !== undefined) this.counts.set(saga, (this.counts.get(saga) ?? 0) + 1);
-        }
-        if (pending.length > 0) this.deps.logger.info({ partition, waiting: pending.length }, 'restored sagas waiting in the retry topic');
-      })();
-      p.catch(() => this.restored.delete(partition));
-      this.restored.set(partition, p);
+  async restore(partition: number): Promise<void> {
+    if (this.deps.retryTopic !== undefined) await this.restores.restore(partition);
+  }
+
+  private async read(partition: number): Promise<ReadonlyMap<string, number>> {
+    const topic = this.deps.retryTopic ?? '';
+    const committed = (await this.deps.transport.committedOffsets(this.deps.groupId, topic)).get(partition) ?? '0';
+    const pending = await this.deps.transport.readPartition(topic, partition, committed);
+    const waiting = new Map<string, number>();
+    for (const record of pending) {
+      const saga = readRetryInfo(record) ? headerString(record.headers, HEADER.sagaId) : undefined;
+      if (saga !== undefined) waiting.set(saga, (waiting.get(saga) ?? 0) + 1);
     }
-    return p;
+    if (pending.length > 0) this.deps.logger.info({ partition, waiting: pending.length }, 'restored sagas waiting in the retry topic');
+    return waiting;
   }
 
   /** A ledger for one batch: its changes count for later messages of the batch at once, for everyone after the commit. */

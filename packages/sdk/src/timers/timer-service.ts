@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { describeError } from '../errors.js';
 import type { BatchOutcome, OutboundRecord, Transport } from '../transport/transport.js';
 import type { Clock } from './clock.js';
+import { PartitionRestores } from '../participant/partition-restores.js';
 import { TimerBook } from './timer-book.js';
 import { readTimer, timerTombstone, type Timer, type TimerKind } from './timer-record.js';
 
@@ -18,27 +19,30 @@ export interface TimerServiceDeps {
   readonly maxFiredPerBatch?: number;
 }
 
-type State = { readonly kind: 'restoring'; readonly done: Promise<void>; readonly later: OutboundRecord[][] } | { readonly kind: 'ready' };
-
-/** How long an unreadable timer topic or a timer that cannot fire waits before the next try. */
+/** How long a timer that cannot fire waits before the next try. */
 const RETRY_MS = 5_000;
 
 /**
  * Durable timers of one participant: records on its timer topic, held in memory per partition
  * number by the worker that owns it. After an assignment change a partition's timers are read
  * back from the topic (compacted: one record per timer, tombstones for the gone ones), so they
- * survive restarts and move with their partitions. A timer is written, cancelled and fired by
+ * survive restarts and move with their partitions; a read that finishes after the assignment
+ * changed again is dropped ({@link PartitionRestores}). A timer is written, cancelled and fired by
  * records committed with the batch that caused them (exactly-once: one transaction), and what
  * is committed is applied to the book only after the commit.
  */
 export class TimerService {
-  private readonly books = new Map<number, TimerBook>();
-  private readonly states = new Map<number, State>();
-  private readonly retryAt = new Map<number, number>();
+  private readonly books: PartitionRestores<TimerBook>;
   private readonly maxFired: number;
 
   constructor(private readonly deps: TimerServiceDeps) {
     this.maxFired = deps.maxFiredPerBatch ?? 100;
+    this.books = new PartitionRestores({
+      what: `the timer topic ${deps.topic}`,
+      read: (partition) => this.read(partition),
+      logger: deps.logger,
+      now: () => deps.clock.now(),
+    });
   }
 
   get topic(): string {
@@ -47,15 +51,13 @@ export class TimerService {
 
   /** Partitions moved: what was known may belong to another member now; read back on next use. */
   forget(): void {
-    this.books.clear();
-    this.states.clear();
-    this.retryAt.clear();
+    this.books.reassigned();
   }
 
   /** Pending timers (all partitions held), for metrics and the memory measurement. */
   pending(): number {
     let n = 0;
-    for (const b of this.books.values()) n += b.size;
+    for (const [, b] of this.books.values()) n += b.size;
     return n;
   }
 
@@ -66,60 +68,41 @@ export class TimerService {
 
   /** When the partition's worker should call with an empty batch: now if not read back yet. */
   wakeAt(partition: number): number | undefined {
-    const state = this.states.get(partition);
-    if (state === undefined) return this.retryAt.get(partition) ?? this.deps.clock.now();
-    if (state.kind === 'restoring') return undefined;
+    const state = this.books.state(partition);
+    if (state === undefined) return this.books.retryAt(partition) ?? this.deps.clock.now();
+    if (state === 'restoring') return undefined;
     return this.books.get(partition)?.nextDue();
   }
 
   /** Reads the partition's timers back once per assignment; rejects while the topic is unreadable. */
-  restore(partition: number): Promise<void> {
-    const state = this.states.get(partition);
-    if (state?.kind === 'ready') return Promise.resolve();
-    if (state?.kind === 'restoring') return state.done;
-    const later: OutboundRecord[][] = [];
-    const done = (async () => {
-      const records = await this.deps.transport.readPartition(this.deps.topic, partition, '0');
-      const book = new TimerBook();
-      for (const r of records) {
-        const t = readTimer(r);
-        if (t !== undefined && r.key !== null) book.apply(r.key.toString(), t);
-      }
-      for (const outputs of later) applyTo(book, this.deps.topic, outputs);
-      this.books.set(partition, book);
-      this.states.set(partition, { kind: 'ready' });
-      this.retryAt.delete(partition);
-      if (book.size > 0) this.deps.logger.info({ partition, timers: book.size }, 'restored pending timers');
-    })();
-    this.states.set(partition, { kind: 'restoring', done, later });
-    done.catch((err: unknown) => {
-      this.states.delete(partition);
-      this.retryAt.set(partition, this.deps.clock.now() + RETRY_MS);
-      this.deps.logger.warn({ partition, err: describeError(err) }, 'cannot read the timer topic yet; trying again');
-    });
-    return done;
+  async restore(partition: number): Promise<void> {
+    await this.books.restore(partition);
   }
 
   /** A batch of the partition committed `outputs`: its timer records take effect. */
   applyCommitted(partition: number, outputs: readonly OutboundRecord[]): void {
-    const state = this.states.get(partition);
-    if (state?.kind === 'restoring') state.later.push([...outputs]);
-    else if (state?.kind === 'ready') {
-      const book = this.books.get(partition);
-      if (book) applyTo(book, this.deps.topic, outputs);
+    this.books.afterRestore(partition, (book) => applyTo(book, this.deps.topic, outputs));
+  }
+
+  private async read(partition: number): Promise<TimerBook> {
+    const records = await this.deps.transport.readPartition(this.deps.topic, partition, '0');
+    const book = new TimerBook();
+    for (const r of records) {
+      const t = readTimer(r);
+      if (t !== undefined && r.key !== null) book.apply(r.key.toString(), t);
     }
-    // Not read back yet: the records are in the topic and will be read with the rest.
+    if (book.size > 0) this.deps.logger.info({ partition, timers: book.size }, 'restored pending timers');
+    return book;
   }
 
   /** The empty batch of a partition: reads its timers back if needed and fires those due. */
   async tick(partition: number): Promise<BatchOutcome> {
+    let book: TimerBook;
     try {
-      await this.restore(partition);
+      book = await this.books.restore(partition);
     } catch {
       return { outputs: [], processed: 0 };
     }
-    const book = this.books.get(partition);
-    if (!book) return { outputs: [], processed: 0 };
     const now = this.deps.clock.now();
     const outputs: OutboundRecord[] = [];
     for (const timer of book.due(now, this.maxFired)) {
