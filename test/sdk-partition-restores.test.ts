@@ -130,6 +130,26 @@ describe('state restored on assignment, on a real broker', () => {
     expect(sagas.stateOf('s-1')).toBeUndefined();
   });
 
+  it('inbox: reads back the last `window` records under exactly-once, though each transaction takes one more offset for its marker (finding #7)', async () => {
+    const { transport, topic } = await broker('restore-inbox-eos');
+    const window = 10;
+    // As a participant's batches of one event each write them: one inbox record per transaction.
+    const producer = transport.kafka.producer({ transactionalId: uniqueName('inbox-writer'), idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    cleanup.push(() => producer.disconnect());
+    const ids = Array.from({ length: window }, (_, i) => `e-${i}`);
+    for (const id of ids) {
+      const tx = await producer.transaction();
+      await tx.send({ topic, messages: [{ key: id, value: 'orders/0/0', partition: 0 }] });
+      await tx.commit();
+    }
+    const inbox = new TopicInbox({ transport, topic, delivery: 'exactly-once', window, logger: silentLogger });
+    const batch = await inbox.open(0);
+    const seen = await Promise.all(ids.map((id) => batch.seen(id)));
+    expect(seen.filter(Boolean)).toHaveLength(window);
+    expect(inbox.size).toBe(window);
+  });
+
   it('inbox: a batch opened before a revoke and re-assign sees the events handled meanwhile; a failed read is logged and read again', async () => {
     const { transport, topic } = await broker('restore-inbox');
     const handled = (id: string) => ({ topic, partition: 0, key: id, value: Buffer.from('orders/0/0'), headers: {} });

@@ -11,13 +11,14 @@ export class InboxWindow {
     return this.ids.has(id);
   }
 
-  add(id: string): void {
-    if (this.ids.has(id)) return;
+  /** Remembers `id`; true when that made the window forget its oldest id. */
+  add(id: string): boolean {
+    if (this.ids.has(id)) return false;
     this.ids.add(id);
-    if (this.ids.size > this.capacity) {
-      const oldest = this.ids.values().next().value;
-      if (oldest !== undefined) this.ids.delete(oldest);
-    }
+    if (this.ids.size <= this.capacity) return false;
+    const oldest = this.ids.values().next().value;
+    if (oldest !== undefined) this.ids.delete(oldest);
+    return true;
   }
 
   get size(): number {

@@ -151,6 +151,41 @@ describe('inbox and boundary checks on the memory transport', () => {
     expect(countsOf(transport, saga, 'p-2')[saga.events.PaymentCharged.name]).toBe(1);
     expect(transport.records(`${topic}.dlq`)).toHaveLength(1);
   });
+
+  it('reports the window fill per partition and counts the ids a full window forgot', async () => {
+    await Promise.all(services.map((s) => s.close()));
+    metrics = new Registry();
+    services = await startSagaServices({
+      transport,
+      codec,
+      saga,
+      ledger,
+      logger: silent,
+      overrides: { metricsRegistry: metrics, inbox: { window: 2 } },
+    });
+    const sagas = ['w-1', 'w-2', 'w-3', 'w-4', 'w-5', 'w-6', 'w-7'];
+    for (const id of sagas) await publisher.publish(saga.events.OrderPlaced, { orderId: id, amount: 1 }, { sagaId: id });
+    await waitUntil(
+      transport,
+      () => sagas.every((id) => (countsOf(transport, saga, id)[saga.events.PaymentCharged.name] ?? 0) > 0),
+      'all charged',
+    );
+    const inboxTopic = `payment-service-${saga.events.OrderPlaced.topic}.inbox`;
+    const recorded = new Map<string, number>();
+    for (const r of transport.records(inboxTopic)) recorded.set(String(r.partition), (recorded.get(String(r.partition)) ?? 0) + 1);
+    const payment = (name: string) =>
+      metrics
+        .getSingleMetric(name)
+        ?.get()
+        .then((m) => m.values.filter((v) => v.labels['participant'] === 'payment-service'));
+    const fill = await payment('troupe_inbox_window_ids');
+    expect(new Map(fill?.map((v) => [String(v.labels['partition']), v.value]))).toEqual(
+      new Map([...recorded].map(([partition, n]) => [partition, Math.min(n, 2)])),
+    );
+    const evicted = [...recorded.values()].reduce((sum, n) => sum + Math.max(0, n - 2), 0);
+    expect(evicted).toBeGreaterThan(0);
+    expect((await payment('troupe_inbox_evictions_total'))?.map((v) => v.value)).toEqual([evicted]);
+  });
 });
 
 describe('InboxWindow', () => {

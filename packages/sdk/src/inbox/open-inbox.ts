@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { SdkError } from '../errors.js';
+import type { ParticipantMetrics } from '../operations/metrics.js';
 import type { NormalizedOptions } from '../participant/participant-options.js';
 import type { Transport } from '../transport/transport.js';
 import type { Inbox } from './inbox.js';
@@ -16,6 +17,7 @@ export async function openInbox(
     readonly partitions: number;
     readonly opts: Pick<NormalizedOptions, 'inbox' | 'delivery' | 'replicationFactor'>;
     readonly logger: Logger;
+    readonly instruments: ParticipantMetrics;
   },
 ): Promise<Inbox | undefined> {
   const { inbox } = args.opts;
@@ -37,5 +39,15 @@ export async function openInbox(
         `give it as many (kafka-topics.sh --alter --topic ${inbox.topic} --partitions ${args.partitions}) before starting.`,
     );
   }
-  return new TopicInbox({ transport, topic: inbox.topic, delivery: args.opts.delivery, window: inbox.window, logger: args.logger });
+  const { instruments } = args;
+  const topicInbox = new TopicInbox({
+    transport,
+    topic: inbox.topic,
+    delivery: args.opts.delivery,
+    window: inbox.window,
+    logger: args.logger,
+    onEvicted: (ids) => instruments.inboxEvictions.inc({ participant: instruments.participant }, ids),
+  });
+  instruments.watchInboxFill(() => topicInbox.fill());
+  return topicInbox;
 }

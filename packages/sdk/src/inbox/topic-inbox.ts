@@ -33,8 +33,10 @@ const INBOX_SAGA_HEADER = HEADER.sagaId;
  * The inbox on a topic of its own, keyed by `ce_id`, one partition per partition number. In
  * exactly-once mode its records are appended in the batch's transaction, so the inbox holds
  * exactly the events whose outputs were committed. A new owner of a partition reads its inbox
- * partition's last `window` offsets back before handling anything (the earlier owner is fenced by
- * then). In at-least-once mode the records are appended after the batch
+ * partition's tail back before handling anything (the earlier owner is fenced by then): the last
+ * `window` records, found among the last `2 × window` offsets — each transaction also takes an
+ * offset for its commit marker, so with one record per transaction the last `window` offsets hold
+ * only half as many records. In at-least-once mode the records are appended after the batch
  * committed: a crash between the two leaves events that were handled but are not in the inbox
  * (ADR 0011).
  */
@@ -48,6 +50,8 @@ export class TopicInbox implements Inbox {
       readonly delivery: DeliveryMode;
       readonly window: number;
       readonly logger: Logger;
+      /** Called with the number of ids a commit pushed out of a full window. */
+      readonly onEvicted?: (ids: number) => void;
     },
   ) {
     this.window = deps.window;
@@ -82,6 +86,11 @@ export class TopicInbox implements Inbox {
     return n;
   }
 
+  /** Ids remembered per partition number read for the current assignment (the window fill gauge). */
+  fill(): ReadonlyMap<number, number> {
+    return new Map([...this.windows.values()].map(([partition, w]) => [partition, w.size]));
+  }
+
   /** @internal */
   get delivery(): DeliveryMode {
     return this.deps.delivery;
@@ -90,7 +99,9 @@ export class TopicInbox implements Inbox {
   /** @internal Committed ids are facts for the partition's current window (read now, or once its read finishes). */
   remember(partition: number, ids: Iterable<string>): void {
     this.windows.afterRestore(partition, (window) => {
-      for (const id of ids) window.add(id);
+      let evicted = 0;
+      for (const id of ids) if (window.add(id)) evicted += 1;
+      if (evicted > 0) this.deps.onEvicted?.(evicted);
     });
   }
 
@@ -106,9 +117,9 @@ export class TopicInbox implements Inbox {
 
   private async read(partition: number): Promise<InboxWindow> {
     const { transport, topic, window: capacity } = this.deps;
-    const records = await transport.readPartition(topic, partition, '0', { last: capacity });
+    const records = await transport.readPartition(topic, partition, '0', { last: 2 * capacity });
     const window = new InboxWindow(capacity);
-    for (const r of records) {
+    for (const r of records.slice(-capacity)) {
       const id = r.key?.toString('utf8');
       if (id) window.add(id);
     }

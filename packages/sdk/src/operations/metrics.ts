@@ -1,9 +1,27 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 type LagSource = () => Promise<number | undefined>;
+type FillSource = () => ReadonlyMap<number, number>;
 
-/** Lag callbacks per registry and participant: one gauge per registry serves all participants on it. */
-const lagSources = new WeakMap<Registry, Map<string, LagSource>>();
+/**
+ * What a gauge reads when scraped, per registry and participant: one gauge per registry serves all
+ * participants on it.
+ */
+class GaugeSources<S> {
+  private readonly byRegistry = new WeakMap<Registry, Map<string, S>>();
+
+  of(registry: Registry): Map<string, S> {
+    let sources = this.byRegistry.get(registry);
+    if (!sources) {
+      sources = new Map();
+      this.byRegistry.set(registry, sources);
+    }
+    return sources;
+  }
+}
+
+const lagSources = new GaugeSources<LagSource>();
+const fillSources = new GaugeSources<FillSource>();
 
 function metric<T>(registry: Registry, name: string, make: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? make();
@@ -25,10 +43,13 @@ export class ParticipantMetrics {
   readonly duration: Histogram<'participant' | 'type'>;
   readonly lag: Gauge<'participant'>;
   readonly circuitState: Gauge<'participant' | 'circuit'>;
+  /** Ids the inbox forgot because a partition's window was full (ADR 0011). */
+  readonly inboxEvictions: Counter<'participant'>;
+  readonly inboxFill: Gauge<'participant' | 'partition'>;
 
   constructor(
     readonly registry: Registry,
-    participant: string,
+    readonly participant: string,
     lag: LagSource,
   ) {
     const registers = [registry];
@@ -121,13 +142,37 @@ export class ParticipantMetrics {
           registers,
         }),
     );
-    let sources = lagSources.get(registry);
-    if (!sources) {
-      sources = new Map();
-      lagSources.set(registry, sources);
-    }
-    sources.set(participant, lag);
-    const all = sources;
+    this.inboxEvictions = metric(
+      registry,
+      'troupe_inbox_evictions_total',
+      () =>
+        new Counter({
+          name: 'troupe_inbox_evictions_total',
+          help: 'Event ids the inbox forgot because their partition window was full: a duplicate of them is no longer recognised',
+          labelNames: ['participant'],
+          registers,
+        }),
+    );
+    const fills = fillSources.of(registry);
+    this.inboxFill = metric(
+      registry,
+      'troupe_inbox_window_ids',
+      () =>
+        new Gauge({
+          name: 'troupe_inbox_window_ids',
+          help: 'Event ids the inbox remembers per owned partition number (at most its window)',
+          labelNames: ['participant', 'partition'],
+          registers,
+          collect() {
+            // Partitions move between members: only the ones owned now are reported.
+            this.reset();
+            for (const [name, fill] of fills)
+              for (const [partition, ids] of fill()) this.set({ participant: name, partition: String(partition) }, ids);
+          },
+        }),
+    );
+    const all = lagSources.of(registry);
+    all.set(participant, lag);
     this.lag = metric(
       registry,
       'troupe_consumer_lag',
@@ -145,5 +190,10 @@ export class ParticipantMetrics {
           },
         }),
     );
+  }
+
+  /** The participant's inbox window fill, read when scraped. */
+  watchInboxFill(fill: FillSource): void {
+    fillSources.of(this.registry).set(this.participant, fill);
   }
 }

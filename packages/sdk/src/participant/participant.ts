@@ -57,6 +57,7 @@ export class Participant {
   private readonly timers: ParticipantTimers | undefined;
   private consumer: ConsumerHandle | undefined;
   private inbox: Inbox | undefined;
+  private readonly instruments: ParticipantMetrics;
   private readonly outputLimits = new Map<string, number>();
   private readonly refusals = new OutputRefusals();
   private relay: OutboxRelay | undefined;
@@ -80,6 +81,7 @@ export class Participant {
     this.logger = (options.logger ?? pino({ name: opts.name, level: 'info' })).child({ participant: opts.name });
     this.metrics = options.metricsRegistry ?? globalRegistry;
     const instruments = new ParticipantMetrics(this.metrics, opts.name, () => this.consumer?.lag() ?? Promise.resolve(undefined));
+    this.instruments = instruments;
     this.clock = this.transport.clock ?? systemClock;
     this.flow = new FlowControl({
       participant: opts.name,
@@ -184,7 +186,13 @@ export class Participant {
       partitions: opts.partitions,
       replicationFactor: opts.replicationFactor,
     });
-    p.inbox = await openInbox(p.transport, { owner: `participant ${opts.name}`, partitions, opts, logger: p.logger });
+    p.inbox = await openInbox(p.transport, {
+      owner: `participant ${opts.name}`,
+      partitions,
+      opts,
+      logger: p.logger,
+      instruments: p.instruments,
+    });
     if (opts.timers) {
       const owner = `participant ${opts.name}`;
       await ensureTimerTopic(p.transport, { owner, topic: opts.timers.topic, partitions, replicationFactor: opts.replicationFactor });
