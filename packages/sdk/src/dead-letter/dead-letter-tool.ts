@@ -1,5 +1,7 @@
 import { HEADER, headerString } from '@troupe/core';
 import { readTopicToEnd } from '@troupe/kafka';
+import { rethrowAccess } from '../transport/kafka/access-errors.js';
+import { toTopicMessages } from '../transport/kafka/kafka-consumer-loop.js';
 import type { KafkaTransport } from '../transport/kafka/kafka-transport.js';
 import type { InboundMessage, OutboundRecord } from '../transport/transport.js';
 import { readDeadLetter, type DeadLetterInfo } from './dead-letter.js';
@@ -119,16 +121,48 @@ export async function replayDeadLetters(transport: KafkaTransport, topic: string
       replayed.push(entry);
     }
   }
-  // The event first, then its note: a crash between leaves the event un-noted, so a later run sends
-  // it again, which the participant's inbox drops if it was handled.
-  if (opts.dryRun !== true) {
-    for (const r of records) {
-      await transport.send([r.event]);
-      await transport.send([r.note]);
-    }
-  }
+  if (opts.dryRun !== true && records.length > 0) await sendReplays(transport, topic, records);
   return { replayed, refused, skipped };
 }
+
+/**
+ * Each replay's event and note in one transaction (ADR 0012, amendment): a run that crashes or is
+ * refused half-way leaves every dead letter either replayed and noted or untouched, never an event
+ * without its note (replayed again by the next run; after a restart the participant would still
+ * hold the saga as dead). The transactional id is the dead-letter topic's: a second replay of the
+ * same topic running at the same time fences the first.
+ */
+async function sendReplays(
+  transport: KafkaTransport,
+  topic: string,
+  records: readonly { readonly event: OutboundRecord; readonly note: OutboundRecord }[],
+): Promise<void> {
+  const transactionalId = replayTransactionalId(topic);
+  const producer = transport.kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
+  try {
+    await producer.connect();
+    for (const r of records) {
+      const tx = await producer.transaction();
+      try {
+        await tx.sendBatch({ topicMessages: toTopicMessages([r.event, r.note]) });
+        await tx.commit();
+      } catch (err) {
+        if (tx.isActive()) await tx.abort().catch(() => undefined);
+        throw err;
+      }
+    }
+  } catch (err) {
+    rethrowAccess(err, `replaying to ${topicsOf(records)} with transactional id ${transactionalId}`, transport.principal);
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+  }
+}
+
+/** The transactional id of `troupe-dlq replay` for a dead-letter topic (grant WRITE and DESCRIBE on it). */
+export const replayTransactionalId = (deadLetterTopic: string): string => `troupe-dlq-replay.${deadLetterTopic}`;
+
+const topicsOf = (records: readonly { readonly event: OutboundRecord; readonly note: OutboundRecord }[]): string =>
+  [...new Set(records.flatMap((r) => [r.event.topic, r.note.topic]))].join(', ');
 
 /** Saga id → what shows it failed: a dead letter sent with its failure, or a failure event on its topics. */
 async function failuresOf(
